@@ -1,0 +1,77 @@
+package sqlite_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/vibecoder/vibecoder/internal/store"
+	"github.com/vibecoder/vibecoder/internal/store/sqlite"
+	"github.com/vibecoder/vibecoder/internal/store/storetest"
+)
+
+func open(t *testing.T, path string) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(t.Context(), path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s := open(t, filepath.Join(t.TempDir(), "vibecoder.db"))
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
+func TestRestartKeepsData(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "vibecoder.db")
+	s := open(t, path)
+	u := &store.User{Email: "r@example.com", PasswordHash: "h"}
+	if err := s.CreateUser(t.Context(), u); err != nil {
+		t.Fatal(err)
+	}
+	p := &store.Project{UserID: u.ID, Name: "kept", RepoURL: "/r"}
+	if err := s.CreateProject(t.Context(), p); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = open(t, path)
+	defer s.Close()
+	got, err := s.GetProject(t.Context(), u.ID, p.ID)
+	if err != nil {
+		t.Fatalf("project lost across restart: %v", err)
+	}
+	if got.Name != "kept" {
+		t.Fatalf("got %+v", got)
+	}
+}
+
+func TestWALAndForeignKeys(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "vibecoder.db"))
+	defer s.Close()
+	var mode string
+	if err := s.Writer().QueryRowContext(t.Context(), "PRAGMA journal_mode").Scan(&mode); err != nil {
+		t.Fatal(err)
+	}
+	if mode != "wal" {
+		t.Fatalf("journal_mode = %q, want wal", mode)
+	}
+	var fk int
+	if err := s.Writer().QueryRowContext(t.Context(), "PRAGMA foreign_keys").Scan(&fk); err != nil {
+		t.Fatal(err)
+	}
+	if fk != 1 {
+		t.Fatal("foreign keys are off")
+	}
+	if got := s.Writer().Stats().MaxOpenConnections; got != 1 {
+		t.Fatalf("writer pool allows %d connections, want 1", got)
+	}
+}

@@ -1,0 +1,317 @@
+// Package store holds Vibe Coder's domain types and the storage interface that every
+// database dialect (internal/store/sqlite, internal/store/postgres) implements.
+//
+// Tenant-scoped methods take the owner's user id explicitly: a row that belongs to
+// another user is reported as ErrNotFound, never as a permission error, so callers
+// cannot tell "someone else's" from "does not exist".
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Errors every dialect translates its driver errors into. Callers never import a driver.
+var (
+	// ErrNotFound means the row does not exist or belongs to another tenant.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict means a uniqueness constraint was violated (a duplicate email, say).
+	ErrConflict = errors.New("conflict")
+)
+
+// NewID returns a time-ordered (version 7) UUID. Lists are ordered by id, so the id
+// doubles as the pagination cursor and as creation order.
+func NewID() uuid.UUID { return uuid.Must(uuid.NewV7()) }
+
+// Now is the store's notion of the current time: UTC, truncated to microseconds so
+// that a value read back from either dialect equals the value written.
+func Now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+// Page selects one page of a list ordered newest first. After is the id of the last
+// row of the previous page (uuid.Nil for the first page).
+type Page struct {
+	After uuid.UUID
+	Limit int
+}
+
+// MaxPageLimit bounds Page.Limit; DefaultPageLimit applies when Limit is zero.
+const (
+	DefaultPageLimit = 50
+	MaxPageLimit     = 200
+)
+
+// Normalize returns the page with its limit clamped into [1, MaxPageLimit].
+func (p Page) Normalize() Page {
+	if p.Limit <= 0 {
+		p.Limit = DefaultPageLimit
+	}
+	if p.Limit > MaxPageLimit {
+		p.Limit = MaxPageLimit
+	}
+	return p
+}
+
+// User is an account. Email is stored lower-cased; PasswordHash is an argon2id PHC string.
+type User struct {
+	ID           uuid.UUID
+	Email        string
+	Name         string
+	PasswordHash string
+	IsAdmin      bool
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// APIKey is a long-lived credential. Only a SHA-256 hash of the secret is kept; Prefix
+// (the first characters of the key) lets a user recognise it in a list.
+type APIKey struct {
+	ID         uuid.UUID
+	UserID     uuid.UUID
+	Name       string
+	Prefix     string
+	Hash       []byte
+	CreatedAt  time.Time
+	LastUsedAt *time.Time
+	RevokedAt  *time.Time
+}
+
+// Session is a server-side browser session. The cookie carries a random token; only its
+// SHA-256 hash is stored, so a database leak does not yield live sessions.
+type Session struct {
+	TokenHash  []byte
+	UserID     uuid.UUID
+	CSRFToken  string
+	IP         string
+	UserAgent  string
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	ExpiresAt  time.Time
+}
+
+// Index states of a project.
+const (
+	IndexNever   = "never"
+	IndexQueued  = "queued"
+	IndexRunning = "indexing"
+	IndexReady   = "ready"
+	IndexFailed  = "failed"
+)
+
+// Project is a code repository registered by a user.
+type Project struct {
+	ID            uuid.UUID
+	UserID        uuid.UUID
+	Name          string
+	Description   string
+	RepoURL       string // a git URL or a local path
+	DefaultBranch string
+	TestCommand   string // empty: detected from the repository
+	IndexStatus   string
+	IndexedAt     *time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// Task states.
+const (
+	TaskOpen      = "open"
+	TaskRunning   = "running"
+	TaskDone      = "done"
+	TaskFailed    = "failed"
+	TaskCancelled = "cancelled"
+)
+
+// TaskStatuses lists every valid task status.
+var TaskStatuses = []string{TaskOpen, TaskRunning, TaskDone, TaskFailed, TaskCancelled}
+
+// Task is a unit of work on a project, written by its owner.
+type Task struct {
+	ID          uuid.UUID
+	UserID      uuid.UUID
+	ProjectID   uuid.UUID
+	Title       string
+	Description string
+	Status      string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// Agent roles.
+const (
+	RoleCoder    = "coder"
+	RoleReviewer = "reviewer"
+)
+
+// AgentRoles lists every valid agent role.
+var AgentRoles = []string{RoleCoder, RoleReviewer}
+
+// Agent is a configured LLM persona: which model, which system prompt, which temperature.
+type Agent struct {
+	ID           uuid.UUID
+	UserID       uuid.UUID
+	Name         string
+	Role         string
+	Model        string
+	SystemPrompt string
+	Temperature  float64
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// Execution states.
+const (
+	ExecQueued    = "queued"
+	ExecRunning   = "running"
+	ExecSucceeded = "succeeded"
+	ExecFailed    = "failed"
+	ExecCancelled = "cancelled"
+)
+
+// ExecutionStatuses lists every valid execution status.
+var ExecutionStatuses = []string{ExecQueued, ExecRunning, ExecSucceeded, ExecFailed, ExecCancelled}
+
+// Execution is one run of a task through the agent pipeline.
+type Execution struct {
+	ID         uuid.UUID
+	UserID     uuid.UUID
+	ProjectID  uuid.UUID
+	TaskID     uuid.UUID
+	Status     string
+	Step       string
+	Error      string
+	TokensIn   int64
+	TokensOut  int64
+	CostUSD    float64
+	StartedAt  *time.Time
+	FinishedAt *time.Time
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// Commit is a commit an execution produced, with the pull request opened for it.
+type Commit struct {
+	ID           uuid.UUID
+	UserID       uuid.UUID
+	ProjectID    uuid.UUID
+	ExecutionID  uuid.UUID
+	SHA          string
+	Branch       string
+	Message      string
+	FilesChanged []string
+	PRURL        string
+	CreatedAt    time.Time
+}
+
+// Review verdicts.
+const (
+	VerdictApprove        = "approve"
+	VerdictRequestChanges = "request_changes"
+	VerdictComment        = "comment"
+)
+
+// ReviewComment is one remark of a review, anchored to a file and line.
+type ReviewComment struct {
+	Path string `json:"path"`
+	Line int    `json:"line"`
+	Body string `json:"body"`
+}
+
+// Review is the reviewer agent's verdict on an execution's diff.
+type Review struct {
+	ID          uuid.UUID
+	UserID      uuid.UUID
+	ProjectID   uuid.UUID
+	ExecutionID uuid.UUID
+	AgentID     *uuid.UUID
+	Verdict     string
+	Summary     string
+	Comments    []ReviewComment
+	CreatedAt   time.Time
+}
+
+// Accounts stores users, API keys and sessions. These lookups are not tenant-scoped:
+// they are how a request finds out who its tenant is.
+type Accounts interface {
+	CreateUser(ctx context.Context, u *User) error // ErrConflict on a taken email
+	GetUser(ctx context.Context, id uuid.UUID) (*User, error)
+	GetUserByEmail(ctx context.Context, email string) (*User, error)
+
+	CreateAPIKey(ctx context.Context, k *APIKey) error
+	GetAPIKeyByHash(ctx context.Context, hash []byte) (*APIKey, error)
+	ListAPIKeys(ctx context.Context, userID uuid.UUID, page Page) ([]APIKey, error)
+	// RevokeAPIKey marks the key revoked; a key already revoked or another user's is ErrNotFound.
+	RevokeAPIKey(ctx context.Context, userID, id uuid.UUID) error
+	TouchAPIKey(ctx context.Context, id uuid.UUID, at time.Time) error
+
+	CreateSession(ctx context.Context, s *Session) error
+	// GetSession returns an unexpired session; an expired one is ErrNotFound.
+	GetSession(ctx context.Context, tokenHash []byte, now time.Time) (*Session, error)
+	TouchSession(ctx context.Context, tokenHash []byte, at time.Time) error
+	DeleteSession(ctx context.Context, tokenHash []byte) error
+	DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error)
+}
+
+// Projects stores projects. Every method is scoped to the owning user.
+type Projects interface {
+	CreateProject(ctx context.Context, p *Project) error
+	GetProject(ctx context.Context, userID, id uuid.UUID) (*Project, error)
+	ListProjects(ctx context.Context, userID uuid.UUID, page Page) ([]Project, error)
+	UpdateProject(ctx context.Context, p *Project) error
+	// DeleteProject removes the project and everything that belongs to it.
+	DeleteProject(ctx context.Context, userID, id uuid.UUID) error
+}
+
+// Tasks stores tasks. CreateTask fails with ErrNotFound when the project is not the user's.
+type Tasks interface {
+	CreateTask(ctx context.Context, t *Task) error
+	GetTask(ctx context.Context, userID, id uuid.UUID) (*Task, error)
+	ListTasks(ctx context.Context, userID, projectID uuid.UUID, page Page) ([]Task, error)
+	UpdateTask(ctx context.Context, t *Task) error
+	DeleteTask(ctx context.Context, userID, id uuid.UUID) error
+}
+
+// Agents stores agent configurations.
+type Agents interface {
+	CreateAgent(ctx context.Context, a *Agent) error
+	GetAgent(ctx context.Context, userID, id uuid.UUID) (*Agent, error)
+	ListAgents(ctx context.Context, userID uuid.UUID, page Page) ([]Agent, error)
+	UpdateAgent(ctx context.Context, a *Agent) error
+	DeleteAgent(ctx context.Context, userID, id uuid.UUID) error
+}
+
+// Executions stores executions and what they produced (commits, reviews).
+// CreateExecution fails with ErrNotFound when the task is not the user's; its
+// ProjectID is taken from the task.
+type Executions interface {
+	CreateExecution(ctx context.Context, e *Execution) error
+	GetExecution(ctx context.Context, userID, id uuid.UUID) (*Execution, error)
+	// ListExecutions lists the user's executions, of one task when taskID is not uuid.Nil.
+	ListExecutions(ctx context.Context, userID, taskID uuid.UUID, page Page) ([]Execution, error)
+	UpdateExecution(ctx context.Context, e *Execution) error
+
+	CreateCommit(ctx context.Context, c *Commit) error
+	ListCommits(ctx context.Context, userID, executionID uuid.UUID, page Page) ([]Commit, error)
+	CreateReview(ctx context.Context, r *Review) error
+	ListReviews(ctx context.Context, userID, executionID uuid.UUID, page Page) ([]Review, error)
+}
+
+// Store is everything Vibe Coder keeps in its database.
+type Store interface {
+	Accounts
+	Projects
+	Tasks
+	Agents
+	Executions
+
+	// Dialect names the database: "sqlite" or "postgres".
+	Dialect() string
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
+	// Migrate applies pending migrations, each in its own transaction, and returns how many ran.
+	Migrate(ctx context.Context) (int, error)
+	// Close releases the database's connections.
+	Close() error
+}
