@@ -1,0 +1,172 @@
+// Package app wires Vibe Coder's components together from the configuration: it opens
+// the store for the selected mode (embedded SQLite or PostgreSQL), connects Redis when
+// configured, builds the HTTP server and runs it until told to stop.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vibecoder/vibecoder/internal/auth"
+	"github.com/vibecoder/vibecoder/internal/config"
+	"github.com/vibecoder/vibecoder/internal/httpapi"
+	"github.com/vibecoder/vibecoder/internal/observe"
+	"github.com/vibecoder/vibecoder/internal/store"
+	"github.com/vibecoder/vibecoder/internal/store/postgres"
+	"github.com/vibecoder/vibecoder/internal/store/sqlite"
+)
+
+// Version is the build's version, set with -ldflags "-X .../internal/app.Version=...".
+var Version = "dev"
+
+// App is a running Vibe Coder process's components.
+type App struct {
+	Config config.Config
+	Log    *slog.Logger
+	Store  store.Store
+	Redis  *redis.Client // nil in embedded mode
+	Auth   *auth.Service
+	HTTP   *httpapi.Server
+}
+
+// OpenStore opens the database the configuration selects and applies pending migrations.
+func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger) (store.Store, error) {
+	var st store.Store
+	if cfg.Embedded() {
+		s, err := sqlite.Open(ctx, cfg.SQLitePath(), log)
+		if err != nil {
+			return nil, err
+		}
+		st = s
+	} else {
+		s, err := postgres.Open(ctx, cfg.DatabaseURL, log)
+		if err != nil {
+			return nil, err
+		}
+		st = s
+	}
+	n, err := st.Migrate(ctx)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("migrate %s database: %w", st.Dialect(), err)
+	}
+	log.Info("database ready", slog.String("dialect", st.Dialect()), slog.Int("migrations_applied", n))
+	return st, nil
+}
+
+// New builds every component. Close releases them.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
+	st, err := OpenStore(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{Config: cfg, Log: log, Store: st}
+	var redisPing observe.Pinger
+	if cfg.RedisURL != "" {
+		opt, err := redis.ParseURL(cfg.RedisURL)
+		if err != nil {
+			a.Close()
+			return nil, fmt.Errorf("REDIS_URL: %w", err)
+		}
+		a.Redis = redis.NewClient(opt)
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err = a.Redis.Ping(pctx).Err()
+		cancel()
+		if err != nil {
+			a.Close()
+			return nil, fmt.Errorf("connect to Redis at REDIS_URL: %w", err)
+		}
+		redisPing = func(ctx context.Context) error { return a.Redis.Ping(ctx).Err() }
+	}
+	a.Auth, err = auth.New(st, log, auth.Config{SessionTTL: cfg.SessionTTL})
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	health := observe.NewHealth(st.Dialect(), st.Ping, redisPing)
+	a.HTTP = httpapi.New(st, a.Auth, health, log, httpapi.Config{
+		MaxBodyBytes:  cfg.MaxBodyBytes,
+		SecureCookies: cfg.SecureCookies,
+		Version:       Version,
+	})
+	return a, nil
+}
+
+// Serve listens on the configured address until ctx is cancelled, then stops
+// accepting, lets in-flight requests finish within the shutdown timeout, and returns.
+func (a *App) Serve(ctx context.Context) error {
+	ln, err := net.Listen("tcp", a.Config.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", a.Config.Addr, err)
+	}
+	return a.ServeListener(ctx, ln)
+}
+
+// ServeListener is Serve on an existing listener (tests pass one on a free port).
+func (a *App) ServeListener(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           a.HTTP.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	go a.sweepSessions(ctx)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	a.Log.Info("serving", slog.String("addr", ln.Addr().String()), slog.String("dialect", a.Store.Dialect()),
+		slog.Bool("redis", a.Redis != nil), slog.String("version", Version))
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	a.Log.Info("shutting down", slog.Duration("timeout", a.Config.ShutdownTimeout))
+	sctx, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		srv.Close()
+		return fmt.Errorf("shutdown: in-flight requests did not finish within %s: %w", a.Config.ShutdownTimeout, err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// sweepSessions deletes expired sessions every hour.
+func (a *App) sweepSessions(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := a.Store.DeleteExpiredSessions(ctx, store.Now()); err != nil && ctx.Err() == nil {
+			a.Log.Warn("sweep expired sessions", slog.Any("error", err))
+		} else if n > 0 {
+			a.Log.Info("expired sessions removed", slog.Int64("count", n))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Close releases the store and Redis.
+func (a *App) Close() error {
+	var errs []error
+	if a.Redis != nil {
+		errs = append(errs, a.Redis.Close())
+	}
+	if a.Store != nil {
+		errs = append(errs, a.Store.Close())
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,244 @@
+// Package cli parses vibecoder's command line and runs its subcommands: serve,
+// worker, migrate, the admin commands (user create, apikey create) and version.
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/vibecoder/vibecoder/internal/app"
+	"github.com/vibecoder/vibecoder/internal/auth"
+	"github.com/vibecoder/vibecoder/internal/config"
+	"github.com/vibecoder/vibecoder/internal/observe"
+	"github.com/vibecoder/vibecoder/internal/store"
+)
+
+const usage = `vibecoder — a self-hostable backend for AI coding agents
+
+Usage:
+  vibecoder serve                     run the API and dashboard (embedded SQLite unless DATABASE_URL is set)
+  vibecoder worker                    run background workers only (not available yet: see below)
+  vibecoder migrate                   apply database migrations and exit
+  vibecoder user create --email E [--name N] [--admin] [--password-stdin]
+                                      create an account; without --password-stdin a random password is printed once
+  vibecoder apikey create --email E --name N
+                                      create an API key for a user and print it once
+  vibecoder version                   print the version
+  vibecoder help                      show this help
+
+Configuration comes from the environment (DATABASE_URL, REDIS_URL, VIBECODER_DATA_DIR,
+VIBECODER_ADDR, LOG_LEVEL, ...); see the README's configuration table.
+`
+
+// env bundles a command's inputs and outputs.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+}
+
+// Main runs the command line and returns the process exit code.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	e := env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "serve":
+		err = e.serve(rest)
+	case "worker":
+		fmt.Fprintln(stderr, "vibecoder worker: this build has no background job kinds yet, so there is nothing for a worker to run.\n"+
+			"Workers arrive with the job queue; until then run `vibecoder serve`.")
+		return 2
+	case "migrate":
+		err = e.migrate(rest)
+	case "user":
+		err = e.user(rest)
+	case "apikey":
+		err = e.apikey(rest)
+	case "version", "--version", "-v":
+		fmt.Fprintln(stdout, "vibecoder", app.Version)
+	case "help", "--help", "-h":
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprintf(stderr, "vibecoder: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	if err != nil {
+		var ue usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintf(stderr, "vibecoder: %v\n", err)
+			return 2
+		}
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(stderr, "vibecoder: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+type usageError struct{ msg string }
+
+func (u usageError) Error() string { return u.msg }
+
+// setup loads the configuration and builds the logger every command shares.
+func (e env) setup() (config.Config, *slog.Logger, error) {
+	cfg, err := config.Load(e.getenv)
+	if err != nil {
+		return cfg, nil, err
+	}
+	log := observe.NewLogger(e.stderr, cfg.LogLevel, observe.NewRedactor(cfg.Secrets()))
+	return cfg, log, nil
+}
+
+func (e env) flags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	return fs
+}
+
+func (e env) serve(args []string) error {
+	fs := e.flags("serve")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, log, err := e.setup()
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	a, err := app.New(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := a.Close(); err != nil {
+			log.Error("close", slog.Any("error", err))
+		}
+		log.Info("stopped")
+	}()
+	return a.Serve(ctx)
+}
+
+func (e env) migrate(args []string) error {
+	if err := e.flags("migrate").Parse(args); err != nil {
+		return err
+	}
+	cfg, log, err := e.setup()
+	if err != nil {
+		return err
+	}
+	st, err := app.OpenStore(context.Background(), cfg, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	fmt.Fprintf(e.stdout, "%s database is up to date\n", st.Dialect())
+	return nil
+}
+
+// withAuth opens the store and the auth service for an admin command.
+func (e env) withAuth(fn func(ctx context.Context, st store.Store, svc *auth.Service) error) error {
+	cfg, log, err := e.setup()
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	st, err := app.OpenStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	svc, err := auth.New(st, log, auth.Config{SessionTTL: cfg.SessionTTL})
+	if err != nil {
+		return err
+	}
+	return fn(ctx, st, svc)
+}
+
+func (e env) user(args []string) error {
+	if len(args) == 0 || args[0] != "create" {
+		return usageError{"usage: vibecoder user create --email E [--name N] [--admin] [--password-stdin]"}
+	}
+	fs := e.flags("user create")
+	email := fs.String("email", "", "email address (required)")
+	name := fs.String("name", "", "display name")
+	admin := fs.Bool("admin", false, "make the user an administrator")
+	pwStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if *email == "" || !strings.Contains(*email, "@") {
+		return usageError{"user create: --email with a valid address is required"}
+	}
+	password := ""
+	generated := false
+	if *pwStdin {
+		line, err := bufio.NewReader(e.stdin).ReadString('\n')
+		if err != nil && err != io.EOF {
+			return fmt.Errorf("read password: %w", err)
+		}
+		password = strings.TrimRight(line, "\r\n")
+		if len(password) < 8 {
+			return usageError{"user create: the password must be at least 8 characters"}
+		}
+	} else {
+		password = auth.NewSessionToken()[:24]
+		generated = true
+	}
+	return e.withAuth(func(ctx context.Context, _ store.Store, svc *auth.Service) error {
+		u, err := svc.Signup(ctx, *email, *name, password, *admin)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "created user %s (%s)%s\n", u.Email, u.ID, map[bool]string{true: " with admin rights"}[u.IsAdmin])
+		if generated {
+			fmt.Fprintf(e.stdout, "password (shown once): %s\n", password)
+		}
+		return nil
+	})
+}
+
+func (e env) apikey(args []string) error {
+	if len(args) == 0 || args[0] != "create" {
+		return usageError{"usage: vibecoder apikey create --email E --name N"}
+	}
+	fs := e.flags("apikey create")
+	email := fs.String("email", "", "the owner's email (required)")
+	name := fs.String("name", "cli", "a name to recognise the key by")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if *email == "" {
+		return usageError{"apikey create: --email is required"}
+	}
+	return e.withAuth(func(ctx context.Context, st store.Store, svc *auth.Service) error {
+		u, err := st.GetUserByEmail(ctx, auth.NormalizeEmail(*email))
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("no user with email %s", *email)
+		}
+		if err != nil {
+			return err
+		}
+		key, k, err := svc.CreateAPIKey(ctx, u.ID, *name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stderr, "created API key %q (%s) for %s; it is shown once:\n", k.Name, k.ID, u.Email)
+		fmt.Fprintln(e.stdout, key)
+		return nil
+	})
+}

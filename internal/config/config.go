@@ -1,0 +1,184 @@
+// Package config reads Vibe Coder's configuration from the environment, applies
+// defaults and validates it, so a bad value stops the start with a clear message.
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the whole configuration. Names of the environment variables are given
+// beside each field; see the README's configuration table.
+type Config struct {
+	DatabaseURL string // DATABASE_URL: PostgreSQL; empty selects embedded SQLite
+	RedisURL    string // REDIS_URL: Redis for cache, rate limits; empty keeps them in process
+	DataDir     string // VIBECODER_DATA_DIR (./data)
+	Addr        string // VIBECODER_ADDR (:8080)
+	LogLevel    slog.Level
+	LogLevelRaw string // LOG_LEVEL (info)
+
+	LogtailToken string // LOGTAIL_SOURCE_TOKEN
+	LogtailURL   string // LOGTAIL_INGEST_URL (https://in.logs.betterstack.com)
+
+	OpenAIKey     string // OPENAI_API_KEY
+	OpenAIBaseURL string // OPENAI_BASE_URL: any OpenAI-compatible server
+	AnthropicKey  string // ANTHROPIC_API_KEY
+	GoogleKey     string // GOOGLE_API_KEY
+	XAIKey        string // XAI_API_KEY
+	GitHubToken   string // GITHUB_TOKEN
+
+	MaxBodyBytes    int64         // VIBECODER_MAX_BODY_BYTES (1 MiB)
+	ShutdownTimeout time.Duration // VIBECODER_SHUTDOWN_TIMEOUT (30s)
+	SessionTTL      time.Duration // VIBECODER_SESSION_TTL (168h)
+	SecureCookies   bool          // VIBECODER_SECURE_COOKIES (false): set for HTTPS deployments
+}
+
+// SQLitePath is the embedded database file under the data directory.
+func (c Config) SQLitePath() string { return filepath.Join(c.DataDir, "vibecoder.db") }
+
+// Embedded reports whether the embedded default (SQLite) is in use.
+func (c Config) Embedded() bool { return c.DatabaseURL == "" }
+
+// Secrets returns every secret value of the configuration, for log redaction.
+func (c Config) Secrets() []string {
+	var out []string
+	for _, s := range []string{c.LogtailToken, c.OpenAIKey, c.AnthropicKey, c.GoogleKey, c.XAIKey, c.GitHubToken} {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	for _, raw := range []string{c.DatabaseURL, c.RedisURL} {
+		if u, err := url.Parse(raw); err == nil && u.User != nil {
+			if p, ok := u.User.Password(); ok && p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// Load reads the configuration through getenv (os.Getenv in production) and reports
+// every invalid value at once.
+func Load(getenv func(string) string) (Config, error) {
+	get := func(key, def string) string {
+		if v := strings.TrimSpace(getenv(key)); v != "" {
+			return v
+		}
+		return def
+	}
+	c := Config{
+		DatabaseURL:   get("DATABASE_URL", ""),
+		RedisURL:      get("REDIS_URL", ""),
+		DataDir:       get("VIBECODER_DATA_DIR", "./data"),
+		Addr:          get("VIBECODER_ADDR", ":8080"),
+		LogLevelRaw:   strings.ToLower(get("LOG_LEVEL", "info")),
+		LogtailToken:  get("LOGTAIL_SOURCE_TOKEN", ""),
+		LogtailURL:    get("LOGTAIL_INGEST_URL", "https://in.logs.betterstack.com"),
+		OpenAIKey:     get("OPENAI_API_KEY", ""),
+		OpenAIBaseURL: get("OPENAI_BASE_URL", ""),
+		AnthropicKey:  get("ANTHROPIC_API_KEY", ""),
+		GoogleKey:     get("GOOGLE_API_KEY", ""),
+		XAIKey:        get("XAI_API_KEY", ""),
+		GitHubToken:   get("GITHUB_TOKEN", ""),
+	}
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{key}, args...)...))
+	}
+
+	if c.DatabaseURL != "" {
+		if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			bad("DATABASE_URL", "must be a postgres:// or postgresql:// URL")
+		}
+	}
+	if c.RedisURL != "" {
+		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+			bad("REDIS_URL", "must be a redis:// or rediss:// URL with a host")
+		}
+	}
+	if _, port, err := net.SplitHostPort(c.Addr); err != nil {
+		bad("VIBECODER_ADDR", "must be host:port or :port, got %q", c.Addr)
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		bad("VIBECODER_ADDR", "port %q is not a number in 0-65535", port)
+	}
+	switch c.LogLevelRaw {
+	case "debug":
+		c.LogLevel = slog.LevelDebug
+	case "info":
+		c.LogLevel = slog.LevelInfo
+	case "warn", "warning":
+		c.LogLevel = slog.LevelWarn
+	case "error":
+		c.LogLevel = slog.LevelError
+	default:
+		bad("LOG_LEVEL", "must be one of debug, info, warn, error; got %q", c.LogLevelRaw)
+	}
+	for key, raw := range map[string]string{"LOGTAIL_INGEST_URL": c.LogtailURL, "OPENAI_BASE_URL": c.OpenAIBaseURL} {
+		if raw == "" {
+			continue
+		}
+		if u, err := url.Parse(raw); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad(key, "must be an http:// or https:// URL")
+		}
+	}
+
+	var err error
+	if c.MaxBodyBytes, err = parseInt(get("VIBECODER_MAX_BODY_BYTES", "1048576"), 1024, 1<<30); err != nil {
+		bad("VIBECODER_MAX_BODY_BYTES", "%v", err)
+	}
+	if c.ShutdownTimeout, err = parseDuration(get("VIBECODER_SHUTDOWN_TIMEOUT", "30s"), time.Second, time.Hour); err != nil {
+		bad("VIBECODER_SHUTDOWN_TIMEOUT", "%v", err)
+	}
+	if c.SessionTTL, err = parseDuration(get("VIBECODER_SESSION_TTL", "168h"), time.Minute, 90*24*time.Hour); err != nil {
+		bad("VIBECODER_SESSION_TTL", "%v", err)
+	}
+	if c.SecureCookies, err = strconv.ParseBool(get("VIBECODER_SECURE_COOKIES", "false")); err != nil {
+		bad("VIBECODER_SECURE_COOKIES", "must be true or false")
+	}
+	if len(errs) > 0 {
+		return Config{}, fmt.Errorf("invalid configuration:\n  %w", joinLines(errs))
+	}
+	return c, nil
+}
+
+func parseInt(raw string, lo, hi int64) (int64, error) {
+	n, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not an integer", raw)
+	}
+	if n < lo || n > hi {
+		return 0, fmt.Errorf("%d is outside %d-%d", n, lo, hi)
+	}
+	return n, nil
+}
+
+func parseDuration(raw string, lo, hi time.Duration) (time.Duration, error) {
+	d, err := time.ParseDuration(raw)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration such as 30s or 5m", raw)
+	}
+	if d < lo || d > hi {
+		return 0, fmt.Errorf("%s is outside %s-%s", d, lo, hi)
+	}
+	return d, nil
+}
+
+type lines []error
+
+func (l lines) Error() string {
+	s := make([]string, len(l))
+	for i, e := range l {
+		s[i] = e.Error()
+	}
+	return strings.Join(s, "\n  ")
+}
+
+func (l lines) Unwrap() []error { return l }
+
+func joinLines(errs []error) error { return lines(errs) }

@@ -1,0 +1,64 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestDefaults(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Embedded() || c.Addr != ":8080" || c.DataDir != "./data" || c.ShutdownTimeout != 30*time.Second || c.MaxBodyBytes != 1<<20 {
+		t.Fatalf("defaults: %+v", c)
+	}
+	if c.SQLitePath() != "data/vibecoder.db" {
+		t.Fatalf("SQLitePath = %q", c.SQLitePath())
+	}
+}
+
+func TestInvalidValuesAllReported(t *testing.T) {
+	_, err := Load(env(map[string]string{
+		"DATABASE_URL":               "mysql://x",
+		"REDIS_URL":                  "http://x",
+		"VIBECODER_ADDR":             "eighty",
+		"LOG_LEVEL":                  "loud",
+		"VIBECODER_SHUTDOWN_TIMEOUT": "forever",
+		"OPENAI_BASE_URL":            "ftp://x",
+		"VIBECODER_MAX_BODY_BYTES":   "12",
+		"VIBECODER_SECURE_COOKIES":   "maybe",
+	}))
+	if err == nil {
+		t.Fatal("invalid configuration accepted")
+	}
+	for _, key := range []string{"DATABASE_URL", "REDIS_URL", "VIBECODER_ADDR", "LOG_LEVEL", "VIBECODER_SHUTDOWN_TIMEOUT", "OPENAI_BASE_URL", "VIBECODER_MAX_BODY_BYTES", "VIBECODER_SECURE_COOKIES"} {
+		if !strings.Contains(err.Error(), key) {
+			t.Errorf("error does not name %s:\n%v", key, err)
+		}
+	}
+}
+
+func TestScaleOutAndSecrets(t *testing.T) {
+	c, err := Load(env(map[string]string{
+		"DATABASE_URL":   "postgres://app:pw-secret@db:5432/vibe",
+		"REDIS_URL":      "redis://:redis-secret@cache:6379/0",
+		"OPENAI_API_KEY": "sk-test",
+		"LOG_LEVEL":      "DEBUG",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Embedded() {
+		t.Fatal("DATABASE_URL set but embedded")
+	}
+	got := strings.Join(c.Secrets(), ",")
+	for _, s := range []string{"pw-secret", "redis-secret", "sk-test"} {
+		if !strings.Contains(got, s) {
+			t.Errorf("Secrets() misses %s", s)
+		}
+	}
+}

@@ -1,0 +1,159 @@
+package httpapi
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/vibecoder/vibecoder/internal/store"
+)
+
+type executionView struct {
+	ID         uuid.UUID  `json:"id"`
+	ProjectID  uuid.UUID  `json:"project_id"`
+	TaskID     uuid.UUID  `json:"task_id"`
+	Status     string     `json:"status"`
+	Step       string     `json:"step"`
+	Error      string     `json:"error,omitempty"`
+	TokensIn   int64      `json:"tokens_in"`
+	TokensOut  int64      `json:"tokens_out"`
+	CostUSD    float64    `json:"cost_usd"`
+	StartedAt  *time.Time `json:"started_at"`
+	FinishedAt *time.Time `json:"finished_at"`
+	CreatedAt  time.Time  `json:"created_at"`
+	UpdatedAt  time.Time  `json:"updated_at"`
+}
+
+func viewExecution(e store.Execution) executionView {
+	return executionView{ID: e.ID, ProjectID: e.ProjectID, TaskID: e.TaskID, Status: e.Status, Step: e.Step, Error: e.Error,
+		TokensIn: e.TokensIn, TokensOut: e.TokensOut, CostUSD: e.CostUSD, StartedAt: e.StartedAt, FinishedAt: e.FinishedAt,
+		CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
+}
+
+type commitView struct {
+	ID           uuid.UUID `json:"id"`
+	ExecutionID  uuid.UUID `json:"execution_id"`
+	SHA          string    `json:"sha"`
+	Branch       string    `json:"branch"`
+	Message      string    `json:"message"`
+	FilesChanged []string  `json:"files_changed"`
+	PRURL        string    `json:"pr_url"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
+func viewCommit(c store.Commit) commitView {
+	return commitView{ID: c.ID, ExecutionID: c.ExecutionID, SHA: c.SHA, Branch: c.Branch, Message: c.Message,
+		FilesChanged: c.FilesChanged, PRURL: c.PRURL, CreatedAt: c.CreatedAt}
+}
+
+type reviewView struct {
+	ID          uuid.UUID             `json:"id"`
+	ExecutionID uuid.UUID             `json:"execution_id"`
+	AgentID     *uuid.UUID            `json:"agent_id"`
+	Verdict     string                `json:"verdict"`
+	Summary     string                `json:"summary"`
+	Comments    []store.ReviewComment `json:"comments"`
+	CreatedAt   time.Time             `json:"created_at"`
+}
+
+func viewReview(r store.Review) reviewView {
+	return reviewView{ID: r.ID, ExecutionID: r.ExecutionID, AgentID: r.AgentID, Verdict: r.Verdict, Summary: r.Summary,
+		Comments: r.Comments, CreatedAt: r.CreatedAt}
+}
+
+func executionID(e store.Execution) uuid.UUID { return e.ID }
+
+func (s *Server) listExecutions(w http.ResponseWriter, r *http.Request) {
+	u := userFrom(r.Context())
+	taskID := uuid.Nil
+	if raw := r.URL.Query().Get("task_id"); raw != "" {
+		id, err := uuid.Parse(raw)
+		if err != nil {
+			s.problem(w, r, http.StatusBadRequest, "Bad Request", "task_id is not a valid id")
+			return
+		}
+		taskID = id
+	}
+	s.writeExecutions(w, r, u.ID, taskID)
+}
+
+func (s *Server) listTaskExecutions(w http.ResponseWriter, r *http.Request) {
+	t, ok := s.ownTask(w, r)
+	if !ok {
+		return
+	}
+	s.writeExecutions(w, r, t.UserID, t.ID)
+}
+
+func (s *Server) writeExecutions(w http.ResponseWriter, r *http.Request, userID, taskID uuid.UUID) {
+	p, ok := s.page(w, r)
+	if !ok {
+		return
+	}
+	out, err := listPage(p, func(p store.Page) ([]store.Execution, error) {
+		return s.store.ListExecutions(r.Context(), userID, taskID, p)
+	}, executionID, viewExecution)
+	if err != nil {
+		s.storeError(w, r, "execution", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) ownExecution(w http.ResponseWriter, r *http.Request) (*store.Execution, bool) {
+	id, ok := s.pathID(w, r, "execution")
+	if !ok {
+		return nil, false
+	}
+	e, err := s.store.GetExecution(r.Context(), userFrom(r.Context()).ID, id)
+	if err != nil {
+		s.storeError(w, r, "execution", err)
+		return nil, false
+	}
+	return e, true
+}
+
+func (s *Server) getExecution(w http.ResponseWriter, r *http.Request) {
+	if e, ok := s.ownExecution(w, r); ok {
+		writeJSON(w, http.StatusOK, viewExecution(*e))
+	}
+}
+
+func (s *Server) listCommits(w http.ResponseWriter, r *http.Request) {
+	e, ok := s.ownExecution(w, r)
+	if !ok {
+		return
+	}
+	p, ok := s.page(w, r)
+	if !ok {
+		return
+	}
+	out, err := listPage(p, func(p store.Page) ([]store.Commit, error) {
+		return s.store.ListCommits(r.Context(), e.UserID, e.ID, p)
+	}, func(c store.Commit) uuid.UUID { return c.ID }, viewCommit)
+	if err != nil {
+		s.storeError(w, r, "commit", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) listReviews(w http.ResponseWriter, r *http.Request) {
+	e, ok := s.ownExecution(w, r)
+	if !ok {
+		return
+	}
+	p, ok := s.page(w, r)
+	if !ok {
+		return
+	}
+	out, err := listPage(p, func(p store.Page) ([]store.Review, error) {
+		return s.store.ListReviews(r.Context(), e.UserID, e.ID, p)
+	}, func(rv store.Review) uuid.UUID { return rv.ID }, viewReview)
+	if err != nil {
+		s.storeError(w, r, "review", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}

@@ -1,0 +1,201 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/vibecoder/vibecoder/internal/auth"
+	"github.com/vibecoder/vibecoder/internal/observe"
+	"github.com/vibecoder/vibecoder/internal/store"
+)
+
+// SessionCookie is the name of the session cookie.
+const SessionCookie = "vc_session"
+
+// CSRFHeader carries the session's CSRF token on unsafe requests authenticated by cookie.
+const CSRFHeader = "X-CSRF-Token"
+
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
+			return false
+		}
+	}
+	return true
+}
+
+func newRequestID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// requestID accepts a well-formed X-Request-ID or makes one, and echoes it.
+func (s *Server) requestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-ID")
+		if !validRequestID(id) {
+			id = newRequestID()
+		}
+		w.Header().Set("X-Request-ID", id)
+		next.ServeHTTP(w, r.WithContext(observe.WithRequestID(r.Context(), id)))
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	n, err := s.ResponseWriter.Write(b)
+	s.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach Flush and deadlines (server-sent events).
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// accessLog writes one line per request: method, route pattern (never the raw path,
+// which carries ids), status, duration and request id.
+func (s *Server) accessLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		if rec.status == 0 {
+			rec.status = http.StatusOK
+		}
+		route := r.Pattern
+		if route == "" || route == "/" {
+			route = "unmatched"
+		}
+		attrs := []slog.Attr{
+			slog.String("request_id", observe.RequestID(r.Context())),
+			slog.String("method", r.Method),
+			slog.String("route", route),
+			slog.Int("status", rec.status),
+			slog.Duration("duration", time.Since(start)),
+			slog.Int64("bytes", rec.bytes),
+		}
+		if u := userFrom(r.Context()); u != nil {
+			attrs = append(attrs, slog.String("user_id", u.ID.String()))
+		}
+		s.log.LogAttrs(r.Context(), slog.LevelInfo, "http request", attrs...)
+	})
+}
+
+func (s *Server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.internalError(w, r, fmt.Errorf("panic: %v\n%s", v, debug.Stack()))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+type principal struct {
+	user    *store.User
+	session *store.Session // nil when authenticated by API key
+	token   string         // session cookie token
+}
+
+type principalKey struct{}
+
+func userFrom(ctx context.Context) *store.User {
+	if p, ok := ctx.Value(principalKey{}).(*principal); ok {
+		return p.user
+	}
+	return nil
+}
+
+func principalFrom(ctx context.Context) *principal {
+	p, _ := ctx.Value(principalKey{}).(*principal)
+	return p
+}
+
+// authenticate resolves the caller from a bearer API key or the session cookie.
+func (s *Server) authenticate(r *http.Request) (*principal, error) {
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, key, ok := strings.Cut(h, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
+			return nil, auth.ErrUnauthenticated
+		}
+		_, u, err := s.auth.APIKeyUser(r.Context(), strings.TrimSpace(key))
+		if err != nil {
+			return nil, err
+		}
+		return &principal{user: u}, nil
+	}
+	c, err := r.Cookie(SessionCookie)
+	if err != nil {
+		return nil, auth.ErrUnauthenticated
+	}
+	sess, u, err := s.auth.SessionUser(r.Context(), c.Value)
+	if err != nil {
+		return nil, err
+	}
+	return &principal{user: u, session: sess, token: c.Value}, nil
+}
+
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
+// authed wraps a handler that needs a signed-in caller. Unsafe requests authenticated
+// by the session cookie must carry the session's CSRF token.
+func (s *Server) authed(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := s.authenticate(r)
+		if err != nil {
+			if !errors.Is(err, auth.ErrUnauthenticated) {
+				s.internalError(w, r, err)
+				return
+			}
+			w.Header().Set("WWW-Authenticate", `Bearer realm="vibecoder"`)
+			s.problem(w, r, http.StatusUnauthorized, "Unauthorized", "sign in, or send Authorization: Bearer <api key>")
+			return
+		}
+		if p.session != nil && !safeMethod(r.Method) && !auth.EqualTokens(r.Header.Get(CSRFHeader), p.session.CSRFToken) {
+			s.problem(w, r, http.StatusForbidden, "Forbidden", "missing or wrong "+CSRFHeader+" header")
+			return
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+	})
+}
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

@@ -1,0 +1,125 @@
+// Package httpapi is Vibe Coder's HTTP surface: routes on the standard library
+// ServeMux, middleware (request ids, access log, recovery, authentication, CSRF),
+// JSON in and out, and RFC 9457 problem+json errors.
+package httpapi
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+
+	"github.com/vibecoder/vibecoder/internal/auth"
+	"github.com/vibecoder/vibecoder/internal/observe"
+	"github.com/vibecoder/vibecoder/internal/store"
+)
+
+// Config tunes the HTTP layer.
+type Config struct {
+	MaxBodyBytes  int64
+	SecureCookies bool
+	Version       string
+}
+
+// Server holds the handlers' dependencies.
+type Server struct {
+	store  store.Store
+	auth   *auth.Service
+	health *observe.Health
+	log    *slog.Logger
+	cfg    Config
+	mux    *http.ServeMux
+}
+
+// New returns a Server with every route registered.
+func New(st store.Store, authSvc *auth.Service, health *observe.Health, log *slog.Logger, cfg Config) *Server {
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 1 << 20
+	}
+	s := &Server{store: st, auth: authSvc, health: health, log: log, cfg: cfg, mux: http.NewServeMux()}
+	s.routes()
+	return s
+}
+
+// Handler returns the server's root handler with the middleware chain applied.
+func (s *Server) Handler() http.Handler {
+	return s.requestID(s.accessLog(s.recoverPanics(s.mux)))
+}
+
+// Handle registers an extra route (later components add theirs this way).
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+func (s *Server) routes() {
+	m := s.mux
+	m.HandleFunc("GET /health", s.getHealth)
+	m.HandleFunc("GET /livez", s.getLivez)
+	m.HandleFunc("GET /readyz", s.getReadyz)
+
+	m.HandleFunc("POST /api/v1/auth/signup", s.signup)
+	m.HandleFunc("POST /api/v1/auth/login", s.login)
+	m.Handle("POST /api/v1/auth/logout", s.authed(s.logout))
+	m.Handle("GET /api/v1/me", s.authed(s.getMe))
+
+	m.Handle("GET /api/v1/apikeys", s.authed(s.listAPIKeys))
+	m.Handle("POST /api/v1/apikeys", s.authed(s.createAPIKey))
+	m.Handle("DELETE /api/v1/apikeys/{id}", s.authed(s.revokeAPIKey))
+
+	m.Handle("GET /api/v1/projects", s.authed(s.listProjects))
+	m.Handle("POST /api/v1/projects", s.authed(s.createProject))
+	m.Handle("GET /api/v1/projects/{id}", s.authed(s.getProject))
+	m.Handle("PATCH /api/v1/projects/{id}", s.authed(s.updateProject))
+	m.Handle("DELETE /api/v1/projects/{id}", s.authed(s.deleteProject))
+
+	m.Handle("GET /api/v1/projects/{id}/tasks", s.authed(s.listTasks))
+	m.Handle("POST /api/v1/projects/{id}/tasks", s.authed(s.createTask))
+	m.Handle("GET /api/v1/tasks/{id}", s.authed(s.getTask))
+	m.Handle("PATCH /api/v1/tasks/{id}", s.authed(s.updateTask))
+	m.Handle("DELETE /api/v1/tasks/{id}", s.authed(s.deleteTask))
+	m.Handle("GET /api/v1/tasks/{id}/executions", s.authed(s.listTaskExecutions))
+
+	m.Handle("GET /api/v1/agents", s.authed(s.listAgents))
+	m.Handle("POST /api/v1/agents", s.authed(s.createAgent))
+	m.Handle("GET /api/v1/agents/{id}", s.authed(s.getAgent))
+	m.Handle("PATCH /api/v1/agents/{id}", s.authed(s.updateAgent))
+	m.Handle("DELETE /api/v1/agents/{id}", s.authed(s.deleteAgent))
+
+	m.Handle("GET /api/v1/executions", s.authed(s.listExecutions))
+	m.Handle("GET /api/v1/executions/{id}", s.authed(s.getExecution))
+	m.Handle("GET /api/v1/executions/{id}/commits", s.authed(s.listCommits))
+	m.Handle("GET /api/v1/executions/{id}/reviews", s.authed(s.listReviews))
+
+	m.HandleFunc("/", s.notFound)
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	s.problem(w, r, http.StatusNotFound, "Not Found", "no such resource: "+r.URL.Path)
+}
+
+func (s *Server) getHealth(w http.ResponseWriter, r *http.Request) {
+	rep := s.health.Check(r.Context())
+	status := http.StatusOK
+	if !rep.Healthy {
+		status = http.StatusServiceUnavailable
+	}
+	writeJSON(w, status, rep)
+}
+
+func (s *Server) getLivez(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+func (s *Server) getReadyz(w http.ResponseWriter, r *http.Request) {
+	ok, rep := s.health.Ready(r.Context())
+	status := http.StatusOK
+	if !ok {
+		status = http.StatusServiceUnavailable
+	}
+	writeJSON(w, status, map[string]any{"ready": ok, "database": rep.Database, "redis": rep.Redis})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	_ = enc.Encode(v)
+}
