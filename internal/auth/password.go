@@ -22,9 +22,9 @@ type Argon2Params struct {
 	KeyLen  uint32
 }
 
-// DefaultArgon2 follows RFC 9106's second recommended option scaled for a small server:
-// 64 MiB, 2 passes, 2 lanes.
-var DefaultArgon2 = Argon2Params{Memory: 64 * 1024, Time: 2, Threads: 2, SaltLen: 16, KeyLen: 32}
+// DefaultArgon2 is OWASP's first recommended argon2id configuration: 46 MiB, one pass,
+// one lane.
+var DefaultArgon2 = Argon2Params{Memory: 46 * 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
 var errBadHash = errors.New("malformed password hash")
 

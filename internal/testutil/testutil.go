@@ -23,7 +23,7 @@ const (
 
 // Default service addresses, the ones the test script starts.
 const (
-	DefaultRedisURL    = "redis://127.0.0.1:6379/0"
+	DefaultRedisURL    = "redis://127.0.0.1:6379/9"
 	DefaultPostgresURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 )
 

@@ -1,0 +1,189 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/vibecoder/vibecoder/internal/app"
+	"github.com/vibecoder/vibecoder/internal/config"
+	"github.com/vibecoder/vibecoder/internal/store"
+	"github.com/vibecoder/vibecoder/internal/testutil"
+)
+
+func newApp(t *testing.T, env map[string]string) *app.App {
+	t.Helper()
+	cfg, err := config.Load(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.New(t.Context(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func dialects(t *testing.T, fn func(t *testing.T, env map[string]string)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, map[string]string{"VIBECODER_DATA_DIR": t.TempDir()}) })
+	t.Run("postgres", func(t *testing.T) {
+		fn(t, map[string]string{"VIBECODER_DATA_DIR": t.TempDir(), "DATABASE_URL": testutil.PostgresDSN(t)})
+	})
+}
+
+// TestGracefulShutdown: after the stop signal an in-flight request still completes,
+// new connections are refused, and Serve returns cleanly.
+func TestGracefulShutdown(t *testing.T) {
+	a := newApp(t, map[string]string{"VIBECODER_DATA_DIR": t.TempDir(), "VIBECODER_SHUTDOWN_TIMEOUT": "10s"})
+	defer a.Close()
+	entered, release := make(chan struct{}), make(chan struct{})
+	a.HTTP.Handle("GET /test/slow", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(entered)
+		<-release
+		_, _ = io.WriteString(w, "finished")
+	}))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- a.ServeListener(ctx, ln) }()
+
+	base := "http://" + ln.Addr().String()
+	type result struct {
+		body string
+		err  error
+	}
+	got := make(chan result, 1)
+	go func() {
+		resp, err := http.Get(base + "/test/slow")
+		if err != nil {
+			got <- result{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		got <- result{string(b), err}
+	}()
+	<-entered
+	stop()
+	// Wait until the listener is closed: new connections are refused.
+	for i := 0; ; i++ {
+		c, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second)
+		if err != nil {
+			break
+		}
+		c.Close()
+		if i > 500 {
+			t.Fatal("server still accepts connections after shutdown began")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	select {
+	case err := <-served:
+		t.Fatalf("Serve returned before the in-flight request finished: %v", err)
+	default:
+	}
+	close(release)
+	r := <-got
+	if r.err != nil || r.body != "finished" {
+		t.Fatalf("in-flight request: %q, %v", r.body, r.err)
+	}
+	if err := <-served; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+}
+
+// TestRestartKeepsData: what one process wrote, the next one reads.
+func TestRestartKeepsData(t *testing.T) {
+	dialects(t, func(t *testing.T, env map[string]string) {
+		a := newApp(t, env)
+		u, err := a.Auth.Signup(t.Context(), "restart@example.com", "R", "long-enough-password", false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := &store.Project{UserID: u.ID, Name: "survivor", RepoURL: "/srv/r"}
+		if err := a.Store.CreateProject(t.Context(), p); err != nil {
+			t.Fatal(err)
+		}
+		key, _, err := a.Auth.CreateAPIKey(t.Context(), u.ID, "k")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Close(); err != nil {
+			t.Fatal(err)
+		}
+
+		b := newApp(t, env)
+		defer b.Close()
+		if _, err := b.Auth.CheckLogin(t.Context(), "restart@example.com", "long-enough-password"); err != nil {
+			t.Fatalf("login after restart: %v", err)
+		}
+		if _, _, err := b.Auth.APIKeyUser(t.Context(), key); err != nil {
+			t.Fatalf("api key after restart: %v", err)
+		}
+		got, err := b.Store.GetProject(t.Context(), u.ID, p.ID)
+		if err != nil || got.Name != "survivor" {
+			t.Fatalf("project after restart: %+v, %v", got, err)
+		}
+	})
+}
+
+func TestRedisUnreachableStopsStart(t *testing.T) {
+	cfg, err := config.Load(func(k string) string {
+		return map[string]string{"VIBECODER_DATA_DIR": t.TempDir(), "REDIS_URL": "redis://127.0.0.1:1/0"}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.New(t.Context(), cfg, slog.New(slog.DiscardHandler)); err == nil {
+		t.Fatal("started with an unreachable REDIS_URL")
+	}
+}
+
+func TestHealthReportsRedis(t *testing.T) {
+	a := newApp(t, map[string]string{"VIBECODER_DATA_DIR": t.TempDir(), "REDIS_URL": testutil.RedisURL(t)})
+	defer a.Close()
+	srv := httptestServer(t, a)
+	resp, err := http.Get(srv + "/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var h struct {
+		Healthy bool
+		Redis   struct{ Status string }
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
+		t.Fatal(err)
+	}
+	if !h.Healthy || h.Redis.Status != "up" {
+		t.Fatalf("health with Redis: %+v", h)
+	}
+	// Redis goes away: health says so and is no longer healthy.
+	a.Redis.Close()
+	resp2, err := http.Get(srv + "/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp2.Body.Close()
+	if err := json.NewDecoder(resp2.Body).Decode(&h); err != nil {
+		t.Fatal(err)
+	}
+	if resp2.StatusCode != http.StatusServiceUnavailable || h.Healthy || h.Redis.Status != "down" {
+		t.Fatalf("health with Redis gone: %d %+v", resp2.StatusCode, h)
+	}
+}
+
+func httptestServer(t *testing.T, a *app.App) string {
+	srv := httptest.NewServer(a.HTTP.Handler())
+	t.Cleanup(srv.Close)
+	return srv.URL
+}

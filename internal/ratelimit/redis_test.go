@@ -1,0 +1,298 @@
+package ratelimit
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vibecoder/vibecoder/internal/testutil"
+)
+
+func newTestClient(t testing.TB) *redis.Client {
+	t.Helper()
+	opt, err := redis.ParseURL(testutil.RedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt.ContextTimeoutEnabled = true
+	c := redis.NewClient(opt)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// newTestRedis returns a client and a key prefix of this test's own, whose keys are
+// deleted when the test ends.
+func newTestRedis(t testing.TB) (*redis.Client, string) {
+	t.Helper()
+	client := newTestClient(t)
+	prefix := testutil.RedisPrefix(t)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		iter := client.Scan(ctx, 0, prefix+"*", 500).Iterator()
+		var keys []string
+		for iter.Next(ctx) {
+			keys = append(keys, iter.Val())
+		}
+		if err := iter.Err(); err != nil {
+			t.Errorf("cleanup scan %s*: %v", prefix, err)
+			return
+		}
+		if len(keys) > 0 {
+			if err := client.Unlink(ctx, keys...).Err(); err != nil {
+				t.Errorf("cleanup unlink: %v", err)
+			}
+		}
+	})
+	return client, prefix
+}
+
+// rewind moves key's TAT back by d, as if d had passed on the server.
+func rewind(t *testing.T, client *redis.Client, key string, d time.Duration) {
+	t.Helper()
+	ctx := context.Background()
+	tat, err := client.Get(ctx, key).Int64()
+	if err != nil {
+		t.Fatalf("read TAT: %v", err)
+	}
+	if err := client.Set(ctx, key, strconv.FormatInt(tat-d.Microseconds(), 10), redis.KeepTTL).Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRedisBurstThenReject(t *testing.T) {
+	client, prefix := newTestRedis(t)
+	l := NewRedis(client, prefix)
+	lim := PerMinute(20)
+	for i := range 20 {
+		r := allow(t, l, "u1", lim, 1)
+		if !r.Allowed || r.Limit != 20 || r.Remaining != 19-i {
+			t.Fatalf("request %d: %+v, want admitted with %d remaining", i+1, r, 19-i)
+		}
+	}
+	r := allow(t, l, "u1", lim, 1)
+	if r.Allowed || r.Remaining != 0 {
+		t.Fatalf("request 21: %+v, want rejected", r)
+	}
+	// The server clock moved on since the first request by an unknown amount, so the
+	// wait is at most one emission interval, and exactly 57s (19 intervals) less than
+	// the time to a full reset, both measured at the same server instant.
+	if r.RetryAfter <= 0 || r.RetryAfter > 3*time.Second {
+		t.Fatalf("RetryAfter = %v, want in (0, 3s]", r.RetryAfter)
+	}
+	if r.ResetAfter-r.RetryAfter != 57*time.Second {
+		t.Fatalf("ResetAfter %v - RetryAfter %v != 57s", r.ResetAfter, r.RetryAfter)
+	}
+
+	// The key expires when the budget is full again (PX is rounded up to 1ms).
+	pttl, err := client.PTTL(context.Background(), prefix+"u1").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pttl <= 0 || pttl > r.ResetAfter+time.Millisecond {
+		t.Fatalf("PTTL = %v, want in (0, ResetAfter %v]", pttl, r.ResetAfter)
+	}
+
+	if r := allow(t, l, "u2", lim, 1); !r.Allowed || r.Remaining != 19 {
+		t.Fatalf("keys not independent: %+v", r)
+	}
+}
+
+func TestRedisRefill(t *testing.T) {
+	client, prefix := newTestRedis(t)
+	l := NewRedis(client, prefix)
+	lim := PerMinute(20)
+	for range 20 {
+		allow(t, l, "k", lim, 1)
+	}
+	if allow(t, l, "k", lim, 1).Allowed {
+		t.Fatal("21st admitted")
+	}
+	rewind(t, client, prefix+"k", 3*time.Second) // one interval passes
+	if r := allow(t, l, "k", lim, 1); !r.Allowed {
+		t.Fatalf("after one interval: %+v, want admitted", r)
+	}
+	if allow(t, l, "k", lim, 1).Allowed {
+		t.Fatal("one interval refilled more than one request")
+	}
+	rewind(t, client, prefix+"k", time.Hour) // long idle: a full burst, not more
+	n := 0
+	for allow(t, l, "k", lim, 1).Allowed {
+		n++
+	}
+	if n != 20 {
+		t.Fatalf("after idle: %d admitted, want 20", n)
+	}
+}
+
+// TestRedisRefillRealTime waits out a short RetryAfter on the server's clock.
+func TestRedisRefillRealTime(t *testing.T) {
+	client, prefix := newTestRedis(t)
+	l := NewRedis(client, prefix)
+	lim := Limit{Rate: 1, Period: 20 * time.Millisecond, Burst: 1}
+	if !allow(t, l, "k", lim, 1).Allowed {
+		t.Fatal("first rejected")
+	}
+	r := allow(t, l, "k", lim, 1)
+	if r.Allowed {
+		t.Fatal("second admitted within the period")
+	}
+	time.Sleep(r.RetryAfter)
+	if r := allow(t, l, "k", lim, 1); !r.Allowed {
+		t.Fatalf("after RetryAfter: %+v, want admitted", r)
+	}
+}
+
+func TestRedisCost(t *testing.T) {
+	client, prefix := newTestRedis(t)
+	l := NewRedis(client, prefix)
+	tpm := PerMinute(1000)
+	if r := allow(t, l, "k", tpm, 400); !r.Allowed || r.Remaining != 600 {
+		t.Fatalf("400: %+v", r)
+	}
+	if r := allow(t, l, "k", tpm, 400); !r.Allowed || r.Remaining != 200 {
+		t.Fatalf("400 more: %+v", r)
+	}
+	r := allow(t, l, "k", tpm, 400)
+	// 200 tokens short: up to 12s to wait, and exactly tolerance - increment
+	// (60s - 24s) less than a full reset, both taken at the same server instant.
+	if r.Allowed || r.RetryAfter <= 0 || r.RetryAfter > 12*time.Second || r.ResetAfter-r.RetryAfter != 36*time.Second {
+		t.Fatalf("400 over budget: %+v, want rejected with RetryAfter ≤ 12s = ResetAfter - 36s", r)
+	}
+	if r := allow(t, l, "k", tpm, 200); !r.Allowed || r.Remaining != 0 {
+		t.Fatalf("the rejected request spent tokens: %+v", r)
+	}
+	if r := allow(t, l, "fresh", tpm, 1001); r.Allowed || r.RetryAfter != Never {
+		t.Fatalf("cost > burst: %+v, want rejected with RetryAfter Never", r)
+	}
+	if n, _ := client.Exists(context.Background(), prefix+"fresh").Result(); n != 0 {
+		t.Fatal("a rejected request on a new key wrote state")
+	}
+	if r := allow(t, l, "fresh", tpm, 0); !r.Allowed || r.Remaining != 1000 {
+		t.Fatalf("peek: %+v", r)
+	}
+}
+
+// TestRedisExactAcrossProcesses stands three clients in for three gateway processes
+// hammering one key: the script makes every decision atomic on the server, so exactly
+// the burst is admitted.
+func TestRedisExactAcrossProcesses(t *testing.T) {
+	_, prefix := newTestRedis(t)
+	var admitted, calls atomic.Int64
+	var wg sync.WaitGroup
+	for range 3 {
+		l := NewRedis(newTestClient(t), prefix)
+		for range 10 {
+			wg.Go(func() {
+				for range 20 {
+					r, err := l.Allow(context.Background(), "shared", PerMinute(20), 1)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					calls.Add(1)
+					if r.Allowed {
+						admitted.Add(1)
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	if calls.Load() != 600 {
+		t.Fatalf("%d calls completed, want 600", calls.Load())
+	}
+	if n := admitted.Load(); n != 20 {
+		t.Fatalf("%d admitted across 3 clients, want exactly 20", n)
+	}
+}
+
+func TestRedisInvalidArguments(t *testing.T) {
+	client, prefix := newTestRedis(t)
+	l := NewRedis(client, prefix)
+	if _, err := l.Allow(context.Background(), "k", PerMinute(1), -1); !errors.Is(err, ErrInvalidCost) {
+		t.Fatalf("negative cost: %v", err)
+	}
+	if _, err := l.Allow(context.Background(), "k", Limit{Rate: 1, Period: time.Nanosecond}, 1); err == nil {
+		t.Fatal("sub-microsecond period: want an error")
+	}
+}
+
+func TestRedisUnreachableReturnsError(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	client := redis.NewClient(&redis.Options{
+		Addr:                  addr,
+		DialTimeout:           200 * time.Millisecond,
+		ReadTimeout:           200 * time.Millisecond,
+		WriteTimeout:          200 * time.Millisecond,
+		DialerRetries:         1,
+		MaxRetries:            -1,
+		ContextTimeoutEnabled: true,
+	})
+	defer client.Close()
+	l := NewRedis(client, "x:")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if r, err := l.Allow(ctx, "k", PerMinute(20), 1); err == nil || r.Allowed {
+		t.Fatalf("Allow = %+v, %v; want an error and not allowed", r, err)
+	}
+}
+
+// TestRedisHonoursContextDeadline points the limiter at a server that accepts and never
+// answers, with client timeouts disabled: only the ctx deadline can end the call, so a
+// hang here (the test timing out) means the deadline was ignored.
+func TestRedisHonoursContextDeadline(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var mu sync.Mutex
+	var held []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+		}
+	}()
+	defer func() {
+		mu.Lock()
+		for _, c := range held {
+			c.Close()
+		}
+		mu.Unlock()
+	}()
+	client := redis.NewClient(&redis.Options{
+		Addr:                  ln.Addr().String(),
+		Protocol:              2,
+		DialTimeout:           time.Hour,
+		ReadTimeout:           -1,
+		WriteTimeout:          -1,
+		MaxRetries:            -1,
+		ContextTimeoutEnabled: true,
+	})
+	defer client.Close()
+	l := NewRedis(client, "x:")
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := l.Allow(ctx, "k", PerMinute(20), 1); err == nil {
+		t.Fatal("want an error")
+	}
+}
