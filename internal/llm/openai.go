@@ -1,0 +1,466 @@
+package llm
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+	"github.com/openai/openai-go/v3/packages/param"
+	"github.com/openai/openai-go/v3/packages/ssestream"
+)
+
+// Default base URLs of the hosted OpenAI-format APIs.
+const (
+	OpenAIBaseURL = "https://api.openai.com/v1"
+	XAIBaseURL    = "https://api.x.ai/v1"
+)
+
+type openAIKind int
+
+const (
+	kindOpenAI openAIKind = iota
+	kindXAI
+	kindCompatible
+)
+
+// openAIProvider speaks OpenAI's chat completions and embeddings API through openai-go.
+type openAIProvider struct {
+	name    string
+	kind    openAIKind
+	key     string
+	timeout time.Duration
+	chat    openai.ChatCompletionService
+	embed   openai.EmbeddingService
+}
+
+// NewOpenAI returns the OpenAI provider (default name "openai", base URL OpenAIBaseURL). An API
+// key is required unless BaseURL points somewhere else.
+func NewOpenAI(cfg ProviderConfig) (Provider, error) {
+	if cfg.APIKey == "" && cfg.BaseURL == "" {
+		return nil, errors.New("llm provider openai: an API key is required (OPENAI_API_KEY)")
+	}
+	return newOpenAIProvider(cfg.withDefaults("openai", OpenAIBaseURL), kindOpenAI)
+}
+
+// NewXAI returns the xAI (Grok) provider over its OpenAI-compatible API (default name "xai",
+// base URL XAIBaseURL). An API key is required.
+func NewXAI(cfg ProviderConfig) (Provider, error) {
+	if cfg.APIKey == "" {
+		return nil, errors.New("llm provider xai: an API key is required (XAI_API_KEY)")
+	}
+	return newOpenAIProvider(cfg.withDefaults("xai", XAIBaseURL), kindXAI)
+}
+
+// NewOpenAICompatible returns a provider for any server with an OpenAI-compatible API (Ollama
+// at http://localhost:11434/v1, vLLM, llama.cpp). Name and BaseURL are required; the API key is
+// optional.
+func NewOpenAICompatible(cfg ProviderConfig) (Provider, error) {
+	if cfg.Name == "" {
+		return nil, errors.New("llm: an OpenAI-compatible provider needs a name (e.g. \"ollama\")")
+	}
+	if cfg.BaseURL == "" {
+		return nil, fmt.Errorf("llm provider %s: a base URL is required", cfg.Name)
+	}
+	return newOpenAIProvider(cfg.withDefaults(cfg.Name, ""), kindCompatible)
+}
+
+func newOpenAIProvider(cfg ProviderConfig, kind openAIKind) (Provider, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	// The services are built directly rather than through openai.NewClient, which would read
+	// OPENAI_API_KEY and OPENAI_BASE_URL from the environment and could send OpenAI's key to an
+	// Ollama or xAI server.
+	opts := []option.RequestOption{
+		option.WithBaseURL(cfg.BaseURL),
+		option.WithHTTPClient(cfg.HTTPClient),
+		option.WithMaxRetries(0), // the gateway retries
+	}
+	if cfg.APIKey != "" {
+		opts = append(opts, option.WithAPIKey(cfg.APIKey))
+	}
+	return &openAIProvider{
+		name:    cfg.Name,
+		kind:    kind,
+		key:     cfg.APIKey,
+		timeout: cfg.Timeout,
+		chat:    openai.NewChatCompletionService(opts...),
+		embed:   openai.NewEmbeddingService(opts...),
+	}, nil
+}
+
+func (p *openAIProvider) Name() string { return p.name }
+
+func (p *openAIProvider) Complete(ctx context.Context, req *Request) (*Response, error) {
+	params, opts, err := p.params(req)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := withTimeout(ctx, p.timeout)
+	defer cancel()
+	res, err := p.chat.New(ctx, params, opts...)
+	if err != nil {
+		return nil, p.mapError(ctx, err)
+	}
+	if len(res.Choices) == 0 {
+		return nil, newError(p.name, http.StatusBadGateway, TypeBadUpstreamResponse, "upstream response has no choices")
+	}
+	choice := res.Choices[0]
+	out := &Response{
+		ID:           res.ID,
+		Model:        res.Model,
+		Text:         choice.Message.Content,
+		FinishReason: openAIFinish(choice.FinishReason),
+		Usage:        openAIUsage(res.Usage),
+	}
+	if len(choice.Message.ToolCalls) > 0 {
+		out.ToolCalls = json.RawMessage(choice.Message.JSON.ToolCalls.Raw())
+	}
+	return out, nil
+}
+
+func (p *openAIProvider) Stream(ctx context.Context, req *Request, fn func(Chunk) error) (*Response, error) {
+	params, opts, err := p.params(req)
+	if err != nil {
+		return nil, err
+	}
+	params.StreamOptions.IncludeUsage = openai.Bool(true)
+	ctx, cancel := withTimeout(ctx, p.timeout)
+	defer cancel()
+	stream := p.chat.NewStreaming(ctx, params, opts...)
+	defer stream.Close()
+
+	out := &Response{}
+	var text strings.Builder
+	var usage *Usage
+	var tools toolCallAccumulator
+	for stream.Next() {
+		c := stream.Current()
+		if c.ID != "" {
+			out.ID = c.ID
+		}
+		if c.Model != "" {
+			out.Model = c.Model
+		}
+		if c.JSON.Usage.Valid() {
+			u := openAIUsage(c.Usage)
+			usage = &u
+		}
+		for _, choice := range c.Choices {
+			if choice.Index != 0 {
+				continue // we never ask for n > 1
+			}
+			if choice.Delta.Content != "" {
+				text.WriteString(choice.Delta.Content)
+				if err := fn(Chunk{Text: choice.Delta.Content}); err != nil {
+					return nil, err
+				}
+			}
+			if len(choice.Delta.ToolCalls) > 0 {
+				raw := json.RawMessage(choice.Delta.JSON.ToolCalls.Raw())
+				if err := tools.add(raw); err != nil {
+					return nil, newError(p.name, http.StatusBadGateway, TypeBadUpstreamResponse, "malformed tool_calls delta: "+err.Error())
+				}
+				if err := fn(Chunk{ToolCalls: raw}); err != nil {
+					return nil, err
+				}
+			}
+			if choice.FinishReason != "" {
+				out.FinishReason = openAIFinish(choice.FinishReason)
+			}
+		}
+	}
+	if err := stream.Err(); err != nil {
+		return nil, p.mapError(ctx, err)
+	}
+	if out.FinishReason == "" {
+		return nil, newError(p.name, http.StatusBadGateway, TypeUpstreamUnavailable, "stream ended before the upstream finished the completion")
+	}
+	out.Text = text.String()
+	out.ToolCalls = tools.result()
+	if usage != nil {
+		out.Usage = *usage
+	}
+	if err := fn(Chunk{FinishReason: out.FinishReason, Usage: usage}); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (p *openAIProvider) Embed(ctx context.Context, model string, inputs []string) ([][]float32, Usage, error) {
+	if model == "" {
+		return nil, Usage{}, newError(p.name, http.StatusBadRequest, TypeInvalidRequest, "model is required")
+	}
+	if len(inputs) == 0 {
+		return [][]float32{}, Usage{}, nil
+	}
+	ctx, cancel := withTimeout(ctx, p.timeout)
+	defer cancel()
+	res, err := p.embed.New(ctx, openai.EmbeddingNewParams{
+		Model:          openai.EmbeddingModel(model),
+		Input:          openai.EmbeddingNewParamsInputUnion{OfArrayOfStrings: inputs},
+		EncodingFormat: openai.EmbeddingNewParamsEncodingFormatFloat,
+	})
+	if err != nil {
+		return nil, Usage{}, p.mapError(ctx, err)
+	}
+	if len(res.Data) != len(inputs) {
+		return nil, Usage{}, newError(p.name, http.StatusBadGateway, TypeBadUpstreamResponse,
+			fmt.Sprintf("upstream returned %d embeddings for %d inputs", len(res.Data), len(inputs)))
+	}
+	out := make([][]float32, len(inputs))
+	for i, d := range res.Data {
+		idx := int(d.Index)
+		if !d.JSON.Index.Valid() {
+			idx = i
+		}
+		if idx < 0 || idx >= len(out) || out[idx] != nil {
+			return nil, Usage{}, newError(p.name, http.StatusBadGateway, TypeBadUpstreamResponse, fmt.Sprintf("upstream returned a bad embedding index %d", d.Index))
+		}
+		v := make([]float32, len(d.Embedding))
+		for j, f := range d.Embedding {
+			v[j] = float32(f)
+		}
+		out[idx] = v
+	}
+	u := Usage{PromptTokens: int(res.Usage.PromptTokens), TotalTokens: int(res.Usage.TotalTokens)}
+	if u.TotalTokens == 0 {
+		u.TotalTokens = u.PromptTokens
+	}
+	return out, u, nil
+}
+
+// params translates a Request into openai-go parameters plus body options for the parts passed
+// through as raw JSON.
+func (p *openAIProvider) params(req *Request) (openai.ChatCompletionNewParams, []option.RequestOption, error) {
+	var params openai.ChatCompletionNewParams
+	if err := checkRequest(p.name, req, true); err != nil {
+		return params, nil, err
+	}
+	if _, err := parseResponseFormat(p.name, req.ResponseFormat); err != nil {
+		return params, nil, err
+	}
+	params.Model = req.Model
+	for i, m := range req.Messages {
+		msg, err := p.message(m)
+		if err != nil {
+			return params, nil, newError(p.name, http.StatusBadRequest, TypeInvalidRequest, fmt.Sprintf("messages[%d]: %v", i, err))
+		}
+		params.Messages = append(params.Messages, msg)
+	}
+	if req.MaxTokens > 0 {
+		if p.kind == kindOpenAI {
+			// OpenAI deprecated max_tokens and its reasoning models reject it; compatible
+			// servers mostly only know max_tokens.
+			params.MaxCompletionTokens = openai.Int(int64(req.MaxTokens))
+		} else {
+			params.MaxTokens = openai.Int(int64(req.MaxTokens))
+		}
+	}
+	if req.Temperature != nil {
+		params.Temperature = openai.Float(*req.Temperature)
+	}
+	if req.TopP != nil {
+		params.TopP = openai.Float(*req.TopP)
+	}
+	if req.Seed != nil {
+		params.Seed = openai.Int(*req.Seed)
+	}
+	if len(req.Stop) > 0 {
+		params.Stop = openai.ChatCompletionNewParamsStopUnion{OfStringArray: req.Stop}
+	}
+
+	var opts []option.RequestOption
+	if hasJSON(req.ResponseFormat) {
+		opts = append(opts, option.WithJSONSet("response_format", req.ResponseFormat))
+	}
+	if hasJSON(req.Tools) {
+		if !json.Valid(req.Tools) {
+			return params, nil, newError(p.name, http.StatusBadRequest, TypeInvalidRequest, "tools is not valid JSON")
+		}
+		opts = append(opts, option.WithJSONSet("tools", req.Tools))
+	}
+	for _, k := range sortedKeys(req.Extra) {
+		opts = append(opts, option.WithJSONSet(sjsonKey(k), req.Extra[k]))
+	}
+	return params, opts, nil
+}
+
+func (p *openAIProvider) message(m Message) (openai.ChatCompletionMessageParamUnion, error) {
+	switch m.Role {
+	case RoleSystem:
+		return openai.SystemMessage(m.Content), nil
+	case RoleDeveloper:
+		if p.kind != kindOpenAI {
+			return openai.SystemMessage(m.Content), nil
+		}
+		return openai.DeveloperMessage(m.Content), nil
+	case RoleUser:
+		return openai.UserMessage(m.Content), nil
+	case RoleTool:
+		if m.ToolCallID == "" {
+			return openai.ChatCompletionMessageParamUnion{}, errors.New("a tool message needs tool_call_id")
+		}
+		return openai.ToolMessage(m.Content, m.ToolCallID), nil
+	default: // assistant
+		if !hasJSON(m.ToolCalls) {
+			return openai.AssistantMessage(m.Content), nil
+		}
+		if !json.Valid(m.ToolCalls) {
+			return openai.ChatCompletionMessageParamUnion{}, errors.New("tool_calls is not valid JSON")
+		}
+		body := map[string]any{"role": "assistant", "tool_calls": m.ToolCalls, "content": nil}
+		if m.Content != "" {
+			body["content"] = m.Content
+		}
+		raw, err := json.Marshal(body)
+		if err != nil {
+			return openai.ChatCompletionMessageParamUnion{}, err
+		}
+		am := param.Override[openai.ChatCompletionAssistantMessageParam](json.RawMessage(raw))
+		return openai.ChatCompletionMessageParamUnion{OfAssistant: &am}, nil
+	}
+}
+
+func (p *openAIProvider) mapError(ctx context.Context, err error) error {
+	var apiErr *openai.Error
+	if errors.As(err, &apiErr) {
+		var hdr http.Header
+		if apiErr.Response != nil {
+			hdr = apiErr.Response.Header
+		}
+		return apiError(p.name, apiErr.StatusCode, apiErr.Message, hdr, p.key)
+	}
+	var streamErr *ssestream.StreamError
+	if errors.As(err, &streamErr) {
+		// An {"error": {...}} event in the middle of a stream.
+		var body struct {
+			Error struct {
+				Message string `json:"message"`
+			} `json:"error"`
+		}
+		msg := "upstream reported an error mid-stream"
+		if json.Unmarshal(streamErr.Event.Data, &body) == nil && body.Error.Message != "" {
+			msg += ": " + body.Error.Message
+		}
+		return newError(p.name, http.StatusBadGateway, TypeServer, redact(msg, p.key))
+	}
+	if e := transportError(ctx, p.name, err); e != nil {
+		return e
+	}
+	return mapUnknown(p.name, err)
+}
+
+func openAIUsage(u openai.CompletionUsage) Usage {
+	out := Usage{
+		PromptTokens:     int(u.PromptTokens),
+		CompletionTokens: int(u.CompletionTokens),
+		CachedTokens:     int(u.PromptTokensDetails.CachedTokens),
+		TotalTokens:      int(u.TotalTokens),
+	}
+	if out.TotalTokens == 0 {
+		out.TotalTokens = out.PromptTokens + out.CompletionTokens
+	}
+	return out
+}
+
+func openAIFinish(r string) string {
+	if r == "function_call" {
+		return FinishToolCalls
+	}
+	return r
+}
+
+// toolCallAccumulator assembles streamed tool_calls deltas (by index) into a tool_calls array.
+type toolCallAccumulator struct {
+	calls map[int]*accumulatedCall
+}
+
+type accumulatedCall struct {
+	ID       string `json:"id"`
+	Type     string `json:"type"`
+	Function struct {
+		Name      string `json:"name"`
+		Arguments string `json:"arguments"`
+	} `json:"function"`
+}
+
+func (a *toolCallAccumulator) add(raw json.RawMessage) error {
+	var deltas []struct {
+		Index    int    `json:"index"`
+		ID       string `json:"id"`
+		Type     string `json:"type"`
+		Function struct {
+			Name      string `json:"name"`
+			Arguments string `json:"arguments"`
+		} `json:"function"`
+	}
+	if err := json.Unmarshal(raw, &deltas); err != nil {
+		return err
+	}
+	if a.calls == nil {
+		a.calls = map[int]*accumulatedCall{}
+	}
+	for _, d := range deltas {
+		c := a.calls[d.Index]
+		if c == nil {
+			c = &accumulatedCall{Type: "function"}
+			a.calls[d.Index] = c
+		}
+		if d.ID != "" {
+			c.ID = d.ID
+		}
+		if d.Type != "" {
+			c.Type = d.Type
+		}
+		c.Function.Name += d.Function.Name
+		c.Function.Arguments += d.Function.Arguments
+	}
+	return nil
+}
+
+func (a *toolCallAccumulator) result() json.RawMessage {
+	if len(a.calls) == 0 {
+		return nil
+	}
+	idx := make([]int, 0, len(a.calls))
+	for i := range a.calls {
+		idx = append(idx, i)
+	}
+	sort.Ints(idx)
+	calls := make([]*accumulatedCall, len(idx))
+	for i, k := range idx {
+		calls[i] = a.calls[k]
+	}
+	raw, _ := json.Marshal(calls)
+	return raw
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// sjsonKey escapes a top-level body key for the SDKs' WithJSONSet, whose keys are sjson paths.
+func sjsonKey(k string) string {
+	var b strings.Builder
+	for _, r := range k {
+		switch r {
+		case '.', '*', '?', '\\', '|', '#', '@', ':', '!', '=', '<', '>', '%':
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
