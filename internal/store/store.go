@@ -305,6 +305,7 @@ type Store interface {
 	Tasks
 	Agents
 	Executions
+	Usage
 
 	// Dialect names the database: "sqlite" or "postgres".
 	Dialect() string
@@ -314,4 +315,76 @@ type Store interface {
 	Migrate(ctx context.Context) (int, error)
 	// Close releases the database's connections.
 	Close() error
+}
+
+// LLMUsage is one LLM call as accounted: one row per call, cache hits included.
+type LLMUsage struct {
+	ID               uuid.UUID
+	UserID           uuid.UUID
+	ProjectID        *uuid.UUID
+	ExecutionID      *uuid.UUID
+	Provider         string
+	Model            string
+	PromptTokens     int64
+	CompletionTokens int64
+	CachedTokens     int64
+	CostUSD          float64 // what this call cost (0 for a cache hit)
+	CostSavedUSD     float64 // what a cache hit would have cost upstream
+	LatencyMS        int64
+	CacheHit         bool
+	Status           string // "ok" or an error type such as "rate_limited", "upstream_error"
+	CreatedAt        time.Time
+}
+
+// UsageStats aggregates llm_usage rows of one provider/model.
+type UsageStats struct {
+	Provider          string
+	Model             string
+	Calls             int64
+	Hits              int64
+	Misses            int64
+	PromptTokens      int64
+	CompletionTokens  int64
+	TokensSaved       int64 // prompt + completion tokens of cache hits
+	CostUSD           float64
+	CostSavedUSD      float64
+	MeanHitLatencyMS  float64
+	MeanMissLatencyMS float64
+}
+
+// UserLimits are a user's own LLM limits; a nil field means "use the server default".
+type UserLimits struct {
+	UserID            uuid.UUID
+	RequestsPerMinute *int
+	TokensPerMinute   *int
+	MonthlyBudgetUSD  *float64
+	UpdatedAt         time.Time
+}
+
+// ErrBudgetExceeded is returned by ReserveBudget when the reservation would take the
+// period's spend plus outstanding reservations past the limit.
+var ErrBudgetExceeded = errors.New("budget exceeded")
+
+// Usage stores LLM accounting: usage rows, per-user limits and budget reservations.
+type Usage interface {
+	// InsertUsage writes usage rows (of any users) atomically: all or none.
+	InsertUsage(ctx context.Context, rows []LLMUsage) error
+	// UsageStats aggregates usage since the given time, per provider/model, of one
+	// user, or of every user when userID is uuid.Nil (for administrators).
+	UsageStats(ctx context.Context, userID uuid.UUID, since time.Time) ([]UsageStats, error)
+	// MonthSpend is the user's cost_usd summed over usage rows since the given time.
+	MonthSpend(ctx context.Context, userID uuid.UUID, since time.Time) (float64, error)
+
+	GetUserLimits(ctx context.Context, userID uuid.UUID) (*UserLimits, error) // ErrNotFound when none set
+	SetUserLimits(ctx context.Context, l *UserLimits) error
+
+	// ReserveBudget atomically adds amount to the user's reservations for period
+	// ("2006-01") if spent + reserved + amount <= limit, else returns ErrBudgetExceeded.
+	// The check and the increment are one statement, so concurrent callers on any
+	// number of processes can never overspend.
+	ReserveBudget(ctx context.Context, userID uuid.UUID, period string, limit, amount float64) error
+	// SettleBudget releases a reservation and adds what the call really cost.
+	SettleBudget(ctx context.Context, userID uuid.UUID, period string, reserved, actual float64) error
+	// BudgetState returns spent and reserved for the period (zeros when nothing yet).
+	BudgetState(ctx context.Context, userID uuid.UUID, period string) (spent, reserved float64, err error)
 }

@@ -23,7 +23,8 @@ import (
 )
 
 // tenantTables are the tables under row-level security.
-var tenantTables = []string{"projects", "agents", "tasks", "executions", "commits", "reviews", "code_chunks", "llm_usage"}
+var tenantTables = []string{"projects", "agents", "tasks", "executions", "commits", "reviews", "code_chunks", "llm_usage",
+	"user_limits", "budget_periods"}
 
 func open(t *testing.T, dsn string) *postgres.Store {
 	t.Helper()
@@ -77,17 +78,18 @@ func seedTenant(t *testing.T, s *postgres.Store, email string) *tenant {
 	tn.review = store.Review{UserID: uid, ExecutionID: tn.exec.ID, AgentID: &agentID, Verdict: store.VerdictApprove,
 		Comments: []store.ReviewComment{{Path: "a.go", Line: 3, Body: "ok"}}}
 	must(t, s.CreateReview(ctx, &tn.review))
-	// code_chunks and llm_usage have no store methods yet; write them as the tenant.
+	// code_chunks has no store methods yet; write it as the tenant.
 	err := asTenant(ctx, s, uid, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO code_chunks (id, user_id, project_id, path, start_line, end_line, content, content_hash, created_at)
-			VALUES ($1, $2, $3, 'a.go', 1, 2, 'package a', 'h', now())`, store.NewID(), uid, tn.project.ID); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, `INSERT INTO llm_usage (id, user_id, project_id, execution_id, provider, model, created_at)
-			VALUES ($1, $2, $3, $4, 'openai', 'gpt', now())`, store.NewID(), uid, tn.project.ID, tn.exec.ID)
+		_, err := tx.Exec(ctx, `INSERT INTO code_chunks (id, user_id, project_id, path, start_line, end_line, content, content_hash, created_at)
+			VALUES ($1, $2, $3, 'a.go', 1, 2, 'package a', 'h', now())`, store.NewID(), uid, tn.project.ID)
 		return err
 	})
 	must(t, err)
+	must(t, s.InsertUsage(ctx, []store.LLMUsage{{UserID: uid, ProjectID: &tn.project.ID, ExecutionID: &tn.exec.ID,
+		Provider: "openai", Model: "gpt", PromptTokens: 10, CostUSD: 0.25}}))
+	rpm := 60
+	must(t, s.SetUserLimits(ctx, &store.UserLimits{UserID: uid, RequestsPerMinute: &rpm}))
+	must(t, s.ReserveBudget(ctx, uid, "2025-06", 10, 1))
 	return &tn
 }
 
@@ -675,6 +677,76 @@ func TestAuditLogIsAppendOnly(t *testing.T) {
 		_, err := s.Pool().Exec(ctx, stmt)
 		if err == nil || !strings.Contains(err.Error(), "append-only") {
 			t.Errorf("%s: got %v, want the append-only error", stmt, err)
+		}
+	}
+}
+
+// RLS (4): app.admin opens llm_usage, and only llm_usage, to reads across tenants;
+// it grants no writes. Through the store only UsageStats for all users takes that path.
+func TestRLSUsageAdminPath(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	a := seedTenant(t, s, "a@example.com")
+	b := seedTenant(t, s, "b@example.com")
+	ctx := t.Context()
+
+	err := pgx.BeginFunc(ctx, s.Pool(), func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT set_config('app.admin', 'on', true)"); err != nil {
+			return err
+		}
+		for _, table := range tenantTables {
+			var n int
+			if err := tx.QueryRow(ctx, "SELECT count(*) FROM "+table).Scan(&n); err != nil {
+				return err
+			}
+			if want := map[bool]int{true: 2, false: 0}[table == "llm_usage"]; n != want {
+				t.Errorf("%s: %d rows visible to the admin flag; want %d", table, n, want)
+			}
+		}
+		for _, stmt := range []string{"UPDATE llm_usage SET cost_usd = 0", "DELETE FROM llm_usage"} {
+			tag, err := tx.Exec(ctx, stmt)
+			if err != nil {
+				return err
+			}
+			if tag.RowsAffected() != 0 {
+				t.Errorf("%s as admin touched %d rows; want 0", stmt, tag.RowsAffected())
+			}
+		}
+		return nil
+	})
+	must(t, err)
+
+	err = pgx.BeginFunc(ctx, s.Pool(), func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT set_config('app.admin', 'on', true)"); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, "INSERT INTO llm_usage (id, user_id, provider, model, created_at) VALUES ($1, $2, 'x', 'y', now())",
+			store.NewID(), a.user.ID)
+		return err
+	})
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "42501" {
+		t.Errorf("insert with only the admin flag: got %v, want a row-level security violation", err)
+	}
+
+	all, err := s.UsageStats(ctx, uuid.Nil, time.Time{})
+	must(t, err)
+	if len(all) != 1 || all[0].Calls != 2 || all[0].CostUSD != 0.5 {
+		t.Errorf("UsageStats(all) = %+v; want both tenants' calls", all)
+	}
+	for _, u := range []uuid.UUID{a.user.ID, b.user.ID} {
+		one, err := s.UsageStats(ctx, u, time.Time{})
+		must(t, err)
+		if len(one) != 1 || one[0].Calls != 1 {
+			t.Errorf("UsageStats(%s) = %+v; want its own call only", u, one)
+		}
+	}
+	// The flag was transaction-local: pooled connections do not keep it.
+	for range 8 {
+		var n int
+		must(t, s.Pool().QueryRow(ctx, "SELECT count(*) FROM llm_usage").Scan(&n))
+		if n != 0 {
+			t.Fatalf("llm_usage: %d rows visible outside the admin transaction", n)
 		}
 	}
 }

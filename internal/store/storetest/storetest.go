@@ -31,6 +31,11 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"CommitsAndReviews", testCommitsAndReviews},
 		{"TenantIsolation", testTenantIsolation},
 		{"CascadeDelete", testCascadeDelete},
+		{"UsageStats", testUsageStats},
+		{"UsageAllOrNone", testUsageAllOrNone},
+		{"UserLimits", testUserLimits},
+		{"Budget", testBudget},
+		{"BudgetConcurrent", testBudgetConcurrent},
 		{"MigrateIsIdempotent", testMigrateIdempotent},
 	}
 	for _, tc := range tests {

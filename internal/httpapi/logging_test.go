@@ -1,0 +1,129 @@
+package httpapi_test
+
+import (
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+)
+
+var uuidRE = regexp.MustCompile(`[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}`)
+
+func TestRequestIDs(t *testing.T) {
+	forEachDialect(t, nil, func(t *testing.T, e *env) {
+		const password = "request id password"
+		api, _ := e.signup(t, "ids@example.com", password).newAPIKey("k")
+		missing := "/api/v1/projects/" + uuid.NewString()
+
+		// A well-formed id is kept, echoed and put in the problem body.
+		r := api.do("GET", missing, nil, header("X-Request-ID", "abc-123"))
+		wantProblem(t, r, http.StatusNotFound, "GET missing project")
+		if got := r.header.Get("X-Request-ID"); got != "abc-123" {
+			t.Errorf("X-Request-ID echoed as %q, want abc-123", got)
+		}
+		if r.str("request_id") != "abc-123" {
+			t.Errorf("problem request_id = %q, want abc-123", r.str("request_id"))
+		}
+		line := e.accessLine(t, r)
+		if line["route"] != "GET /api/v1/projects/{id}" || line["method"] != "GET" || line["status"] != float64(404) {
+			t.Errorf("access line: %v", line)
+		}
+
+		// Without one, each request gets a fresh id.
+		seen := map[string]bool{}
+		for range 3 {
+			r := api.do("GET", missing, nil)
+			id := r.header.Get("X-Request-ID")
+			if id == "" || seen[id] || r.str("request_id") != id {
+				t.Fatalf("generated request id %q (seen before: %v), body request_id %q", id, seen[id], r.str("request_id"))
+			}
+			seen[id] = true
+		}
+
+		// A malformed one is replaced, not echoed.
+		for _, bad := range []string{strings.Repeat("a", 200), "has spaces in it", "<script>", `a"b`, "abc/../etc"} {
+			r := api.do("GET", "/api/v1/me", nil, header("X-Request-ID", bad))
+			got := r.header.Get("X-Request-ID")
+			if got == "" || got == bad || strings.ContainsAny(got, ` <>"/`) || len(got) > 128 {
+				t.Errorf("X-Request-ID %q answered with %q, want a fresh id", bad, got)
+			}
+			if strings.Contains(e.logText(), bad) {
+				t.Errorf("malformed request id %q reached the logs", bad)
+			}
+		}
+	})
+}
+
+func TestAccessLog(t *testing.T) {
+	forEachDialect(t, nil, func(t *testing.T, e *env) {
+		web := e.signup(t, "log@example.com", "access log password")
+		api, _ := web.newAPIKey("k")
+		pid := api.ok(http.StatusCreated, "POST", "/api/v1/projects", map[string]string{"name": "p", "repo_url": "/srv/p"}).str("id")
+		tid := api.ok(http.StatusCreated, "POST", "/api/v1/projects/"+pid+"/tasks", map[string]string{"title": "t"}).str("id")
+
+		checks := []struct {
+			method, path string
+			body         any
+			c            *client
+			route        string
+			status       int
+		}{
+			{"GET", "/api/v1/projects/" + pid, nil, api, "GET /api/v1/projects/{id}", 200},
+			{"PATCH", "/api/v1/tasks/" + tid, map[string]string{"status": "done"}, api, "PATCH /api/v1/tasks/{id}", 200},
+			{"GET", "/api/v1/projects/" + pid + "/tasks?limit=5", nil, api, "GET /api/v1/projects/{id}/tasks", 200},
+			{"GET", "/api/v1/tasks/not-a-uuid", nil, api, "GET /api/v1/tasks/{id}", 404},
+			{"POST", "/api/v1/projects", `{"name":`, api, "POST /api/v1/projects", 400},
+			{"POST", "/api/v1/projects", map[string]string{"name": "x", "repo_url": "/srv/x"}, web.withCSRF(""), "POST /api/v1/projects", 403},
+			{"GET", "/api/v1/projects", nil, e.anon(t), "GET /api/v1/projects", 401},
+			{"GET", "/no/such/" + pid, nil, api, "unmatched", 404},
+			{"GET", "/health", nil, e.anon(t), "GET /health", 200},
+			{"DELETE", "/api/v1/projects/" + pid, nil, api, "DELETE /api/v1/projects/{id}", 204},
+		}
+		for _, c := range checks {
+			r := c.c.do(c.method, c.path, c.body)
+			wantStatus(t, r, c.status, c.method+" "+c.path)
+			line := e.accessLine(t, r)
+			if line["level"] != "INFO" || line["method"] != c.method || line["route"] != c.route || line["status"] != float64(c.status) {
+				t.Errorf("%s %s: access line %v, want route %q status %d", c.method, c.path, line, c.route, c.status)
+			}
+			if d, ok := line["duration_ms"].(float64); !ok || d < 0 {
+				t.Errorf("%s %s: duration_ms %v", c.method, c.path, line["duration_ms"])
+			}
+		}
+
+		// Exactly one line per request the server handled, every one of them with its
+		// own request id and a route, never a raw id.
+		lines := e.accessLines(t)
+		if n := e.requestCount(); len(lines) != n {
+			t.Errorf("%d access-log lines for %d requests", len(lines), n)
+		}
+		ids := map[any]bool{}
+		for _, l := range lines {
+			route, _ := l["route"].(string)
+			if route == "" || uuidRE.MatchString(route) || strings.Contains(route, "not-a-uuid") {
+				t.Errorf("access line route %q: want a pattern", route)
+			}
+			for _, k := range []string{"method", "status", "duration_ms", "request_id"} {
+				if _, ok := l[k]; !ok {
+					t.Errorf("access line without %s: %v", k, l)
+				}
+			}
+			if ids[l["request_id"]] {
+				t.Errorf("request id %v logged twice", l["request_id"])
+			}
+			ids[l["request_id"]] = true
+		}
+
+		// Nothing the test sent as a credential reached the logs (also checked for every
+		// test at cleanup).
+		e.assertNoSecretsInLogs(t)
+		logs := e.logText()
+		for _, s := range []string{"access log password", api.bearer, web.cookie, web.csrf} {
+			if s == "" || strings.Contains(logs, s) {
+				t.Errorf("logs contain a credential (%.6s...)", s)
+			}
+		}
+	})
+}

@@ -1,0 +1,282 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/vibecoder/vibecoder/internal/store"
+)
+
+// budgetEpsilon absorbs floating-point residue when comparing money: a reservation
+// that lands on the limit exactly must not be refused because 0.1+0.2 > 0.3.
+const budgetEpsilon = 1e-9
+
+// insertUsage writes one row only when its project and execution, if named, are the
+// row owner's: llm_usage references them by id alone, so without the guard a row
+// could point at another tenant's project. A guarded-out row inserts nothing.
+const insertUsage = `INSERT INTO llm_usage (id, user_id, project_id, execution_id, provider, model,
+		prompt_tokens, completion_tokens, cached_tokens, cost_usd, cost_saved_usd, latency_ms, cache_hit, status, created_at)
+	SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15
+	WHERE (?3 IS NULL OR EXISTS (SELECT 1 FROM projects p WHERE p.id = ?3 AND p.user_id = ?2))
+	  AND (?4 IS NULL OR EXISTS (SELECT 1 FROM executions e WHERE e.id = ?4 AND e.user_id = ?2))`
+
+// InsertUsage implements store.Usage. Rows get an id and a creation time when they
+// have none, and status "ok" when it is empty; a nil-UUID project or execution counts
+// as none. All rows go in one write transaction. A row naming another user's project
+// or execution, or an unknown user, fails the whole batch with ErrNotFound.
+func (s *Store) InsertUsage(ctx context.Context, rows []store.LLMUsage) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	prepareUsage(rows)
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, insertUsage)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for i := range rows {
+			r := &rows[i]
+			hit := 0
+			if r.CacheHit {
+				hit = 1
+			}
+			err := mustAffect(stmt.ExecContext(ctx, r.ID.String(), r.UserID.String(), uuidPtrArg(r.ProjectID),
+				uuidPtrArg(r.ExecutionID), r.Provider, r.Model, r.PromptTokens, r.CompletionTokens, r.CachedTokens,
+				r.CostUSD, r.CostSavedUSD, r.LatencyMS, hit, r.Status, fmtTime(r.CreatedAt)))
+			if err != nil {
+				return fmt.Errorf("row %d (%s): %w", i, r.ID, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("insert %d usage rows: %w", len(rows), translate(err))
+	}
+	return nil
+}
+
+// prepareUsage fills the defaults InsertUsage documents, in place.
+func prepareUsage(rows []store.LLMUsage) {
+	now := store.Now()
+	for i := range rows {
+		r := &rows[i]
+		ensureID(&r.ID)
+		if r.CreatedAt.IsZero() {
+			r.CreatedAt = now
+		}
+		if r.Status == "" {
+			r.Status = "ok"
+		}
+		if r.ProjectID != nil && *r.ProjectID == uuid.Nil {
+			r.ProjectID = nil
+		}
+		if r.ExecutionID != nil && *r.ExecutionID == uuid.Nil {
+			r.ExecutionID = nil
+		}
+	}
+}
+
+// usageStatsQuery aggregates per provider and model; avg over a CASE without ELSE
+// averages only the matching rows and is NULL (hence 0) when there are none.
+const usageStatsQuery = `SELECT provider, model, count(*),
+		coalesce(sum(cache_hit), 0),
+		coalesce(sum(1 - cache_hit), 0),
+		coalesce(sum(prompt_tokens), 0),
+		coalesce(sum(completion_tokens), 0),
+		coalesce(sum(CASE WHEN cache_hit = 1 THEN prompt_tokens + completion_tokens ELSE 0 END), 0),
+		total(cost_usd),
+		total(cost_saved_usd),
+		coalesce(avg(CASE WHEN cache_hit = 1 THEN latency_ms END), 0.0),
+		coalesce(avg(CASE WHEN cache_hit = 0 THEN latency_ms END), 0.0)
+	FROM llm_usage WHERE created_at >= ? %s
+	GROUP BY provider, model
+	ORDER BY provider, model`
+
+// UsageStats implements store.Usage.
+func (s *Store) UsageStats(ctx context.Context, userID uuid.UUID, since time.Time) ([]store.UsageStats, error) {
+	q, args := fmt.Sprintf(usageStatsQuery, ""), []any{fmtTime(since)}
+	if userID != uuid.Nil {
+		q, args = fmt.Sprintf(usageStatsQuery, "AND user_id = ?"), append(args, userID.String())
+	}
+	rows, err := s.reader.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("usage stats: %w", translate(err))
+	}
+	out, err := collect(rows, func(r scanner) (*store.UsageStats, error) {
+		var st store.UsageStats
+		if err := r.Scan(&st.Provider, &st.Model, &st.Calls, &st.Hits, &st.Misses, &st.PromptTokens,
+			&st.CompletionTokens, &st.TokensSaved, &st.CostUSD, &st.CostSavedUSD,
+			&st.MeanHitLatencyMS, &st.MeanMissLatencyMS); err != nil {
+			return nil, translate(err)
+		}
+		return &st, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("usage stats: %w", err)
+	}
+	return out, nil
+}
+
+// MonthSpend implements store.Usage.
+func (s *Store) MonthSpend(ctx context.Context, userID uuid.UUID, since time.Time) (float64, error) {
+	var spend float64
+	err := s.reader.QueryRowContext(ctx, "SELECT total(cost_usd) FROM llm_usage WHERE user_id = ? AND created_at >= ?",
+		userID.String(), fmtTime(since)).Scan(&spend)
+	if err != nil {
+		return 0, fmt.Errorf("month spend of user %s: %w", userID, translate(err))
+	}
+	return spend, nil
+}
+
+// GetUserLimits implements store.Usage.
+func (s *Store) GetUserLimits(ctx context.Context, userID uuid.UUID) (*store.UserLimits, error) {
+	var l store.UserLimits
+	var rpm, tpm sql.NullInt64
+	var budget sql.NullFloat64
+	var updated string
+	err := s.reader.QueryRowContext(ctx, `SELECT user_id, requests_per_minute, tokens_per_minute, monthly_budget_usd, updated_at
+		FROM user_limits WHERE user_id = ?`, userID.String()).Scan(&l.UserID, &rpm, &tpm, &budget, &updated)
+	if err != nil {
+		return nil, fmt.Errorf("get limits of user %s: %w", userID, translate(err))
+	}
+	if rpm.Valid {
+		l.RequestsPerMinute = new(int(rpm.Int64))
+	}
+	if tpm.Valid {
+		l.TokensPerMinute = new(int(tpm.Int64))
+	}
+	if budget.Valid {
+		l.MonthlyBudgetUSD = new(budget.Float64)
+	}
+	if l.UpdatedAt, err = parseTime(updated); err != nil {
+		return nil, fmt.Errorf("get limits of user %s: %w", userID, err)
+	}
+	return &l, nil
+}
+
+// SetUserLimits implements store.Usage: it replaces every limit of the user (a nil
+// field clears that limit) and sets UpdatedAt. An unknown user is ErrNotFound.
+func (s *Store) SetUserLimits(ctx context.Context, l *store.UserLimits) error {
+	now := store.Now()
+	_, err := s.writer.ExecContext(ctx, `INSERT INTO user_limits (user_id, requests_per_minute, tokens_per_minute, monthly_budget_usd, updated_at)
+		VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (user_id) DO UPDATE SET requests_per_minute = excluded.requests_per_minute,
+			tokens_per_minute = excluded.tokens_per_minute, monthly_budget_usd = excluded.monthly_budget_usd,
+			updated_at = excluded.updated_at`,
+		l.UserID.String(), intPtrArg(l.RequestsPerMinute), intPtrArg(l.TokensPerMinute), floatPtrArg(l.MonthlyBudgetUSD), fmtTime(now))
+	if err != nil {
+		return fmt.Errorf("set limits of user %s: %w", l.UserID, translate(err))
+	}
+	l.UpdatedAt = now
+	return nil
+}
+
+func intPtrArg(v *int) any {
+	if v == nil {
+		return nil
+	}
+	return int64(*v)
+}
+
+func floatPtrArg(v *float64) any {
+	if v == nil {
+		return nil
+	}
+	return *v
+}
+
+// ReserveBudget implements store.Usage with one conditional upsert. The SELECT's WHERE
+// refuses a first reservation that alone exceeds the limit; the DO UPDATE's WHERE
+// refuses one that would take an existing period past it. SQLite runs one writer at a
+// time, so the check and the increment cannot interleave with another reservation,
+// even one from another process.
+func (s *Store) ReserveBudget(ctx context.Context, userID uuid.UUID, period string, limit, amount float64) error {
+	if err := checkBudgetArgs(period, amount); err != nil {
+		return fmt.Errorf("reserve budget: %w", err)
+	}
+	var one int
+	err := s.writer.QueryRowContext(ctx, `INSERT INTO budget_periods AS b (user_id, period, spent_usd, reserved_usd)
+		SELECT ?1, ?2, 0.0, ?3 WHERE ?3 <= ?4 + ?5
+		ON CONFLICT (user_id, period) DO UPDATE SET reserved_usd = b.reserved_usd + excluded.reserved_usd
+		WHERE b.spent_usd + b.reserved_usd + excluded.reserved_usd <= ?4 + ?5
+		RETURNING 1`,
+		userID.String(), period, amount, limit, budgetEpsilon).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) { // nothing inserted or updated: the condition refused it
+		return store.ErrBudgetExceeded
+	}
+	if err != nil {
+		return fmt.Errorf("reserve budget of user %s for %s: %w", userID, period, translate(err))
+	}
+	return nil
+}
+
+// errNothingReserved reports a settlement that releases a reservation in a period
+// that has none at all.
+var errNothingReserved = errors.New("no reservation to release in this period")
+
+// SettleBudget implements store.Usage. The release and the spend are one UPDATE of
+// the period's row, atomic under the row lock. Without a row (spend that was never
+// reserved) it creates one, provided reserved is zero; releasing a reservation in a
+// period that has none is errNothingReserved. Releasing more than is reserved is a
+// caller's bug the table's check refuses. Either way the period is left as it was.
+// (An upsert cannot do both: the check is evaluated on the insert arm's proposed row
+// before the conflict is detected, so it would have to carry a negative reservation.)
+func (s *Store) SettleBudget(ctx context.Context, userID uuid.UUID, period string, reserved, actual float64) error {
+	if err := checkBudgetArgs(period, reserved, actual); err != nil {
+		return fmt.Errorf("settle budget: %w", err)
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE budget_periods SET reserved_usd = reserved_usd - ?3, spent_usd = spent_usd + ?4
+			WHERE user_id = ?1 AND period = ?2`, userID.String(), period, reserved, actual)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			return err
+		}
+		if reserved > budgetEpsilon {
+			return errNothingReserved
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO budget_periods (user_id, period, spent_usd, reserved_usd) VALUES (?, ?, ?, 0.0)`,
+			userID.String(), period, actual)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("settle budget of user %s for %s: %w", userID, period, translate(err))
+	}
+	return nil
+}
+
+// BudgetState implements store.Usage.
+func (s *Store) BudgetState(ctx context.Context, userID uuid.UUID, period string) (spent, reserved float64, err error) {
+	err = s.reader.QueryRowContext(ctx, "SELECT spent_usd, reserved_usd FROM budget_periods WHERE user_id = ? AND period = ?",
+		userID.String(), period).Scan(&spent, &reserved)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return 0, 0, nil
+	case err != nil:
+		return 0, 0, fmt.Errorf("budget state of user %s for %s: %w", userID, period, translate(err))
+	}
+	return spent, reserved, nil
+}
+
+// checkBudgetArgs rejects a malformed period and negative or non-finite amounts
+// before they reach the database: a negative reservation would release budget.
+func checkBudgetArgs(period string, amounts ...float64) error {
+	if _, err := time.Parse("2006-01", period); err != nil || len(period) != 7 {
+		return fmt.Errorf("period %q is not YYYY-MM", period)
+	}
+	for _, a := range amounts {
+		if a < 0 || math.IsNaN(a) || math.IsInf(a, 0) {
+			return fmt.Errorf("amount %v is not a finite, non-negative number", a)
+		}
+	}
+	return nil
+}
