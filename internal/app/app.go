@@ -17,6 +17,7 @@ import (
 	"github.com/vibecoder/vibecoder/internal/auth"
 	"github.com/vibecoder/vibecoder/internal/config"
 	"github.com/vibecoder/vibecoder/internal/httpapi"
+	"github.com/vibecoder/vibecoder/internal/llm/gateway"
 	"github.com/vibecoder/vibecoder/internal/observe"
 	"github.com/vibecoder/vibecoder/internal/store"
 	"github.com/vibecoder/vibecoder/internal/store/postgres"
@@ -34,6 +35,7 @@ type App struct {
 	Redis  *redis.Client // nil in embedded mode
 	Auth   *auth.Service
 	HTTP   *httpapi.Server
+	LLM    *gateway.Gateway
 }
 
 // OpenStore opens the database the configuration selects and applies pending migrations.
@@ -75,6 +77,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 			a.Close()
 			return nil, fmt.Errorf("REDIS_URL: %w", err)
 		}
+		// Bounded waits everywhere: a Redis that stops answering must cost a request
+		// milliseconds, not seconds. No automatic retries: a retried rate-limit call
+		// could be counted twice.
+		opt.ContextTimeoutEnabled = true
+		opt.DialTimeout = 2 * time.Second
+		opt.ReadTimeout = time.Second
+		opt.WriteTimeout = time.Second
+		opt.MaxRetries = -1
 		a.Redis = redis.NewClient(opt)
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		err = a.Redis.Ping(pctx).Err()
@@ -96,6 +106,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		SecureCookies: cfg.SecureCookies,
 		Version:       Version,
 	})
+	var cacheInfo func() httpapi.LLMCacheInfo
+	a.LLM, cacheInfo, err = NewGateway(cfg, st, a.Redis, log)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.HTTP.EnableLLM(a.LLM, cacheInfo)
 	return a, nil
 }
 
@@ -162,6 +179,9 @@ func (a *App) sweepSessions(ctx context.Context) {
 // Close releases the store and Redis.
 func (a *App) Close() error {
 	var errs []error
+	if a.LLM != nil {
+		a.LLM.Close() // flush usage rows while the store is still open
+	}
 	if a.Redis != nil {
 		errs = append(errs, a.Redis.Close())
 	}

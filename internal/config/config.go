@@ -33,6 +33,23 @@ type Config struct {
 	XAIKey        string // XAI_API_KEY
 	GitHubToken   string // GITHUB_TOKEN
 
+	AnthropicBaseURL string            // ANTHROPIC_BASE_URL (the provider's own)
+	GoogleBaseURL    string            // GOOGLE_BASE_URL (the provider's own)
+	XAIBaseURL       string            // XAI_BASE_URL (https://api.x.ai/v1)
+	Compatible       map[string]string // VIBECODER_OPENAI_COMPATIBLE: name=base-url;... more OpenAI-compatible servers
+	DefaultModel     string            // VIBECODER_DEFAULT_MODEL
+	ModelAliases     map[string]string // VIBECODER_MODEL_ALIASES: alias=provider/model,...
+	Fallbacks        map[string][]string
+	LLMTimeout       time.Duration // VIBECODER_LLM_TIMEOUT (120s)
+	LLMMaxAttempts   int           // VIBECODER_LLM_MAX_ATTEMPTS (3)
+	CacheTTL         time.Duration // VIBECODER_CACHE_TTL (24h)
+	CacheScope       string        // VIBECODER_CACHE_SCOPE (user | global)
+	CacheMaxBytes    int64         // VIBECODER_CACHE_MAX_BYTES (256 MiB), in-process cache only
+	LLMRPM           int           // VIBECODER_LLM_RPM (20)
+	LLMTPM           int           // VIBECODER_LLM_TPM (0: none)
+	LLMBudgetUSD     float64       // VIBECODER_LLM_MONTHLY_BUDGET_USD (0: none)
+	PricesFile       string        // VIBECODER_PRICES_FILE
+
 	MaxBodyBytes    int64         // VIBECODER_MAX_BODY_BYTES (1 MiB)
 	ShutdownTimeout time.Duration // VIBECODER_SHUTDOWN_TIMEOUT (30s)
 	SessionTTL      time.Duration // VIBECODER_SESSION_TTL (168h)
@@ -86,6 +103,13 @@ func Load(getenv func(string) string) (Config, error) {
 		GoogleKey:     get("GOOGLE_API_KEY", ""),
 		XAIKey:        get("XAI_API_KEY", ""),
 		GitHubToken:   get("GITHUB_TOKEN", ""),
+
+		AnthropicBaseURL: get("ANTHROPIC_BASE_URL", ""),
+		GoogleBaseURL:    get("GOOGLE_BASE_URL", ""),
+		XAIBaseURL:       get("XAI_BASE_URL", ""),
+		DefaultModel:     get("VIBECODER_DEFAULT_MODEL", ""),
+		CacheScope:       get("VIBECODER_CACHE_SCOPE", "user"),
+		PricesFile:       get("VIBECODER_PRICES_FILE", ""),
 	}
 	var errs []error
 	bad := func(key, format string, args ...any) {
@@ -119,7 +143,8 @@ func Load(getenv func(string) string) (Config, error) {
 	default:
 		bad("LOG_LEVEL", "must be one of debug, info, warn, error; got %q", c.LogLevelRaw)
 	}
-	for key, raw := range map[string]string{"LOGTAIL_INGEST_URL": c.LogtailURL, "OPENAI_BASE_URL": c.OpenAIBaseURL} {
+	for key, raw := range map[string]string{"LOGTAIL_INGEST_URL": c.LogtailURL, "OPENAI_BASE_URL": c.OpenAIBaseURL,
+		"ANTHROPIC_BASE_URL": c.AnthropicBaseURL, "GOOGLE_BASE_URL": c.GoogleBaseURL, "XAI_BASE_URL": c.XAIBaseURL} {
 		if raw == "" {
 			continue
 		}
@@ -129,6 +154,58 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 
 	var err error
+	if c.Compatible, err = parsePairs(get("VIBECODER_OPENAI_COMPATIBLE", ""), ";"); err != nil {
+		bad("VIBECODER_OPENAI_COMPATIBLE", "%v (want name=http://host:port/v1;name2=...)", err)
+	}
+	for name, raw := range c.Compatible {
+		if u, err := url.Parse(raw); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("VIBECODER_OPENAI_COMPATIBLE", "%s: %q is not an http(s) URL", name, raw)
+		}
+		if strings.Contains(name, "/") {
+			bad("VIBECODER_OPENAI_COMPATIBLE", "provider name %q must not contain /", name)
+		}
+	}
+	if c.ModelAliases, err = parsePairs(get("VIBECODER_MODEL_ALIASES", ""), ","); err != nil {
+		bad("VIBECODER_MODEL_ALIASES", "%v (want alias=provider/model,...)", err)
+	}
+	fb, err := parsePairs(get("VIBECODER_LLM_FALLBACKS", ""), ";")
+	if err != nil {
+		bad("VIBECODER_LLM_FALLBACKS", "%v (want provider/model=provider/model|provider/model;...)", err)
+	}
+	c.Fallbacks = map[string][]string{}
+	for model, chain := range fb {
+		c.Fallbacks[model] = strings.Split(chain, "|")
+	}
+	if c.LLMTimeout, err = parseDuration(get("VIBECODER_LLM_TIMEOUT", "120s"), time.Second, time.Hour); err != nil {
+		bad("VIBECODER_LLM_TIMEOUT", "%v", err)
+	}
+	if n, err := parseInt(get("VIBECODER_LLM_MAX_ATTEMPTS", "3"), 1, 10); err != nil {
+		bad("VIBECODER_LLM_MAX_ATTEMPTS", "%v", err)
+	} else {
+		c.LLMMaxAttempts = int(n)
+	}
+	if c.CacheTTL, err = parseDuration(get("VIBECODER_CACHE_TTL", "24h"), time.Second, 365*24*time.Hour); err != nil {
+		bad("VIBECODER_CACHE_TTL", "%v", err)
+	}
+	if c.CacheScope != "user" && c.CacheScope != "global" {
+		bad("VIBECODER_CACHE_SCOPE", "must be user or global, got %q", c.CacheScope)
+	}
+	if c.CacheMaxBytes, err = parseInt(get("VIBECODER_CACHE_MAX_BYTES", "268435456"), 1<<20, 1<<40); err != nil {
+		bad("VIBECODER_CACHE_MAX_BYTES", "%v", err)
+	}
+	if n, err := parseInt(get("VIBECODER_LLM_RPM", "20"), 1, 1_000_000); err != nil {
+		bad("VIBECODER_LLM_RPM", "%v", err)
+	} else {
+		c.LLMRPM = int(n)
+	}
+	if n, err := parseInt(get("VIBECODER_LLM_TPM", "0"), 0, 1_000_000_000); err != nil {
+		bad("VIBECODER_LLM_TPM", "%v", err)
+	} else {
+		c.LLMTPM = int(n)
+	}
+	if c.LLMBudgetUSD, err = strconv.ParseFloat(get("VIBECODER_LLM_MONTHLY_BUDGET_USD", "0"), 64); err != nil || c.LLMBudgetUSD < 0 || c.LLMBudgetUSD != c.LLMBudgetUSD {
+		bad("VIBECODER_LLM_MONTHLY_BUDGET_USD", "must be a non-negative number of dollars")
+	}
 	if c.MaxBodyBytes, err = parseInt(get("VIBECODER_MAX_BODY_BYTES", "1048576"), 1024, 1<<30); err != nil {
 		bad("VIBECODER_MAX_BODY_BYTES", "%v", err)
 	}
@@ -145,6 +222,27 @@ func Load(getenv func(string) string) (Config, error) {
 		return Config{}, fmt.Errorf("invalid configuration:\n  %w", joinLines(errs))
 	}
 	return c, nil
+}
+
+// parsePairs parses "k=v<sep>k2=v2" (spaces around items ignored).
+func parsePairs(raw, sep string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, item := range strings.Split(raw, sep) {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(item, "=")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if !ok || k == "" || v == "" {
+			return nil, fmt.Errorf("%q is not name=value", item)
+		}
+		if _, dup := out[k]; dup {
+			return nil, fmt.Errorf("%q given twice", k)
+		}
+		out[k] = v
+	}
+	return out, nil
 }
 
 func parseInt(raw string, lo, hi int64) (int64, error) {

@@ -45,6 +45,10 @@ func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 		s.problem(w, r, http.StatusBadRequest, "Bad Request", "the body is not valid UTF-8")
 		return false
 	}
+	if trimmed := bytes.TrimLeft(data, " \t\r\n"); len(trimmed) > 0 && trimmed[0] != '{' {
+		s.problem(w, r, http.StatusBadRequest, "Bad Request", "the body must be a JSON object")
+		return false
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -172,6 +176,7 @@ var branchRE = regexp.MustCompile(`^[A-Za-z0-9._/-]+$`)
 // branch checks a git branch name (a conservative subset of git check-ref-format).
 func (v *validator) branch(field, s string) {
 	if s == "" {
+		v.add(field, "is required")
 		return
 	}
 	if len(s) > 255 || !branchRE.MatchString(s) || strings.Contains(s, "..") || strings.HasPrefix(s, "-") ||

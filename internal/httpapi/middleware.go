@@ -85,6 +85,8 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
+		who := &logUser{}
+		r = r.WithContext(context.WithValue(r.Context(), logUserKey{}, who))
 		next.ServeHTTP(rec, r)
 		if rec.status == 0 {
 			rec.status = http.StatusOK
@@ -101,8 +103,8 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 			slog.Int64("bytes", rec.bytes),
 		}
-		if u := userFrom(r.Context()); u != nil {
-			attrs = append(attrs, slog.String("user_id", u.ID.String()))
+		if who.id != "" {
+			attrs = append(attrs, slog.String("user_id", who.id))
 		}
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "http request", attrs...)
 	})
@@ -121,6 +123,12 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// logUser is filled in by authentication so the access log, which runs outside it,
+// can name the caller.
+type logUser struct{ id string }
+
+type logUserKey struct{}
 
 type principal struct {
 	user    *store.User
@@ -173,6 +181,14 @@ func safeMethod(m string) bool {
 // authed wraps a handler that needs a signed-in caller. Unsafe requests authenticated
 // by the session cookie must carry the session's CSRF token.
 func (s *Server) authed(h http.HandlerFunc) http.Handler {
+	return s.authedWith(h, func(w http.ResponseWriter, r *http.Request, status int, msg string) {
+		s.problem(w, r, status, http.StatusText(status), msg)
+	})
+}
+
+// authedWith is authed with its own way of writing a refusal (the OpenAI-compatible
+// routes answer in OpenAI's error format).
+func (s *Server) authedWith(h http.HandlerFunc, refuse func(w http.ResponseWriter, r *http.Request, status int, msg string)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := s.authenticate(r)
 		if err != nil {
@@ -181,12 +197,15 @@ func (s *Server) authed(h http.HandlerFunc) http.Handler {
 				return
 			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="vibecoder"`)
-			s.problem(w, r, http.StatusUnauthorized, "Unauthorized", "sign in, or send Authorization: Bearer <api key>")
+			refuse(w, r, http.StatusUnauthorized, "sign in, or send Authorization: Bearer <api key>")
 			return
 		}
 		if p.session != nil && !safeMethod(r.Method) && !auth.EqualTokens(r.Header.Get(CSRFHeader), p.session.CSRFToken) {
-			s.problem(w, r, http.StatusForbidden, "Forbidden", "missing or wrong "+CSRFHeader+" header")
+			refuse(w, r, http.StatusForbidden, "missing or wrong "+CSRFHeader+" header")
 			return
+		}
+		if who, ok := r.Context().Value(logUserKey{}).(*logUser); ok {
+			who.id = p.user.ID.String()
 		}
 		h(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
 	})

@@ -9,6 +9,7 @@ import (
 	"net/http"
 
 	"github.com/vibecoder/vibecoder/internal/auth"
+	"github.com/vibecoder/vibecoder/internal/llm/gateway"
 	"github.com/vibecoder/vibecoder/internal/observe"
 	"github.com/vibecoder/vibecoder/internal/store"
 )
@@ -28,6 +29,9 @@ type Server struct {
 	log    *slog.Logger
 	cfg    Config
 	mux    *http.ServeMux
+
+	llm          *gateway.Gateway
+	llmCacheInfo func() LLMCacheInfo
 }
 
 // New returns a Server with every route registered.
@@ -42,8 +46,40 @@ func New(st store.Store, authSvc *auth.Service, health *observe.Health, log *slo
 
 // Handler returns the server's root handler with the middleware chain applied.
 func (s *Server) Handler() http.Handler {
-	return s.requestID(s.accessLog(s.recoverPanics(s.mux)))
+	return s.requestID(s.accessLog(s.recoverPanics(http.HandlerFunc(s.route))))
 }
+
+// route serves matched requests with the mux and answers unmatched ones (404, or 405
+// with Allow for a known path with another method) as problem+json.
+func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	h, pattern := s.mux.Handler(r)
+	if pattern != "" {
+		s.mux.ServeHTTP(w, r)
+		return
+	}
+	probe := &headerProbe{header: http.Header{}}
+	h.ServeHTTP(probe, r)
+	switch probe.status {
+	case http.StatusMethodNotAllowed:
+		w.Header().Set("Allow", probe.header.Get("Allow"))
+		s.problem(w, r, http.StatusMethodNotAllowed, "Method Not Allowed", r.Method+" is not allowed here; allowed: "+probe.header.Get("Allow"))
+	case http.StatusMovedPermanently, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		w.Header().Set("Location", probe.header.Get("Location"))
+		w.WriteHeader(probe.status)
+	default:
+		s.problem(w, r, http.StatusNotFound, "Not Found", "no such resource: "+r.URL.Path)
+	}
+}
+
+// headerProbe records what the mux's own fallback handlers would answer.
+type headerProbe struct {
+	header http.Header
+	status int
+}
+
+func (p *headerProbe) Header() http.Header         { return p.header }
+func (p *headerProbe) Write(b []byte) (int, error) { return len(b), nil }
+func (p *headerProbe) WriteHeader(status int)      { p.status = status }
 
 // Handle registers an extra route (later components add theirs this way).
 func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
@@ -86,12 +122,6 @@ func (s *Server) routes() {
 	m.Handle("GET /api/v1/executions/{id}", s.authed(s.getExecution))
 	m.Handle("GET /api/v1/executions/{id}/commits", s.authed(s.listCommits))
 	m.Handle("GET /api/v1/executions/{id}/reviews", s.authed(s.listReviews))
-
-	m.HandleFunc("/", s.notFound)
-}
-
-func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
-	s.problem(w, r, http.StatusNotFound, "Not Found", "no such resource: "+r.URL.Path)
 }
 
 func (s *Server) getHealth(w http.ResponseWriter, r *http.Request) {

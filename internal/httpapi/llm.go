@@ -1,0 +1,566 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/vibecoder/vibecoder/internal/llm"
+	"github.com/vibecoder/vibecoder/internal/llm/gateway"
+)
+
+// EnableLLM registers the gateway's endpoints: POST /llm/generate, the
+// OpenAI-compatible POST /v1/chat/completions and GET /v1/models, and GET /llm/cache/stats.
+func (s *Server) EnableLLM(g *gateway.Gateway, stats func() LLMCacheInfo) {
+	s.llm = g
+	s.llmCacheInfo = stats
+	s.mux.Handle("POST /llm/generate", s.authed(s.generate))
+	s.mux.Handle("GET /llm/cache/stats", s.authed(s.cacheStats))
+	s.mux.Handle("POST /v1/chat/completions", s.authedWith(s.chatCompletions, openAIAuthError))
+	s.mux.Handle("GET /v1/models", s.authedWith(s.listModels, openAIAuthError))
+}
+
+// LLMCacheInfo describes the response cache's storage for the stats endpoint.
+type LLMCacheInfo struct {
+	Backend string `json:"backend"` // memory or redis
+	Scope   string `json:"scope"`
+	Entries int64  `json:"entries,omitempty"`
+	Bytes   int64  `json:"bytes,omitempty"`
+}
+
+// cacheControl reads the request's Cache-Control: no-cache skips the lookup, no-store
+// skips the write.
+func cacheControl(r *http.Request) (noCache, noStore bool) {
+	for _, part := range strings.Split(r.Header.Get("Cache-Control"), ",") {
+		switch strings.ToLower(strings.TrimSpace(part)) {
+		case "no-cache":
+			noCache = true
+		case "no-store":
+			noStore = true
+		}
+	}
+	return
+}
+
+func setLLMHeaders(w http.ResponseWriter, res *gateway.Result, cached bool) {
+	if cached {
+		w.Header().Set("X-Cache", "HIT")
+	} else {
+		w.Header().Set("X-Cache", "MISS")
+	}
+	if res != nil && res.RateLimit != nil {
+		res.RateLimit.SetHeaders(w.Header())
+	}
+}
+
+// generateRequest is the body of POST /llm/generate.
+type generateRequest struct {
+	Prompt      string     `json:"prompt"`
+	System      string     `json:"system"`
+	Model       string     `json:"model"`
+	MaxTokens   int        `json:"max_tokens"`
+	Temperature *float64   `json:"temperature"`
+	Stream      bool       `json:"stream"`
+	ProjectID   *uuid.UUID `json:"project_id"`
+}
+
+type generateResponse struct {
+	Text         string    `json:"text"`
+	Model        string    `json:"model"`
+	Provider     string    `json:"provider"`
+	FinishReason string    `json:"finish_reason"`
+	Usage        llm.Usage `json:"usage"`
+	CostUSD      float64   `json:"cost_usd"`
+	CostSavedUSD float64   `json:"cost_saved_usd"`
+	Cached       bool      `json:"cached"`
+	LatencyMS    float64   `json:"latency_ms"`
+}
+
+func viewGenerate(res *gateway.Result) generateResponse {
+	return generateResponse{Text: res.Response.Text, Model: res.Model, Provider: res.Provider, FinishReason: res.Response.FinishReason,
+		Usage: res.Response.Usage, CostUSD: res.CostUSD, CostSavedUSD: res.CostSavedUSD, Cached: res.Cached,
+		LatencyMS: float64(res.Latency.Microseconds()) / 1000}
+}
+
+const maxPromptChars = 1 << 20
+
+func (s *Server) generate(w http.ResponseWriter, r *http.Request) {
+	var in generateRequest
+	if !s.decode(w, r, &in) {
+		return
+	}
+	var v validator
+	v.text("prompt", in.Prompt, 1, maxPromptChars, true)
+	v.text("system", in.System, 0, maxPromptChars, true)
+	v.text("model", in.Model, 0, 200, false)
+	if in.MaxTokens < 0 || in.MaxTokens > 1_000_000 {
+		v.add("max_tokens", "must be between 0 and 1000000")
+	}
+	if t := in.Temperature; t != nil && (math.IsNaN(*t) || *t < 0 || *t > 2) {
+		v.add("temperature", "must be between 0 and 2")
+	}
+	if !v.ok() {
+		s.invalid(w, r, &v)
+		return
+	}
+	u := userFrom(r.Context())
+	if in.ProjectID != nil {
+		if _, err := s.store.GetProject(r.Context(), u.ID, *in.ProjectID); err != nil {
+			s.storeError(w, r, "project", err)
+			return
+		}
+	}
+	var msgs []llm.Message
+	if in.System != "" {
+		msgs = append(msgs, llm.Message{Role: llm.RoleSystem, Content: in.System})
+	}
+	msgs = append(msgs, llm.Message{Role: llm.RoleUser, Content: in.Prompt})
+	noCache, noStore := cacheControl(r)
+	call := &gateway.Call{UserID: u.ID, ProjectID: in.ProjectID, Model: in.Model, NoCache: noCache, NoStore: noStore,
+		Request: llm.Request{Messages: msgs, MaxTokens: in.MaxTokens, Temperature: in.Temperature}}
+
+	if !in.Stream {
+		res, err := s.llm.Complete(r.Context(), call)
+		if err != nil {
+			s.llmProblem(w, r, res, err)
+			return
+		}
+		setLLMHeaders(w, res, res.Cached)
+		writeJSON(w, http.StatusOK, viewGenerate(res))
+		return
+	}
+	sse := newSSE(w)
+	var cached bool
+	call.OnSource = func(c bool) { cached = c }
+	res, err := s.llm.Stream(r.Context(), call, func(c llm.Chunk) error {
+		if !sse.started {
+			setLLMHeaders(w, nil, cached)
+		}
+		if c.Text == "" {
+			return nil
+		}
+		return sse.event("chunk", map[string]string{"text": c.Text})
+	})
+	if err != nil {
+		if !sse.started {
+			s.llmProblem(w, r, res, err)
+			return
+		}
+		_ = sse.event("error", openAIError(err))
+		return
+	}
+	if !sse.started {
+		setLLMHeaders(w, res, res.Cached)
+	}
+	_ = sse.event("done", viewGenerate(res))
+}
+
+// llmProblem answers a gateway error as problem+json with the upstream's status, and
+// Retry-After / RateLimit-* headers for limits.
+func (s *Server) llmProblem(w http.ResponseWriter, r *http.Request, res *gateway.Result, err error) {
+	status, typ, msg := llmErrorParts(err)
+	if status >= 500 && status != http.StatusBadGateway && status != http.StatusGatewayTimeout && status != http.StatusServiceUnavailable {
+		s.log.WarnContext(r.Context(), "llm call failed", "error", err)
+	}
+	limitHeaders(w, res, err)
+	if status == llm.StatusClientClosedRequest {
+		return // nobody is listening
+	}
+	s.writeProblem(w, r, Problem{Type: "urn:vibecoder:llm:" + typ, Title: http.StatusText(status), Status: status, Detail: msg})
+}
+
+func limitHeaders(w http.ResponseWriter, res *gateway.Result, err error) {
+	var le *gateway.LimitError
+	if errors.As(err, &le) && le.Limit != nil {
+		le.Limit.SetHeaders(w.Header())
+	} else if res != nil && res.RateLimit != nil {
+		res.RateLimit.SetHeaders(w.Header())
+	}
+	var ue *llm.Error
+	if errors.As(err, &ue) && ue.RetryAfter > 0 && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(ue.RetryAfter.Seconds()))))
+	}
+}
+
+func llmErrorParts(err error) (int, string, string) {
+	var le *llm.Error
+	if errors.As(err, &le) {
+		status := le.Status
+		if status == 0 {
+			status = http.StatusBadGateway
+		}
+		return status, le.Type, le.Message
+	}
+	return http.StatusInternalServerError, llm.TypeServer, "the gateway failed"
+}
+
+// openAIErrorBody is OpenAI's error envelope.
+type openAIErrorBody struct {
+	Error struct {
+		Message string  `json:"message"`
+		Type    string  `json:"type"`
+		Param   *string `json:"param"`
+		Code    *string `json:"code"`
+	} `json:"error"`
+}
+
+func openAIError(err error) openAIErrorBody {
+	_, typ, msg := llmErrorParts(err)
+	var b openAIErrorBody
+	b.Error.Message, b.Error.Type = msg, typ
+	code := typ
+	b.Error.Code = &code
+	return b
+}
+
+func writeOpenAIError(w http.ResponseWriter, status int, typ, msg string) {
+	var b openAIErrorBody
+	b.Error.Message, b.Error.Type = msg, typ
+	writeJSON(w, status, b)
+}
+
+func openAIAuthError(w http.ResponseWriter, _ *http.Request, status int, msg string) {
+	typ := llm.TypeAuthentication
+	if status == http.StatusForbidden {
+		typ = llm.TypePermission
+	}
+	writeOpenAIError(w, status, typ, msg)
+}
+
+// sse writes server-sent events, sending headers with the first event.
+type sse struct {
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	started bool
+}
+
+func newSSE(w http.ResponseWriter) *sse { return &sse{w: w, rc: http.NewResponseController(w)} }
+
+func (e *sse) start() {
+	if e.started {
+		return
+	}
+	e.started = true
+	h := e.w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	e.w.WriteHeader(http.StatusOK)
+}
+
+func (e *sse) data(v any) error {
+	e.start()
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintf(e.w, "data: %s\n\n", b); err != nil {
+		return err
+	}
+	return e.rc.Flush()
+}
+
+func (e *sse) event(name string, v any) error {
+	e.start()
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintf(e.w, "event: %s\ndata: %s\n\n", name, b); err != nil {
+		return err
+	}
+	return e.rc.Flush()
+}
+
+func (e *sse) raw(line string) error {
+	e.start()
+	if _, err := io.WriteString(e.w, line); err != nil {
+		return err
+	}
+	return e.rc.Flush()
+}
+
+// chatRequest is OpenAI's chat completion request. Fields the gateway does not know are
+// kept and passed upstream as provider-specific parameters (they are part of the cache key).
+type chatRequest struct {
+	Model               string          `json:"model"`
+	Messages            []chatMessage   `json:"messages"`
+	MaxTokens           *int            `json:"max_tokens"`
+	MaxCompletionTokens *int            `json:"max_completion_tokens"`
+	Temperature         *float64        `json:"temperature"`
+	TopP                *float64        `json:"top_p"`
+	Stop                json.RawMessage `json:"stop"`
+	Seed                *int64          `json:"seed"`
+	Stream              bool            `json:"stream"`
+	StreamOptions       json.RawMessage `json:"stream_options"`
+	ResponseFormat      json.RawMessage `json:"response_format"`
+	Tools               json.RawMessage `json:"tools"`
+	N                   *int            `json:"n"`
+	User                string          `json:"user"`
+}
+
+var chatKnownFields = map[string]bool{"model": true, "messages": true, "max_tokens": true, "max_completion_tokens": true,
+	"temperature": true, "top_p": true, "stop": true, "seed": true, "stream": true, "stream_options": true,
+	"response_format": true, "tools": true, "n": true, "user": true}
+
+type chatMessage struct {
+	Role       string          `json:"role"`
+	Content    json.RawMessage `json:"content"`
+	ToolCalls  json.RawMessage `json:"tool_calls"`
+	ToolCallID string          `json:"tool_call_id"`
+	Name       string          `json:"name"`
+}
+
+// text flattens OpenAI message content: a string, null, or an array of text parts.
+func (m chatMessage) text() (string, error) {
+	c := bytes.TrimSpace(m.Content)
+	if len(c) == 0 || string(c) == "null" {
+		return "", nil
+	}
+	if c[0] == '"' {
+		var s string
+		err := json.Unmarshal(c, &s)
+		return s, err
+	}
+	var parts []struct {
+		Type string `json:"type"`
+		Text string `json:"text"`
+	}
+	if err := json.Unmarshal(c, &parts); err != nil {
+		return "", errors.New("content must be a string or an array of content parts")
+	}
+	var b strings.Builder
+	for _, p := range parts {
+		if p.Type != "text" {
+			return "", fmt.Errorf("content part type %q is not supported; only text", p.Type)
+		}
+		b.WriteString(p.Text)
+	}
+	return b.String(), nil
+}
+
+func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
+	bad := func(msg string) { writeOpenAIError(w, http.StatusBadRequest, llm.TypeInvalidRequest, msg) }
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		writeOpenAIError(w, http.StatusUnsupportedMediaType, llm.TypeInvalidRequest, "send the body as Content-Type: application/json")
+		return
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes*8))
+	if err != nil {
+		writeOpenAIError(w, http.StatusRequestEntityTooLarge, llm.TypeInvalidRequest, "the request body is too large")
+		return
+	}
+	if !utf8.Valid(data) {
+		bad("the body is not valid UTF-8")
+		return
+	}
+	var in chatRequest
+	if err := json.Unmarshal(data, &in); err != nil {
+		bad(jsonErrorDetail(err))
+		return
+	}
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(data, &all); err != nil {
+		bad("the body must be a JSON object")
+		return
+	}
+	extra := map[string]any{}
+	for k, raw := range all {
+		if chatKnownFields[k] {
+			continue
+		}
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil {
+			bad(fmt.Sprintf("field %q: %v", k, err))
+			return
+		}
+		extra[k] = v
+	}
+	if len(in.Messages) == 0 {
+		bad("messages must hold at least one message")
+		return
+	}
+	if in.N != nil && *in.N != 1 {
+		bad("n must be 1: the gateway returns one choice")
+		return
+	}
+	req := llm.Request{Temperature: in.Temperature, TopP: in.TopP, Seed: in.Seed, ResponseFormat: in.ResponseFormat, Tools: in.Tools}
+	if len(extra) > 0 {
+		req.Extra = extra
+	}
+	switch {
+	case in.MaxCompletionTokens != nil:
+		req.MaxTokens = *in.MaxCompletionTokens
+	case in.MaxTokens != nil:
+		req.MaxTokens = *in.MaxTokens
+	}
+	if req.MaxTokens < 0 {
+		bad("max_tokens must not be negative")
+		return
+	}
+	if t := in.Temperature; t != nil && (*t < 0 || *t > 2) {
+		bad("temperature must be between 0 and 2")
+		return
+	}
+	if len(in.Stop) > 0 && string(in.Stop) != "null" {
+		var one string
+		if err := json.Unmarshal(in.Stop, &one); err == nil {
+			req.Stop = []string{one}
+		} else if err := json.Unmarshal(in.Stop, &req.Stop); err != nil {
+			bad("stop must be a string or an array of strings")
+			return
+		}
+	}
+	for i, m := range in.Messages {
+		text, err := m.text()
+		if err != nil {
+			bad(fmt.Sprintf("messages[%d]: %v", i, err))
+			return
+		}
+		switch m.Role {
+		case llm.RoleSystem, llm.RoleDeveloper, llm.RoleUser, llm.RoleAssistant, llm.RoleTool:
+		default:
+			bad(fmt.Sprintf("messages[%d].role %q is not one of system, developer, user, assistant, tool", i, m.Role))
+			return
+		}
+		req.Messages = append(req.Messages, llm.Message{Role: m.Role, Content: text, ToolCalls: m.ToolCalls, ToolCallID: m.ToolCallID})
+	}
+	u := userFrom(r.Context())
+	noCache, noStore := cacheControl(r)
+	call := &gateway.Call{UserID: u.ID, Model: in.Model, Request: req, NoCache: noCache, NoStore: noStore}
+	id := "chatcmpl-" + strings.ReplaceAll(uuid.NewString(), "-", "")
+	created := time.Now().Unix()
+
+	if !in.Stream {
+		res, err := s.llm.Complete(r.Context(), call)
+		if err != nil {
+			s.openAIFailure(w, r, res, err)
+			return
+		}
+		setLLMHeaders(w, res, res.Cached)
+		writeJSON(w, http.StatusOK, chatCompletion(id, created, res))
+		return
+	}
+
+	sse := newSSE(w)
+	var cached bool
+	call.OnSource = func(c bool) { cached = c }
+	model := in.Model
+	first := true
+	var final llm.Chunk
+	res, err := s.llm.Stream(r.Context(), call, func(c llm.Chunk) error {
+		if !sse.started {
+			setLLMHeaders(w, nil, cached)
+		}
+		if first {
+			first = false
+			if err := sse.data(chatChunk(id, created, model, map[string]any{"role": "assistant", "content": ""}, nil)); err != nil {
+				return err
+			}
+		}
+		if c.Text != "" || len(c.ToolCalls) > 0 {
+			delta := map[string]any{}
+			if c.Text != "" {
+				delta["content"] = c.Text
+			}
+			if len(c.ToolCalls) > 0 {
+				delta["tool_calls"] = c.ToolCalls
+			}
+			if err := sse.data(chatChunk(id, created, model, delta, nil)); err != nil {
+				return err
+			}
+		}
+		if c.FinishReason != "" {
+			final.FinishReason = c.FinishReason
+		}
+		return nil
+	})
+	if err != nil {
+		if !sse.started {
+			s.openAIFailure(w, r, res, err)
+			return
+		}
+		_ = sse.data(openAIError(err))
+		return
+	}
+	if !sse.started {
+		setLLMHeaders(w, res, res.Cached)
+	}
+	if first {
+		_ = sse.data(chatChunk(id, created, model, map[string]any{"role": "assistant", "content": ""}, nil))
+	}
+	finish := res.Response.FinishReason
+	if finish == "" {
+		finish = final.FinishReason
+	}
+	if finish == "" {
+		finish = llm.FinishStop
+	}
+	_ = sse.data(chatChunk(id, created, model, map[string]any{}, &finish))
+	usage := chatUsage(res.Response.Usage)
+	_ = sse.data(map[string]any{"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+		"choices": []any{}, "usage": usage})
+	_ = sse.raw("data: [DONE]\n\n")
+}
+
+func (s *Server) openAIFailure(w http.ResponseWriter, r *http.Request, res *gateway.Result, err error) {
+	status, typ, msg := llmErrorParts(err)
+	if status == llm.StatusClientClosedRequest {
+		return
+	}
+	if status >= 500 {
+		s.log.WarnContext(r.Context(), "llm call failed", "error", err)
+	}
+	limitHeaders(w, res, err)
+	writeOpenAIError(w, status, typ, msg)
+}
+
+func chatUsage(u llm.Usage) map[string]any {
+	total := u.TotalTokens
+	if total == 0 {
+		total = u.PromptTokens + u.CompletionTokens
+	}
+	return map[string]any{"prompt_tokens": u.PromptTokens, "completion_tokens": u.CompletionTokens, "total_tokens": total,
+		"prompt_tokens_details": map[string]int{"cached_tokens": u.CachedTokens}}
+}
+
+func chatChunk(id string, created int64, model string, delta map[string]any, finish *string) map[string]any {
+	return map[string]any{"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+		"choices": []any{map[string]any{"index": 0, "delta": delta, "finish_reason": finish}}}
+}
+
+func chatCompletion(id string, created int64, res *gateway.Result) map[string]any {
+	msg := map[string]any{"role": "assistant", "content": res.Response.Text}
+	if len(res.Response.ToolCalls) > 0 {
+		msg["tool_calls"] = res.Response.ToolCalls
+	}
+	finish := res.Response.FinishReason
+	if finish == "" {
+		finish = llm.FinishStop
+	}
+	return map[string]any{"id": id, "object": "chat.completion", "created": created, "model": res.Provider + "/" + res.Model,
+		"choices": []any{map[string]any{"index": 0, "message": msg, "finish_reason": finish}},
+		"usage":   chatUsage(res.Response.Usage)}
+}
+
+func (s *Server) listModels(w http.ResponseWriter, r *http.Request) {
+	var data []map[string]any
+	for _, m := range s.llm.Registry().Models() {
+		data = append(data, map[string]any{"id": m.ID, "object": "model", "created": 0, "owned_by": m.Provider})
+	}
+	if data == nil {
+		data = []map[string]any{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": data})
+}

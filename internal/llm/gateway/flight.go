@@ -1,0 +1,116 @@
+package gateway
+
+import (
+	"context"
+	"sync"
+
+	"github.com/vibecoder/vibecoder/internal/llm"
+)
+
+// flight is one upstream call that any number of identical requests follow. The
+// upstream runs on its own context, cancelled when the last follower leaves (every
+// client disconnected) — so one client going away does not cut the others off, and no
+// upstream call outlives all of its clients.
+type flight struct {
+	mu       sync.Mutex
+	chunks   []llm.Chunk
+	changed  chan struct{} // closed and replaced whenever chunks grow or the flight ends
+	done     bool
+	result   *entry
+	err      error
+	waiters  int
+	cancel   context.CancelFunc
+	ctx      context.Context // the upstream call's context
+	shared   bool            // registered for identical calls to join
+	isStream bool            // the upstream was streamed, so chunks were published
+}
+
+func (f *flight) withContext(ctx context.Context) *flight {
+	f.ctx = ctx
+	return f
+}
+
+func (f *flight) markStreamed() {
+	f.mu.Lock()
+	f.isStream = true
+	f.mu.Unlock()
+}
+
+func (f *flight) streamed() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.isStream
+}
+
+func newFlight(cancel context.CancelFunc) *flight {
+	return &flight{changed: make(chan struct{}), cancel: cancel, waiters: 1}
+}
+
+// publish appends a chunk for every follower.
+func (f *flight) publish(c llm.Chunk) {
+	f.mu.Lock()
+	f.chunks = append(f.chunks, c)
+	close(f.changed)
+	f.changed = make(chan struct{})
+	f.mu.Unlock()
+}
+
+// finish ends the flight with its result or error.
+func (f *flight) finish(res *entry, err error) {
+	f.mu.Lock()
+	f.done, f.result, f.err = true, res, err
+	close(f.changed)
+	f.mu.Unlock()
+}
+
+// join adds a follower; it returns false when the flight already ended (the caller
+// should then start its own).
+func (f *flight) join() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.done && f.err != nil {
+		return false
+	}
+	f.waiters++
+	return true
+}
+
+// leave removes a follower; the last one to leave an unfinished flight cancels it.
+func (f *flight) leave() {
+	f.mu.Lock()
+	f.waiters--
+	last := f.waiters == 0 && !f.done
+	f.mu.Unlock()
+	if last {
+		f.cancel()
+	}
+}
+
+// follow delivers the flight's chunks to fn from the start, in order, as they arrive,
+// and returns the flight's result. It stops early when ctx ends or fn fails.
+func (f *flight) follow(ctx context.Context, fn func(llm.Chunk) error) (*entry, error) {
+	defer f.leave()
+	next := 0
+	for {
+		f.mu.Lock()
+		pending := f.chunks[next:]
+		done, res, err, changed := f.done, f.result, f.err, f.changed
+		f.mu.Unlock()
+		if fn != nil {
+			for _, c := range pending {
+				if ferr := fn(c); ferr != nil {
+					return nil, ferr
+				}
+			}
+		}
+		next += len(pending)
+		if done {
+			return res, err
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return nil, &llm.Error{Status: llm.StatusClientClosedRequest, Type: llm.TypeCanceled, Message: "the client went away"}
+		}
+	}
+}

@@ -1,0 +1,636 @@
+// Package gateway is the one door every LLM call in Vibe Coder goes through: it resolves
+// the model, enforces per-user rate limits (requests and tokens per minute) and monthly
+// budgets, serves and fills the response cache, coalesces identical concurrent calls,
+// retries and falls back upstream, and accounts every call's tokens and dollars.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/vibecoder/vibecoder/internal/cache"
+	"github.com/vibecoder/vibecoder/internal/llm"
+	"github.com/vibecoder/vibecoder/internal/llm/pricing"
+	"github.com/vibecoder/vibecoder/internal/ratelimit"
+	"github.com/vibecoder/vibecoder/internal/store"
+)
+
+// UsageStore is what the gateway needs from the database.
+type UsageStore interface {
+	InsertUsage(ctx context.Context, rows []store.LLMUsage) error
+	GetUserLimits(ctx context.Context, userID uuid.UUID) (*store.UserLimits, error)
+	ReserveBudget(ctx context.Context, userID uuid.UUID, period string, limit, amount float64) error
+	SettleBudget(ctx context.Context, userID uuid.UUID, period string, reserved, actual float64) error
+}
+
+// Cache scopes.
+const (
+	ScopeUser   = "user"
+	ScopeGlobal = "global"
+)
+
+// Config tunes the gateway. Zero values take the defaults noted.
+type Config struct {
+	CacheTTL   time.Duration // 24h
+	CacheScope string        // ScopeUser (default) or ScopeGlobal
+	// Server-wide defaults; a user's own limits (store.UserLimits) override them.
+	RequestsPerMinute int     // 20
+	TokensPerMinute   int     // 0: no token limit
+	MonthlyBudgetUSD  float64 // 0: no budget
+	// BudgetCompletionTokens caps a budgeted request that names no max_tokens, so the
+	// reservation is a true upper bound of its cost (4096).
+	BudgetCompletionTokens int
+	MaxAttempts            int           // per model, 3
+	BackoffBase            time.Duration // 250ms, doubled per attempt, with jitter
+	BackoffMax             time.Duration // 10s; an upstream asking to wait longer moves on to the fallback
+	// Fallbacks maps a model (as clients name it) to the models tried, in order, when it
+	// keeps failing with a retryable error.
+	Fallbacks map[string][]string
+	// LimitsTTL is how long a user's limits are remembered between database reads (30s).
+	LimitsTTL time.Duration
+	Now       func() time.Time
+}
+
+func (c *Config) defaults() error {
+	if c.CacheTTL <= 0 {
+		c.CacheTTL = 24 * time.Hour
+	}
+	switch c.CacheScope {
+	case "":
+		c.CacheScope = ScopeUser
+	case ScopeUser, ScopeGlobal:
+	default:
+		return fmt.Errorf("cache scope %q: must be %q or %q", c.CacheScope, ScopeUser, ScopeGlobal)
+	}
+	if c.RequestsPerMinute <= 0 {
+		c.RequestsPerMinute = 20
+	}
+	if c.BudgetCompletionTokens <= 0 {
+		c.BudgetCompletionTokens = 4096
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = 3
+	}
+	if c.BackoffBase <= 0 {
+		c.BackoffBase = 250 * time.Millisecond
+	}
+	if c.BackoffMax <= 0 {
+		c.BackoffMax = 10 * time.Second
+	}
+	if c.LimitsTTL <= 0 {
+		c.LimitsTTL = 30 * time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return nil
+}
+
+// Gateway is safe for concurrent use.
+type Gateway struct {
+	reg     *llm.Registry
+	cache   cache.Cache
+	limiter ratelimit.Limiter
+	prices  *pricing.Table
+	store   UsageStore
+	log     *slog.Logger
+	cfg     Config
+	usage   *usageWriter
+
+	mu      sync.Mutex
+	flights map[string]*flight
+
+	limitsCache sync.Map // uuid.UUID → cachedLimits
+	runs        sync.WaitGroup
+
+	stats Counters
+}
+
+// Counters are the gateway's running totals (exposed as metrics).
+type Counters struct {
+	UpstreamCalls  atomic.Int64
+	Retries        atomic.Int64
+	Fallbacks      atomic.Int64
+	Coalesced      atomic.Int64
+	CacheErrors    atomic.Int64
+	LimiterErrors  atomic.Int64
+	RateLimited    atomic.Int64
+	BudgetRejected atomic.Int64
+}
+
+// New returns a Gateway. Close flushes its usage rows.
+func New(reg *llm.Registry, c cache.Cache, lim ratelimit.Limiter, prices *pricing.Table, st UsageStore, log *slog.Logger, cfg Config) (*Gateway, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	for model, chain := range cfg.Fallbacks {
+		for _, fb := range append([]string{model}, chain...) {
+			if _, _, err := reg.Resolve(fb); err != nil {
+				return nil, fmt.Errorf("fallback chain of %q: %w", model, err)
+			}
+		}
+	}
+	g := &Gateway{reg: reg, cache: c, limiter: lim, prices: prices, store: st, log: log, cfg: cfg, flights: map[string]*flight{}}
+	g.usage = newUsageWriter(st.InsertUsage, log, 8192)
+	return g, nil
+}
+
+// Close waits for upstream calls in progress, then writes every queued usage row.
+func (g *Gateway) Close() {
+	g.runs.Wait()
+	g.usage.Close()
+}
+
+// Registry returns the model registry (for GET /v1/models).
+func (g *Gateway) Registry() *llm.Registry { return g.reg }
+
+// Stats returns the running counters.
+func (g *Gateway) Stats() *Counters { return &g.stats }
+
+// UsageWriteFailures is how many usage batch writes failed and were retried.
+func (g *Gateway) UsageWriteFailures() int64 { return g.usage.Failures() }
+
+// Call is one request to the gateway.
+type Call struct {
+	UserID      uuid.UUID
+	ProjectID   *uuid.UUID
+	ExecutionID *uuid.UUID
+	// Model as the client named it: "provider/model", an alias, a bare model, or "" for
+	// the default.
+	Model   string
+	Request llm.Request // Model is ignored; the gateway sets the resolved one
+	NoCache bool        // Cache-Control: no-cache — skip the lookup (and coalescing)
+	NoStore bool        // Cache-Control: no-store — do not store the response
+	// OnSource, when set, is told once, before the first chunk, whether the answer
+	// comes from the cache (or a shared in-flight call) — so a streaming handler can
+	// send X-Cache before its body.
+	OnSource func(cached bool)
+}
+
+func (c *Call) source(cached bool) {
+	if c.OnSource != nil {
+		c.OnSource(cached)
+	}
+}
+
+// Result is what a call returned and what it cost.
+type Result struct {
+	Response     llm.Response
+	Provider     string // the provider that answered (a fallback's, if one did)
+	Model        string
+	Cached       bool // served from the cache or from an identical in-flight call
+	CostUSD      float64
+	CostSavedUSD float64
+	Latency      time.Duration
+	// RateLimit is the request limiter's state, for RateLimit-* headers.
+	RateLimit *ratelimit.Result
+}
+
+// LimitError is a request refused by a rate limit or budget.
+type LimitError struct {
+	Err   *llm.Error
+	Limit *ratelimit.Result // set for rate limits
+}
+
+func (e *LimitError) Error() string { return e.Err.Error() }
+func (e *LimitError) Unwrap() error { return e.Err }
+
+// Complete runs a call and returns the whole response.
+func (g *Gateway) Complete(ctx context.Context, call *Call) (*Result, error) {
+	return g.do(ctx, call, nil)
+}
+
+// Stream runs a call and delivers the response chunk by chunk to fn, in order. A
+// cached response is replayed the same way.
+func (g *Gateway) Stream(ctx context.Context, call *Call, fn func(llm.Chunk) error) (*Result, error) {
+	if fn == nil {
+		return nil, errors.New("gateway: Stream needs a chunk function")
+	}
+	return g.do(ctx, call, fn)
+}
+
+type target struct {
+	p     llm.Provider
+	model string
+	name  string // as configured, for logs
+}
+
+func (g *Gateway) do(ctx context.Context, call *Call, fn func(llm.Chunk) error) (*Result, error) {
+	start := time.Now()
+	prov, model, err := g.reg.Resolve(call.Model)
+	if err != nil {
+		return nil, err
+	}
+	req := call.Request
+	req.Model = model
+	res := &Result{Provider: prov.Name(), Model: model}
+	row := store.LLMUsage{UserID: call.UserID, ProjectID: call.ProjectID, ExecutionID: call.ExecutionID, Provider: prov.Name(), Model: model, Status: "ok"}
+	record := func(status string) {
+		row.Status = status
+		row.LatencyMS = time.Since(start).Milliseconds()
+		g.usage.Record(row)
+	}
+
+	lim := g.limitsFor(ctx, call.UserID)
+	if err := g.admit(ctx, call.UserID, &req, lim, res); err != nil {
+		record(errorStatus(err))
+		return res, err
+	}
+
+	scope := "global"
+	if g.cfg.CacheScope == ScopeUser {
+		scope = "u:" + call.UserID.String()
+	}
+	if lim.budget > 0 && req.MaxTokens == 0 {
+		req.MaxTokens = g.cfg.BudgetCompletionTokens
+	}
+	key, err := cacheKey(scope, prov.Name(), &req)
+	if err != nil {
+		return nil, &llm.Error{Status: http.StatusBadRequest, Type: llm.TypeInvalidRequest, Message: err.Error()}
+	}
+
+	if !call.NoCache {
+		if e := g.lookup(ctx, key); e != nil {
+			call.source(true)
+			if fn != nil {
+				for _, c := range e.stream() {
+					if err := fn(c); err != nil {
+						return nil, err
+					}
+				}
+			}
+			g.fillHit(res, row, e, start, record)
+			return res, nil
+		}
+	}
+
+	// Reserve the worst case against the budget before anything goes upstream.
+	period, reserved := "", 0.0
+	if lim.budget > 0 {
+		period = g.cfg.Now().UTC().Format("2006-01")
+		if price, ok := g.prices.Cost(prov.Name(), model, promptUpperBound(&req), req.MaxTokens, 0); ok && price > 0 {
+			if err := g.store.ReserveBudget(ctx, call.UserID, period, lim.budget, price); err != nil {
+				if errors.Is(err, store.ErrBudgetExceeded) {
+					g.stats.BudgetRejected.Add(1)
+					err = &LimitError{Err: &llm.Error{Status: http.StatusPaymentRequired, Type: "budget_exceeded",
+						Message: fmt.Sprintf("this request could cost up to $%.4f, which would exceed your monthly budget of $%.2f", price, lim.budget)}}
+				}
+				record(errorStatus(err))
+				return res, err
+			}
+			reserved = price
+		}
+	}
+	settle := func(actual float64) {
+		if reserved == 0 && actual == 0 {
+			return
+		}
+		// The settlement must land even if the client has gone.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := g.store.SettleBudget(sctx, call.UserID, period, reserved, actual); err != nil {
+			g.log.Error("settle llm budget", slog.String("user_id", call.UserID.String()), slog.Any("error", err))
+		}
+	}
+
+	f, leader := g.flightFor(key, !call.NoCache && !call.NoStore)
+	if leader {
+		targets, err := g.targets(call.Model, prov, model)
+		if err != nil {
+			g.endFlight(key, f, nil, err)
+			settle(0)
+			return nil, err
+		}
+		g.runs.Add(1)
+		go func() {
+			defer g.runs.Done()
+			g.run(f, key, call, &req, targets, fn != nil, row, start, reserved, settle)
+		}()
+	} else {
+		g.stats.Coalesced.Add(1)
+	}
+	call.source(!leader)
+
+	e, err := f.follow(ctx, fn)
+	if err != nil {
+		if !leader {
+			settle(0)
+			record(errorStatus(err))
+		}
+		return nil, err
+	}
+	if fn != nil && !f.streamed() {
+		for _, c := range e.stream() {
+			if err := fn(c); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if !leader {
+		settle(0)
+		g.fillHit(res, row, e, start, record)
+		return res, nil
+	}
+	res.Response, res.Provider, res.Model, res.CostUSD = e.Response, e.Provider, e.Model, e.CostUSD
+	res.Latency = time.Since(start)
+	return res, nil
+}
+
+func (g *Gateway) fillHit(res *Result, row store.LLMUsage, e *entry, start time.Time, record func(string)) {
+	res.Response, res.Provider, res.Model = e.Response, e.Provider, e.Model
+	res.Cached, res.CostSavedUSD, res.Latency = true, e.CostUSD, time.Since(start)
+	row.Provider, row.Model = e.Provider, e.Model
+	row.CacheHit, row.CostSavedUSD = true, e.CostUSD
+	row.PromptTokens, row.CompletionTokens = int64(e.Response.Usage.PromptTokens), int64(e.Response.Usage.CompletionTokens)
+	row.CachedTokens = int64(e.Response.Usage.CachedTokens)
+	row.Status = "ok"
+	row.LatencyMS = time.Since(start).Milliseconds()
+	g.usage.Record(row)
+}
+
+// flightFor returns the in-flight call for key to follow, or a new one this caller
+// leads. Calls that may not share (no-cache, no-store) always lead a private flight.
+func (g *Gateway) flightFor(key string, share bool) (*flight, bool) {
+	ctx, cancel := context.WithCancel(context.Background())
+	if !share {
+		return newFlight(cancel).withContext(ctx), true
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if f, ok := g.flights[key]; ok && f.join() {
+		cancel()
+		return f, false
+	}
+	f := newFlight(cancel).withContext(ctx)
+	f.shared = true
+	g.flights[key] = f
+	return f, true
+}
+
+func (g *Gateway) endFlight(key string, f *flight, e *entry, err error) {
+	if f.shared {
+		g.mu.Lock()
+		if g.flights[key] == f {
+			delete(g.flights, key)
+		}
+		g.mu.Unlock()
+	}
+	f.finish(e, err)
+}
+
+// targets is the model and its fallback chain.
+func (g *Gateway) targets(asked string, p llm.Provider, model string) ([]target, error) {
+	out := []target{{p: p, model: model, name: p.Name() + "/" + model}}
+	for _, fb := range g.cfg.Fallbacks[asked] {
+		fp, fm, err := g.reg.Resolve(fb)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, target{p: fp, model: fm, name: fb})
+	}
+	return out, nil
+}
+
+// run makes the upstream call for a flight, with retries and fallbacks, then stores
+// the response, accounts it, and settles the leader's budget reservation.
+func (g *Gateway) run(f *flight, key string, call *Call, req *llm.Request, targets []target, streaming bool,
+	row store.LLMUsage, start time.Time, reserved float64, settle func(float64)) {
+	defer f.cancel()
+	ctx := f.ctx
+	var chunks []llm.Chunk
+	var resp *llm.Response
+	var used target
+	var err error
+upstream:
+	for i, t := range targets {
+		if i > 0 {
+			g.stats.Fallbacks.Add(1)
+			g.log.Warn("llm fallback", slog.String("from", targets[i-1].name), slog.String("to", t.name), slog.Any("error", err))
+		}
+		r := *req
+		r.Model = t.model
+		for attempt := 1; attempt <= g.cfg.MaxAttempts; attempt++ {
+			g.stats.UpstreamCalls.Add(1)
+			if attempt > 1 {
+				g.stats.Retries.Add(1)
+			}
+			published := len(chunks)
+			if streaming {
+				resp, err = t.p.Stream(ctx, &r, func(c llm.Chunk) error {
+					chunks = append(chunks, c)
+					f.publish(c)
+					return nil
+				})
+			} else {
+				resp, err = t.p.Complete(ctx, &r)
+			}
+			if err == nil {
+				used = t
+				break upstream
+			}
+			var le *llm.Error
+			if len(chunks) > published || ctx.Err() != nil || !errors.As(err, &le) || !le.Retryable {
+				// Part of a stream already reached clients, the clients are gone, or
+				// the request itself is at fault: nothing to retry.
+				break upstream
+			}
+			if attempt == g.cfg.MaxAttempts || le.RetryAfter > g.cfg.BackoffMax {
+				break
+			}
+			if !sleepCtx(ctx, g.backoff(attempt, le.RetryAfter)) {
+				break upstream
+			}
+		}
+	}
+	// Account before the callers hear back, so what they see next (stats, budget)
+	// already includes this call.
+	if err != nil {
+		settle(0)
+		row.Status = errorStatus(err)
+		row.LatencyMS = time.Since(start).Milliseconds()
+		g.usage.Record(row)
+		g.endFlight(key, f, nil, err)
+		return
+	}
+	cost, _ := g.prices.Cost(used.p.Name(), used.model, resp.Usage.PromptTokens, resp.Usage.CompletionTokens, resp.Usage.CachedTokens)
+	e := &entry{Provider: used.p.Name(), Model: used.model, Response: *resp, CostUSD: cost, LatencyMS: time.Since(start).Milliseconds()}
+	if streaming {
+		e.Chunks = chunks
+		f.markStreamed()
+	}
+	if !call.NoStore {
+		if b, err := e.encode(); err == nil {
+			sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			if err := g.cache.Set(sctx, key, b, g.cfg.CacheTTL); err != nil {
+				g.stats.CacheErrors.Add(1)
+				g.log.Warn("llm cache write failed", slog.Any("error", err))
+			}
+			cancel()
+		}
+	}
+	settle(cost)
+	row.Provider, row.Model = used.p.Name(), used.model
+	row.PromptTokens, row.CompletionTokens = int64(resp.Usage.PromptTokens), int64(resp.Usage.CompletionTokens)
+	row.CachedTokens, row.CostUSD = int64(resp.Usage.CachedTokens), cost
+	row.LatencyMS = time.Since(start).Milliseconds()
+	g.usage.Record(row)
+	g.endFlight(key, f, e, nil)
+}
+
+func (g *Gateway) backoff(attempt int, retryAfter time.Duration) time.Duration {
+	if retryAfter > 0 {
+		return retryAfter
+	}
+	d := g.cfg.BackoffBase << (attempt - 1)
+	d = d/2 + rand.N(d/2+1) // jitter: between half and all of it
+	return min(d, g.cfg.BackoffMax)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// lookup returns the cached entry for key, or nil. A cache error counts as a miss:
+// the call goes upstream rather than failing.
+func (g *Gateway) lookup(ctx context.Context, key string) *entry {
+	b, ok, err := g.cache.Get(ctx, key)
+	if err != nil {
+		g.stats.CacheErrors.Add(1)
+		g.log.Warn("llm cache read failed; treating as a miss", slog.Any("error", err))
+		return nil
+	}
+	if !ok {
+		return nil
+	}
+	e, err := decodeEntry(b)
+	if err != nil {
+		g.stats.CacheErrors.Add(1)
+		g.log.Warn("llm cache entry unreadable; treating as a miss", slog.Any("error", err))
+		return nil
+	}
+	return e
+}
+
+type limits struct {
+	rpm, tpm int
+	budget   float64
+}
+
+type cachedLimits struct {
+	l       limits
+	expires time.Time
+}
+
+// limitsFor returns the user's limits: their own where set, else the defaults.
+func (g *Gateway) limitsFor(ctx context.Context, userID uuid.UUID) limits {
+	now := time.Now()
+	if v, ok := g.limitsCache.Load(userID); ok && now.Before(v.(cachedLimits).expires) {
+		return v.(cachedLimits).l
+	}
+	l := limits{rpm: g.cfg.RequestsPerMinute, tpm: g.cfg.TokensPerMinute, budget: g.cfg.MonthlyBudgetUSD}
+	ul, err := g.store.GetUserLimits(ctx, userID)
+	switch {
+	case err == nil:
+		if ul.RequestsPerMinute != nil {
+			l.rpm = *ul.RequestsPerMinute
+		}
+		if ul.TokensPerMinute != nil {
+			l.tpm = *ul.TokensPerMinute
+		}
+		if ul.MonthlyBudgetUSD != nil {
+			l.budget = *ul.MonthlyBudgetUSD
+		}
+	case errors.Is(err, store.ErrNotFound):
+	default:
+		g.log.Warn("read user llm limits; using defaults", slog.String("user_id", userID.String()), slog.Any("error", err))
+		return l
+	}
+	g.limitsCache.Store(userID, cachedLimits{l: l, expires: now.Add(g.cfg.LimitsTTL)})
+	return l
+}
+
+// ForgetLimits drops a user's remembered limits (after an administrator changes them).
+func (g *Gateway) ForgetLimits(userID uuid.UUID) { g.limitsCache.Delete(userID) }
+
+// admit applies the request and token rate limits. A limiter that fails (Redis gone)
+// lets the call through: an outage of the limiter must not become an outage of the
+// gateway. The failure is logged and counted.
+func (g *Gateway) admit(ctx context.Context, userID uuid.UUID, req *llm.Request, l limits, res *Result) error {
+	if l.rpm > 0 {
+		r, err := g.limiter.Allow(ctx, "rpm:"+userID.String(), ratelimit.PerMinute(l.rpm), 1)
+		if err != nil {
+			g.stats.LimiterErrors.Add(1)
+			g.log.Warn("rate limiter unavailable; admitting", slog.Any("error", err))
+		} else {
+			res.RateLimit = &r
+			if !r.Allowed {
+				g.stats.RateLimited.Add(1)
+				return &LimitError{Limit: &r, Err: &llm.Error{Status: http.StatusTooManyRequests, Type: llm.TypeRateLimit, RetryAfter: r.RetryAfter,
+					Message: fmt.Sprintf("rate limit of %d requests per minute reached; retry in %s", l.rpm, r.RetryAfter.Round(time.Second))}}
+			}
+		}
+	}
+	if l.tpm > 0 {
+		est := estimateTokens(req)
+		r, err := g.limiter.Allow(ctx, "tpm:"+userID.String(), ratelimit.PerMinute(l.tpm), est)
+		if err != nil {
+			g.stats.LimiterErrors.Add(1)
+			g.log.Warn("token limiter unavailable; admitting", slog.Any("error", err))
+		} else if !r.Allowed {
+			g.stats.RateLimited.Add(1)
+			msg := fmt.Sprintf("token limit of %d per minute reached; retry in %s", l.tpm, r.RetryAfter.Round(time.Second))
+			if r.RetryAfter == ratelimit.Never {
+				msg = fmt.Sprintf("this request (about %d tokens) is larger than your limit of %d tokens per minute", est, l.tpm)
+			}
+			return &LimitError{Limit: &r, Err: &llm.Error{Status: http.StatusTooManyRequests, Type: llm.TypeRateLimit, RetryAfter: max(r.RetryAfter, 0), Message: msg}}
+		}
+	}
+	return nil
+}
+
+// estimateTokens is a cheap estimate of a request's tokens for the token limit: about
+// four bytes a token for the prompt, plus the completion it may ask for.
+func estimateTokens(req *llm.Request) int {
+	n := 0
+	for _, m := range req.Messages {
+		n += len(m.Content)/4 + 4
+	}
+	return max(n+req.MaxTokens, 1)
+}
+
+// promptUpperBound bounds a prompt's tokens from above (no tokenizer yields more than
+// one token per byte, plus per-message overhead), so budget reservations never fall short.
+func promptUpperBound(req *llm.Request) int {
+	n := 0
+	for _, m := range req.Messages {
+		n += len(m.Content) + len(m.ToolCalls) + 8
+	}
+	return n + len(req.Tools) + len(req.ResponseFormat)
+}
+
+func errorStatus(err error) string {
+	var le *llm.Error
+	if errors.As(err, &le) {
+		if le.Type == llm.TypeRateLimit && le.Provider == "" {
+			return "rate_limited"
+		}
+		return le.Type
+	}
+	return "error"
+}
