@@ -29,6 +29,8 @@ Usage:
   vibecoder migrate                   apply database migrations and exit
   vibecoder user create --email E [--name N] [--admin] [--password-stdin]
                                       create an account; without --password-stdin a random password is printed once
+  vibecoder user limits --email E [--rpm N] [--tpm N] [--budget USD] [--clear]
+                                      set a user's own LLM limits (requests/min, tokens/min, monthly budget)
   vibecoder apikey create --email E --name N
                                       create an API key for a user and print it once
   vibecoder version                   print the version
@@ -170,8 +172,11 @@ func (e env) withAuth(fn func(ctx context.Context, st store.Store, svc *auth.Ser
 }
 
 func (e env) user(args []string) error {
+	if len(args) > 0 && args[0] == "limits" {
+		return e.userLimits(args[1:])
+	}
 	if len(args) == 0 || args[0] != "create" {
-		return usageError{"usage: vibecoder user create --email E [--name N] [--admin] [--password-stdin]"}
+		return usageError{"usage: vibecoder user create --email E [--name N] [--admin] [--password-stdin]\n       vibecoder user limits --email E [--rpm N] [--tpm N] [--budget USD] [--clear]"}
 	}
 	fs := e.flags("user create")
 	email := fs.String("email", "", "email address (required)")
@@ -239,6 +244,66 @@ func (e env) apikey(args []string) error {
 		}
 		fmt.Fprintf(e.stderr, "created API key %q (%s) for %s; it is shown once:\n", k.Name, k.ID, u.Email)
 		fmt.Fprintln(e.stdout, key)
+		return nil
+	})
+}
+
+func (e env) userLimits(args []string) error {
+	fs := e.flags("user limits")
+	email := fs.String("email", "", "the user's email (required)")
+	rpm := fs.Int("rpm", -1, "LLM requests per minute (unset: server default)")
+	tpm := fs.Int("tpm", -1, "LLM tokens per minute (unset: server default; 0: no limit)")
+	budget := fs.Float64("budget", -1, "monthly LLM budget in USD (unset: server default; 0: none)")
+	clear := fs.Bool("clear", false, "remove the user's own limits (back to the server defaults)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *email == "" {
+		return usageError{"user limits: --email is required"}
+	}
+	if *rpm == 0 {
+		return usageError{"user limits: --rpm must be at least 1"}
+	}
+	return e.withAuth(func(ctx context.Context, st store.Store, _ *auth.Service) error {
+		u, err := st.GetUserByEmail(ctx, auth.NormalizeEmail(*email))
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("no user with email %s", *email)
+		}
+		if err != nil {
+			return err
+		}
+		l := &store.UserLimits{UserID: u.ID}
+		if !*clear {
+			if cur, err := st.GetUserLimits(ctx, u.ID); err == nil {
+				l = cur
+			} else if !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			if *rpm > 0 {
+				l.RequestsPerMinute = rpm
+			}
+			if *tpm >= 0 {
+				l.TokensPerMinute = tpm
+			}
+			if *budget >= 0 {
+				l.MonthlyBudgetUSD = budget
+			}
+		}
+		if err := st.SetUserLimits(ctx, l); err != nil {
+			return err
+		}
+		show := func(p *int) string {
+			if p == nil {
+				return "default"
+			}
+			return fmt.Sprint(*p)
+		}
+		b := "default"
+		if l.MonthlyBudgetUSD != nil {
+			b = fmt.Sprintf("$%.2f", *l.MonthlyBudgetUSD)
+		}
+		fmt.Fprintf(e.stdout, "limits for %s: %s requests/min, %s tokens/min, budget %s (running servers pick this up within 30s)\n",
+			u.Email, show(l.RequestsPerMinute), show(l.TokensPerMinute), b)
 		return nil
 	})
 }

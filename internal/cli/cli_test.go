@@ -68,6 +68,18 @@ func TestAdminCommands(t *testing.T) {
 	if code, _, _ := run(t, env, "short\n", "user", "create", "--email", "x@example.com", "--password-stdin"); code != 2 {
 		t.Fatalf("short password accepted: %d", code)
 	}
+	code, out, errOut = run(t, env, "", "user", "limits", "--email", "root@example.com", "--rpm", "60", "--budget", "12.5")
+	if code != 0 || !strings.Contains(out, "60 requests/min, default tokens/min, budget $12.50") {
+		t.Fatalf("user limits: %d %q %q", code, out, errOut)
+	}
+	code, out, _ = run(t, env, "", "user", "limits", "--email", "root@example.com", "--tpm", "1000")
+	if code != 0 || !strings.Contains(out, "60 requests/min, 1000 tokens/min, budget $12.50") {
+		t.Fatalf("user limits update keeps earlier values: %d %q", code, out)
+	}
+	code, out, _ = run(t, env, "", "user", "limits", "--email", "root@example.com", "--clear")
+	if code != 0 || !strings.Contains(out, "default requests/min, default tokens/min, budget default") {
+		t.Fatalf("user limits --clear: %d %q", code, out)
+	}
 	if _, err := filepath.Glob(filepath.Join(env["VIBECODER_DATA_DIR"], "vibecoder.db")); err != nil {
 		t.Fatal(err)
 	}
