@@ -8,6 +8,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -306,6 +307,13 @@ type Store interface {
 	Agents
 	Executions
 	Usage
+	Jobs
+
+	// InTx runs fn in one write transaction as userID. Store calls made with the context
+	// fn receives join the transaction, and tx is the driver's own transaction (*sql.Tx
+	// on SQLite, pgx.Tx on PostgreSQL), so the job queue can insert a job that commits
+	// or rolls back together with the rows it drives.
+	InTx(ctx context.Context, userID uuid.UUID, fn func(ctx context.Context, tx any) error) error
 
 	// Dialect names the database: "sqlite" or "postgres".
 	Dialect() string
@@ -387,4 +395,49 @@ type Usage interface {
 	SettleBudget(ctx context.Context, userID uuid.UUID, period string, reserved, actual float64) error
 	// BudgetState returns spent and reserved for the period (zeros when nothing yet).
 	BudgetState(ctx context.Context, userID uuid.UUID, period string) (spent, reserved float64, err error)
+}
+
+// JobRef ties a background job (a River job id) to the user and project it belongs to.
+type JobRef struct {
+	JobID       int64
+	UserID      uuid.UUID
+	ProjectID   uuid.UUID
+	ExecutionID *uuid.UUID
+	Kind        string
+	CreatedAt   time.Time
+}
+
+// Event is one progress event of an execution or of a project's job.
+type Event struct {
+	ID          int64 // assigned by the database, increasing
+	UserID      uuid.UUID
+	ProjectID   uuid.UUID
+	ExecutionID *uuid.UUID
+	Type        string
+	Data        json.RawMessage // a JSON object
+	CreatedAt   time.Time
+}
+
+// EventFilter selects the events of one execution, or of one project when
+// ExecutionID is uuid.Nil (then only events without an execution, such as indexing).
+type EventFilter struct {
+	ProjectID   uuid.UUID
+	ExecutionID uuid.UUID
+	AfterID     int64
+	Limit       int
+}
+
+// Jobs stores the tenant side of background jobs and their events.
+type Jobs interface {
+	// CreateJobRef records a job's owner; call it in the job's InTx transaction.
+	// ErrNotFound when the project (or execution) is not the user's.
+	CreateJobRef(ctx context.Context, ref *JobRef) error
+	GetJobRef(ctx context.Context, userID uuid.UUID, jobID int64) (*JobRef, error)
+	// ListJobRefs lists a project's job refs, newest first; beforeJobID 0 starts at the newest.
+	ListJobRefs(ctx context.Context, userID, projectID uuid.UUID, beforeJobID int64, limit int) ([]JobRef, error)
+
+	// AppendEvent stores an event and sets its ID and CreatedAt.
+	AppendEvent(ctx context.Context, ev *Event) error
+	// ListEvents returns the user's events matching the filter with ID > AfterID, oldest first.
+	ListEvents(ctx context.Context, userID uuid.UUID, f EventFilter) ([]Event, error)
 }

@@ -114,11 +114,35 @@ func (s *Store) Close() error {
 // and a pooled connection never carries the tenant into its next use. Queries inside
 // still filter on user_id themselves; the policy is the second line of defence.
 func (s *Store) tenantTx(ctx context.Context, userID uuid.UUID, fn func(tx pgx.Tx) error) error {
+	if cur, ok := ctx.Value(txKey{}).(boundTx); ok {
+		if cur.userID != userID {
+			// Joining would run this user's statement under another tenant's setting.
+			return fmt.Errorf("store: a transaction of user %s cannot run a statement of user %s", cur.userID, userID)
+		}
+		return fn(cur.tx)
+	}
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT set_config('app.user_id', $1, true)", userID.String()); err != nil {
 			return err
 		}
 		return fn(tx)
+	})
+}
+
+type txKey struct{}
+
+// boundTx is the tenant transaction InTx put in the context.
+type boundTx struct {
+	tx     pgx.Tx
+	userID uuid.UUID
+}
+
+// InTx implements store.Store: fn runs in one transaction as userID (row-level
+// security applies); tenant store calls made with the context fn receives join it, and
+// tx is the pgx.Tx for the job queue's InsertTx.
+func (s *Store) InTx(ctx context.Context, userID uuid.UUID, fn func(ctx context.Context, tx any) error) error {
+	return s.tenantTx(ctx, userID, func(tx pgx.Tx) error {
+		return fn(context.WithValue(ctx, txKey{}, boundTx{tx: tx, userID: userID}), tx)
 	})
 }
 

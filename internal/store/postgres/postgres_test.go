@@ -24,7 +24,7 @@ import (
 
 // tenantTables are the tables under row-level security.
 var tenantTables = []string{"projects", "agents", "tasks", "executions", "commits", "reviews", "code_chunks", "llm_usage",
-	"user_limits", "budget_periods"}
+	"user_limits", "budget_periods", "job_refs", "events"}
 
 func open(t *testing.T, dsn string) *postgres.Store {
 	t.Helper()
@@ -90,6 +90,8 @@ func seedTenant(t *testing.T, s *postgres.Store, email string) *tenant {
 	rpm := 60
 	must(t, s.SetUserLimits(ctx, &store.UserLimits{UserID: uid, RequestsPerMinute: &rpm}))
 	must(t, s.ReserveBudget(ctx, uid, "2025-06", 10, 1))
+	must(t, s.CreateJobRef(ctx, &store.JobRef{JobID: int64(uid[12])<<24 | int64(uid[13])<<16 | int64(uid[14])<<8 | int64(uid[15]), UserID: uid, ProjectID: tn.project.ID, ExecutionID: &tn.exec.ID, Kind: "index"}))
+	must(t, s.AppendEvent(ctx, &store.Event{UserID: uid, ProjectID: tn.project.ID, ExecutionID: &tn.exec.ID, Type: "step.started"}))
 	return &tn
 }
 

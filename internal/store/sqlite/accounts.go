@@ -34,7 +34,7 @@ func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
 	ensureID(&u.ID)
 	u.CreatedAt = store.Now()
 	u.UpdatedAt = u.CreatedAt
-	_, err := s.writer.ExecContext(ctx, "INSERT INTO users ("+userCols+") VALUES (?, ?, ?, ?, ?, ?, ?)",
+	_, err := s.w(ctx).ExecContext(ctx, "INSERT INTO users ("+userCols+") VALUES (?, ?, ?, ?, ?, ?, ?)",
 		u.ID.String(), u.Email, u.Name, u.PasswordHash, u.IsAdmin, fmtTime(u.CreatedAt), fmtTime(u.UpdatedAt))
 	if err != nil {
 		return fmt.Errorf("create user: %w", translate(err))
@@ -44,7 +44,7 @@ func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
 
 // GetUser implements store.Accounts.
 func (s *Store) GetUser(ctx context.Context, id uuid.UUID) (*store.User, error) {
-	u, err := scanUser(s.reader.QueryRowContext(ctx, "SELECT "+userCols+" FROM users WHERE id = ?", id.String()))
+	u, err := scanUser(s.r(ctx).QueryRowContext(ctx, "SELECT "+userCols+" FROM users WHERE id = ?", id.String()))
 	if err != nil {
 		return nil, fmt.Errorf("get user %s: %w", id, err)
 	}
@@ -53,7 +53,7 @@ func (s *Store) GetUser(ctx context.Context, id uuid.UUID) (*store.User, error) 
 
 // GetUserByEmail implements store.Accounts.
 func (s *Store) GetUserByEmail(ctx context.Context, email string) (*store.User, error) {
-	u, err := scanUser(s.reader.QueryRowContext(ctx, "SELECT "+userCols+" FROM users WHERE email = ?", email))
+	u, err := scanUser(s.r(ctx).QueryRowContext(ctx, "SELECT "+userCols+" FROM users WHERE email = ?", email))
 	if err != nil {
 		return nil, fmt.Errorf("get user by email: %w", err)
 	}
@@ -86,7 +86,7 @@ func scanAPIKey(r scanner) (*store.APIKey, error) {
 func (s *Store) CreateAPIKey(ctx context.Context, k *store.APIKey) error {
 	ensureID(&k.ID)
 	k.CreatedAt = store.Now()
-	_, err := s.writer.ExecContext(ctx, "INSERT INTO api_keys ("+apiKeyCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+	_, err := s.w(ctx).ExecContext(ctx, "INSERT INTO api_keys ("+apiKeyCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
 		k.ID.String(), k.UserID.String(), k.Name, k.Prefix, k.Hash, fmtTime(k.CreatedAt), fmtTimePtr(k.LastUsedAt), fmtTimePtr(k.RevokedAt))
 	if err != nil {
 		return fmt.Errorf("create api key: %w", translate(err))
@@ -96,7 +96,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *store.APIKey) error {
 
 // GetAPIKeyByHash implements store.Accounts.
 func (s *Store) GetAPIKeyByHash(ctx context.Context, hash []byte) (*store.APIKey, error) {
-	k, err := scanAPIKey(s.reader.QueryRowContext(ctx, "SELECT "+apiKeyCols+" FROM api_keys WHERE hash = ?", hash))
+	k, err := scanAPIKey(s.r(ctx).QueryRowContext(ctx, "SELECT "+apiKeyCols+" FROM api_keys WHERE hash = ?", hash))
 	if err != nil {
 		return nil, fmt.Errorf("get api key: %w", err)
 	}
@@ -106,7 +106,7 @@ func (s *Store) GetAPIKeyByHash(ctx context.Context, hash []byte) (*store.APIKey
 // ListAPIKeys implements store.Accounts.
 func (s *Store) ListAPIKeys(ctx context.Context, userID uuid.UUID, page store.Page) ([]store.APIKey, error) {
 	clause, args := pageClause(page)
-	rows, err := s.reader.QueryContext(ctx, "SELECT "+apiKeyCols+" FROM api_keys WHERE user_id = ?"+clause,
+	rows, err := s.r(ctx).QueryContext(ctx, "SELECT "+apiKeyCols+" FROM api_keys WHERE user_id = ?"+clause,
 		append([]any{userID.String()}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("list api keys: %w", err)
@@ -116,7 +116,7 @@ func (s *Store) ListAPIKeys(ctx context.Context, userID uuid.UUID, page store.Pa
 
 // RevokeAPIKey implements store.Accounts.
 func (s *Store) RevokeAPIKey(ctx context.Context, userID, id uuid.UUID) error {
-	err := mustAffect(s.writer.ExecContext(ctx,
+	err := mustAffect(s.w(ctx).ExecContext(ctx,
 		"UPDATE api_keys SET revoked_at = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL",
 		fmtTime(store.Now()), id.String(), userID.String()))
 	if err != nil {
@@ -127,7 +127,7 @@ func (s *Store) RevokeAPIKey(ctx context.Context, userID, id uuid.UUID) error {
 
 // TouchAPIKey implements store.Accounts.
 func (s *Store) TouchAPIKey(ctx context.Context, id uuid.UUID, at time.Time) error {
-	err := mustAffect(s.writer.ExecContext(ctx, "UPDATE api_keys SET last_used_at = ? WHERE id = ?", fmtTime(at), id.String()))
+	err := mustAffect(s.w(ctx).ExecContext(ctx, "UPDATE api_keys SET last_used_at = ? WHERE id = ?", fmtTime(at), id.String()))
 	if err != nil {
 		return fmt.Errorf("touch api key %s: %w", id, err)
 	}
@@ -140,7 +140,7 @@ const sessionCols = "token_hash, user_id, csrf_token, ip, user_agent, created_at
 func (s *Store) CreateSession(ctx context.Context, sess *store.Session) error {
 	now := store.Now()
 	sess.CreatedAt, sess.LastSeenAt = now, now
-	_, err := s.writer.ExecContext(ctx, "INSERT INTO sessions ("+sessionCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+	_, err := s.w(ctx).ExecContext(ctx, "INSERT INTO sessions ("+sessionCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
 		sess.TokenHash, sess.UserID.String(), sess.CSRFToken, sess.IP, sess.UserAgent,
 		fmtTime(sess.CreatedAt), fmtTime(sess.LastSeenAt), fmtTime(sess.ExpiresAt))
 	if err != nil {
@@ -153,7 +153,7 @@ func (s *Store) CreateSession(ctx context.Context, sess *store.Session) error {
 func (s *Store) GetSession(ctx context.Context, tokenHash []byte, now time.Time) (*store.Session, error) {
 	var sess store.Session
 	var created, seen, expires string
-	err := s.reader.QueryRowContext(ctx, "SELECT "+sessionCols+" FROM sessions WHERE token_hash = ? AND expires_at > ?",
+	err := s.r(ctx).QueryRowContext(ctx, "SELECT "+sessionCols+" FROM sessions WHERE token_hash = ? AND expires_at > ?",
 		tokenHash, fmtTime(now)).Scan(&sess.TokenHash, &sess.UserID, &sess.CSRFToken, &sess.IP, &sess.UserAgent, &created, &seen, &expires)
 	if err != nil {
 		return nil, fmt.Errorf("get session: %w", translate(err))
@@ -172,7 +172,7 @@ func (s *Store) GetSession(ctx context.Context, tokenHash []byte, now time.Time)
 
 // TouchSession implements store.Accounts.
 func (s *Store) TouchSession(ctx context.Context, tokenHash []byte, at time.Time) error {
-	err := mustAffect(s.writer.ExecContext(ctx, "UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?", fmtTime(at), tokenHash))
+	err := mustAffect(s.w(ctx).ExecContext(ctx, "UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?", fmtTime(at), tokenHash))
 	if err != nil {
 		return fmt.Errorf("touch session: %w", err)
 	}
@@ -181,7 +181,7 @@ func (s *Store) TouchSession(ctx context.Context, tokenHash []byte, at time.Time
 
 // DeleteSession implements store.Accounts.
 func (s *Store) DeleteSession(ctx context.Context, tokenHash []byte) error {
-	if _, err := s.writer.ExecContext(ctx, "DELETE FROM sessions WHERE token_hash = ?", tokenHash); err != nil {
+	if _, err := s.w(ctx).ExecContext(ctx, "DELETE FROM sessions WHERE token_hash = ?", tokenHash); err != nil {
 		return fmt.Errorf("delete session: %w", err)
 	}
 	return nil
@@ -189,7 +189,7 @@ func (s *Store) DeleteSession(ctx context.Context, tokenHash []byte) error {
 
 // DeleteExpiredSessions implements store.Accounts.
 func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error) {
-	res, err := s.writer.ExecContext(ctx, "DELETE FROM sessions WHERE expires_at <= ?", fmtTime(now))
+	res, err := s.w(ctx).ExecContext(ctx, "DELETE FROM sessions WHERE expires_at <= ?", fmtTime(now))
 	if err != nil {
 		return 0, fmt.Errorf("delete expired sessions: %w", err)
 	}

@@ -32,7 +32,7 @@ func (s *Store) CreateAgent(ctx context.Context, a *store.Agent) error {
 	ensureID(&a.ID)
 	a.CreatedAt = store.Now()
 	a.UpdatedAt = a.CreatedAt
-	_, err := s.writer.ExecContext(ctx, "INSERT INTO agents ("+agentCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	_, err := s.w(ctx).ExecContext(ctx, "INSERT INTO agents ("+agentCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		a.ID.String(), a.UserID.String(), a.Name, a.Role, a.Model, a.SystemPrompt, a.Temperature,
 		fmtTime(a.CreatedAt), fmtTime(a.UpdatedAt))
 	if err != nil {
@@ -43,7 +43,7 @@ func (s *Store) CreateAgent(ctx context.Context, a *store.Agent) error {
 
 // GetAgent implements store.Agents.
 func (s *Store) GetAgent(ctx context.Context, userID, id uuid.UUID) (*store.Agent, error) {
-	a, err := scanAgent(s.reader.QueryRowContext(ctx, "SELECT "+agentCols+" FROM agents WHERE id = ? AND user_id = ?",
+	a, err := scanAgent(s.r(ctx).QueryRowContext(ctx, "SELECT "+agentCols+" FROM agents WHERE id = ? AND user_id = ?",
 		id.String(), userID.String()))
 	if err != nil {
 		return nil, fmt.Errorf("get agent %s: %w", id, err)
@@ -54,7 +54,7 @@ func (s *Store) GetAgent(ctx context.Context, userID, id uuid.UUID) (*store.Agen
 // ListAgents implements store.Agents.
 func (s *Store) ListAgents(ctx context.Context, userID uuid.UUID, page store.Page) ([]store.Agent, error) {
 	clause, args := pageClause(page)
-	rows, err := s.reader.QueryContext(ctx, "SELECT "+agentCols+" FROM agents WHERE user_id = ?"+clause,
+	rows, err := s.r(ctx).QueryContext(ctx, "SELECT "+agentCols+" FROM agents WHERE user_id = ?"+clause,
 		append([]any{userID.String()}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("list agents: %w", err)
@@ -65,7 +65,7 @@ func (s *Store) ListAgents(ctx context.Context, userID uuid.UUID, page store.Pag
 // UpdateAgent implements store.Agents.
 func (s *Store) UpdateAgent(ctx context.Context, a *store.Agent) error {
 	a.UpdatedAt = store.Now()
-	err := mustAffect(s.writer.ExecContext(ctx, `UPDATE agents SET name = ?, role = ?, model = ?, system_prompt = ?,
+	err := mustAffect(s.w(ctx).ExecContext(ctx, `UPDATE agents SET name = ?, role = ?, model = ?, system_prompt = ?,
 		temperature = ?, updated_at = ? WHERE id = ? AND user_id = ?`,
 		a.Name, a.Role, a.Model, a.SystemPrompt, a.Temperature, fmtTime(a.UpdatedAt), a.ID.String(), a.UserID.String()))
 	if err != nil {
@@ -76,7 +76,7 @@ func (s *Store) UpdateAgent(ctx context.Context, a *store.Agent) error {
 
 // DeleteAgent implements store.Agents.
 func (s *Store) DeleteAgent(ctx context.Context, userID, id uuid.UUID) error {
-	err := mustAffect(s.writer.ExecContext(ctx, "DELETE FROM agents WHERE id = ? AND user_id = ?", id.String(), userID.String()))
+	err := mustAffect(s.w(ctx).ExecContext(ctx, "DELETE FROM agents WHERE id = ? AND user_id = ?", id.String(), userID.String()))
 	if err != nil {
 		return fmt.Errorf("delete agent %s: %w", id, err)
 	}

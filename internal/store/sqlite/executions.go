@@ -45,7 +45,7 @@ func (s *Store) CreateExecution(ctx context.Context, e *store.Execution) error {
 	if e.Status == "" {
 		e.Status = store.ExecQueued
 	}
-	err := s.writer.QueryRowContext(ctx, "INSERT INTO executions ("+executionCols+`)
+	err := s.w(ctx).QueryRowContext(ctx, "INSERT INTO executions ("+executionCols+`)
 		SELECT ?, user_id, project_id, id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM tasks WHERE id = ? AND user_id = ?
 		RETURNING project_id`,
 		e.ID.String(), e.Status, e.Step, e.Error, e.TokensIn, e.TokensOut, e.CostUSD, fmtTimePtr(e.StartedAt),
@@ -59,7 +59,7 @@ func (s *Store) CreateExecution(ctx context.Context, e *store.Execution) error {
 
 // GetExecution implements store.Executions.
 func (s *Store) GetExecution(ctx context.Context, userID, id uuid.UUID) (*store.Execution, error) {
-	e, err := scanExecution(s.reader.QueryRowContext(ctx, "SELECT "+executionCols+" FROM executions WHERE id = ? AND user_id = ?",
+	e, err := scanExecution(s.r(ctx).QueryRowContext(ctx, "SELECT "+executionCols+" FROM executions WHERE id = ? AND user_id = ?",
 		id.String(), userID.String()))
 	if err != nil {
 		return nil, fmt.Errorf("get execution %s: %w", id, err)
@@ -76,7 +76,7 @@ func (s *Store) ListExecutions(ctx context.Context, userID, taskID uuid.UUID, pa
 		args = append(args, taskID.String())
 	}
 	clause, pargs := pageClause(page)
-	rows, err := s.reader.QueryContext(ctx, q+clause, append(args, pargs...)...)
+	rows, err := s.r(ctx).QueryContext(ctx, q+clause, append(args, pargs...)...)
 	if err != nil {
 		return nil, fmt.Errorf("list executions: %w", err)
 	}
@@ -86,7 +86,7 @@ func (s *Store) ListExecutions(ctx context.Context, userID, taskID uuid.UUID, pa
 // UpdateExecution implements store.Executions.
 func (s *Store) UpdateExecution(ctx context.Context, e *store.Execution) error {
 	e.UpdatedAt = store.Now()
-	err := mustAffect(s.writer.ExecContext(ctx, `UPDATE executions SET status = ?, step = ?, error = ?, tokens_in = ?,
+	err := mustAffect(s.w(ctx).ExecContext(ctx, `UPDATE executions SET status = ?, step = ?, error = ?, tokens_in = ?,
 		tokens_out = ?, cost_usd = ?, started_at = ?, finished_at = ?, updated_at = ? WHERE id = ? AND user_id = ?`,
 		e.Status, e.Step, e.Error, e.TokensIn, e.TokensOut, e.CostUSD, fmtTimePtr(e.StartedAt), fmtTimePtr(e.FinishedAt),
 		fmtTime(e.UpdatedAt), e.ID.String(), e.UserID.String()))
@@ -125,7 +125,7 @@ func (s *Store) CreateCommit(ctx context.Context, c *store.Commit) error {
 	if err != nil {
 		return fmt.Errorf("create commit: %w", err)
 	}
-	err = s.writer.QueryRowContext(ctx, "INSERT INTO commits ("+commitCols+`)
+	err = s.w(ctx).QueryRowContext(ctx, "INSERT INTO commits ("+commitCols+`)
 		SELECT ?, user_id, project_id, id, ?, ?, ?, ?, ?, ? FROM executions WHERE id = ? AND user_id = ?
 		RETURNING project_id`,
 		c.ID.String(), c.SHA, c.Branch, c.Message, files, c.PRURL, fmtTime(c.CreatedAt), c.ExecutionID.String(), c.UserID.String(),
@@ -139,7 +139,7 @@ func (s *Store) CreateCommit(ctx context.Context, c *store.Commit) error {
 // ListCommits implements store.Executions.
 func (s *Store) ListCommits(ctx context.Context, userID, executionID uuid.UUID, page store.Page) ([]store.Commit, error) {
 	clause, args := pageClause(page)
-	rows, err := s.reader.QueryContext(ctx, "SELECT "+commitCols+" FROM commits WHERE user_id = ? AND execution_id = ?"+clause,
+	rows, err := s.r(ctx).QueryContext(ctx, "SELECT "+commitCols+" FROM commits WHERE user_id = ? AND execution_id = ?"+clause,
 		append([]any{userID.String(), executionID.String()}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("list commits: %w", err)
@@ -186,7 +186,7 @@ func (s *Store) CreateReview(ctx context.Context, r *store.Review) error {
 		return fmt.Errorf("create review: %w", err)
 	}
 	agent := uuidPtrArg(r.AgentID)
-	err = s.writer.QueryRowContext(ctx, "INSERT INTO reviews ("+reviewCols+`)
+	err = s.w(ctx).QueryRowContext(ctx, "INSERT INTO reviews ("+reviewCols+`)
 		SELECT ?, user_id, project_id, id, ?, ?, ?, ?, ? FROM executions WHERE id = ? AND user_id = ?
 		AND (? IS NULL OR EXISTS (SELECT 1 FROM agents WHERE agents.id = ? AND agents.user_id = executions.user_id))
 		RETURNING project_id`,
@@ -202,7 +202,7 @@ func (s *Store) CreateReview(ctx context.Context, r *store.Review) error {
 // ListReviews implements store.Executions.
 func (s *Store) ListReviews(ctx context.Context, userID, executionID uuid.UUID, page store.Page) ([]store.Review, error) {
 	clause, args := pageClause(page)
-	rows, err := s.reader.QueryContext(ctx, "SELECT "+reviewCols+" FROM reviews WHERE user_id = ? AND execution_id = ?"+clause,
+	rows, err := s.r(ctx).QueryContext(ctx, "SELECT "+reviewCols+" FROM reviews WHERE user_id = ? AND execution_id = ?"+clause,
 		append([]any{userID.String(), executionID.String()}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("list reviews: %w", err)

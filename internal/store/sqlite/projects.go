@@ -41,7 +41,7 @@ func (s *Store) CreateProject(ctx context.Context, p *store.Project) error {
 	if p.IndexStatus == "" {
 		p.IndexStatus = store.IndexNever
 	}
-	_, err := s.writer.ExecContext(ctx, "INSERT INTO projects ("+projectCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	_, err := s.w(ctx).ExecContext(ctx, "INSERT INTO projects ("+projectCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		p.ID.String(), p.UserID.String(), p.Name, p.Description, p.RepoURL, p.DefaultBranch, p.TestCommand,
 		p.IndexStatus, fmtTimePtr(p.IndexedAt), fmtTime(p.CreatedAt), fmtTime(p.UpdatedAt))
 	if err != nil {
@@ -52,7 +52,7 @@ func (s *Store) CreateProject(ctx context.Context, p *store.Project) error {
 
 // GetProject implements store.Projects.
 func (s *Store) GetProject(ctx context.Context, userID, id uuid.UUID) (*store.Project, error) {
-	p, err := scanProject(s.reader.QueryRowContext(ctx, "SELECT "+projectCols+" FROM projects WHERE id = ? AND user_id = ?",
+	p, err := scanProject(s.r(ctx).QueryRowContext(ctx, "SELECT "+projectCols+" FROM projects WHERE id = ? AND user_id = ?",
 		id.String(), userID.String()))
 	if err != nil {
 		return nil, fmt.Errorf("get project %s: %w", id, err)
@@ -63,7 +63,7 @@ func (s *Store) GetProject(ctx context.Context, userID, id uuid.UUID) (*store.Pr
 // ListProjects implements store.Projects.
 func (s *Store) ListProjects(ctx context.Context, userID uuid.UUID, page store.Page) ([]store.Project, error) {
 	clause, args := pageClause(page)
-	rows, err := s.reader.QueryContext(ctx, "SELECT "+projectCols+" FROM projects WHERE user_id = ?"+clause,
+	rows, err := s.r(ctx).QueryContext(ctx, "SELECT "+projectCols+" FROM projects WHERE user_id = ?"+clause,
 		append([]any{userID.String()}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("list projects: %w", err)
@@ -74,7 +74,7 @@ func (s *Store) ListProjects(ctx context.Context, userID uuid.UUID, page store.P
 // UpdateProject implements store.Projects.
 func (s *Store) UpdateProject(ctx context.Context, p *store.Project) error {
 	p.UpdatedAt = store.Now()
-	err := mustAffect(s.writer.ExecContext(ctx, `UPDATE projects SET name = ?, description = ?, repo_url = ?,
+	err := mustAffect(s.w(ctx).ExecContext(ctx, `UPDATE projects SET name = ?, description = ?, repo_url = ?,
 		default_branch = ?, test_command = ?, index_status = ?, indexed_at = ?, updated_at = ?
 		WHERE id = ? AND user_id = ?`,
 		p.Name, p.Description, p.RepoURL, p.DefaultBranch, p.TestCommand, p.IndexStatus, fmtTimePtr(p.IndexedAt),
@@ -87,7 +87,7 @@ func (s *Store) UpdateProject(ctx context.Context, p *store.Project) error {
 
 // DeleteProject implements store.Projects.
 func (s *Store) DeleteProject(ctx context.Context, userID, id uuid.UUID) error {
-	err := mustAffect(s.writer.ExecContext(ctx, "DELETE FROM projects WHERE id = ? AND user_id = ?", id.String(), userID.String()))
+	err := mustAffect(s.w(ctx).ExecContext(ctx, "DELETE FROM projects WHERE id = ? AND user_id = ?", id.String(), userID.String()))
 	if err != nil {
 		return fmt.Errorf("delete project %s: %w", id, err)
 	}

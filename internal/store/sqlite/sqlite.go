@@ -21,6 +21,8 @@ import (
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
+	"github.com/google/uuid"
+
 	"github.com/vibecoder/vibecoder/internal/store"
 )
 
@@ -173,8 +175,53 @@ func (s *Store) Migrate(ctx context.Context) (int, error) {
 	return applied, nil
 }
 
-// inTx runs fn in a write transaction on the writer connection.
+// querier is what the writer pool and a transaction have in common.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+type txKey struct{}
+
+// ctxTx returns the transaction InTx put in ctx, if any.
+func ctxTx(ctx context.Context) *sql.Tx {
+	tx, _ := ctx.Value(txKey{}).(*sql.Tx)
+	return tx
+}
+
+// w is where a write goes: the caller's transaction, or the writer connection.
+func (s *Store) w(ctx context.Context) querier {
+	if tx := ctxTx(ctx); tx != nil {
+		return tx
+	}
+	return s.writer
+}
+
+// r is where a read goes: the caller's transaction (to see its own writes), or a reader.
+func (s *Store) r(ctx context.Context) querier {
+	if tx := ctxTx(ctx); tx != nil {
+		return tx
+	}
+	return s.reader
+}
+
+// InTx implements store.Store: fn runs in one write transaction; store calls made with
+// the context fn receives join it, and tx is the *sql.Tx for the job queue's InsertTx.
+// SQLite has no row-level security, so userID only documents whose transaction it is.
+func (s *Store) InTx(ctx context.Context, _ uuid.UUID, fn func(ctx context.Context, tx any) error) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		return fn(context.WithValue(ctx, txKey{}, tx), tx)
+	})
+}
+
+// inTx runs fn in a write transaction on the writer connection, or inside the caller's
+// transaction when ctx carries one (a second BeginTx on the single writer connection
+// would wait for itself forever).
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if tx := ctxTx(ctx); tx != nil {
+		return fn(tx)
+	}
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return err

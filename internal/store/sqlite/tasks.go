@@ -35,7 +35,7 @@ func (s *Store) CreateTask(ctx context.Context, t *store.Task) error {
 	if t.Status == "" {
 		t.Status = store.TaskOpen
 	}
-	_, err := s.writer.ExecContext(ctx, "INSERT INTO tasks ("+taskCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+	_, err := s.w(ctx).ExecContext(ctx, "INSERT INTO tasks ("+taskCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
 		t.ID.String(), t.UserID.String(), t.ProjectID.String(), t.Title, t.Description, t.Status,
 		fmtTime(t.CreatedAt), fmtTime(t.UpdatedAt))
 	if err != nil {
@@ -46,7 +46,7 @@ func (s *Store) CreateTask(ctx context.Context, t *store.Task) error {
 
 // GetTask implements store.Tasks.
 func (s *Store) GetTask(ctx context.Context, userID, id uuid.UUID) (*store.Task, error) {
-	t, err := scanTask(s.reader.QueryRowContext(ctx, "SELECT "+taskCols+" FROM tasks WHERE id = ? AND user_id = ?",
+	t, err := scanTask(s.r(ctx).QueryRowContext(ctx, "SELECT "+taskCols+" FROM tasks WHERE id = ? AND user_id = ?",
 		id.String(), userID.String()))
 	if err != nil {
 		return nil, fmt.Errorf("get task %s: %w", id, err)
@@ -57,7 +57,7 @@ func (s *Store) GetTask(ctx context.Context, userID, id uuid.UUID) (*store.Task,
 // ListTasks implements store.Tasks.
 func (s *Store) ListTasks(ctx context.Context, userID, projectID uuid.UUID, page store.Page) ([]store.Task, error) {
 	clause, args := pageClause(page)
-	rows, err := s.reader.QueryContext(ctx, "SELECT "+taskCols+" FROM tasks WHERE user_id = ? AND project_id = ?"+clause,
+	rows, err := s.r(ctx).QueryContext(ctx, "SELECT "+taskCols+" FROM tasks WHERE user_id = ? AND project_id = ?"+clause,
 		append([]any{userID.String(), projectID.String()}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("list tasks: %w", err)
@@ -68,7 +68,7 @@ func (s *Store) ListTasks(ctx context.Context, userID, projectID uuid.UUID, page
 // UpdateTask implements store.Tasks.
 func (s *Store) UpdateTask(ctx context.Context, t *store.Task) error {
 	t.UpdatedAt = store.Now()
-	err := mustAffect(s.writer.ExecContext(ctx,
+	err := mustAffect(s.w(ctx).ExecContext(ctx,
 		"UPDATE tasks SET title = ?, description = ?, status = ?, updated_at = ? WHERE id = ? AND user_id = ?",
 		t.Title, t.Description, t.Status, fmtTime(t.UpdatedAt), t.ID.String(), t.UserID.String()))
 	if err != nil {
@@ -79,7 +79,7 @@ func (s *Store) UpdateTask(ctx context.Context, t *store.Task) error {
 
 // DeleteTask implements store.Tasks.
 func (s *Store) DeleteTask(ctx context.Context, userID, id uuid.UUID) error {
-	err := mustAffect(s.writer.ExecContext(ctx, "DELETE FROM tasks WHERE id = ? AND user_id = ?", id.String(), userID.String()))
+	err := mustAffect(s.w(ctx).ExecContext(ctx, "DELETE FROM tasks WHERE id = ? AND user_id = ?", id.String(), userID.String()))
 	if err != nil {
 		return fmt.Errorf("delete task %s: %w", id, err)
 	}

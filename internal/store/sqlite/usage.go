@@ -105,7 +105,7 @@ func (s *Store) UsageStats(ctx context.Context, userID uuid.UUID, since time.Tim
 	if userID != uuid.Nil {
 		q, args = fmt.Sprintf(usageStatsQuery, "AND user_id = ?"), append(args, userID.String())
 	}
-	rows, err := s.reader.QueryContext(ctx, q, args...)
+	rows, err := s.r(ctx).QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("usage stats: %w", translate(err))
 	}
@@ -127,7 +127,7 @@ func (s *Store) UsageStats(ctx context.Context, userID uuid.UUID, since time.Tim
 // MonthSpend implements store.Usage.
 func (s *Store) MonthSpend(ctx context.Context, userID uuid.UUID, since time.Time) (float64, error) {
 	var spend float64
-	err := s.reader.QueryRowContext(ctx, "SELECT total(cost_usd) FROM llm_usage WHERE user_id = ? AND created_at >= ?",
+	err := s.r(ctx).QueryRowContext(ctx, "SELECT total(cost_usd) FROM llm_usage WHERE user_id = ? AND created_at >= ?",
 		userID.String(), fmtTime(since)).Scan(&spend)
 	if err != nil {
 		return 0, fmt.Errorf("month spend of user %s: %w", userID, translate(err))
@@ -141,7 +141,7 @@ func (s *Store) GetUserLimits(ctx context.Context, userID uuid.UUID) (*store.Use
 	var rpm, tpm sql.NullInt64
 	var budget sql.NullFloat64
 	var updated string
-	err := s.reader.QueryRowContext(ctx, `SELECT user_id, requests_per_minute, tokens_per_minute, monthly_budget_usd, updated_at
+	err := s.r(ctx).QueryRowContext(ctx, `SELECT user_id, requests_per_minute, tokens_per_minute, monthly_budget_usd, updated_at
 		FROM user_limits WHERE user_id = ?`, userID.String()).Scan(&l.UserID, &rpm, &tpm, &budget, &updated)
 	if err != nil {
 		return nil, fmt.Errorf("get limits of user %s: %w", userID, translate(err))
@@ -165,7 +165,7 @@ func (s *Store) GetUserLimits(ctx context.Context, userID uuid.UUID) (*store.Use
 // field clears that limit) and sets UpdatedAt. An unknown user is ErrNotFound.
 func (s *Store) SetUserLimits(ctx context.Context, l *store.UserLimits) error {
 	now := store.Now()
-	_, err := s.writer.ExecContext(ctx, `INSERT INTO user_limits (user_id, requests_per_minute, tokens_per_minute, monthly_budget_usd, updated_at)
+	_, err := s.w(ctx).ExecContext(ctx, `INSERT INTO user_limits (user_id, requests_per_minute, tokens_per_minute, monthly_budget_usd, updated_at)
 		VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (user_id) DO UPDATE SET requests_per_minute = excluded.requests_per_minute,
 			tokens_per_minute = excluded.tokens_per_minute, monthly_budget_usd = excluded.monthly_budget_usd,
@@ -202,7 +202,7 @@ func (s *Store) ReserveBudget(ctx context.Context, userID uuid.UUID, period stri
 		return fmt.Errorf("reserve budget: %w", err)
 	}
 	var one int
-	err := s.writer.QueryRowContext(ctx, `INSERT INTO budget_periods AS b (user_id, period, spent_usd, reserved_usd)
+	err := s.w(ctx).QueryRowContext(ctx, `INSERT INTO budget_periods AS b (user_id, period, spent_usd, reserved_usd)
 		SELECT ?1, ?2, 0.0, ?3 WHERE ?3 <= ?4 + ?5
 		ON CONFLICT (user_id, period) DO UPDATE SET reserved_usd = b.reserved_usd + excluded.reserved_usd
 		WHERE b.spent_usd + b.reserved_usd + excluded.reserved_usd <= ?4 + ?5
@@ -256,7 +256,7 @@ func (s *Store) SettleBudget(ctx context.Context, userID uuid.UUID, period strin
 
 // BudgetState implements store.Usage.
 func (s *Store) BudgetState(ctx context.Context, userID uuid.UUID, period string) (spent, reserved float64, err error) {
-	err = s.reader.QueryRowContext(ctx, "SELECT spent_usd, reserved_usd FROM budget_periods WHERE user_id = ? AND period = ?",
+	err = s.r(ctx).QueryRowContext(ctx, "SELECT spent_usd, reserved_usd FROM budget_periods WHERE user_id = ? AND period = ?",
 		userID.String(), period).Scan(&spent, &reserved)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):

@@ -37,6 +37,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Budget", testBudget},
 		{"BudgetConcurrent", testBudgetConcurrent},
 		{"MigrateIsIdempotent", testMigrateIdempotent},
+		{"InTx", testInTx},
+		{"JobRefsAndEvents", testJobRefsAndEvents},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

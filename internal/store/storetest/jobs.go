@@ -1,0 +1,113 @@
+package storetest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+
+	"github.com/vibecoder/vibecoder/internal/store"
+)
+
+// testInTx: writes made with InTx's context commit together, or not at all.
+func testInTx(t *testing.T, s store.Store) {
+	u := newUser(t, s)
+	p := newProject(t, s, u)
+	boom := errors.New("boom")
+	var tk store.Task
+	err := s.InTx(ctx(t), u.ID, func(ctx context.Context, tx any) error {
+		if tx == nil {
+			t.Fatal("InTx gave no driver transaction")
+		}
+		tk = store.Task{UserID: u.ID, ProjectID: p.ID, Title: "rolled back"}
+		if err := s.CreateTask(ctx, &tk); err != nil {
+			return err
+		}
+		// Reads inside the transaction see its writes.
+		if _, err := s.GetTask(ctx, u.ID, tk.ID); err != nil {
+			t.Fatalf("read own write inside InTx: %v", err)
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("InTx returned %v, want fn's error", err)
+	}
+	_, err = s.GetTask(ctx(t), u.ID, tk.ID)
+	wantErr(t, err, store.ErrNotFound, "task of a rolled-back transaction")
+
+	var e store.Execution
+	must(t, s.InTx(ctx(t), u.ID, func(ctx context.Context, _ any) error {
+		tk = store.Task{UserID: u.ID, ProjectID: p.ID, Title: "kept"}
+		if err := s.CreateTask(ctx, &tk); err != nil {
+			return err
+		}
+		e = store.Execution{UserID: u.ID, TaskID: tk.ID}
+		if err := s.CreateExecution(ctx, &e); err != nil {
+			return err
+		}
+		return s.CreateJobRef(ctx, &store.JobRef{JobID: 4242, UserID: u.ID, ProjectID: p.ID, ExecutionID: &e.ID, Kind: "codegen"})
+	}))
+	if _, err := s.GetExecution(ctx(t), u.ID, e.ID); err != nil {
+		t.Fatalf("committed execution: %v", err)
+	}
+	if _, err := s.GetJobRef(ctx(t), u.ID, 4242); err != nil {
+		t.Fatalf("committed job ref: %v", err)
+	}
+}
+
+func testJobRefsAndEvents(t *testing.T, s store.Store) {
+	a, b := newUser(t, s), newUser(t, s)
+	p := newProject(t, s, a)
+	e := newExecution(t, s, newTask(t, s, p))
+	for _, id := range []int64{10, 11, 12} {
+		must(t, s.CreateJobRef(ctx(t), &store.JobRef{JobID: id, UserID: a.ID, ProjectID: p.ID, Kind: "index"}))
+	}
+	wantErr(t, s.CreateJobRef(ctx(t), &store.JobRef{JobID: 13, UserID: b.ID, ProjectID: p.ID, Kind: "index"}), store.ErrNotFound, "b's job ref on a's project")
+	refs, err := s.ListJobRefs(ctx(t), a.ID, p.ID, 0, 2)
+	must(t, err)
+	if len(refs) != 2 || refs[0].JobID != 12 || refs[1].JobID != 11 || refs[0].Kind != "index" {
+		t.Fatalf("ListJobRefs page 1 = %+v", refs)
+	}
+	refs, err = s.ListJobRefs(ctx(t), a.ID, p.ID, 11, 2)
+	must(t, err)
+	if len(refs) != 1 || refs[0].JobID != 10 {
+		t.Fatalf("ListJobRefs page 2 = %+v", refs)
+	}
+	if refs, _ := s.ListJobRefs(ctx(t), b.ID, p.ID, 0, 10); len(refs) != 0 {
+		t.Fatalf("b lists a's jobs: %+v", refs)
+	}
+	_, err = s.GetJobRef(ctx(t), b.ID, 10)
+	wantErr(t, err, store.ErrNotFound, "b gets a's job")
+
+	var ids []int64
+	for i, typ := range []string{"step.started", "step.output", "step.finished"} {
+		ev := &store.Event{UserID: a.ID, ProjectID: p.ID, ExecutionID: &e.ID, Type: typ, Data: json.RawMessage(`{"n":` + string(rune('0'+i)) + `}`)}
+		must(t, s.AppendEvent(ctx(t), ev))
+		if ev.ID == 0 || ev.CreatedAt.IsZero() {
+			t.Fatalf("AppendEvent did not set id/time: %+v", ev)
+		}
+		ids = append(ids, ev.ID)
+	}
+	must(t, s.AppendEvent(ctx(t), &store.Event{UserID: a.ID, ProjectID: p.ID, Type: "index.progress"}))
+	if !(ids[0] < ids[1] && ids[1] < ids[2]) {
+		t.Fatalf("event ids not increasing: %v", ids)
+	}
+	evs, err := s.ListEvents(ctx(t), a.ID, store.EventFilter{ProjectID: p.ID, ExecutionID: e.ID, AfterID: ids[0]})
+	must(t, err)
+	if len(evs) != 2 || evs[0].Type != "step.output" || evs[1].ID != ids[2] || *evs[0].ExecutionID != e.ID {
+		t.Fatalf("ListEvents after first = %+v", evs)
+	}
+	var data map[string]int
+	if err := json.Unmarshal(evs[0].Data, &data); err != nil || data["n"] != 1 {
+		t.Fatalf("event data %s: %v", evs[0].Data, err)
+	}
+	proj, err := s.ListEvents(ctx(t), a.ID, store.EventFilter{ProjectID: p.ID})
+	must(t, err)
+	if len(proj) != 1 || proj[0].Type != "index.progress" || string(proj[0].Data) != "{}" {
+		t.Fatalf("project events = %+v", proj)
+	}
+	if evs, _ := s.ListEvents(ctx(t), b.ID, store.EventFilter{ProjectID: p.ID, ExecutionID: e.ID}); len(evs) != 0 {
+		t.Fatalf("b reads a's events: %+v", evs)
+	}
+	wantErr(t, s.AppendEvent(ctx(t), &store.Event{UserID: b.ID, ProjectID: p.ID, Type: "x"}), store.ErrNotFound, "b appends to a's project")
+}
