@@ -5,7 +5,9 @@
 #     CI=true a missing service fails the run; elsewhere its tests are skipped, loudly.
 #  3. Each run gets fresh test databases: the PostgreSQL database vibecoder_test is
 #     dropped (tests recreate it, one schema per test) and Redis DB 9 is flushed.
-#  4. go test -race ./...
+#  4. The npm client test's dependencies (test/npm) are installed with npm ci. Under
+#     CI=true a missing node/npm fails the run; elsewhere that test is skipped, loudly.
+#  5. go test -race ./...
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -65,6 +67,16 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
   done
   [ "${CI:-}" = "true" ] && exit 1
+fi
+
+say "npm ci (test/npm)"
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  npm ci --prefix test/npm --no-audit --no-fund || { red "npm ci in test/npm failed"; exit 1; }
+elif [ "${CI:-}" = "true" ]; then
+  red "CI=true and node/npm are not installed: install Node.js 20 or later"
+  exit 1
+else
+  red "WARNING: node/npm not found; the openai npm client test will be SKIPPED. Install Node.js 20+."
 fi
 
 say "go test -race ./..."

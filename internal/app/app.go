@@ -17,6 +17,7 @@ import (
 	"github.com/vibecoder/vibecoder/internal/auth"
 	"github.com/vibecoder/vibecoder/internal/config"
 	"github.com/vibecoder/vibecoder/internal/httpapi"
+	"github.com/vibecoder/vibecoder/internal/jobs"
 	"github.com/vibecoder/vibecoder/internal/llm/gateway"
 	"github.com/vibecoder/vibecoder/internal/observe"
 	"github.com/vibecoder/vibecoder/internal/store"
@@ -36,6 +37,11 @@ type App struct {
 	Auth   *auth.Service
 	HTTP   *httpapi.Server
 	LLM    *gateway.Gateway
+	Jobs   *jobs.Queue
+	Hub    *jobs.Hub
+	Events *jobs.Events
+	// Indexer indexes repositories for the index jobs (nil: indexing is not available).
+	Indexer jobs.Indexer
 }
 
 // OpenStore opens the database the configuration selects and applies pending migrations.
@@ -58,6 +64,10 @@ func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger) (store.
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("migrate %s database: %w", st.Dialect(), err)
+	}
+	if err := jobs.Migrate(ctx, st, log); err != nil {
+		st.Close()
+		return nil, err
 	}
 	log.Info("database ready", slog.String("dialect", st.Dialect()), slog.Int("migrations_applied", n))
 	return st, nil
@@ -113,6 +123,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		return nil, err
 	}
 	a.HTTP.EnableLLM(a.LLM, cacheInfo)
+	if err := a.buildJobs(cfg.Workers); err != nil {
+		a.Close()
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -136,6 +150,10 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener) error {
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	go a.sweepSessions(ctx)
+	stopJobs, err := a.startJobs(ctx)
+	if err != nil {
+		return err
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	a.Log.Info("serving", slog.String("addr", ln.Addr().String()), slog.String("dialect", a.Store.Dialect()),
@@ -148,6 +166,9 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener) error {
 	a.Log.Info("shutting down", slog.Duration("timeout", a.Config.ShutdownTimeout))
 	sctx, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownTimeout)
 	defer cancel()
+	jobsDone := make(chan struct{})
+	go func() { stopJobs(); close(jobsDone) }()
+	defer func() { <-jobsDone }()
 	if err := srv.Shutdown(sctx); err != nil {
 		srv.Close()
 		return fmt.Errorf("shutdown: in-flight requests did not finish within %s: %w", a.Config.ShutdownTimeout, err)

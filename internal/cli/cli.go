@@ -25,7 +25,8 @@ const usage = `vibecoder — a self-hostable backend for AI coding agents
 
 Usage:
   vibecoder serve                     run the API and dashboard (embedded SQLite unless DATABASE_URL is set)
-  vibecoder worker                    run background workers only (not available yet: see below)
+  vibecoder serve                     (VIBECODER_WORKERS=false: API only, no background jobs)
+  vibecoder worker                    work background jobs only (no HTTP); run any number against PostgreSQL
   vibecoder migrate                   apply database migrations and exit
   vibecoder user create --email E [--name N] [--admin] [--password-stdin]
                                       create an account; without --password-stdin a random password is printed once
@@ -59,9 +60,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(
 	case "serve":
 		err = e.serve(rest)
 	case "worker":
-		fmt.Fprintln(stderr, "vibecoder worker: this build has no background job kinds yet, so there is nothing for a worker to run.\n"+
-			"Workers arrive with the job queue; until then run `vibecoder serve`.")
-		return 2
+		err = e.worker(rest)
 	case "migrate":
 		err = e.migrate(rest)
 	case "user":
@@ -133,6 +132,29 @@ func (e env) serve(args []string) error {
 		log.Info("stopped")
 	}()
 	return a.Serve(ctx)
+}
+
+func (e env) worker(args []string) error {
+	if err := e.flags("worker").Parse(args); err != nil {
+		return err
+	}
+	cfg, log, err := e.setup()
+	if err != nil {
+		return err
+	}
+	cfg.Workers = true
+	if cfg.Embedded() {
+		log.Warn("a separate worker on the embedded SQLite database shares its single writer with the server; " +
+			"for several processes use PostgreSQL (DATABASE_URL)")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	a, err := app.New(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	return a.RunWorkers(ctx)
 }
 
 func (e env) migrate(args []string) error {

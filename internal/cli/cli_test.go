@@ -28,9 +28,6 @@ func TestHelpAndVersion(t *testing.T) {
 	if code, _, errOut := run(t, nil, "", "frobnicate"); code != 2 || !strings.Contains(errOut, `unknown command "frobnicate"`) {
 		t.Fatalf("unknown command: %d %q", code, errOut)
 	}
-	if code, _, errOut := run(t, nil, "", "worker"); code != 2 || !strings.Contains(errOut, "no background job kinds") {
-		t.Fatalf("worker: %d %q", code, errOut)
-	}
 }
 
 func TestInvalidConfigStopsStart(t *testing.T) {

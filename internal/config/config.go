@@ -50,6 +50,13 @@ type Config struct {
 	LLMBudgetUSD     float64       // VIBECODER_LLM_MONTHLY_BUDGET_USD (0: none)
 	PricesFile       string        // VIBECODER_PRICES_FILE
 
+	// Background jobs.
+	Workers         bool                         // VIBECODER_WORKERS (true): serve also works jobs
+	JobQueues       map[string]map[string]string // VIBECODER_JOB_QUEUES: kind:key=value,...;kind2:...
+	JobRescueAfter  time.Duration                // VIBECODER_JOB_RESCUE_AFTER (longest timeout + 5m)
+	JobPollInterval time.Duration                // VIBECODER_JOB_POLL_INTERVAL (1s)
+	JobSoftStop     time.Duration                // VIBECODER_JOB_SOFT_STOP (30s)
+
 	MaxBodyBytes    int64         // VIBECODER_MAX_BODY_BYTES (1 MiB)
 	ShutdownTimeout time.Duration // VIBECODER_SHUTDOWN_TIMEOUT (30s)
 	SessionTTL      time.Duration // VIBECODER_SESSION_TTL (168h)
@@ -205,6 +212,34 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.LLMBudgetUSD, err = strconv.ParseFloat(get("VIBECODER_LLM_MONTHLY_BUDGET_USD", "0"), 64); err != nil || c.LLMBudgetUSD < 0 || c.LLMBudgetUSD != c.LLMBudgetUSD {
 		bad("VIBECODER_LLM_MONTHLY_BUDGET_USD", "must be a non-negative number of dollars")
+	}
+	if c.Workers, err = strconv.ParseBool(get("VIBECODER_WORKERS", "true")); err != nil {
+		bad("VIBECODER_WORKERS", "must be true or false")
+	}
+	c.JobQueues = map[string]map[string]string{}
+	for _, item := range strings.Split(get("VIBECODER_JOB_QUEUES", ""), ";") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		kind, settings, ok := strings.Cut(item, ":")
+		kv, perr := parsePairs(settings, ",")
+		if !ok || perr != nil || strings.TrimSpace(kind) == "" {
+			bad("VIBECODER_JOB_QUEUES", "%q is not kind:key=value,... (keys: concurrency, timeout, attempts, backoff)", item)
+			continue
+		}
+		c.JobQueues[strings.TrimSpace(kind)] = kv
+	}
+	if raw := get("VIBECODER_JOB_RESCUE_AFTER", ""); raw != "" {
+		if c.JobRescueAfter, err = parseDuration(raw, time.Second, 7*24*time.Hour); err != nil {
+			bad("VIBECODER_JOB_RESCUE_AFTER", "%v", err)
+		}
+	}
+	if c.JobPollInterval, err = parseDuration(get("VIBECODER_JOB_POLL_INTERVAL", "1s"), 100*time.Millisecond, time.Minute); err != nil {
+		bad("VIBECODER_JOB_POLL_INTERVAL", "%v", err)
+	}
+	if c.JobSoftStop, err = parseDuration(get("VIBECODER_JOB_SOFT_STOP", "30s"), time.Second, time.Hour); err != nil {
+		bad("VIBECODER_JOB_SOFT_STOP", "%v", err)
 	}
 	if c.MaxBodyBytes, err = parseInt(get("VIBECODER_MAX_BODY_BYTES", "1048576"), 1024, 1<<30); err != nil {
 		bad("VIBECODER_MAX_BODY_BYTES", "%v", err)

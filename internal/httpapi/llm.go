@@ -141,11 +141,11 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sse := newSSE(w)
-	var cached bool
-	call.OnSource = func(c bool) { cached = c }
+	var begun *gateway.Result
+	call.OnStart = func(r *gateway.Result) { begun = r }
 	res, err := s.llm.Stream(r.Context(), call, func(c llm.Chunk) error {
-		if !sse.started {
-			setLLMHeaders(w, nil, cached)
+		if !sse.started && begun != nil {
+			setLLMHeaders(w, begun, begun.Cached)
 		}
 		if c.Text == "" {
 			return nil
@@ -454,14 +454,19 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	}
 
 	sse := newSSE(w)
-	var cached bool
-	call.OnSource = func(c bool) { cached = c }
+	var begun *gateway.Result
+	call.OnStart = func(r *gateway.Result) { begun = r }
+	// Chunks name the model as the whole answer does (provider/model): a default or
+	// bare model name is not what the client should see echoed.
 	model := in.Model
+	if p, m, err := s.llm.Registry().Resolve(in.Model); err == nil {
+		model = p.Name() + "/" + m
+	}
 	first := true
 	var final llm.Chunk
 	res, err := s.llm.Stream(r.Context(), call, func(c llm.Chunk) error {
-		if !sse.started {
-			setLLMHeaders(w, nil, cached)
+		if !sse.started && begun != nil {
+			setLLMHeaders(w, begun, begun.Cached)
 		}
 		if first {
 			first = false
@@ -469,12 +474,12 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 				return err
 			}
 		}
-		if c.Text != "" || len(c.ToolCalls) > 0 {
+		if c.Text != "" || hasJSON(c.ToolCalls) {
 			delta := map[string]any{}
 			if c.Text != "" {
 				delta["content"] = c.Text
 			}
-			if len(c.ToolCalls) > 0 {
+			if hasJSON(c.ToolCalls) {
 				delta["tool_calls"] = c.ToolCalls
 			}
 			if err := sse.data(chatChunk(id, created, model, delta, nil)); err != nil {
@@ -526,6 +531,13 @@ func (s *Server) openAIFailure(w http.ResponseWriter, r *http.Request, res *gate
 	writeOpenAIError(w, status, typ, msg)
 }
 
+// hasJSON reports whether raw holds a value. Absent tool calls come back from the
+// response cache as JSON null, which must not reach clients as "tool_calls": null.
+func hasJSON(raw json.RawMessage) bool {
+	v := bytes.TrimSpace(raw)
+	return len(v) > 0 && !bytes.Equal(v, []byte("null"))
+}
+
 func chatUsage(u llm.Usage) map[string]any {
 	total := u.TotalTokens
 	if total == 0 {
@@ -542,7 +554,7 @@ func chatChunk(id string, created int64, model string, delta map[string]any, fin
 
 func chatCompletion(id string, created int64, res *gateway.Result) map[string]any {
 	msg := map[string]any{"role": "assistant", "content": res.Response.Text}
-	if len(res.Response.ToolCalls) > 0 {
+	if hasJSON(res.Response.ToolCalls) {
 		msg["tool_calls"] = res.Response.ToolCalls
 	}
 	finish := res.Response.FinishReason

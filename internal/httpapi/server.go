@@ -32,6 +32,7 @@ type Server struct {
 
 	llm          *gateway.Gateway
 	llmCacheInfo func() LLMCacheInfo
+	jobs         *JobsDeps
 }
 
 // New returns a Server with every route registered.

@@ -24,6 +24,11 @@ func decodeEntry(b []byte) (*entry, error) {
 	if err := json.Unmarshal(b, &e); err != nil {
 		return nil, err
 	}
+	// An absent tool-call list was stored as JSON null; give it back as absent.
+	e.Response.ToolCalls = dropNull(e.Response.ToolCalls)
+	for i := range e.Chunks {
+		e.Chunks[i].ToolCalls = dropNull(e.Chunks[i].ToolCalls)
+	}
 	return &e, nil
 }
 
@@ -39,4 +44,11 @@ func (e *entry) stream() []llm.Chunk {
 		out = append(out, llm.Chunk{Text: e.Response.Text, ToolCalls: e.Response.ToolCalls})
 	}
 	return append(out, llm.Chunk{FinishReason: e.Response.FinishReason, Usage: &u})
+}
+
+func dropNull(raw json.RawMessage) json.RawMessage {
+	if string(raw) == "null" {
+		return nil
+	}
+	return raw
 }

@@ -170,15 +170,16 @@ type Call struct {
 	Request llm.Request // Model is ignored; the gateway sets the resolved one
 	NoCache bool        // Cache-Control: no-cache — skip the lookup (and coalescing)
 	NoStore bool        // Cache-Control: no-store — do not store the response
-	// OnSource, when set, is told once, before the first chunk, whether the answer
-	// comes from the cache (or a shared in-flight call) — so a streaming handler can
-	// send X-Cache before its body.
-	OnSource func(cached bool)
+	// OnStart, when set, is called once before the first chunk with what is known
+	// by then — Cached (from the cache or a shared in-flight call), Provider, Model
+	// and RateLimit — so a streaming handler can send its headers before its body.
+	OnStart func(res *Result)
 }
 
-func (c *Call) source(cached bool) {
-	if c.OnSource != nil {
-		c.OnSource(cached)
+func (c *Call) start(res *Result, cached bool) {
+	res.Cached = cached
+	if c.OnStart != nil {
+		c.OnStart(res)
 	}
 }
 
@@ -260,7 +261,8 @@ func (g *Gateway) do(ctx context.Context, call *Call, fn func(llm.Chunk) error) 
 
 	if !call.NoCache {
 		if e := g.lookup(ctx, key); e != nil {
-			call.source(true)
+			res.Provider, res.Model = e.Provider, e.Model
+			call.start(res, true)
 			if fn != nil {
 				for _, c := range e.stream() {
 					if err := fn(c); err != nil {
@@ -318,7 +320,7 @@ func (g *Gateway) do(ctx context.Context, call *Call, fn func(llm.Chunk) error) 
 	} else {
 		g.stats.Coalesced.Add(1)
 	}
-	call.source(!leader)
+	call.start(res, !leader)
 
 	e, err := f.follow(ctx, fn)
 	if err != nil {

@@ -24,6 +24,7 @@ import (
 type Store struct {
 	pool *pgxpool.Pool
 	log  *slog.Logger
+	vec  vectorState // pgvector, when installed (chunks.go)
 }
 
 var _ store.Store = (*Store)(nil)
@@ -86,6 +87,7 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*Store, error) {
 			"tenant isolation rests on the queries alone. Connect as an ordinary role that owns the schema.",
 			slog.String("user", cfg.ConnConfig.User), slog.String("database", cfg.ConnConfig.Database))
 	}
+	s.detectVector(pingCtx)
 	return s, nil
 }
 
@@ -179,4 +181,46 @@ func collect[T any](rows pgx.Rows, scan func(pgx.Row) (*T, error)) ([]T, error) 
 		return nil, translate(err)
 	}
 	return out, nil
+}
+
+// Listen calls fn for every notification on channel until ctx ends, reconnecting
+// after a lost connection. It holds one pooled connection while it listens.
+func (s *Store) Listen(ctx context.Context, channel string, fn func(payload string)) {
+	for ctx.Err() == nil {
+		err := s.listenOnce(ctx, channel, fn)
+		if ctx.Err() != nil {
+			return
+		}
+		s.log.Warn("listen for notifications; reconnecting", slog.String("channel", channel), slog.Any("error", err))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (s *Store) listenOnce(ctx context.Context, channel string, fn func(string)) error {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// A connection still LISTENing must not go back to the pool: close it (the
+		// pool then discards it).
+		_ = conn.Conn().Close(context.Background())
+		conn.Release()
+	}()
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize()); err != nil {
+		return err
+	}
+	// Whatever happened while not listening is picked up by the listeners' next read.
+	fn("")
+	for {
+		n, err := conn.Conn().WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		fn(n.Payload)
+	}
 }

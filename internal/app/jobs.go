@@ -1,0 +1,99 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/vibecoder/vibecoder/internal/httpapi"
+	"github.com/vibecoder/vibecoder/internal/jobs"
+	"github.com/vibecoder/vibecoder/internal/store/postgres"
+)
+
+// jobsConfig is the job system's configuration from the process configuration.
+func (a *App) jobsConfig() (jobs.Config, error) {
+	queues, err := jobs.ParseQueues(a.Config.JobQueues)
+	if err != nil {
+		return jobs.Config{}, err
+	}
+	host, _ := os.Hostname()
+	return jobs.Config{
+		Queues:       queues,
+		RescueAfter:  a.Config.JobRescueAfter,
+		PollInterval: a.Config.JobPollInterval,
+		SoftStop:     a.Config.JobSoftStop,
+		ID:           host + "-" + time.Now().UTC().Format("150405.000"),
+	}, nil
+}
+
+// buildJobs creates the job queue — working jobs when work is true — and registers
+// the jobs API and event streams.
+func (a *App) buildJobs(work bool) error {
+	cfg, err := a.jobsConfig()
+	if err != nil {
+		return err
+	}
+	a.Hub = jobs.NewHub()
+	a.Events = jobs.NewEvents(a.Store, a.Hub)
+	var workers *river.Workers
+	if work {
+		workers = river.NewWorkers()
+		if a.Indexer != nil {
+			river.AddWorker(workers, jobs.NewIndexWorker(cfg, a.Store, a.Indexer, a.Events, a.Log))
+		}
+	}
+	a.Jobs, err = jobs.New(a.Store, workers, a.Log, cfg)
+	if err != nil {
+		return err
+	}
+	deps := httpapi.JobsDeps{Queue: a.Jobs, Hub: a.Hub, Poll: a.Config.JobPollInterval}
+	if a.Indexer != nil {
+		deps.EnqueueIndex = a.Jobs.EnqueueIndex
+	}
+	if _, ok := a.Store.(*postgres.Store); ok {
+		deps.Poll = max(deps.Poll, 5*time.Second) // NOTIFY wakes streams; polling is the fallback
+	}
+	a.HTTP.EnableJobs(deps)
+	return nil
+}
+
+// startJobs starts working jobs and, on PostgreSQL, listening for events from other
+// processes. The returned function stops both: running jobs get the soft-stop timeout
+// to finish, then are cancelled and return to the queue.
+func (a *App) startJobs(ctx context.Context) (func(), error) {
+	lctx, cancelListen := context.WithCancel(context.WithoutCancel(ctx))
+	if pg, ok := a.Store.(*postgres.Store); ok {
+		go pg.Listen(lctx, "vibecoder_events", func(string) { a.Hub.Notify() })
+	}
+	if err := a.Jobs.Start(context.WithoutCancel(ctx)); err != nil {
+		cancelListen()
+		return nil, err
+	}
+	if a.Jobs.Working() {
+		a.Log.Info("working jobs", slog.Any("kinds", jobs.Kinds))
+	}
+	return func() {
+		defer cancelListen()
+		sctx, cancel := context.WithTimeout(context.Background(), a.Jobs.Config().SoftStop+10*time.Second)
+		defer cancel()
+		if err := a.Jobs.Stop(sctx); err != nil {
+			a.Log.Warn("stop job queue", slog.Any("error", err))
+		}
+	}, nil
+}
+
+// RunWorkers works jobs until ctx is cancelled (vibecoder worker): no HTTP server.
+func (a *App) RunWorkers(ctx context.Context) error {
+	stop, err := a.startJobs(ctx)
+	if err != nil {
+		return err
+	}
+	a.Log.Info("worker running", slog.String("dialect", a.Store.Dialect()))
+	<-ctx.Done()
+	a.Log.Info("worker stopping")
+	stop()
+	return nil
+}

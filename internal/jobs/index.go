@@ -1,0 +1,99 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/google/uuid"
+	"github.com/riverqueue/river"
+
+	"github.com/vibecoder/vibecoder/internal/store"
+)
+
+// IndexArgs are an index job's arguments.
+type IndexArgs struct {
+	UserID    uuid.UUID `json:"user_id"`
+	ProjectID uuid.UUID `json:"project_id"`
+}
+
+// Kind implements river.JobArgs.
+func (IndexArgs) Kind() string { return KindIndex }
+
+// Indexer indexes one project's repository, reporting progress as it goes and
+// returning a summary (encoded into the final event).
+type Indexer interface {
+	Index(ctx context.Context, p *store.Project, progress func(typ string, data any)) (summary any, err error)
+}
+
+// IndexWorker runs index jobs: the project's index status goes indexing → ready (or
+// failed), with progress events on the project's stream.
+type IndexWorker struct {
+	Policy[IndexArgs]
+	st      store.Store
+	indexer Indexer
+	events  *Events
+	log     *slog.Logger
+}
+
+// NewIndexWorker returns the worker for index jobs under cfg.
+func NewIndexWorker(cfg Config, st store.Store, ix Indexer, ev *Events, log *slog.Logger) *IndexWorker {
+	return &IndexWorker{Policy: PolicyFor[IndexArgs](cfg, KindIndex), st: st, indexer: ix, events: ev, log: log}
+}
+
+// Work implements river.Worker.
+func (w *IndexWorker) Work(ctx context.Context, j *river.Job[IndexArgs]) error {
+	a := j.Args
+	p, err := w.st.GetProject(ctx, a.UserID, a.ProjectID)
+	if errors.Is(err, store.ErrNotFound) {
+		// Deleted since it was queued: nothing to do, and nothing to retry.
+		return river.JobCancel(fmt.Errorf("project %s no longer exists", a.ProjectID))
+	}
+	if err != nil {
+		return err
+	}
+	emit := func(typ string, data any) {
+		if err := w.events.Emit(context.WithoutCancel(ctx), a.UserID, a.ProjectID, nil, typ, data); err != nil {
+			w.log.Warn("index progress event", slog.String("project_id", a.ProjectID.String()), slog.Any("error", err))
+		}
+	}
+	p.IndexStatus = store.IndexRunning
+	if err := w.st.UpdateProject(ctx, p); err != nil {
+		return err
+	}
+	emit("index.started", map[string]any{"job_id": j.ID, "attempt": j.Attempt})
+	summary, err := w.indexer.Index(ctx, p, emit)
+	// The status must be written even when the job's context has ended.
+	sctx := context.WithoutCancel(ctx)
+	cur, gerr := w.st.GetProject(sctx, a.UserID, a.ProjectID)
+	if gerr != nil {
+		return errors.Join(err, gerr)
+	}
+	if err != nil {
+		cur.IndexStatus = store.IndexFailed
+		if j.Attempt < j.MaxAttempts && ctx.Err() == nil {
+			cur.IndexStatus = store.IndexQueued // it will be retried
+		}
+		_ = w.st.UpdateProject(sctx, cur)
+		emit("index.failed", map[string]any{"error": err.Error(), "attempt": j.Attempt, "will_retry": cur.IndexStatus == store.IndexQueued})
+		return err
+	}
+	now := store.Now()
+	cur.IndexStatus, cur.IndexedAt = store.IndexReady, &now
+	if err := w.st.UpdateProject(sctx, cur); err != nil {
+		return err
+	}
+	emit("index.finished", summary)
+	return nil
+}
+
+// EnqueueIndex queues an index job for the project, marking it queued in the same
+// transaction.
+func (q *Queue) EnqueueIndex(ctx context.Context, p *store.Project) (*Job, error) {
+	return q.Enqueue(ctx, p.UserID, p.ID, nil, IndexArgs{UserID: p.UserID, ProjectID: p.ID}, func(ctx context.Context) error {
+		cp := *p
+		cp.IndexStatus = store.IndexQueued
+		return q.st.UpdateProject(ctx, &cp)
+	})
+}

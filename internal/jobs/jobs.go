@@ -1,0 +1,328 @@
+// Package jobs runs Vibe Coder's background work on River: one queue per job kind
+// (index, codegen, testrun, review, pr) with its own concurrency, timeout, attempts and
+// backoff; jobs inserted in the same transaction as the rows they drive; River on the
+// embedded SQLite database or on PostgreSQL.
+package jobs
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/vibecoder/vibecoder/internal/store"
+	"github.com/vibecoder/vibecoder/internal/store/postgres"
+	"github.com/vibecoder/vibecoder/internal/store/sqlite"
+)
+
+// Job kinds; each has a queue of the same name.
+const (
+	KindIndex   = "index"
+	KindCodegen = "codegen"
+	KindTestrun = "testrun"
+	KindReview  = "review"
+	KindPR      = "pr"
+)
+
+// Kinds lists every job kind.
+var Kinds = []string{KindIndex, KindCodegen, KindTestrun, KindReview, KindPR}
+
+// QueueConfig tunes one kind's queue.
+type QueueConfig struct {
+	Concurrency int           // jobs at once in this process
+	Timeout     time.Duration // a job's context is cancelled after this
+	MaxAttempts int           // then the job is discarded
+	Backoff     time.Duration // first retry delay, doubled per attempt (with jitter), capped at an hour
+}
+
+// DefaultQueues are the queue settings unless configured otherwise.
+func DefaultQueues() map[string]QueueConfig {
+	return map[string]QueueConfig{
+		KindIndex:   {Concurrency: 2, Timeout: 30 * time.Minute, MaxAttempts: 3, Backoff: 10 * time.Second},
+		KindCodegen: {Concurrency: 4, Timeout: 15 * time.Minute, MaxAttempts: 3, Backoff: 15 * time.Second},
+		KindTestrun: {Concurrency: 2, Timeout: 20 * time.Minute, MaxAttempts: 2, Backoff: 15 * time.Second},
+		KindReview:  {Concurrency: 4, Timeout: 10 * time.Minute, MaxAttempts: 3, Backoff: 15 * time.Second},
+		KindPR:      {Concurrency: 2, Timeout: 5 * time.Minute, MaxAttempts: 5, Backoff: 30 * time.Second},
+	}
+}
+
+// Config tunes the job system.
+type Config struct {
+	Queues map[string]QueueConfig // by kind; missing kinds take DefaultQueues
+	// RescueAfter is how long a job may sit "running" before it is presumed lost (its
+	// process died) and put back to the queue. Default: the longest timeout + 5 minutes.
+	RescueAfter time.Duration
+	// PollInterval is how often an idle queue looks for new jobs: always on SQLite,
+	// as a fallback to LISTEN/NOTIFY on PostgreSQL. Default 1s.
+	PollInterval time.Duration
+	// SoftStop is how long a stopping process lets running jobs finish before it
+	// cancels them (they then return to the queue). Default 30s.
+	SoftStop time.Duration
+	// ID names this process in River's leader election and attempts (default: River's).
+	ID string
+}
+
+// Normalized returns the configuration with every default applied.
+func (c Config) Normalized() Config {
+	c.defaults()
+	return c
+}
+
+func (c *Config) defaults() {
+	q := DefaultQueues()
+	for k, v := range c.Queues {
+		q[k] = v
+	}
+	c.Queues = q
+	if c.RescueAfter <= 0 {
+		longest := time.Duration(0)
+		for _, v := range c.Queues {
+			longest = max(longest, v.Timeout)
+		}
+		c.RescueAfter = longest + 5*time.Minute
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = time.Second
+	}
+	if c.SoftStop <= 0 {
+		c.SoftStop = 30 * time.Second
+	}
+}
+
+// backoff is kind k's delay before retry n (1-based), with jitter.
+func (c *Config) backoff(kind string, attempt int) time.Duration {
+	base := c.Queues[kind].Backoff
+	if base <= 0 {
+		base = 10 * time.Second
+	}
+	d := base << min(attempt-1, 16)
+	d = min(d, time.Hour)
+	return d/2 + rand.N(d/2+1)
+}
+
+// Policy is the per-kind behaviour a worker embeds: its kind's timeout and retry
+// backoff (River calls these methods on the worker).
+type Policy[T river.JobArgs] struct {
+	river.WorkerDefaults[T]
+	timeout time.Duration
+	backoff func(attempt int) time.Duration
+}
+
+// PolicyFor returns kind's policy under cfg.
+func PolicyFor[T river.JobArgs](cfg Config, kind string) Policy[T] {
+	cfg.defaults()
+	return Policy[T]{timeout: cfg.Queues[kind].Timeout, backoff: func(n int) time.Duration { return cfg.backoff(kind, n) }}
+}
+
+// Timeout implements river.Worker.
+func (p Policy[T]) Timeout(*river.Job[T]) time.Duration {
+	if p.timeout <= 0 {
+		return -1
+	}
+	return p.timeout
+}
+
+// NextRetry implements river.Worker.
+func (p Policy[T]) NextRetry(j *river.Job[T]) time.Time {
+	return time.Now().Add(p.backoff(max(j.Attempt, 1)))
+}
+
+// client hides River's transaction type parameter (*sql.Tx or pgx.Tx).
+type client interface {
+	Start(ctx context.Context) error
+	Stop(ctx context.Context) error
+	StopAndCancel(ctx context.Context) error
+	insertTx(ctx context.Context, tx any, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobRow, error)
+	JobGet(ctx context.Context, id int64) (*rivertype.JobRow, error)
+	JobCancel(ctx context.Context, id int64) (*rivertype.JobRow, error)
+	JobRetry(ctx context.Context, id int64) (*rivertype.JobRow, error)
+	list(ctx context.Context, ids []int64) ([]*rivertype.JobRow, error)
+}
+
+type riverClient[TTx any] struct {
+	*river.Client[TTx]
+}
+
+func (c riverClient[TTx]) insertTx(ctx context.Context, tx any, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobRow, error) {
+	t, ok := tx.(TTx)
+	if !ok {
+		return nil, fmt.Errorf("jobs: transaction is %T, not the queue's %T", tx, *new(TTx))
+	}
+	res, err := c.InsertTx(ctx, t, args, opts)
+	if err != nil {
+		return nil, err
+	}
+	return res.Job, nil
+}
+
+func (c riverClient[TTx]) list(ctx context.Context, ids []int64) ([]*rivertype.JobRow, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	res, err := c.JobList(ctx, river.NewJobListParams().IDs(ids...).First(len(ids)))
+	if err != nil {
+		return nil, err
+	}
+	return res.Jobs, nil
+}
+
+// Queue is the job system of one process.
+type Queue struct {
+	st      store.Store
+	c       client
+	log     *slog.Logger
+	cfg     Config
+	working bool
+}
+
+// Migrate applies River's own migrations to the store's database.
+func Migrate(ctx context.Context, st store.Store, log *slog.Logger) error {
+	var err error
+	switch s := st.(type) {
+	case *sqlite.Store:
+		var m *rivermigrate.Migrator[*sql.Tx]
+		m, err = rivermigrate.New(riversqlite.New(s.Writer()), &rivermigrate.Config{Logger: log})
+		if err == nil {
+			_, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+		}
+	case *postgres.Store:
+		var m *rivermigrate.Migrator[pgx.Tx]
+		m, err = rivermigrate.New(riverpgxv5.New(s.Pool()), &rivermigrate.Config{Logger: log})
+		if err == nil {
+			_, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+		}
+	default:
+		return fmt.Errorf("jobs: no River driver for store %T", st)
+	}
+	if err != nil {
+		return fmt.Errorf("migrate job queue: %w", err)
+	}
+	return nil
+}
+
+// New builds the job system. With workers nil it can insert and manage jobs but does
+// not work them (an API-only process); otherwise it works the kinds registered in
+// workers, one queue each, and never fetches a kind it does not know — such jobs wait
+// for a process that does instead of failing here.
+func New(st store.Store, workers *river.Workers, log *slog.Logger, cfg Config) (*Queue, error) {
+	cfg.defaults()
+	rc := &river.Config{
+		Logger:               log.With(slog.String("component", "river")),
+		FetchPollInterval:    cfg.PollInterval,
+		RescueStuckJobsAfter: cfg.RescueAfter,
+		SoftStopTimeout:      cfg.SoftStop,
+		FetchOnlyKnownKinds:  true,
+		// A process may enqueue kinds that only other processes work.
+		SkipUnknownJobCheck: true,
+		ID:                  cfg.ID,
+		JobTimeout:          -1, // each worker sets its kind's timeout
+	}
+	if workers != nil {
+		rc.Workers = workers
+		rc.Queues = map[string]river.QueueConfig{}
+		for k, qc := range cfg.Queues {
+			rc.Queues[k] = river.QueueConfig{MaxWorkers: max(qc.Concurrency, 1)}
+		}
+	}
+	q := &Queue{st: st, log: log, cfg: cfg, working: workers != nil}
+	switch s := st.(type) {
+	case *sqlite.Store:
+		rc.PollOnly = true
+		c, err := river.NewClient(riversqlite.New(s.Writer()), rc)
+		if err != nil {
+			return nil, fmt.Errorf("job queue: %w", err)
+		}
+		q.c = riverClient[*sql.Tx]{c}
+	case *postgres.Store:
+		c, err := river.NewClient(riverpgxv5.New(s.Pool()), rc)
+		if err != nil {
+			return nil, fmt.Errorf("job queue: %w", err)
+		}
+		q.c = riverClient[pgx.Tx]{c}
+	default:
+		return nil, fmt.Errorf("jobs: no River driver for store %T", st)
+	}
+	return q, nil
+}
+
+// Start starts working jobs (a no-op for an insert-only queue).
+func (q *Queue) Start(ctx context.Context) error {
+	if !q.working {
+		return nil
+	}
+	return q.c.Start(ctx)
+}
+
+// Stop stops fetching, lets running jobs finish within the soft-stop timeout, then
+// cancels the rest, which return to the queue to be retried.
+func (q *Queue) Stop(ctx context.Context) error {
+	if !q.working {
+		return nil
+	}
+	err := q.c.Stop(ctx)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return q.c.StopAndCancel(context.WithoutCancel(ctx))
+	}
+	return err
+}
+
+// Working reports whether this process works jobs.
+func (q *Queue) Working() bool { return q.working }
+
+// Config returns the effective configuration.
+func (q *Queue) Config() Config { return q.cfg }
+
+// ParseQueues turns per-kind settings (concurrency, timeout, attempts, backoff) into
+// queue configurations over the defaults, rejecting unknown kinds, keys and values.
+func ParseQueues(in map[string]map[string]string) (map[string]QueueConfig, error) {
+	out := DefaultQueues()
+	for kind, kv := range in {
+		qc, ok := out[kind]
+		if !ok {
+			return nil, fmt.Errorf("unknown job kind %q (kinds: %v)", kind, Kinds)
+		}
+		for k, v := range kv {
+			var err error
+			switch k {
+			case "concurrency":
+				qc.Concurrency, err = strconv.Atoi(v)
+				if err == nil && (qc.Concurrency < 1 || qc.Concurrency > 1000) {
+					err = errors.New("must be 1-1000")
+				}
+			case "attempts":
+				qc.MaxAttempts, err = strconv.Atoi(v)
+				if err == nil && (qc.MaxAttempts < 1 || qc.MaxAttempts > 100) {
+					err = errors.New("must be 1-100")
+				}
+			case "timeout":
+				qc.Timeout, err = time.ParseDuration(v)
+				if err == nil && qc.Timeout <= 0 {
+					err = errors.New("must be positive")
+				}
+			case "backoff":
+				qc.Backoff, err = time.ParseDuration(v)
+				if err == nil && qc.Backoff <= 0 {
+					err = errors.New("must be positive")
+				}
+			default:
+				err = errors.New("unknown setting (concurrency, timeout, attempts, backoff)")
+			}
+			if err != nil {
+				return nil, fmt.Errorf("%s %s=%q: %v", kind, k, v, err)
+			}
+		}
+		out[kind] = qc
+	}
+	return out, nil
+}
