@@ -150,7 +150,7 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener) error {
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	go a.sweepSessions(ctx)
-	stopJobs, err := a.startJobs(ctx)
+	stopJobs, err := a.StartBackground(ctx)
 	if err != nil {
 		return err
 	}

@@ -39,11 +39,9 @@ func (a *App) buildJobs(work bool) error {
 	a.Hub = jobs.NewHub()
 	a.Events = jobs.NewEvents(a.Store, a.Hub)
 	var workers *river.Workers
-	if work {
+	if work && a.Indexer != nil {
 		workers = river.NewWorkers()
-		if a.Indexer != nil {
-			river.AddWorker(workers, jobs.NewIndexWorker(cfg, a.Store, a.Indexer, a.Events, a.Log))
-		}
+		river.AddWorker(workers, jobs.NewIndexWorker(cfg, a.Store, a.Indexer, a.Events, a.Log))
 	}
 	a.Jobs, err = jobs.New(a.Store, workers, a.Log, cfg)
 	if err != nil {
@@ -60,10 +58,10 @@ func (a *App) buildJobs(work bool) error {
 	return nil
 }
 
-// startJobs starts working jobs and, on PostgreSQL, listening for events from other
+// StartBackground starts working jobs and, on PostgreSQL, listening for events from other
 // processes. The returned function stops both: running jobs get the soft-stop timeout
 // to finish, then are cancelled and return to the queue.
-func (a *App) startJobs(ctx context.Context) (func(), error) {
+func (a *App) StartBackground(ctx context.Context) (func(), error) {
 	lctx, cancelListen := context.WithCancel(context.WithoutCancel(ctx))
 	if pg, ok := a.Store.(*postgres.Store); ok {
 		go pg.Listen(lctx, "vibecoder_events", func(string) { a.Hub.Notify() })
@@ -87,7 +85,7 @@ func (a *App) startJobs(ctx context.Context) (func(), error) {
 
 // RunWorkers works jobs until ctx is cancelled (vibecoder worker): no HTTP server.
 func (a *App) RunWorkers(ctx context.Context) error {
-	stop, err := a.startJobs(ctx)
+	stop, err := a.StartBackground(ctx)
 	if err != nil {
 		return err
 	}

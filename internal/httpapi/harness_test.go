@@ -36,6 +36,7 @@ func forEachDialect(t *testing.T, settings map[string]string, fn func(t *testing
 // secrets tests sent it (which must never reach the logs).
 type env struct {
 	dialect string
+	vars    map[string]string // the environment the server was configured from
 	app     *app.App
 	srv     *httptest.Server
 	logs    *logBuffer
@@ -60,7 +61,7 @@ func newEnv(t *testing.T, dialect string, settings map[string]string) *env {
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	e := &env{dialect: dialect, logs: &logBuffer{}}
+	e := &env{dialect: dialect, logs: &logBuffer{}, vars: vars}
 	log := observe.NewLogger(e.logs, cfg.LogLevel, observe.NewRedactor(cfg.Secrets()))
 	e.app, err = app.New(t.Context(), cfg, log)
 	if err != nil {
@@ -86,6 +87,12 @@ func newEnv(t *testing.T, dialect string, settings map[string]string) *env {
 		e.assertNoSecretsInLogs(t)
 	})
 	return e
+}
+
+// newEnvSameDB starts a second server (another process, in effect) on a's database.
+func newEnvSameDB(t *testing.T, a *env) *env {
+	t.Helper()
+	return newEnv(t, a.dialect, map[string]string{"DATABASE_URL": a.vars["DATABASE_URL"]})
 }
 
 // secret records a value that the logs must never contain.
