@@ -49,6 +49,7 @@ type Config struct {
 	LLMTPM           int           // VIBECODER_LLM_TPM (0: none)
 	LLMBudgetUSD     float64       // VIBECODER_LLM_MONTHLY_BUDGET_USD (0: none)
 	PricesFile       string        // VIBECODER_PRICES_FILE
+	EmbeddingModel   string        // VIBECODER_EMBEDDING_MODEL: provider/model (or an alias) for vector search; empty: keyword search only
 
 	// Background jobs.
 	Workers         bool                         // VIBECODER_WORKERS (true): serve also works jobs
@@ -117,6 +118,7 @@ func Load(getenv func(string) string) (Config, error) {
 		DefaultModel:     get("VIBECODER_DEFAULT_MODEL", ""),
 		CacheScope:       get("VIBECODER_CACHE_SCOPE", "user"),
 		PricesFile:       get("VIBECODER_PRICES_FILE", ""),
+		EmbeddingModel:   get("VIBECODER_EMBEDDING_MODEL", ""),
 	}
 	var errs []error
 	bad := func(key, format string, args ...any) {
@@ -235,11 +237,17 @@ func Load(getenv func(string) string) (Config, error) {
 			bad("VIBECODER_JOB_RESCUE_AFTER", "%v", err)
 		}
 	}
-	if c.JobPollInterval, err = parseDuration(get("VIBECODER_JOB_POLL_INTERVAL", "1s"), 100*time.Millisecond, time.Minute); err != nil {
+	if c.JobPollInterval, err = parseDuration(get("VIBECODER_JOB_POLL_INTERVAL", "250ms"), 100*time.Millisecond, time.Minute); err != nil {
 		bad("VIBECODER_JOB_POLL_INTERVAL", "%v", err)
 	}
 	if c.JobSoftStop, err = parseDuration(get("VIBECODER_JOB_SOFT_STOP", "30s"), time.Second, time.Hour); err != nil {
 		bad("VIBECODER_JOB_SOFT_STOP", "%v", err)
+	}
+	if m := c.EmbeddingModel; m != "" {
+		prov, model, hasSlash := strings.Cut(m, "/")
+		if strings.ContainsAny(m, " \t") || len(m) > 200 || (hasSlash && (prov == "" || model == "")) {
+			bad("VIBECODER_EMBEDDING_MODEL", "must be provider/model (e.g. openai/text-embedding-3-small) or a model alias, got %q", m)
+		}
 	}
 	if c.MaxBodyBytes, err = parseInt(get("VIBECODER_MAX_BODY_BYTES", "1048576"), 1024, 1<<30); err != nil {
 		bad("VIBECODER_MAX_BODY_BYTES", "%v", err)

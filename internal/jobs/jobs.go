@@ -64,8 +64,11 @@ type Config struct {
 	// process died) and put back to the queue. Default: the longest timeout + 5 minutes.
 	RescueAfter time.Duration
 	// PollInterval is how often an idle queue looks for new jobs: always on SQLite,
-	// as a fallback to LISTEN/NOTIFY on PostgreSQL. Default 1s.
+	// as a fallback to LISTEN/NOTIFY on PostgreSQL. Default 250ms.
 	PollInterval time.Duration
+	// FetchCooldown is the least time between two fetches of a queue (River's
+	// default, 100ms, when zero); with Concurrency it bounds a queue's throughput.
+	FetchCooldown time.Duration
 	// SoftStop is how long a stopping process lets running jobs finish before it
 	// cancels them (they then return to the queue). Default 30s.
 	SoftStop time.Duration
@@ -93,7 +96,7 @@ func (c *Config) defaults() {
 		c.RescueAfter = longest + 5*time.Minute
 	}
 	if c.PollInterval <= 0 {
-		c.PollInterval = time.Second
+		c.PollInterval = 250 * time.Millisecond
 	}
 	if c.SoftStop <= 0 {
 		c.SoftStop = 30 * time.Second

@@ -89,7 +89,7 @@ func testConfig() Config {
 	}
 }
 
-func openStore(t *testing.T, dialect string) store.Store {
+func openStore(t testing.TB, dialect string) store.Store {
 	t.Helper()
 	var st store.Store
 	switch dialect {
