@@ -55,7 +55,7 @@ type Config struct {
 	Workers         bool                         // VIBECODER_WORKERS (true): serve also works jobs
 	JobQueues       map[string]map[string]string // VIBECODER_JOB_QUEUES: kind:key=value,...;kind2:...
 	JobRescueAfter  time.Duration                // VIBECODER_JOB_RESCUE_AFTER (longest timeout + 5m)
-	JobPollInterval time.Duration                // VIBECODER_JOB_POLL_INTERVAL (1s)
+	JobPollInterval time.Duration                // VIBECODER_JOB_POLL_INTERVAL (250ms)
 	JobSoftStop     time.Duration                // VIBECODER_JOB_SOFT_STOP (30s)
 
 	MaxBodyBytes    int64         // VIBECODER_MAX_BODY_BYTES (1 MiB)
