@@ -118,6 +118,12 @@ func openStore(t testing.TB, dialect string) store.Store {
 
 func newHarness(t *testing.T, dialect string, cfg Config) *harness {
 	t.Helper()
+	return newHarnessWith(t, dialect, cfg)
+}
+
+// newHarnessWith also registers extra workers (each a river.Worker of some args type).
+func newHarnessWith(t *testing.T, dialect string, cfg Config, extra ...any) *harness {
+	t.Helper()
 	st := openStore(t, dialect)
 	u := &store.User{Email: "jobs@example.com", PasswordHash: "x"}
 	if err := st.CreateUser(t.Context(), u); err != nil {
@@ -134,6 +140,11 @@ func newHarness(t *testing.T, dialect string, cfg Config) *harness {
 	river.AddWorker(workers, h.echo)
 	river.AddWorker(workers, &failWorker{Policy: PolicyFor[failArgs](cfg, "test_fail")})
 	river.AddWorker(workers, h.block)
+	for _, w := range extra {
+		if cw, ok := w.(*chainWorker); ok {
+			river.AddWorker(workers, cw)
+		}
+	}
 	q, err := New(st, workers, slog.New(slog.DiscardHandler), cfg)
 	if err != nil {
 		t.Fatal(err)

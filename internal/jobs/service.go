@@ -66,7 +66,7 @@ func (q *Queue) Enqueue(ctx context.Context, userID, projectID uuid.UUID, execut
 		if err != nil {
 			return fmt.Errorf("insert %s job: %w", kind, err)
 		}
-		ref := store.JobRef{JobID: row.ID, UserID: userID, ProjectID: projectID, ExecutionID: executionID, Kind: kind}
+		ref := storeRef(row.ID, userID, projectID, executionID, kind)
 		if err := q.st.CreateJobRef(ctx, &ref); err != nil {
 			return err
 		}
@@ -166,4 +166,8 @@ func (q *Queue) Retry(ctx context.Context, userID uuid.UUID, jobID int64) (*Job,
 	}
 	j := view(*ref, row)
 	return &j, nil
+}
+
+func storeRef(jobID int64, userID, projectID uuid.UUID, executionID *uuid.UUID, kind string) store.JobRef {
+	return store.JobRef{JobID: jobID, UserID: userID, ProjectID: projectID, ExecutionID: executionID, Kind: kind}
 }
