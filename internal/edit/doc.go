@@ -1,0 +1,59 @@
+// Package edit turns an LLM's answer into file edits and applies them to a workspace without letting
+// a single byte land outside it. The model writes Aider-style SEARCH/REPLACE blocks; [Parse] reads them
+// tolerantly, [Apply] writes the ones that match and explains the ones that don't, and [FailureReport]
+// words that explanation for the model's next turn.
+//
+// # Format
+//
+// [Instructions] is the text to put in the coder agent's system prompt. In short, each edit is the
+// file's path alone on a line, then a fenced block holding one SEARCH/REPLACE block:
+//
+//	path/to/file.go
+//	```go
+//	<<<<<<< SEARCH
+//	old lines
+//	=======
+//	new lines
+//	>>>>>>> REPLACE
+//	```
+//
+// An answer may hold any number of blocks, several for the same file; they are applied in order, each to
+// the result of the previous one. An empty SEARCH section (or one of blank lines only) creates the
+// file, or fills an existing empty one. A new file may also be written whole: a line "NEW FILE: path" followed by a fenced code block
+// whose content is the file. Whole-file writes never overwrite a non-empty file, so a model that
+// "rewrites" an existing file is told to use SEARCH/REPLACE instead of silently dropping code.
+// Deleting files is not supported.
+//
+// # Tolerance
+//
+// The parser accepts what models actually write: blocks with or without code fences (of any language,
+// backticks or tildes); marker lines with 5 to 9 '<', '=' or '>' instead of 7, surrounding spaces and
+// lower case; CRLF line endings; a path line decorated as "`a.go`", "**a.go**", "### a.go", "a.go:",
+// "File: a.go" or "NEW FILE: a.go", up to three lines above the block with blank lines and the opening
+// fence in between; and a block without a path line, which continues the file of the block before it.
+// A path is one word of letters, digits and "._-/+@~[]", which keeps prose and code lines from being
+// taken for one.
+// A block that is cut off or has markers out of order is reported as a [ParseError] and the rest of
+// the answer is still parsed. Known limit: a line of 5 to 9 '=' inside a SEARCH or REPLACE section (a
+// reStructuredText underline, say) is taken for the divider.
+//
+// When applying, SEARCH is located in the file by progressively looser passes, each tried only when the
+// stricter one found nothing: exact lines; lines equal once trailing whitespace is ignored; the block's
+// lines all shifted by the same indentation (the REPLACE lines are re-indented by the same amount); and
+// finally the same three with blank lines at the edges of SEARCH (and as many at the edges of REPLACE)
+// dropped. A SEARCH that matches more than one place in a pass is refused as ambiguous rather than
+// guessed at. A SEARCH that matches nowhere is reported with the closest window of lines in the file
+// (by line similarity) and its line numbers, so the model can copy the real text. Line numbers and
+// closest lines describe the file after the answer's other edits, which is what the model's retry
+// will be applied to.
+//
+// # Safety
+//
+// Every path goes through [SafePath]: absolute paths, paths that climb out with "..", empty paths, NUL
+// bytes, anything under a ".git" directory (in any case) and paths that reach outside the workspace
+// through a symbolic link are refused with a reason. The files themselves are read and written
+// through an [os.Root], which refuses escapes on its own, so a symlink swapped in after the check
+// still cannot redirect a write. Files are replaced by writing a temporary file in the same
+// directory and renaming it over the original, so a file is either fully edited or untouched;
+// Apply writes the edits that apply and reports the rest, as Aider does.
+package edit

@@ -1,0 +1,115 @@
+package gitops
+
+import (
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func newWorkspaces(t *testing.T) *Workspaces {
+	t.Helper()
+	w, err := NewWorkspaces(slog.New(slog.DiscardHandler), Config{Timeout: 30 * time.Second, NetworkTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// gitT runs git for a test's fixtures, isolated from the developer's configuration,
+// and returns its trimmed output.
+func gitT(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", append([]string{"-c", "user.name=Fixture", "-c", "user.email=fixture@example.com",
+		"-c", "init.defaultBranch=main", "-c", "commit.gpgSign=false"}, args...)...)
+	cmd.Dir = dir
+	cmd.Env = gitEnv(os.Environ())
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// fixtureRepo makes a repository at dir with two commits on main and returns dir.
+func fixtureRepo(t *testing.T, dir string) string {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	gitT(t, dir, "init", "--quiet", "--initial-branch=main")
+	writeFile(t, filepath.Join(dir, "README.md"), "# Widgets\n")
+	writeFile(t, filepath.Join(dir, ".gitignore"), "*.log\n")
+	gitT(t, dir, "add", "-A")
+	gitT(t, dir, "commit", "--quiet", "-m", "Initial commit")
+	writeFile(t, filepath.Join(dir, "login.go"), "package widgets\n\nfunc Login() {}\n")
+	writeFile(t, filepath.Join(dir, "old.txt"), "to be deleted\n")
+	gitT(t, dir, "add", "-A")
+	gitT(t, dir, "commit", "--quiet", "-m", "Add login")
+	return dir
+}
+
+// bareRemote makes a bare copy of repo at dir (a project's remote, as on GitHub).
+func bareRemote(t *testing.T, repo, dir string) string {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	gitT(t, filepath.Dir(dir), "clone", "--quiet", "--bare", repo, dir)
+	return dir
+}
+
+// editWorkspace changes login.go, adds a new file, deletes old.txt, and writes an
+// ignored log file.
+func editWorkspace(t *testing.T, dir string) {
+	t.Helper()
+	writeFile(t, filepath.Join(dir, "login.go"), "package widgets\n\n// Login is rate limited.\nfunc Login() {}\n")
+	writeFile(t, filepath.Join(dir, "ratelimit/limiter.go"), "package ratelimit\n\ntype Limiter struct{}\n")
+	if err := os.Remove(filepath.Join(dir, "old.txt")); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "test.log"), "ignored\n")
+}
+
+// assertNoSecret fails when secret appears in any file under dir.
+func assertNoSecret(t *testing.T, dir, secret string) {
+	t.Helper()
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if strings.Contains(string(b), secret) {
+			t.Errorf("%s contains the token", p)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
