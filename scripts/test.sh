@@ -79,5 +79,11 @@ else
   red "WARNING: node/npm not found; the openai npm client test will be SKIPPED. Install Node.js 20+."
 fi
 
+# --- PGlite with pgvector (index/vector tests; see scripts/pglite.sh) ---------------------
+# Starts a PGlite server that exits with this script and exports VIBECODER_TEST_PGVECTOR_URL.
+pglite_env=$(scripts/pglite.sh --owner $$) || { red "scripts/pglite.sh failed"; exit 1; }
+eval "$pglite_env"
+# --- end PGlite ---------------------------------------------------------------------------
+
 say "go test -race ./..."
 go test -race -count=1 -timeout 30m "$@" ./...

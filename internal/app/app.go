@@ -17,9 +17,11 @@ import (
 	"github.com/vibecoder/vibecoder/internal/auth"
 	"github.com/vibecoder/vibecoder/internal/config"
 	"github.com/vibecoder/vibecoder/internal/httpapi"
+	"github.com/vibecoder/vibecoder/internal/index"
 	"github.com/vibecoder/vibecoder/internal/jobs"
 	"github.com/vibecoder/vibecoder/internal/llm/gateway"
 	"github.com/vibecoder/vibecoder/internal/observe"
+	"github.com/vibecoder/vibecoder/internal/pipeline"
 	"github.com/vibecoder/vibecoder/internal/store"
 	"github.com/vibecoder/vibecoder/internal/store/postgres"
 	"github.com/vibecoder/vibecoder/internal/store/sqlite"
@@ -40,8 +42,10 @@ type App struct {
 	Jobs   *jobs.Queue
 	Hub    *jobs.Hub
 	Events *jobs.Events
-	// Indexer indexes repositories for the index jobs (nil: indexing is not available).
-	Indexer jobs.Indexer
+	// Index indexes and searches repositories; Indexer is it as the index job sees it.
+	Index    *index.Indexer
+	Indexer  jobs.Indexer
+	Pipeline *pipeline.Pipeline
 }
 
 // OpenStore opens the database the configuration selects and applies pending migrations.
@@ -115,6 +119,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		MaxBodyBytes:  cfg.MaxBodyBytes,
 		SecureCookies: cfg.SecureCookies,
 		Version:       Version,
+		CheckRepo:     cfg.CheckLocalRepo,
 	})
 	var cacheInfo func() httpapi.LLMCacheInfo
 	a.LLM, cacheInfo, err = NewGateway(cfg, st, a.Redis, log)
@@ -123,6 +128,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		return nil, err
 	}
 	a.HTTP.EnableLLM(a.LLM, cacheInfo)
+	ix, err := a.buildIndexer()
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.Indexer = indexJobs{ix: ix, st: st, check: cfg.CheckLocalRepo}
+	a.Index = ix
+	a.HTTP.EnableSearch(ix)
 	if err := a.buildJobs(cfg.Workers); err != nil {
 		a.Close()
 		return nil, err

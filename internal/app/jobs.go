@@ -8,8 +8,10 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"github.com/vibecoder/vibecoder/internal/gitops"
 	"github.com/vibecoder/vibecoder/internal/httpapi"
 	"github.com/vibecoder/vibecoder/internal/jobs"
+	"github.com/vibecoder/vibecoder/internal/pipeline"
 	"github.com/vibecoder/vibecoder/internal/store/postgres"
 )
 
@@ -38,15 +40,32 @@ func (a *App) buildJobs(work bool) error {
 	}
 	a.Hub = jobs.NewHub()
 	a.Events = jobs.NewEvents(a.Store, a.Hub)
+	pl, err := a.buildPipeline(pipeline.Config{
+		DataDir:     a.Config.DataDir,
+		MaxRepairs:  a.Config.MaxRepairs,
+		TestTimeout: a.Config.TestTimeout,
+		Author:      gitops.Author{Name: a.Config.GitAuthorName, Email: a.Config.GitAuthorEmail},
+		GitHubToken: a.Config.GitHubToken,
+		GitHubAPI:   a.Config.GitHubAPIURL,
+		Jobs:        cfg,
+		CheckRepo:   a.Config.CheckLocalRepo,
+	})
+	if err != nil {
+		return err
+	}
 	var workers *river.Workers
-	if work && a.Indexer != nil {
+	if work {
 		workers = river.NewWorkers()
 		river.AddWorker(workers, jobs.NewIndexWorker(cfg, a.Store, a.Indexer, a.Events, a.Log))
+		pl.Register(workers)
 	}
 	a.Jobs, err = jobs.New(a.Store, workers, a.Log, cfg)
 	if err != nil {
 		return err
 	}
+	pl.Queue = a.Jobs // the steps enqueue their successors
+	a.Pipeline = pl
+	a.HTTP.EnableRuns(pl)
 	deps := httpapi.JobsDeps{Queue: a.Jobs, Hub: a.Hub, Poll: a.Config.JobPollInterval}
 	if a.Indexer != nil {
 		deps.EnqueueIndex = a.Jobs.EnqueueIndex

@@ -3,6 +3,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -57,6 +58,21 @@ type Config struct {
 	JobRescueAfter  time.Duration                // VIBECODER_JOB_RESCUE_AFTER (longest timeout + 5m)
 	JobPollInterval time.Duration                // VIBECODER_JOB_POLL_INTERVAL (250ms)
 	JobSoftStop     time.Duration                // VIBECODER_JOB_SOFT_STOP (30s)
+
+	// LocalRepoRoots are the directories under which projects may name a local path or
+	// file:// repository (VIBECODER_LOCAL_REPO_ROOTS, colon-separated). Unset: only
+	// administrators may use local repositories.
+	LocalRepoRoots []string
+
+	// The agent pipeline.
+	AllowUnsandboxed bool          // VIBECODER_ALLOW_UNSANDBOXED (false): run tests without bubblewrap
+	SandboxMemory    int64         // VIBECODER_SANDBOX_MEMORY_BYTES (2 GiB)
+	SandboxProcs     int64         // VIBECODER_SANDBOX_PROCS (512)
+	TestTimeout      time.Duration // VIBECODER_TEST_TIMEOUT (10m)
+	MaxRepairs       int           // VIBECODER_MAX_REPAIRS (2)
+	GitAuthorName    string        // VIBECODER_GIT_AUTHOR_NAME (Vibe Coder)
+	GitAuthorEmail   string        // VIBECODER_GIT_AUTHOR_EMAIL (vibecoder@localhost)
+	GitHubAPIURL     string        // GITHUB_API_URL (derived from the remote: api.github.com or https://host/api/v3)
 
 	MaxBodyBytes    int64         // VIBECODER_MAX_BODY_BYTES (1 MiB)
 	ShutdownTimeout time.Duration // VIBECODER_SHUTDOWN_TIMEOUT (30s)
@@ -249,6 +265,44 @@ func Load(getenv func(string) string) (Config, error) {
 			bad("VIBECODER_EMBEDDING_MODEL", "must be provider/model (e.g. openai/text-embedding-3-small) or a model alias, got %q", m)
 		}
 	}
+	for _, root := range strings.Split(get("VIBECODER_LOCAL_REPO_ROOTS", ""), ":") {
+		if root = strings.TrimSpace(root); root == "" {
+			continue
+		}
+		if !filepath.IsAbs(root) {
+			bad("VIBECODER_LOCAL_REPO_ROOTS", "%q is not an absolute path", root)
+			continue
+		}
+		c.LocalRepoRoots = append(c.LocalRepoRoots, filepath.Clean(root))
+	}
+	if c.AllowUnsandboxed, err = strconv.ParseBool(get("VIBECODER_ALLOW_UNSANDBOXED", "false")); err != nil {
+		bad("VIBECODER_ALLOW_UNSANDBOXED", "must be true or false")
+	}
+	if c.SandboxMemory, err = parseInt(get("VIBECODER_SANDBOX_MEMORY_BYTES", "2147483648"), 64<<20, 1<<40); err != nil {
+		bad("VIBECODER_SANDBOX_MEMORY_BYTES", "%v", err)
+	}
+	if c.SandboxProcs, err = parseInt(get("VIBECODER_SANDBOX_PROCS", "512"), 8, 100000); err != nil {
+		bad("VIBECODER_SANDBOX_PROCS", "%v", err)
+	}
+	if c.TestTimeout, err = parseDuration(get("VIBECODER_TEST_TIMEOUT", "10m"), time.Second, 24*time.Hour); err != nil {
+		bad("VIBECODER_TEST_TIMEOUT", "%v", err)
+	}
+	if n, err := parseInt(get("VIBECODER_MAX_REPAIRS", "2"), 0, 20); err != nil {
+		bad("VIBECODER_MAX_REPAIRS", "%v", err)
+	} else {
+		c.MaxRepairs = int(n)
+	}
+	c.GitAuthorName = get("VIBECODER_GIT_AUTHOR_NAME", "Vibe Coder")
+	c.GitAuthorEmail = get("VIBECODER_GIT_AUTHOR_EMAIL", "vibecoder@localhost")
+	if !strings.Contains(c.GitAuthorEmail, "@") || strings.ContainsAny(c.GitAuthorEmail+c.GitAuthorName, "<>\n") {
+		bad("VIBECODER_GIT_AUTHOR_EMAIL", "author name and email must be plain text and the email contain @")
+	}
+	c.GitHubAPIURL = get("GITHUB_API_URL", "")
+	if c.GitHubAPIURL != "" {
+		if u, err := url.Parse(c.GitHubAPIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("GITHUB_API_URL", "must be an http(s) URL such as https://github.example.com/api/v3")
+		}
+	}
 	if c.MaxBodyBytes, err = parseInt(get("VIBECODER_MAX_BODY_BYTES", "1048576"), 1024, 1<<30); err != nil {
 		bad("VIBECODER_MAX_BODY_BYTES", "%v", err)
 	}
@@ -323,3 +377,46 @@ func (l lines) Error() string {
 func (l lines) Unwrap() []error { return l }
 
 func joinLines(errs []error) error { return lines(errs) }
+
+// ErrLocalRepo refuses a local repository outside the allowed roots.
+var ErrLocalRepo = errors.New("local repository not allowed")
+
+// CheckLocalRepo decides whether a user may have the server read repo when it is a
+// local path or a file:// URL (anything else is fine): under LocalRepoRoots for
+// everyone when roots are configured, otherwise for administrators only. Without this
+// a user could index, and so read, any directory the server can.
+func (c Config) CheckLocalRepo(repo string, admin bool) error {
+	path := ""
+	switch {
+	case strings.HasPrefix(repo, "file://"):
+		u, err := url.Parse(repo)
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrLocalRepo, err)
+		}
+		path = u.Path
+	case filepath.IsAbs(repo):
+		path = repo
+	default:
+		return nil
+	}
+	if len(c.LocalRepoRoots) == 0 {
+		if admin {
+			return nil
+		}
+		return fmt.Errorf("%w: only administrators may use local repositories unless VIBECODER_LOCAL_REPO_ROOTS allows them", ErrLocalRepo)
+	}
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		real = filepath.Clean(path)
+	}
+	for _, root := range c.LocalRepoRoots {
+		rr, err := filepath.EvalSymlinks(root)
+		if err != nil {
+			rr = root
+		}
+		if rel, err := filepath.Rel(rr, real); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: %s is outside VIBECODER_LOCAL_REPO_ROOTS", ErrLocalRepo, path)
+}

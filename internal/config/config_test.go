@@ -62,3 +62,35 @@ func TestScaleOutAndSecrets(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckLocalRepo(t *testing.T) {
+	root := t.TempDir()
+	none := Config{}
+	if err := none.CheckLocalRepo("/etc", false); err == nil {
+		t.Fatal("a user read /etc with no roots configured")
+	}
+	if err := none.CheckLocalRepo("/srv/repo", true); err != nil {
+		t.Fatalf("admin refused: %v", err)
+	}
+	if err := none.CheckLocalRepo("https://github.com/o/r.git", false); err != nil {
+		t.Fatalf("remote refused: %v", err)
+	}
+	c, err := Load(env(map[string]string{"VIBECODER_LOCAL_REPO_ROOTS": root}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for repo, ok := range map[string]bool{
+		root + "/a":                 true,
+		"file://" + root + "/b.git": true,
+		root + "/../etc":            false,
+		"/etc/passwd":               false,
+		"file:///etc":               false,
+	} {
+		if err := c.CheckLocalRepo(repo, false); (err == nil) != ok {
+			t.Errorf("CheckLocalRepo(%q) = %v, want allowed=%v", repo, err, ok)
+		}
+	}
+	if _, err := Load(env(map[string]string{"VIBECODER_LOCAL_REPO_ROOTS": "relative/dir"})); err == nil {
+		t.Fatal("a relative root was accepted")
+	}
+}

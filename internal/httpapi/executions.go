@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"net/http"
 	"time"
 
@@ -23,12 +24,22 @@ type executionView struct {
 	FinishedAt *time.Time `json:"finished_at"`
 	CreatedAt  time.Time  `json:"created_at"`
 	UpdatedAt  time.Time  `json:"updated_at"`
+	// Details is what the pipeline recorded: steps with timings, test runs, the diff,
+	// the agents and models used, the branch and pull request.
+	Details json.RawMessage `json:"details"`
+	// Review and Commit are the latest of each, on GET of one execution.
+	Review *reviewView `json:"review,omitempty"`
+	Commit *commitView `json:"commit,omitempty"`
 }
 
 func viewExecution(e store.Execution) executionView {
+	d := e.Details
+	if len(d) == 0 {
+		d = json.RawMessage(`{}`)
+	}
 	return executionView{ID: e.ID, ProjectID: e.ProjectID, TaskID: e.TaskID, Status: e.Status, Step: e.Step, Error: e.Error,
 		TokensIn: e.TokensIn, TokensOut: e.TokensOut, CostUSD: e.CostUSD, StartedAt: e.StartedAt, FinishedAt: e.FinishedAt,
-		CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
+		CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt, Details: d}
 }
 
 type commitView struct {
@@ -115,9 +126,30 @@ func (s *Server) ownExecution(w http.ResponseWriter, r *http.Request) (*store.Ex
 }
 
 func (s *Server) getExecution(w http.ResponseWriter, r *http.Request) {
-	if e, ok := s.ownExecution(w, r); ok {
-		writeJSON(w, http.StatusOK, viewExecution(*e))
+	e, ok := s.ownExecution(w, r)
+	if !ok {
+		return
 	}
+	out := viewExecution(*e)
+	reviews, err := s.store.ListReviews(r.Context(), e.UserID, e.ID, store.Page{Limit: 1})
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	if len(reviews) > 0 {
+		v := viewReview(reviews[0])
+		out.Review = &v
+	}
+	commits, err := s.store.ListCommits(r.Context(), e.UserID, e.ID, store.Page{Limit: 1})
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	if len(commits) > 0 {
+		v := viewCommit(commits[0])
+		out.Commit = &v
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) listCommits(w http.ResponseWriter, r *http.Request) {

@@ -146,7 +146,7 @@ func (s *Server) retryJob(w http.ResponseWriter, r *http.Request) {
 // indexProject answers POST /api/v1/projects/{id}/index: queue an index job.
 func (s *Server) indexProject(w http.ResponseWriter, r *http.Request) {
 	p, ok := s.ownProject(w, r)
-	if !ok {
+	if !ok || !s.repoAllowed(w, r, p.RepoURL) {
 		return
 	}
 	j, err := s.jobs.EnqueueIndex(r.Context(), p)
@@ -254,4 +254,16 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, userID uui
 			}
 		}
 	}
+}
+
+// repoAllowed answers 403 when the caller may not use the project's (local) repository.
+func (s *Server) repoAllowed(w http.ResponseWriter, r *http.Request, repo string) bool {
+	if s.cfg.CheckRepo == nil {
+		return true
+	}
+	if err := s.cfg.CheckRepo(repo, userFrom(r.Context()).IsAdmin); err != nil {
+		s.problem(w, r, http.StatusForbidden, "Forbidden", err.Error())
+		return false
+	}
+	return true
 }

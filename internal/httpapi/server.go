@@ -11,6 +11,7 @@ import (
 	"github.com/vibecoder/vibecoder/internal/auth"
 	"github.com/vibecoder/vibecoder/internal/llm/gateway"
 	"github.com/vibecoder/vibecoder/internal/observe"
+	"github.com/vibecoder/vibecoder/internal/pipeline"
 	"github.com/vibecoder/vibecoder/internal/store"
 )
 
@@ -19,6 +20,9 @@ type Config struct {
 	MaxBodyBytes  int64
 	SecureCookies bool
 	Version       string
+	// CheckRepo decides whether a user may have the server read a project's
+	// repository (local paths are restricted); nil allows everything.
+	CheckRepo func(repo string, admin bool) error
 }
 
 // Server holds the handlers' dependencies.
@@ -33,6 +37,7 @@ type Server struct {
 	llm          *gateway.Gateway
 	llmCacheInfo func() LLMCacheInfo
 	jobs         *JobsDeps
+	pipeline     *pipeline.Pipeline
 }
 
 // New returns a Server with every route registered.

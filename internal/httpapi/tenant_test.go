@@ -46,6 +46,8 @@ var idRoutes = []struct {
 	{"GET /api/v1/executions/{id}/events", "execution", nil},
 	{"GET /api/v1/projects/{id}/events", "project", nil},
 	{"POST /api/v1/projects/{id}/index", "project", nil},
+	{"GET /api/v1/projects/{id}/search", "project", nil},
+	{"POST /api/v1/tasks/{id}/run", "task", nil},
 	{"GET /api/v1/jobs/{id}", "job", nil},
 	{"POST /api/v1/jobs/{id}/cancel", "job", nil},
 	{"POST /api/v1/jobs/{id}/retry", "job", nil},

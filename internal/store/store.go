@@ -8,9 +8,14 @@ package store
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/google/uuid"
 )
@@ -188,8 +193,10 @@ type Execution struct {
 	CostUSD    float64
 	StartedAt  *time.Time
 	FinishedAt *time.Time
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// Details is a JSON object the pipeline maintains: diff, test runs, agents, PR.
+	Details   json.RawMessage
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Commit is a commit an execution produced, with the pull request opened for it.
@@ -308,6 +315,7 @@ type Store interface {
 	Executions
 	Usage
 	Jobs
+	Chunks
 
 	// InTx runs fn in one write transaction as userID. Store calls made with the context
 	// fn receives join the transaction, and tx is the driver's own transaction (*sql.Tx
@@ -440,4 +448,147 @@ type Jobs interface {
 	AppendEvent(ctx context.Context, ev *Event) error
 	// ListEvents returns the user's events matching the filter with ID > AfterID, oldest first.
 	ListEvents(ctx context.Context, userID uuid.UUID, f EventFilter) ([]Event, error)
+}
+
+// Chunk is one indexed piece of a project's file: a function, a type, a block of lines.
+// SearchText is the code-aware keyword text (identifiers whole and split, lower-cased)
+// the keyword index is built from.
+type Chunk struct {
+	ID          uuid.UUID
+	UserID      uuid.UUID
+	ProjectID   uuid.UUID
+	Path        string
+	Language    string
+	StartLine   int
+	EndLine     int
+	Symbol      string
+	Content     string
+	ContentHash string // hex sha256 of Content
+	SearchText  string
+	CreatedAt   time.Time
+}
+
+// FileChunks is the new state of one file: its content hash and its chunks.
+type FileChunks struct {
+	Path   string
+	Hash   string // hex sha256 of the file
+	Chunks []Chunk
+}
+
+// ChunkHit is a chunk found by a search; a higher Score is a better match, comparable
+// only within one result list.
+type ChunkHit struct {
+	Chunk
+	Score float64
+}
+
+// ChunkVector is a chunk's embedding.
+type ChunkVector struct {
+	ChunkID uuid.UUID
+	Vector  []float32
+}
+
+// IndexState is a project's index bookkeeping. Generation grows with every change of
+// the project's chunks or embeddings, so a cache of them can tell it is stale.
+type IndexState struct {
+	Generation     int64
+	EmbeddingModel string
+	EmbeddingDims  int
+}
+
+// Errors of the Chunks store.
+var (
+	// ErrDimensionMismatch means an embedding's length differs from the project's (or the
+	// vector column's) dimension.
+	ErrDimensionMismatch = errors.New("embedding dimension mismatch")
+	// ErrNoVectorIndex means the database has no vector index (no pgvector): callers search
+	// the vectors from ChunkVectors exactly instead.
+	ErrNoVectorIndex = errors.New("no vector index in this database")
+)
+
+// Chunks stores a project's code index: chunks with their keyword index, the content
+// hash of every indexed file, and embeddings. Every method is scoped to the owning user;
+// another user's project is ErrNotFound (or simply empty, for reads).
+type Chunks interface {
+	// ReplaceFiles replaces, in one transaction, each file's chunks and records its hash.
+	// A new chunk whose ContentHash equals one of the file's old chunks keeps that
+	// chunk's embedding.
+	ReplaceFiles(ctx context.Context, userID, projectID uuid.UUID, files []FileChunks) error
+	// DeleteFiles removes the files' chunks and hashes.
+	DeleteFiles(ctx context.Context, userID, projectID uuid.UUID, paths []string) error
+	// FileHashes returns path → content hash of every indexed file of the project.
+	FileHashes(ctx context.Context, userID, projectID uuid.UUID) (map[string]string, error)
+	// KeywordSearch ranks the project's chunks whose search text matches every group of
+	// terms, a group matching when the text holds any of its terms (one group: any term
+	// at all), best first (SQLite FTS5 bm25, PostgreSQL ts_rank). Terms are lower-case
+	// words; characters other than letters, digits and '_' are dropped, and so are groups
+	// left empty.
+	KeywordSearch(ctx context.Context, userID, projectID uuid.UUID, groups [][]string, limit int) ([]ChunkHit, error)
+	// GetChunks returns the project's chunks with the given ids (missing ids are skipped).
+	GetChunks(ctx context.Context, userID, projectID uuid.UUID, ids []uuid.UUID) ([]Chunk, error)
+	// ChunksToEmbed returns up to limit of the project's chunks that have no embedding.
+	ChunksToEmbed(ctx context.Context, userID, projectID uuid.UUID, limit int) ([]Chunk, error)
+	// SetEmbeddings stores embeddings made with model. The first one fixes the project's
+	// dimension; a vector of another length is ErrDimensionMismatch, and so is a model
+	// other than the project's (ResetEmbeddings first).
+	SetEmbeddings(ctx context.Context, userID, projectID uuid.UUID, model string, vecs []ChunkVector) error
+	// ResetEmbeddings drops every embedding of the project and forgets its model and dimension.
+	ResetEmbeddings(ctx context.Context, userID, projectID uuid.UUID) error
+	// ChunkVectors returns every embedding of the project, for exact search.
+	ChunkVectors(ctx context.Context, userID, projectID uuid.UUID) ([]ChunkVector, error)
+	// NearestChunks returns the chunks nearest to vec by cosine distance through the
+	// database's vector index (Score = cosine similarity), or ErrNoVectorIndex.
+	NearestChunks(ctx context.Context, userID, projectID uuid.UUID, vec []float32, limit int) ([]ChunkHit, error)
+	// IndexState returns the project's index state (zero values when never indexed).
+	IndexState(ctx context.Context, userID, projectID uuid.UUID) (IndexState, error)
+	// VectorIndex reports whether NearestChunks is served by a vector index (pgvector).
+	VectorIndex() bool
+	// OptimizeChunks tidies the keyword index after a bulk change (SQLite merges the FTS5
+	// segments that many small transactions leave; PostgreSQL refreshes the planner's
+	// statistics), so searches stay fast. It is an optimisation: searches are correct
+	// without it.
+	OptimizeChunks(ctx context.Context) error
+}
+
+// EncodeVector encodes an embedding as little-endian float32s, the form both dialects
+// store it in (SQLite BLOB, PostgreSQL bytea).
+func EncodeVector(v []float32) []byte {
+	b := make([]byte, 4*len(v))
+	for i, f := range v {
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(f))
+	}
+	return b
+}
+
+// DecodeVector is the inverse of EncodeVector.
+func DecodeVector(b []byte) ([]float32, error) {
+	if len(b)%4 != 0 {
+		return nil, fmt.Errorf("stored vector has %d bytes, not a multiple of 4", len(b))
+	}
+	v := make([]float32, len(b)/4)
+	for i := range v {
+		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return v, nil
+}
+
+// CleanTerms prepares keyword-search terms for a dialect's query syntax: it keeps only
+// letters, digits and '_' of each term, lower-cases it, and drops empty and repeated
+// terms, so no term can carry query syntax.
+func CleanTerms(terms []string) []string {
+	seen := make(map[string]bool, len(terms))
+	out := make([]string, 0, len(terms))
+	for _, t := range terms {
+		t = strings.Map(func(r rune) rune {
+			if r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r) {
+				return unicode.ToLower(r)
+			}
+			return -1
+		}, t)
+		if t != "" && !seen[t] {
+			seen[t] = true
+			out = append(out, t)
+		}
+	}
+	return out
 }

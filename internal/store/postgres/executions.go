@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/google/uuid"
@@ -11,12 +12,12 @@ import (
 )
 
 const executionCols = `id, user_id, project_id, task_id, status, step, error, tokens_in, tokens_out, cost_usd,
-	started_at, finished_at, created_at, updated_at`
+	started_at, finished_at, created_at, updated_at, details`
 
 func scanExecution(r pgx.Row) (*store.Execution, error) {
 	var e store.Execution
 	if err := r.Scan(&e.ID, &e.UserID, &e.ProjectID, &e.TaskID, &e.Status, &e.Step, &e.Error,
-		&e.TokensIn, &e.TokensOut, &e.CostUSD, &e.StartedAt, &e.FinishedAt, &e.CreatedAt, &e.UpdatedAt); err != nil {
+		&e.TokensIn, &e.TokensOut, &e.CostUSD, &e.StartedAt, &e.FinishedAt, &e.CreatedAt, &e.UpdatedAt, &e.Details); err != nil {
 		return nil, translate(err)
 	}
 	return &e, nil
@@ -32,14 +33,17 @@ func (s *Store) CreateExecution(ctx context.Context, e *store.Execution) error {
 	}
 	e.CreatedAt = store.Now()
 	e.UpdatedAt = e.CreatedAt
+	if len(e.Details) == 0 {
+		e.Details = json.RawMessage(`{}`)
+	}
 	err := s.tenantTx(ctx, e.UserID, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, "INSERT INTO executions ("+executionCols+`)
 			SELECT $1::uuid, t.user_id, t.project_id, t.id, $4::text, $5::text, $6::text, $7::bigint, $8::bigint,
-				$9::double precision, $10::timestamptz, $11::timestamptz, $12::timestamptz, $12::timestamptz
+				$9::double precision, $10::timestamptz, $11::timestamptz, $12::timestamptz, $12::timestamptz, $13::jsonb
 			FROM tasks t WHERE t.id = $3 AND t.user_id = $2
 			RETURNING project_id`,
 			e.ID, e.UserID, e.TaskID, e.Status, e.Step, e.Error, e.TokensIn, e.TokensOut, e.CostUSD,
-			e.StartedAt, e.FinishedAt, e.CreatedAt).Scan(&e.ProjectID)
+			e.StartedAt, e.FinishedAt, e.CreatedAt, string(e.Details)).Scan(&e.ProjectID)
 	})
 	if err != nil {
 		return fmt.Errorf("create execution of task %s: %w", e.TaskID, translate(err))
@@ -91,12 +95,15 @@ func (s *Store) ListExecutions(ctx context.Context, userID, taskID uuid.UUID, pa
 // ProjectID, TaskID and CreatedAt from the stored row.
 func (s *Store) UpdateExecution(ctx context.Context, e *store.Execution) error {
 	now := store.Now()
+	if len(e.Details) == 0 {
+		e.Details = json.RawMessage(`{}`)
+	}
 	err := s.tenantTx(ctx, e.UserID, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `UPDATE executions SET status = $3, step = $4, error = $5, tokens_in = $6,
-			tokens_out = $7, cost_usd = $8, started_at = $9, finished_at = $10, updated_at = $11
+			tokens_out = $7, cost_usd = $8, started_at = $9, finished_at = $10, updated_at = $11, details = $12::jsonb
 			WHERE id = $1 AND user_id = $2 RETURNING project_id, task_id, created_at`,
 			e.ID, e.UserID, e.Status, e.Step, e.Error, e.TokensIn, e.TokensOut, e.CostUSD,
-			e.StartedAt, e.FinishedAt, now).Scan(&e.ProjectID, &e.TaskID, &e.CreatedAt)
+			e.StartedAt, e.FinishedAt, now, string(e.Details)).Scan(&e.ProjectID, &e.TaskID, &e.CreatedAt)
 	})
 	if err != nil {
 		return fmt.Errorf("update execution %s: %w", e.ID, translate(err))

@@ -11,16 +11,17 @@ import (
 	"github.com/vibecoder/vibecoder/internal/store"
 )
 
-const executionCols = "id, user_id, project_id, task_id, status, step, error, tokens_in, tokens_out, cost_usd, started_at, finished_at, created_at, updated_at"
+const executionCols = "id, user_id, project_id, task_id, status, step, error, tokens_in, tokens_out, cost_usd, started_at, finished_at, created_at, updated_at, details"
 
 func scanExecution(r scanner) (*store.Execution, error) {
 	var e store.Execution
 	var started, finished sql.NullString
-	var created, updated string
+	var created, updated, details string
 	if err := r.Scan(&e.ID, &e.UserID, &e.ProjectID, &e.TaskID, &e.Status, &e.Step, &e.Error, &e.TokensIn, &e.TokensOut,
-		&e.CostUSD, &started, &finished, &created, &updated); err != nil {
+		&e.CostUSD, &started, &finished, &created, &updated, &details); err != nil {
 		return nil, translate(err)
 	}
+	e.Details = json.RawMessage(details)
 	var err error
 	if e.StartedAt, err = parseTimePtr(started); err != nil {
 		return nil, err
@@ -45,11 +46,14 @@ func (s *Store) CreateExecution(ctx context.Context, e *store.Execution) error {
 	if e.Status == "" {
 		e.Status = store.ExecQueued
 	}
+	if len(e.Details) == 0 {
+		e.Details = json.RawMessage(`{}`)
+	}
 	err := s.w(ctx).QueryRowContext(ctx, "INSERT INTO executions ("+executionCols+`)
-		SELECT ?, user_id, project_id, id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM tasks WHERE id = ? AND user_id = ?
+		SELECT ?, user_id, project_id, id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM tasks WHERE id = ? AND user_id = ?
 		RETURNING project_id`,
 		e.ID.String(), e.Status, e.Step, e.Error, e.TokensIn, e.TokensOut, e.CostUSD, fmtTimePtr(e.StartedAt),
-		fmtTimePtr(e.FinishedAt), fmtTime(e.CreatedAt), fmtTime(e.UpdatedAt), e.TaskID.String(), e.UserID.String(),
+		fmtTimePtr(e.FinishedAt), fmtTime(e.CreatedAt), fmtTime(e.UpdatedAt), string(e.Details), e.TaskID.String(), e.UserID.String(),
 	).Scan(&e.ProjectID)
 	if err != nil {
 		return fmt.Errorf("create execution for task %s: %w", e.TaskID, translate(err))
@@ -86,10 +90,13 @@ func (s *Store) ListExecutions(ctx context.Context, userID, taskID uuid.UUID, pa
 // UpdateExecution implements store.Executions.
 func (s *Store) UpdateExecution(ctx context.Context, e *store.Execution) error {
 	e.UpdatedAt = store.Now()
+	if len(e.Details) == 0 {
+		e.Details = json.RawMessage(`{}`)
+	}
 	err := mustAffect(s.w(ctx).ExecContext(ctx, `UPDATE executions SET status = ?, step = ?, error = ?, tokens_in = ?,
-		tokens_out = ?, cost_usd = ?, started_at = ?, finished_at = ?, updated_at = ? WHERE id = ? AND user_id = ?`,
+		tokens_out = ?, cost_usd = ?, started_at = ?, finished_at = ?, updated_at = ?, details = ? WHERE id = ? AND user_id = ?`,
 		e.Status, e.Step, e.Error, e.TokensIn, e.TokensOut, e.CostUSD, fmtTimePtr(e.StartedAt), fmtTimePtr(e.FinishedAt),
-		fmtTime(e.UpdatedAt), e.ID.String(), e.UserID.String()))
+		fmtTime(e.UpdatedAt), string(e.Details), e.ID.String(), e.UserID.String()))
 	if err != nil {
 		return fmt.Errorf("update execution %s: %w", e.ID, err)
 	}

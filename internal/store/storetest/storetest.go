@@ -4,8 +4,10 @@ package storetest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
@@ -39,6 +41,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"MigrateIsIdempotent", testMigrateIdempotent},
 		{"InTx", testInTx},
 		{"JobRefsAndEvents", testJobRefsAndEvents},
+		{"ChunksReplaceAndSearch", testChunksReplaceAndSearch},
+		{"ChunksEmbeddings", testChunksEmbeddings},
+		{"ChunksTenantIsolation", testChunksTenantIsolation},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -319,16 +324,30 @@ func testExecutions(t *testing.T, s store.Store) {
 	}
 	got, err := s.GetExecution(ctx(t), u.ID, e.ID)
 	must(t, err)
-	if *got != *e {
+	if string(got.Details) != "{}" || string(e.Details) != "{}" {
+		t.Fatalf("new execution details = %s / %s, want {}", got.Details, e.Details)
+	}
+	got.Details, e.Details = nil, nil
+	if !reflect.DeepEqual(got, e) {
 		t.Fatalf("GetExecution = %+v, want %+v", got, e)
 	}
 	started := store.Now()
 	finished := started.Add(3 * time.Second)
 	e.Status, e.Step, e.Error, e.TokensIn, e.TokensOut, e.CostUSD = store.ExecFailed, "testrun", "tests failed", 1200, 300, 0.0123
 	e.StartedAt, e.FinishedAt = &started, &finished
+	e.Details = json.RawMessage(`{"diff":"--- a\n+++ b","tests":[{"exit_code":1}]}`)
 	must(t, s.UpdateExecution(ctx(t), e))
 	got, err = s.GetExecution(ctx(t), u.ID, e.ID)
 	must(t, err)
+	var details struct {
+		Diff  string `json:"diff"`
+		Tests []struct {
+			ExitCode int `json:"exit_code"`
+		} `json:"tests"`
+	}
+	if err := json.Unmarshal(got.Details, &details); err != nil || details.Diff != "--- a\n+++ b" || details.Tests[0].ExitCode != 1 {
+		t.Fatalf("details after update = %s (%v)", got.Details, err)
+	}
 	if got.Status != store.ExecFailed || got.TokensIn != 1200 || got.CostUSD != 0.0123 || !got.FinishedAt.Equal(finished) || got.Error != "tests failed" {
 		t.Fatalf("after update %+v", got)
 	}

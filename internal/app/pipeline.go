@@ -1,0 +1,49 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/vibecoder/vibecoder/internal/gitops"
+	"github.com/vibecoder/vibecoder/internal/pipeline"
+	"github.com/vibecoder/vibecoder/internal/sandbox"
+)
+
+// buildPipeline creates the agent pipeline: the sandbox (bubblewrap when installed,
+// with the Go toolchain mounted read-only for Go projects), git workspaces and the
+// step workers' dependencies.
+func (a *App) buildPipeline(jobsCfg pipeline.Config) (*pipeline.Pipeline, error) {
+	sbCfg := sandbox.Config{
+		AllowUnsandboxed: a.Config.AllowUnsandboxed,
+		DefaultTimeout:   a.Config.TestTimeout,
+		MemoryBytes:      a.Config.SandboxMemory,
+		MaxProcs:         a.Config.SandboxProcs,
+		MaxOutputBytes:   256 << 10,
+		Env:              map[string]string{},
+		Logger:           a.Log,
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if gt, err := sandbox.DetectGo(ctx, ""); err == nil {
+		sbCfg.ExtraReadOnly = append(sbCfg.ExtraReadOnly, gt.ReadOnly()...)
+		for k, v := range gt.Env("") {
+			sbCfg.Env[k] = v
+		}
+	} else {
+		a.Log.Info("no Go toolchain for sandboxed Go tests", slog.Any("error", err))
+	}
+	sb, err := sandbox.New(sbCfg)
+	if err != nil {
+		return nil, err
+	}
+	iso := sb.Isolation()
+	a.Log.Info("sandbox", slog.Bool("bubblewrap", iso.Sandboxed), slog.String("process_limit", iso.ProcessLimit),
+		slog.String("memory_limit", iso.MemoryLimit), slog.Bool("unsandboxed_allowed", a.Config.AllowUnsandboxed))
+	git, err := gitops.NewWorkspaces(a.Log, gitops.Config{})
+	if err != nil {
+		return nil, err
+	}
+	return pipeline.New(pipeline.Deps{Store: a.Store, Queue: a.Jobs, Gateway: a.LLM, Index: a.Index, Sandbox: sb, Git: git,
+		Events: a.Events, Log: a.Log}, jobsCfg), nil
+}

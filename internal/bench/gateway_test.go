@@ -1,0 +1,394 @@
+//go:build unix
+
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vibecoder/vibecoder/internal/app"
+	"github.com/vibecoder/vibecoder/internal/config"
+	"github.com/vibecoder/vibecoder/internal/observe"
+	"github.com/vibecoder/vibecoder/internal/testutil"
+)
+
+// The LLM gateway benchmarks (docs/BENCHMARKS.md). Every request goes through the real
+// production path: app.New, the HTTP handler with its middleware, API-key
+// authentication against the database, the rate limiter, the cache and the
+// OpenAI-compatible provider, talking to a local upstream that answers after
+// upstreamDelay. One invocation produces every figure:
+//
+//	go test -run '^$' -bench . -benchtime 10s ./internal/bench/
+
+const (
+	upstreamDelay = 5 * time.Millisecond
+	model         = "openai/gpt-4o-mini"
+	// saturating is the concurrency of the throughput runs: enough closed-loop clients
+	// to keep both cores busy.
+	saturating = 64
+
+	// EnvRedisURL names the Redis the Redis-backed benchmarks use. Its database is
+	// flushed before and after: it must be one nothing else uses.
+	EnvRedisURL     = "VIBECODER_BENCH_REDIS_URL"
+	defaultRedisURL = "redis://127.0.0.1:6379/12"
+)
+
+// completion is the upstream's answer text: about 1 KB, a typical short completion.
+var completion = strings.Repeat("Use a buffered channel and a WaitGroup to fan the work out. ", 18)
+
+// upstream is an OpenAI-compatible chat completions endpoint that answers every
+// request, after delay, with the same completion in OpenAI's wire format. It is
+// deliberately cheaper than llmtest's scripted servers (no recording, a pre-encoded
+// body), so the CPU it takes from the gateway under test stays small.
+func upstream(delay time.Duration) http.Handler {
+	body, err := json.Marshal(map[string]any{
+		"id": "chatcmpl-bench", "object": "chat.completion", "created": 1767225600, "model": "gpt-4o-mini",
+		"choices": []any{map[string]any{"index": 0, "logprobs": nil, "finish_reason": "stop",
+			"message": map[string]any{"role": "assistant", "content": completion, "refusal": nil}}},
+		"usage": map[string]any{"prompt_tokens": 96, "completion_tokens": 220, "total_tokens": 316,
+			"prompt_tokens_details": map[string]any{"cached_tokens": 0}},
+	})
+	if err != nil {
+		panic(err)
+	}
+	length := strconv.Itoa(len(body))
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/chat/completions", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		t := time.NewTimer(delay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", length)
+		_, _ = w.Write(body)
+	})
+	return mux
+}
+
+// fixture is a running Vibe Coder with a local upstream and an API key.
+type fixture struct {
+	app      *app.App
+	gateway  string // base URL
+	upstream string // base URL
+	client   *http.Client
+	key      string
+	// upstreamConns counts connections the upstream accepted.
+	upstreamConns atomic.Int64
+}
+
+// measure is load, with the Redis server's CPU time (when the app uses Redis) counted
+// apart from the rest of the machine's: Redis is part of the system under test.
+func (f *fixture) measure(b *testing.B, n, c int, do func(int) error) run {
+	b.Helper()
+	r0 := f.redisCPU(b)
+	r, err := load(n, c, do)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if f.app.Redis != nil {
+		r.redis = f.redisCPU(b) - r0
+		if r.others >= 0 {
+			r.others = max(r.others-r.redis, 0)
+		}
+	}
+	return r
+}
+
+// redisCPU is the CPU time the Redis server has used since it started (INFO cpu).
+func (f *fixture) redisCPU(b *testing.B) time.Duration {
+	if f.app.Redis == nil {
+		return 0
+	}
+	info, err := f.app.Redis.Info(context.Background(), "cpu").Result()
+	if err != nil {
+		b.Fatalf("redis INFO cpu: %v", err)
+	}
+	var total time.Duration
+	for _, line := range strings.Split(info, "\n") {
+		k, v, _ := strings.Cut(strings.TrimSpace(line), ":")
+		if k == "used_cpu_sys" || k == "used_cpu_user" {
+			sec, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				b.Fatalf("redis INFO cpu: %s: %v", line, err)
+			}
+			total += time.Duration(sec * float64(time.Second))
+		}
+	}
+	return total
+}
+
+// newFixture starts the app with embedded SQLite in a temporary directory, and Redis
+// for cache and rate limits when redisURL is set.
+func newFixture(b *testing.B, redisURL string) *fixture {
+	b.Helper()
+	ctx := context.Background()
+	f := &fixture{}
+	up := httptest.NewUnstartedServer(upstream(upstreamDelay))
+	up.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			f.upstreamConns.Add(1)
+		}
+	}
+	up.Start()
+	b.Cleanup(up.Close)
+
+	env := map[string]string{
+		"VIBECODER_DATA_DIR": b.TempDir(),
+		"OPENAI_BASE_URL":    up.URL + "/v1",
+		"VIBECODER_LLM_RPM":  "1000000",
+		"REDIS_URL":          redisURL,
+	}
+	cfg, err := config.Load(func(k string) string { return env[k] })
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The production logger (JSON, redacting, info level), writing nowhere: the cost
+	// of formatting the access log is part of the path, the cost of the terminal is not.
+	log := observe.NewLogger(io.Discard, cfg.LogLevel, observe.NewRedactor(cfg.Secrets()))
+	a, err := app.New(ctx, cfg, log)
+	if err != nil {
+		b.Fatal(err)
+	}
+	gw := httptest.NewServer(a.HTTP.Handler())
+	// Cleanups run last-in first-out: the server drains before the app flushes its
+	// usage rows and closes the store.
+	b.Cleanup(func() {
+		if err := a.Close(); err != nil {
+			b.Errorf("close app: %v", err)
+		}
+	})
+	b.Cleanup(gw.Close)
+
+	u, err := a.Auth.Signup(ctx, "bench@example.com", "Bench", "a long enough benchmark password", false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	key, _, err := a.Auth.CreateAPIKey(ctx, u.ID, "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	// One client for both the gateway and the direct calls: keep-alive, and an idle
+	// pool large enough that no run at up to `saturating` clients opens connections.
+	tr := &http.Transport{MaxIdleConns: 4 * saturating, MaxIdleConnsPerHost: 2 * saturating, IdleConnTimeout: time.Minute}
+	b.Cleanup(tr.CloseIdleConnections)
+	f.app, f.gateway, f.upstream, f.client, f.key = a, gw.URL, up.URL, &http.Client{Transport: tr}, key
+	f.check(b)
+	return f
+}
+
+// check makes sure the gateway answers with the upstream's completion.
+func (f *fixture) check(b *testing.B) {
+	b.Helper()
+	resp, err := f.post(f.gateway, chatBody("check"), true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Choices []struct {
+			Message struct{ Content string }
+		}
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusOK ||
+		len(out.Choices) != 1 || out.Choices[0].Message.Content != completion {
+		b.Fatalf("gateway check: status %d, %+v, %v", resp.StatusCode, out, err)
+	}
+}
+
+func chatBody(prompt string) []byte {
+	b, err := json.Marshal(map[string]any{
+		"model": model, "max_tokens": 512, "temperature": 0,
+		"messages": []map[string]string{
+			{"role": "system", "content": "You are Vibe Coder's assistant. Answer with a short, correct Go snippet and one sentence of explanation."},
+			{"role": "user", "content": "Write a function that downloads a list of URLs concurrently, at most eight at a time, and returns their sizes. " + prompt},
+		},
+	})
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+func (f *fixture) post(base string, body []byte, noCache bool) (*http.Response, error) {
+	req, err := http.NewRequest(http.MethodPost, base+"/v1/chat/completions", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+f.key)
+	req.Header.Set("Content-Type", "application/json")
+	if noCache {
+		req.Header.Set("Cache-Control", "no-cache")
+	}
+	return f.client.Do(req)
+}
+
+// call sends one request and reads the whole answer. wantCache, when set, is the
+// X-Cache header the gateway must answer with.
+func (f *fixture) call(base string, body []byte, noCache bool, wantCache string) error {
+	resp, err := f.post(base, body, noCache)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	switch {
+	case err != nil:
+		return err
+	case resp.StatusCode != http.StatusOK:
+		return fmt.Errorf("status %d", resp.StatusCode)
+	case wantCache != "" && resp.Header.Get("X-Cache") != wantCache:
+		return fmt.Errorf("X-Cache %q, want %q", resp.Header.Get("X-Cache"), wantCache)
+	}
+	return nil
+}
+
+// benchAddedLatency sends b.N requests straight to the upstream, then b.N through the
+// gateway (Cache-Control: no-cache and a distinct prompt each, so each one goes
+// upstream), both from c clients, and reports both latency distributions and their
+// difference: what the gateway adds.
+func (f *fixture) benchAddedLatency(b *testing.B, c int) {
+	nonce := time.Now().UnixNano()
+	body := func(phase string, i int) []byte { return chatBody(fmt.Sprintf("(%d/%s/%d)", nonce, phase, i)) }
+	direct := func(i int) error { return f.call(f.upstream, body("d", i), false, "") }
+	viaGateway := func(i int) error { return f.call(f.gateway, body("g", i), true, "MISS") }
+	// Warm both connection pools (ours, and the gateway's to the upstream).
+	for _, do := range []func(int) error{direct, viaGateway} {
+		if _, err := load(2*c, c, do); err != nil {
+			b.Fatal(err)
+		}
+	}
+	calls := f.app.LLM.Stats().UpstreamCalls.Load()
+	b.ResetTimer()
+	d := f.measure(b, b.N, c, direct)
+	conns := f.upstreamConns.Load()
+	g := f.measure(b, b.N, c, viaGateway)
+	b.StopTimer()
+	conns = f.upstreamConns.Load() - conns
+	if n := f.app.LLM.Stats().UpstreamCalls.Load() - calls; n != int64(b.N) {
+		b.Fatalf("%d upstream calls for %d gateway requests", n, b.N)
+	}
+	report(b, "direct-", d)
+	report(b, "gw-", g)
+	b.ReportMetric(micros(g.pct(50)-d.pct(50)), "added-p50-µs")
+	b.ReportMetric(micros(g.pct(99)-d.pct(99)), "added-p99-µs")
+	b.ReportMetric(g.perSecond(), "gw-req/s")
+	// Process CPU per request: the direct phase's is the load generator's and the
+	// upstream's share, so the difference is what the gateway spends.
+	b.ReportMetric(d.cpuPerRequest(), "direct-cpu-µs/req")
+	b.ReportMetric(g.cpuPerRequest(), "gw-cpu-µs/req")
+	if f.app.Redis != nil {
+		b.ReportMetric(g.redisPerRequest(), "gw-redis-cpu-µs/req")
+	}
+	reportOthers(b, d, g)
+	// New upstream connections per gateway request: 0 when the gateway's client
+	// keeps its connections alive, 1 when it dials for every call.
+	b.ReportMetric(float64(conns)/float64(b.N), "dials/gw-req")
+	b.ReportMetric(0, "ns/op") // an op is a request of each kind: not a useful figure
+}
+
+// benchCacheHit warms one cache entry, then sends b.N identical requests from c
+// clients, every one a hit, and reports their latency and the rate they were served at.
+func (f *fixture) benchCacheHit(b *testing.B, c int) {
+	body := chatBody("(cached)")
+	if err := f.call(f.gateway, body, false, ""); err != nil {
+		b.Fatal(err)
+	}
+	hit := func(int) error { return f.call(f.gateway, body, false, "HIT") }
+	if _, err := load(2*c, c, hit); err != nil {
+		b.Fatal(err)
+	}
+	calls := f.app.LLM.Stats().UpstreamCalls.Load()
+	b.ResetTimer()
+	r := f.measure(b, b.N, c, hit)
+	b.StopTimer()
+	if n := f.app.LLM.Stats().UpstreamCalls.Load() - calls; n != 0 {
+		b.Fatalf("%d upstream calls during a cache-hit run", n)
+	}
+	report(b, "", r)
+	b.ReportMetric(r.perSecond(), "req/s")
+	b.ReportMetric(r.cpuPerRequest(), "cpu-µs/req")
+	if f.app.Redis != nil {
+		b.ReportMetric(r.redisPerRequest(), "redis-cpu-µs/req")
+	}
+	if c >= runtime.NumCPU() {
+		// What the machine would serve if this process and Redis had every core to
+		// themselves and kept them busy: meaningful only when the clients saturate.
+		b.ReportMetric(float64(runtime.NumCPU())*1e6/(r.cpuPerRequest()+r.redisPerRequest()), "cpu-bound-req/s")
+	}
+	reportOthers(b, r)
+}
+
+// BenchmarkGatewayMemory is the embedded deployment: SQLite, and the cache and rate
+// limiter in process.
+func BenchmarkGatewayMemory(b *testing.B) {
+	f := newFixture(b, "")
+	for _, c := range []int{1, saturating} {
+		b.Run(fmt.Sprintf("AddedLatency/c=%d", c), func(b *testing.B) { f.benchAddedLatency(b, c) })
+	}
+	for _, c := range []int{1, saturating} {
+		b.Run(fmt.Sprintf("CacheHit/c=%d", c), func(b *testing.B) { f.benchCacheHit(b, c) })
+	}
+}
+
+// BenchmarkGatewayRedis keeps the cache and rate limiter in Redis (the database is
+// still SQLite, so the figures differ from BenchmarkGatewayMemory only by Redis).
+func BenchmarkGatewayRedis(b *testing.B) {
+	f := newFixture(b, benchRedis(b))
+	b.Run("AddedLatency/c=1", func(b *testing.B) { f.benchAddedLatency(b, 1) })
+	for _, c := range []int{1, saturating} {
+		b.Run(fmt.Sprintf("CacheHit/c=%d", c), func(b *testing.B) { f.benchCacheHit(b, c) })
+	}
+}
+
+// benchRedis returns the benchmark Redis's URL with its database flushed, and flushes
+// it again when the benchmark ends.
+func benchRedis(b *testing.B) string {
+	b.Helper()
+	raw := os.Getenv(EnvRedisURL)
+	if raw == "" {
+		raw = defaultRedisURL
+	}
+	opt, err := redis.ParseURL(raw)
+	if err != nil {
+		b.Fatalf("%s: %v", EnvRedisURL, err)
+	}
+	if opt.DB == 0 {
+		b.Fatalf("%s must name a database other than 0 (it is flushed): %s", EnvRedisURL, raw)
+	}
+	rdb := redis.NewClient(opt)
+	flush := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return rdb.FlushDB(ctx).Err()
+	}
+	if err := flush(); err != nil {
+		rdb.Close()
+		testutil.Missing(b, "Redis", EnvRedisURL, err)
+	}
+	b.Cleanup(func() {
+		if err := errors.Join(flush(), rdb.Close()); err != nil {
+			b.Errorf("flush benchmark Redis: %v", err)
+		}
+	})
+	return raw
+}

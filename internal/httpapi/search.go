@@ -1,0 +1,70 @@
+package httpapi
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/vibecoder/vibecoder/internal/index"
+)
+
+// Search limits.
+const (
+	DefaultSearchLimit = 10
+	MaxSearchLimit     = 50
+	MaxSearchQuery     = 500 // characters
+)
+
+type searchResponse struct {
+	Query string         `json:"query"`
+	Mode  string         `json:"mode"` // "hybrid" (keyword + vector) or "keyword"
+	Items []index.Result `json:"items"`
+}
+
+// EnableSearch registers GET /api/v1/projects/{id}/search, answered by ix.
+func (s *Server) EnableSearch(ix *index.Indexer) {
+	s.mux.Handle("GET /api/v1/projects/{id}/search", s.authed(func(w http.ResponseWriter, r *http.Request) {
+		s.searchProject(w, r, ix)
+	}))
+}
+
+func (s *Server) searchProject(w http.ResponseWriter, r *http.Request, ix *index.Indexer) {
+	p, ok := s.ownProject(w, r)
+	if !ok {
+		return
+	}
+	query := r.URL.Query()
+	q := strings.TrimSpace(query.Get("q"))
+	switch {
+	case q == "":
+		s.problem(w, r, http.StatusBadRequest, "Bad Request", "q is required: the text to search for")
+		return
+	case !utf8.ValidString(q):
+		s.problem(w, r, http.StatusBadRequest, "Bad Request", "q is not valid UTF-8")
+		return
+	case utf8.RuneCountInString(q) > MaxSearchQuery:
+		s.problem(w, r, http.StatusBadRequest, "Bad Request", fmt.Sprintf("q must be at most %d characters", MaxSearchQuery))
+		return
+	}
+	limit := DefaultSearchLimit
+	if raw := query.Get("limit"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 1 || n > MaxSearchLimit {
+			s.problem(w, r, http.StatusBadRequest, "Bad Request", fmt.Sprintf("limit must be an integer in 1-%d", MaxSearchLimit))
+			return
+		}
+		limit = n
+	}
+	res, err := ix.Search(r.Context(), p.UserID, p.ID, q, limit)
+	if err != nil {
+		s.storeError(w, r, "project", err)
+		return
+	}
+	mode := "keyword"
+	if ix.Semantic() {
+		mode = "hybrid"
+	}
+	writeJSON(w, http.StatusOK, searchResponse{Query: q, Mode: mode, Items: res})
+}

@@ -1,0 +1,320 @@
+// Package index turns a project's repository into searchable chunks: it checks the
+// repository out (or uses a local path in place), walks the files git tracks, splits
+// them into functions, types and blocks, keeps a code-aware keyword index and, when an
+// embedding model is configured, embeddings; Search fuses the keyword and vector
+// rankings with reciprocal rank fusion.
+package index
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/vibecoder/vibecoder/internal/llm"
+	"github.com/vibecoder/vibecoder/internal/store"
+)
+
+// Config tunes the indexer.
+type Config struct {
+	// DataDir holds clones of remote repositories, under repos/<project id>.
+	DataDir string
+	// MaxFileBytes skips larger files (default 1 MiB).
+	MaxFileBytes int64
+	// EmbeddingModel ("provider/model", resolved through the registry) turns on vector
+	// search; empty means keyword search only.
+	EmbeddingModel string
+	// EmbedBatch is how many chunks go into one embeddings request (default 64).
+	EmbedBatch int
+	// GitTimeout bounds each git command (default 10 minutes).
+	GitTimeout time.Duration
+	// WriteBatch is how many files are written per transaction (default 64).
+	WriteBatch int
+	// Workers read and chunk files in parallel (default GOMAXPROCS).
+	Workers int
+}
+
+func (c *Config) defaults() error {
+	if c.DataDir == "" {
+		return errors.New("index: DataDir is required")
+	}
+	if c.MaxFileBytes == 0 {
+		c.MaxFileBytes = 1 << 20
+	}
+	if c.EmbedBatch == 0 {
+		c.EmbedBatch = 64
+	}
+	if c.GitTimeout == 0 {
+		c.GitTimeout = 10 * time.Minute
+	}
+	if c.WriteBatch == 0 {
+		c.WriteBatch = 64
+	}
+	if c.Workers == 0 {
+		c.Workers = runtime.GOMAXPROCS(0)
+	}
+	if c.MaxFileBytes < 0 || c.EmbedBatch < 0 || c.GitTimeout < 0 || c.WriteBatch < 0 || c.Workers < 0 {
+		return errors.New("index: negative limit in Config")
+	}
+	return nil
+}
+
+// Indexer indexes projects and searches their indexes. It is safe for concurrent use.
+type Indexer struct {
+	st    store.Store
+	log   *slog.Logger
+	cfg   Config
+	embed llm.Provider // nil: keyword only
+	model string       // provider-native embedding model name
+
+	vecMu    sync.Mutex
+	vecCache map[uuid.UUID]*vectorSet
+}
+
+// New returns an Indexer. reg may be nil when cfg.EmbeddingModel is empty.
+func New(st store.Store, reg *llm.Registry, log *slog.Logger, cfg Config) (*Indexer, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ix := &Indexer{st: st, log: log, cfg: cfg, vecCache: map[uuid.UUID]*vectorSet{}}
+	if cfg.EmbeddingModel != "" {
+		if reg == nil {
+			return nil, fmt.Errorf("index: embedding model %q needs an LLM registry", cfg.EmbeddingModel)
+		}
+		p, model, err := reg.Resolve(cfg.EmbeddingModel)
+		if err != nil {
+			return nil, fmt.Errorf("index: embedding model %q: %w", cfg.EmbeddingModel, err)
+		}
+		ix.embed, ix.model = p, model
+	}
+	return ix, nil
+}
+
+// Semantic reports whether the indexer embeds chunks (an embedding model is configured).
+func (ix *Indexer) Semantic() bool { return ix.embed != nil }
+
+// Stats summarise one indexing run.
+type Stats struct {
+	FilesSeen      int           `json:"files_seen"`      // listed by git (or the walk)
+	FilesIndexed   int           `json:"files_indexed"`   // new or changed, chunked and written
+	FilesUnchanged int           `json:"files_unchanged"` // same content hash as last time
+	FilesSkipped   int           `json:"files_skipped"`   // binary, generated, vendored, too large, symlinks out
+	FilesDeleted   int           `json:"files_deleted"`   // indexed before, gone (or now skipped)
+	ChunksWritten  int           `json:"chunks_written"`
+	ChunksEmbedded int           `json:"chunks_embedded"`
+	Duration       time.Duration `json:"duration_ns"`
+}
+
+// Event is a progress report of Index.
+type Event struct {
+	Phase string `json:"phase"` // "checkout", "scan", "write", "embed", "done"
+	Stats Stats  `json:"stats"`
+}
+
+// fileResult is one file, read and chunked by a worker.
+type fileResult struct {
+	rel    string
+	hash   string
+	skip   string
+	chunks []store.Chunk
+	err    error
+}
+
+// Index brings the project's index up to date with its repository: new and changed
+// files are chunked and written, removed ones deleted, unchanged ones skipped by content
+// hash; then chunks without an embedding are embedded when a model is configured. It
+// stops promptly when ctx is cancelled. progress (optional) is called as it goes, from
+// the calling goroutine.
+func (ix *Indexer) Index(ctx context.Context, p *store.Project, progress func(Event)) (Stats, error) {
+	start := time.Now()
+	var stats Stats
+	report := func(phase string) {
+		if progress != nil {
+			stats.Duration = time.Since(start)
+			progress(Event{Phase: phase, Stats: stats})
+		}
+	}
+	fail := func(err error) (Stats, error) {
+		stats.Duration = time.Since(start)
+		return stats, fmt.Errorf("index project %s: %w", p.ID, err)
+	}
+	report("checkout")
+	root, isGit, err := ix.checkout(ctx, p)
+	if err != nil {
+		return fail(err)
+	}
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return fail(err)
+	}
+	files, err := ix.listFiles(ctx, root, isGit)
+	if err != nil {
+		return fail(err)
+	}
+	old, err := ix.st.FileHashes(ctx, p.UserID, p.ID)
+	if err != nil {
+		return fail(err)
+	}
+	report("scan")
+
+	// Workers read, hash and chunk; this goroutine writes, so store writes stay serial.
+	jobs := make(chan string)
+	results := make(chan fileResult, 2*ix.cfg.Workers)
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	for range ix.cfg.Workers {
+		wg.Go(func() {
+			for rel := range jobs {
+				r := ix.readFile(root, realRoot, rel, old[rel])
+				select {
+				case results <- r:
+				case <-wctx.Done():
+					return
+				}
+			}
+		})
+	}
+	go func() {
+		defer close(jobs)
+		for _, f := range files {
+			select {
+			case jobs <- f:
+			case <-wctx.Done():
+				return
+			}
+		}
+	}()
+	go func() { wg.Wait(); close(results) }()
+
+	present := make(map[string]bool, len(files))
+	var batch []store.FileChunks
+	batchChunks := 0
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if err := ix.st.ReplaceFiles(ctx, p.UserID, p.ID, batch); err != nil {
+			return err
+		}
+		stats.FilesIndexed += len(batch)
+		stats.ChunksWritten += batchChunks
+		batch, batchChunks = batch[:0], 0
+		report("write")
+		return nil
+	}
+	for r := range results {
+		if err := ctx.Err(); err != nil {
+			return fail(err)
+		}
+		stats.FilesSeen++
+		switch {
+		case r.err != nil:
+			if errors.Is(r.err, errVanished) {
+				stats.FilesSeen-- // listed by git but deleted in the work tree
+				continue
+			}
+			return fail(fmt.Errorf("%s: %w", r.rel, r.err))
+		case r.skip != "":
+			stats.FilesSkipped++
+			continue
+		}
+		present[r.rel] = true
+		if r.hash == old[r.rel] {
+			stats.FilesUnchanged++
+			continue
+		}
+		batch = append(batch, store.FileChunks{Path: r.rel, Hash: r.hash, Chunks: r.chunks})
+		batchChunks += len(r.chunks)
+		if len(batch) >= ix.cfg.WriteBatch || batchChunks >= 40*ix.cfg.WriteBatch {
+			if err := flush(); err != nil {
+				return fail(err)
+			}
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(err)
+	}
+	if err := flush(); err != nil {
+		return fail(err)
+	}
+	var gone []string
+	for rel := range old {
+		if !present[rel] {
+			gone = append(gone, rel)
+		}
+	}
+	if len(gone) > 0 {
+		if err := ix.st.DeleteFiles(ctx, p.UserID, p.ID, gone); err != nil {
+			return fail(err)
+		}
+		stats.FilesDeleted = len(gone)
+	}
+	if stats.FilesIndexed > 0 || stats.FilesDeleted > 0 {
+		if err := ix.st.OptimizeChunks(ctx); err != nil {
+			return fail(err)
+		}
+	}
+	if ix.embed != nil {
+		report("embed")
+		if err := ix.embedPending(ctx, p, &stats, report); err != nil {
+			return fail(err)
+		}
+	}
+	stats.Duration = time.Since(start)
+	report("done")
+	ix.log.Info("project indexed", slog.String("project", p.ID.String()), slog.Int("files_seen", stats.FilesSeen),
+		slog.Int("files_indexed", stats.FilesIndexed), slog.Int("files_unchanged", stats.FilesUnchanged),
+		slog.Int("files_skipped", stats.FilesSkipped), slog.Int("files_deleted", stats.FilesDeleted),
+		slog.Int("chunks_written", stats.ChunksWritten), slog.Int("chunks_embedded", stats.ChunksEmbedded),
+		slog.Duration("took", stats.Duration))
+	return stats, nil
+}
+
+var errVanished = errors.New("file vanished")
+
+// readFile reads, checks and (when its hash changed) chunks one file.
+func (ix *Indexer) readFile(root, realRoot, rel, oldHash string) fileResult {
+	r := fileResult{rel: rel}
+	if r.skip = skipByName(rel); r.skip != "" {
+		return r
+	}
+	data, skip, err := openInRoot(root, realRoot, rel, ix.cfg.MaxFileBytes)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			r.err = errVanished
+		} else {
+			r.err = err
+		}
+		return r
+	}
+	if r.skip = skip; skip != "" {
+		return r
+	}
+	// Hash first: a file indexed before with this content passed the content checks then.
+	r.hash = hashBytes(data)
+	if r.hash == oldHash {
+		return r
+	}
+	if r.skip = skipByContent(data); r.skip != "" {
+		return r
+	}
+	lang := Language(rel)
+	for _, pc := range ChunkFile(rel, lang, data) {
+		r.chunks = append(r.chunks, store.Chunk{
+			Path: rel, Language: lang, StartLine: pc.StartLine, EndLine: pc.EndLine, Symbol: pc.Symbol,
+			Content: pc.Content, ContentHash: hashString(pc.Content), SearchText: SearchText(pc.Symbol, rel, pc.Content),
+		})
+	}
+	return r
+}

@@ -1,0 +1,504 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/riverqueue/river"
+
+	"github.com/vibecoder/vibecoder/internal/edit"
+	"github.com/vibecoder/vibecoder/internal/gitops"
+	"github.com/vibecoder/vibecoder/internal/jobs"
+	"github.com/vibecoder/vibecoder/internal/llm"
+	"github.com/vibecoder/vibecoder/internal/llm/gateway"
+	"github.com/vibecoder/vibecoder/internal/sandbox"
+	"github.com/vibecoder/vibecoder/internal/store"
+)
+
+// Default agent prompts.
+const (
+	DefaultCoderPrompt = `You are a careful senior software engineer working in an existing repository.
+You are given a task, context from the repository, and sometimes the output of a failing test run.
+Make the smallest correct change that completes the task and keeps the tests passing.
+Explain your plan in at most a few sentences, then give the edits.
+
+` + edit.Instructions
+	DefaultReviewerPrompt = `You are a meticulous code reviewer. You are given a task, the diff that
+implements it and the result of the project's tests. Judge whether the change is correct, safe and
+complete. Answer with one JSON object and nothing else:
+{"verdict": "approve" | "request_changes" | "comment", "summary": "one paragraph",
+ "comments": [{"path": "file", "line": 12, "body": "what and why"}]}`
+)
+
+// DefaultAgent returns the built-in agent for a role (the gateway's default model).
+func DefaultAgent(userID uuid.UUID, role string) *store.Agent {
+	a := &store.Agent{UserID: userID, Role: role, Temperature: 0}
+	switch role {
+	case store.RoleCoder:
+		a.Name, a.SystemPrompt = "Default coder", DefaultCoderPrompt
+	default:
+		a.Name, a.SystemPrompt = "Default reviewer", DefaultReviewerPrompt
+	}
+	return a
+}
+
+// llmCall runs one chat completion for an execution through the gateway and adds
+// its tokens and cost to the execution.
+func (p *Pipeline) llmCall(ctx context.Context, e *store.Execution, a *store.Agent, msgs []llm.Message) (string, error) {
+	temp := a.Temperature
+	res, err := p.Gateway.Complete(ctx, &gateway.Call{UserID: e.UserID, ProjectID: &e.ProjectID, ExecutionID: &e.ID, Model: a.Model,
+		Request: llm.Request{Messages: msgs, Temperature: &temp, MaxTokens: 8192}})
+	if err != nil {
+		var le *llm.Error
+		if errors.As(err, &le) && !le.Retryable && le.Status != 429 {
+			return "", fail("the %s agent's model refused the request: %v", a.Role, err)
+		}
+		return "", err
+	}
+	e.TokensIn += int64(res.Response.Usage.PromptTokens)
+	e.TokensOut += int64(res.Response.Usage.CompletionTokens)
+	e.CostUSD += res.CostUSD
+	return res.Response.Text, nil
+}
+
+func (p *Pipeline) agentOf(ctx context.Context, userID uuid.UUID, id *uuid.UUID, role string) (*store.Agent, error) {
+	if id != nil {
+		if a, err := p.Store.GetAgent(ctx, userID, *id); err == nil {
+			return a, nil
+		}
+	}
+	// The agent was deleted since the run started: the built-in one stands in.
+	return DefaultAgent(userID, role), nil
+}
+
+// codegen asks the coder for edits and applies them to the workspace.
+func (p *Pipeline) codegen(ctx context.Context, job *river.Job[CodegenArgs]) error {
+	e, d, err := p.load(ctx, job.Args.UserID, job.Args.ExecutionID)
+	if err != nil {
+		return err
+	}
+	if terminal(e.Status) {
+		return nil
+	}
+	task, err := p.Store.GetTask(ctx, e.UserID, e.TaskID)
+	if err != nil {
+		return fail("task of execution: %v", err)
+	}
+	proj, err := p.Store.GetProject(ctx, e.UserID, e.ProjectID)
+	if err != nil {
+		return fail("project of execution: %v", err)
+	}
+	attempt := d.Attempt + 1
+	if err := p.begin(ctx, e, d, jobs.KindCodegen, attempt); err != nil {
+		return err
+	}
+	ws, err := p.workspace(ctx, e, d, proj)
+	if err != nil {
+		return err
+	}
+	coder, err := p.agentOf(ctx, e.UserID, d.CoderAgentID, store.RoleCoder)
+	if err != nil {
+		return err
+	}
+	msgs := []llm.Message{
+		{Role: llm.RoleSystem, Content: coder.SystemPrompt},
+		{Role: llm.RoleUser, Content: p.codegenPrompt(ctx, e, d, task, ws.Dir)},
+	}
+	applied := 0
+	for round := 1; round <= p.cfg.EditRounds+1; round++ {
+		answer, err := p.llmCall(ctx, e, coder, msgs)
+		if err != nil {
+			return err
+		}
+		d.CoderOutput = truncate(answer, 20000)
+		p.emitE(ctx, e, "llm.output", map[string]any{"agent": "coder", "attempt": attempt, "round": round, "text": d.CoderOutput})
+		edits, perrs := edit.Parse(answer)
+		res, err := edit.Apply(ws.Dir, edits)
+		if err != nil {
+			return err
+		}
+		failures := append(edit.ParseFailures(perrs), res.Failed...)
+		report := edit.FailureReport(failures)
+		applied += len(res.Applied)
+		d.Edits = append(d.Edits, EditRound{Attempt: attempt, Round: round, Applied: len(res.Applied), Failed: len(failures), Files: res.Files, Report: report})
+		p.emitE(ctx, e, "edits.applied", map[string]any{"attempt": attempt, "round": round, "applied": len(res.Applied), "failed": len(failures), "files": res.Files})
+		if len(failures) == 0 && (len(res.Applied) > 0 || applied > 0) {
+			break
+		}
+		if round > p.cfg.EditRounds {
+			break
+		}
+		if report == "" {
+			report = "Your answer contained no SEARCH/REPLACE blocks. Give the edits in the required format."
+		}
+		msgs = append(msgs, llm.Message{Role: llm.RoleAssistant, Content: answer},
+			llm.Message{Role: llm.RoleUser, Content: "Some edits could not be applied:\n\n" + report + "\nAnswer again with corrected blocks for those edits only."})
+	}
+	if applied == 0 {
+		return fail("the coder proposed no edit that applies (after %d rounds)", p.cfg.EditRounds+1)
+	}
+	diff, err := ws.Diff(ctx)
+	if err != nil {
+		return err
+	}
+	d.Diff, d.Attempt = diff, attempt
+	d.done("succeeded", "")
+	p.emitE(ctx, e, "diff", map[string]any{"attempt": attempt, "diff": truncate(diff, 200000)})
+	e.Step = jobs.KindTestrun
+	return jobs.Advance(ctx, p.Queue, job, e.UserID, e.ProjectID, &e.ID, TestrunArgs(job.Args), func(ctx context.Context) error {
+		return p.save(ctx, e, d)
+	})
+}
+
+// codegenPrompt is the coder's context: the task, retrieved code, a map of the
+// repository, the files most likely to change, and the last failing test run.
+func (p *Pipeline) codegenPrompt(ctx context.Context, e *store.Execution, d *Details, task *store.Task, dir string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Task\n%s\n\n%s\n\n", task.Title, task.Description)
+	likely := map[string]bool{}
+	if p.Index != nil {
+		if hits, err := p.Index.Search(ctx, e.UserID, e.ProjectID, task.Title+" "+task.Description, 8); err == nil && len(hits) > 0 {
+			b.WriteString("# Relevant code (from the index)\n")
+			for _, h := range hits {
+				fmt.Fprintf(&b, "%s:%d-%d %s\n```\n%s\n```\n", h.Path, h.StartLine, h.EndLine, h.Symbol, h.Snippet)
+				likely[h.Path] = true
+			}
+			b.WriteString("\n")
+		}
+	}
+	files := repoFiles(dir, 400)
+	b.WriteString("# Repository files\n")
+	for _, f := range files {
+		b.WriteString(f + "\n")
+	}
+	b.WriteString("\n")
+	// Small repositories: every source file is likely; otherwise the retrieved ones.
+	if len(likely) == 0 {
+		for _, f := range files {
+			if isSource(f) {
+				likely[f] = true
+			}
+		}
+	}
+	budget := 60000
+	names := make([]string, 0, len(likely))
+	for f := range likely {
+		names = append(names, f)
+	}
+	sort.Strings(names)
+	b.WriteString("# Files you will likely edit (full text)\n")
+	for _, f := range names {
+		body, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(f)))
+		if err != nil || len(body) > budget {
+			continue
+		}
+		budget -= len(body)
+		fmt.Fprintf(&b, "%s\n```\n%s```\n\n", f, body)
+	}
+	if n := len(d.Tests); n > 0 && !d.Tests[n-1].Passed {
+		last := d.Tests[n-1]
+		fmt.Fprintf(&b, "# The tests failed after your previous change\nCommand: %s (exit %d)\n```\n%s\n```\nThe current diff against the base is:\n```diff\n%s```\nFix the code so that the tests pass.\n",
+			last.Command, last.ExitCode, truncate(last.Output, 12000), truncate(d.Diff, 20000))
+	}
+	return b.String()
+}
+
+func isSource(path string) bool {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".go", ".py", ".js", ".ts", ".tsx", ".jsx", ".rs", ".java", ".rb", ".c", ".h", ".cpp", ".cs", ".php", ".kt", ".swift", ".html", ".css":
+		return true
+	}
+	return false
+}
+
+// repoFiles lists up to max files of the working copy, skipping hidden and vendored directories.
+func repoFiles(dir string, max int) []string {
+	var out []string
+	_ = filepath.WalkDir(dir, func(path string, de os.DirEntry, err error) error {
+		if err != nil || len(out) >= max {
+			return filepath.SkipDir
+		}
+		name := de.Name()
+		if de.IsDir() {
+			if path != dir && (strings.HasPrefix(name, ".") || name == "vendor" || name == "node_modules") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if rel, err := filepath.Rel(dir, path); err == nil {
+			out = append(out, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	sort.Strings(out)
+	return out
+}
+
+// testrun runs the project's tests in the sandbox.
+func (p *Pipeline) testrun(ctx context.Context, job *river.Job[TestrunArgs]) error {
+	e, d, err := p.load(ctx, job.Args.UserID, job.Args.ExecutionID)
+	if err != nil {
+		return err
+	}
+	if terminal(e.Status) {
+		return nil
+	}
+	proj, err := p.Store.GetProject(ctx, e.UserID, e.ProjectID)
+	if err != nil {
+		return fail("project of execution: %v", err)
+	}
+	if err := p.begin(ctx, e, d, jobs.KindTestrun, d.Attempt); err != nil {
+		return err
+	}
+	ws, err := p.workspace(ctx, e, d, proj)
+	if err != nil {
+		return err
+	}
+	cmd := proj.TestCommand
+	if cmd == "" {
+		cmd = DetectTestCommand(ws.Dir)
+	}
+	d.TestCommand = cmd
+	next := river.JobArgs(ReviewArgs(job.Args))
+	if cmd == "" {
+		d.done("succeeded", "no test command configured or detected")
+		p.emitE(ctx, e, "tests.skipped", map[string]any{"reason": "no test command configured or detected"})
+	} else {
+		cache := filepath.Join(p.cfg.DataDir, "cache", e.ProjectID.String())
+		if err := os.MkdirAll(cache, 0o750); err != nil {
+			return err
+		}
+		// The cache directory persists between runs of the project (never shared
+		// between projects): build caches make repair runs fast.
+		res, err := p.Sandbox.Run(ctx, sandbox.Spec{Dir: ws.Dir, Shell: cmd, Timeout: p.cfg.TestTimeout, CacheDir: cache,
+			Env: map[string]string{"GOCACHE": filepath.Join(cache, "go-build"), "XDG_CACHE_HOME": cache}})
+		if errors.Is(err, sandbox.ErrNoSandbox) {
+			return fail("tests not run: %v (install bubblewrap, or set VIBECODER_ALLOW_UNSANDBOXED=true)", err)
+		}
+		if err != nil {
+			return err
+		}
+		run := TestRun{Attempt: d.Attempt, Command: cmd, ExitCode: res.ExitCode, Passed: res.ExitCode == 0 && !res.TimedOut,
+			Sandboxed: res.Sandboxed, TimedOut: res.TimedOut, DurationMS: res.Duration.Milliseconds(),
+			Output: truncate(res.Output, 64000), Truncated: res.Truncated}
+		d.Tests = append(d.Tests, run)
+		sb := res.Sandboxed
+		d.Sandboxed = &sb
+		p.emitE(ctx, e, "tests.finished", map[string]any{"attempt": d.Attempt, "passed": run.Passed, "exit_code": run.ExitCode,
+			"sandboxed": run.Sandboxed, "timed_out": run.TimedOut, "duration_ms": run.DurationMS, "output": truncate(run.Output, 20000)})
+		switch {
+		case run.Passed:
+			d.done("succeeded", "")
+		case d.Attempt <= d.MaxRepairs:
+			d.done("failed", fmt.Sprintf("tests failed (exit %d); repair attempt %d of %d", run.ExitCode, d.Attempt, d.MaxRepairs))
+			next = CodegenArgs(job.Args)
+		default:
+			d.done("failed", "tests failed")
+			if err := p.save(ctx, e, d); err != nil {
+				return err
+			}
+			return fail("the tests still fail after %d attempts (exit %d)", d.Attempt, run.ExitCode)
+		}
+	}
+	e.Step = next.Kind()
+	return jobs.Advance(ctx, p.Queue, job, e.UserID, e.ProjectID, &e.ID, next, func(ctx context.Context) error {
+		return p.save(ctx, e, d)
+	})
+}
+
+// review has the reviewer agent judge the diff and stores its review.
+func (p *Pipeline) review(ctx context.Context, job *river.Job[ReviewArgs]) error {
+	e, d, err := p.load(ctx, job.Args.UserID, job.Args.ExecutionID)
+	if err != nil {
+		return err
+	}
+	if terminal(e.Status) {
+		return nil
+	}
+	task, err := p.Store.GetTask(ctx, e.UserID, e.TaskID)
+	if err != nil {
+		return fail("task of execution: %v", err)
+	}
+	if err := p.begin(ctx, e, d, jobs.KindReview, d.Attempt); err != nil {
+		return err
+	}
+	reviewer, err := p.agentOf(ctx, e.UserID, d.ReviewerAgentID, store.RoleReviewer)
+	if err != nil {
+		return err
+	}
+	var tests string
+	if n := len(d.Tests); n > 0 {
+		last := d.Tests[n-1]
+		tests = fmt.Sprintf("`%s` exited %d (passed: %v, sandboxed: %v)\n```\n%s\n```", last.Command, last.ExitCode, last.Passed, last.Sandboxed, truncate(last.Output, 8000))
+	} else {
+		tests = "No test command was found; no tests ran."
+	}
+	prompt := fmt.Sprintf("# Task\n%s\n\n%s\n\n# Diff\n```diff\n%s```\n\n# Tests\n%s\n", task.Title, task.Description, truncate(d.Diff, 60000), tests)
+	msgs := []llm.Message{{Role: llm.RoleSystem, Content: reviewer.SystemPrompt}, {Role: llm.RoleUser, Content: prompt}}
+	var rv *reviewAnswer
+	for round := 1; round <= 2; round++ {
+		answer, err := p.llmCall(ctx, e, reviewer, msgs)
+		if err != nil {
+			return err
+		}
+		p.emitE(ctx, e, "llm.output", map[string]any{"agent": "reviewer", "round": round, "text": truncate(answer, 20000)})
+		if rv, err = parseReview(answer); err == nil {
+			break
+		}
+		msgs = append(msgs, llm.Message{Role: llm.RoleAssistant, Content: answer},
+			llm.Message{Role: llm.RoleUser, Content: "That was not the JSON object asked for (" + err.Error() + "). Answer with the JSON object only."})
+	}
+	if rv == nil {
+		return fail("the reviewer did not answer with a review")
+	}
+	d.done("succeeded", "")
+	p.emitE(ctx, e, "review", map[string]any{"verdict": rv.Verdict, "summary": rv.Summary, "comments": rv.Comments})
+	e.Step = jobs.KindPR
+	var agentID *uuid.UUID
+	if reviewer.ID != uuid.Nil {
+		agentID = &reviewer.ID
+	}
+	return jobs.Advance(ctx, p.Queue, job, e.UserID, e.ProjectID, &e.ID, PRArgs(job.Args), func(ctx context.Context) error {
+		if err := p.Store.CreateReview(ctx, &store.Review{UserID: e.UserID, ExecutionID: e.ID, AgentID: agentID,
+			Verdict: rv.Verdict, Summary: rv.Summary, Comments: rv.Comments}); err != nil {
+			return err
+		}
+		return p.save(ctx, e, d)
+	})
+}
+
+// pr commits the change on a branch, pushes it, opens a pull request when a GitHub
+// token is configured, and finishes the execution.
+func (p *Pipeline) pr(ctx context.Context, job *river.Job[PRArgs]) error {
+	e, d, err := p.load(ctx, job.Args.UserID, job.Args.ExecutionID)
+	if err != nil {
+		return err
+	}
+	if terminal(e.Status) {
+		return nil
+	}
+	task, err := p.Store.GetTask(ctx, e.UserID, e.TaskID)
+	if err != nil {
+		return fail("task of execution: %v", err)
+	}
+	proj, err := p.Store.GetProject(ctx, e.UserID, e.ProjectID)
+	if err != nil {
+		return fail("project of execution: %v", err)
+	}
+	if err := p.begin(ctx, e, d, jobs.KindPR, d.Attempt); err != nil {
+		return err
+	}
+	ws, err := p.workspace(ctx, e, d, proj)
+	if err != nil {
+		return err
+	}
+	author := p.cfg.Author
+	if author.Name == "" {
+		author = gitops.DefaultAuthor
+	}
+	branch := gitops.BranchName(task.ID.String(), task.Title)
+	sha, files, err := ws.Commit(ctx, branch, gitops.CommitMessage(task.Title, task.Description), author)
+	if errors.Is(err, gitops.ErrNothingToCommit) {
+		return fail("the change is empty: nothing to commit")
+	}
+	if err != nil {
+		return err
+	}
+	d.Branch, d.CommitSHA = branch, sha
+	p.emitE(ctx, e, "commit", map[string]any{"sha": sha, "branch": branch, "files": files})
+	// Without a remote URL (a local project) the branch goes back into the project's
+	// own repository; otherwise to its remote.
+	remote := ""
+	if !d.Local {
+		remote = proj.RepoURL
+	}
+	if err := ws.Push(ctx, remote, branch, p.cfg.GitHubToken, gitops.Force()); err != nil {
+		return err
+	}
+	p.emitE(ctx, e, "pushed", map[string]any{"branch": branch, "remote": gitops.RedactURL(proj.RepoURL)})
+	if p.cfg.GitHubToken != "" && gitops.IsRemoteURL(proj.RepoURL) {
+		url, err := p.openPR(ctx, e, proj, task, branch, ws.BaseBranch, d)
+		if err != nil {
+			return err
+		}
+		d.PRURL = url
+		p.emitE(ctx, e, "pr.opened", map[string]any{"url": url})
+	}
+	now := store.Now()
+	d.done("succeeded", "")
+	e.Status, e.FinishedAt, e.Step = store.ExecSucceeded, &now, "done"
+	err = jobs.Advance(ctx, p.Queue, job, e.UserID, e.ProjectID, &e.ID, nil, func(ctx context.Context) error {
+		if err := p.Store.CreateCommit(ctx, &store.Commit{UserID: e.UserID, ExecutionID: e.ID, SHA: sha, Branch: branch,
+			Message: gitops.CommitMessage(task.Title, task.Description), FilesChanged: files, PRURL: d.PRURL}); err != nil {
+			return err
+		}
+		task.Status = store.TaskDone
+		if err := p.Store.UpdateTask(ctx, task); err != nil {
+			return err
+		}
+		return p.save(ctx, e, d)
+	})
+	if err != nil {
+		return err
+	}
+	p.removeWorkspace(e)
+	p.emitE(ctx, e, "execution.finished", map[string]any{"status": store.ExecSucceeded, "commit": sha, "branch": branch, "pr_url": d.PRURL,
+		"tokens_in": e.TokensIn, "tokens_out": e.TokensOut, "cost_usd": e.CostUSD})
+	return nil
+}
+
+func (p *Pipeline) openPR(ctx context.Context, e *store.Execution, proj *store.Project, task *store.Task, branch, base string, d *Details) (string, error) {
+	repo, err := gitops.ParseRepo(proj.RepoURL)
+	if err != nil {
+		return "", fail("cannot open a pull request: %v", err)
+	}
+	api := p.cfg.GitHubAPI
+	if api == "" {
+		api = repo.APIBaseURL()
+	}
+	gh, err := gitops.NewGitHub(gitops.GitHubConfig{BaseURL: api, Token: p.cfg.GitHubToken})
+	if err != nil {
+		return "", fail("github client: %v", err)
+	}
+	reviews, _ := p.Store.ListReviews(ctx, e.UserID, e.ID, store.Page{Limit: 1})
+	pr, err := gh.OpenPullRequest(ctx, gitops.PRRequest{Owner: repo.Owner, Repo: repo.Name, Title: subject(gitops.CommitMessage(task.Title, "")),
+		Body: prBody(task, d, reviews), Head: branch, Base: base})
+	if err != nil {
+		var ae *gitops.APIError
+		if errors.As(err, &ae) && !ae.Retryable() {
+			return "", fail("opening the pull request failed: %v", err)
+		}
+		return "", err
+	}
+	return pr.HTMLURL, nil
+}
+
+func prBody(task *store.Task, d *Details, reviews []store.Review) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\n\n", strings.TrimSpace(task.Description))
+	if n := len(d.Tests); n > 0 {
+		last := d.Tests[n-1]
+		fmt.Fprintf(&b, "**Tests:** `%s` passed: %v (sandboxed: %v, %d attempt(s))\n\n", last.Command, last.Passed, last.Sandboxed, d.Attempt)
+	}
+	if len(reviews) > 0 {
+		r := reviews[0]
+		fmt.Fprintf(&b, "## Review: %s\n\n%s\n", r.Verdict, r.Summary)
+		for _, c := range r.Comments {
+			fmt.Fprintf(&b, "- `%s:%d` %s\n", c.Path, c.Line, c.Body)
+		}
+	}
+	b.WriteString("\n---\nOpened by Vibe Coder.\n")
+	return b.String()
+}
+
+// subject is a commit message's first line.
+func subject(msg string) string {
+	line, _, _ := strings.Cut(msg, "\n")
+	return line
+}

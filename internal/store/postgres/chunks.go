@@ -1,0 +1,586 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/vibecoder/vibecoder/internal/store"
+)
+
+// vectorState is what the store knows about pgvector: the schema the extension lives in
+// ("" when it is not installed) and the dimension of the embedding_vec column, which is
+// created when the first embedding fixes it (0 until then).
+type vectorState struct {
+	schema    string
+	iterative bool // hnsw.iterative_scan exists (pgvector 0.8 and later)
+
+	mu   sync.Mutex
+	dims int
+}
+
+// detectVector makes pgvector available when it can: CREATE EXTENSION succeeds when the
+// extension is installed on the server and the role may create it (or it exists
+// already). Without it, vectors are searched exactly in Go over the bytea column.
+func (s *Store) detectVector(ctx context.Context) {
+	_, createErr := s.pool.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS vector")
+	var schema, version string
+	err := s.pool.QueryRow(ctx, `SELECT n.nspname, e.extversion FROM pg_extension e
+		JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'vector'`).Scan(&schema, &version)
+	if err != nil {
+		s.log.Info("pgvector is not available: vector search runs exactly in Go",
+			slog.String("reason", fmt.Sprint(translate(createErr))))
+		return
+	}
+	s.vec.schema = schema
+	s.vec.iterative = versionAtLeast(version, 0, 8)
+	s.log.Info("pgvector available: vector search uses an HNSW index",
+		slog.String("schema", schema), slog.String("version", version))
+}
+
+func versionAtLeast(v string, major, minor int) bool {
+	parts := strings.SplitN(v, ".", 3)
+	if len(parts) < 2 {
+		return false
+	}
+	ma, err1 := strconv.Atoi(parts[0])
+	mi, err2 := strconv.Atoi(parts[1])
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return ma > major || (ma == major && mi >= minor)
+}
+
+// vecType is the schema-qualified vector type (the extension need not be on search_path).
+func (s *Store) vecType() string { return pgx.Identifier{s.vec.schema, "vector"}.Sanitize() }
+
+// cosineOp is pgvector's cosine distance operator, schema-qualified.
+func (s *Store) cosineOp() string {
+	return "OPERATOR(" + pgx.Identifier{s.vec.schema}.Sanitize() + ".<=>)"
+}
+
+// vectorDims returns the dimension of the embedding_vec column, 0 when it does not exist
+// (or pgvector is missing).
+func (s *Store) vectorDims(ctx context.Context) (int, error) {
+	if s.vec.schema == "" {
+		return 0, nil
+	}
+	s.vec.mu.Lock()
+	defer s.vec.mu.Unlock()
+	if s.vec.dims > 0 {
+		return s.vec.dims, nil
+	}
+	var dims int
+	err := s.pool.QueryRow(ctx, `SELECT atttypmod FROM pg_attribute
+		WHERE attrelid = 'code_chunks'::regclass AND attname = 'embedding_vec' AND NOT attisdropped`).Scan(&dims)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, translate(err)
+	}
+	s.vec.dims = dims
+	return dims, nil
+}
+
+// ensureVectorColumn creates the embedding_vec column with its HNSW index for dims, or
+// checks that the existing column has that dimension.
+func (s *Store) ensureVectorColumn(ctx context.Context, dims int) error {
+	if s.vec.schema == "" {
+		return nil
+	}
+	have, err := s.vectorDims(ctx)
+	if err != nil {
+		return err
+	}
+	if have == 0 {
+		// Under the migration lock: concurrent first embedders must not race on DDL.
+		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, migrationLock); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, fmt.Sprintf("ALTER TABLE code_chunks ADD COLUMN IF NOT EXISTS embedding_vec %s(%d)", s.vecType(), dims)); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, fmt.Sprintf("CREATE INDEX IF NOT EXISTS code_chunks_embedding_hnsw ON code_chunks USING hnsw (embedding_vec %s)",
+				pgx.Identifier{s.vec.schema, "vector_cosine_ops"}.Sanitize()))
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("create the pgvector column: %w", translate(err))
+		}
+		s.log.Info("pgvector column created", slog.Int("dims", dims))
+		if have, err = s.vectorDims(ctx); err != nil {
+			return err
+		}
+	}
+	if have != dims {
+		return fmt.Errorf("%w: the database's vector column has %d dimensions, the embeddings %d (drop column code_chunks.embedding_vec to change models)",
+			store.ErrDimensionMismatch, have, dims)
+	}
+	return nil
+}
+
+// vectorText is pgvector's text form of v.
+func vectorText(v []float32) string {
+	var b strings.Builder
+	b.Grow(len(v) * 10)
+	b.WriteByte('[')
+	for i, f := range v {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.FormatFloat(float64(f), 'g', -1, 32))
+	}
+	b.WriteByte(']')
+	return b.String()
+}
+
+const chunkCols = "c.id, c.user_id, c.project_id, c.path, c.language, c.start_line, c.end_line, c.symbol, c.content, c.content_hash, c.search_text, c.created_at"
+
+func scanChunk(r pgx.Row, extra ...any) (*store.Chunk, error) {
+	var c store.Chunk
+	dest := append([]any{&c.ID, &c.UserID, &c.ProjectID, &c.Path, &c.Language, &c.StartLine, &c.EndLine, &c.Symbol,
+		&c.Content, &c.ContentHash, &c.SearchText, &c.CreatedAt}, extra...)
+	if err := r.Scan(dest...); err != nil {
+		return nil, translate(err)
+	}
+	return &c, nil
+}
+
+// ownProject reports ErrNotFound unless the project is the user's, before any upsert
+// can meet another tenant's row.
+func ownProject(ctx context.Context, tx pgx.Tx, userID, projectID uuid.UUID) error {
+	var n int
+	if err := tx.QueryRow(ctx, "SELECT count(*) FROM projects WHERE id = $1 AND user_id = $2", projectID, userID).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+func bumpState(ctx context.Context, tx pgx.Tx, userID, projectID uuid.UUID) error {
+	_, err := tx.Exec(ctx, `INSERT INTO index_state (project_id, user_id, generation, updated_at) VALUES ($1, $2, 1, $3)
+		ON CONFLICT (project_id) DO UPDATE SET generation = index_state.generation + 1, updated_at = excluded.updated_at`,
+		projectID, userID, store.Now())
+	return err
+}
+
+// ReplaceFiles implements store.Chunks.
+func (s *Store) ReplaceFiles(ctx context.Context, userID, projectID uuid.UUID, files []store.FileChunks) error {
+	if len(files) == 0 {
+		return nil
+	}
+	dims, err := s.vectorDims(ctx)
+	if err != nil {
+		return fmt.Errorf("replace files of project %s: %w", projectID, err)
+	}
+	insert := `INSERT INTO code_chunks (id, user_id, project_id, path, language, start_line, end_line, symbol, content,
+		content_hash, search_text, embedding, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`
+	if dims > 0 {
+		insert = `INSERT INTO code_chunks (id, user_id, project_id, path, language, start_line, end_line, symbol, content,
+			content_hash, search_text, embedding, created_at, embedding_vec) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
+			CAST($14::text AS ` + s.vecType() + `))`
+	}
+	now := store.Now()
+	err = s.tenantTx(ctx, userID, func(tx pgx.Tx) error {
+		if err := ownProject(ctx, tx, userID, projectID); err != nil {
+			return err
+		}
+		for _, f := range files {
+			rows, err := tx.Query(ctx, `SELECT content_hash, embedding FROM code_chunks
+				WHERE project_id = $1 AND user_id = $2 AND path = $3 AND embedding IS NOT NULL`, projectID, userID, f.Path)
+			if err != nil {
+				return err
+			}
+			kept := map[string][]byte{}
+			for rows.Next() {
+				var h string
+				var e []byte
+				if err := rows.Scan(&h, &e); err != nil {
+					rows.Close()
+					return err
+				}
+				kept[h] = e
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			batch := &pgx.Batch{}
+			batch.Queue("DELETE FROM code_chunks WHERE project_id = $1 AND user_id = $2 AND path = $3", projectID, userID, f.Path)
+			for i := range f.Chunks {
+				c := &f.Chunks[i]
+				ensureID(&c.ID)
+				c.UserID, c.ProjectID, c.Path, c.CreatedAt = userID, projectID, f.Path, now
+				emb := kept[c.ContentHash]
+				args := []any{c.ID, userID, projectID, f.Path, c.Language, c.StartLine, c.EndLine, c.Symbol, c.Content,
+					c.ContentHash, c.SearchText, emb, now}
+				if dims > 0 {
+					var vt *string
+					if emb != nil {
+						v, err := store.DecodeVector(emb)
+						if err != nil {
+							return err
+						}
+						t := vectorText(v)
+						vt = &t
+					}
+					args = append(args, vt)
+				}
+				batch.Queue(insert, args...)
+			}
+			batch.Queue(`INSERT INTO index_files (user_id, project_id, path, content_hash, indexed_at) VALUES ($1, $2, $3, $4, $5)
+				ON CONFLICT (project_id, path) DO UPDATE SET content_hash = excluded.content_hash, indexed_at = excluded.indexed_at`,
+				userID, projectID, f.Path, f.Hash, now)
+			if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+				return err
+			}
+		}
+		return bumpState(ctx, tx, userID, projectID)
+	})
+	if err != nil {
+		return fmt.Errorf("replace %d files of project %s: %w", len(files), projectID, translate(err))
+	}
+	return nil
+}
+
+// DeleteFiles implements store.Chunks.
+func (s *Store) DeleteFiles(ctx context.Context, userID, projectID uuid.UUID, paths []string) error {
+	if len(paths) == 0 {
+		return nil
+	}
+	err := s.tenantTx(ctx, userID, func(tx pgx.Tx) error {
+		if err := ownProject(ctx, tx, userID, projectID); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "DELETE FROM code_chunks WHERE project_id = $1 AND user_id = $2 AND path = ANY($3)", projectID, userID, paths); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "DELETE FROM index_files WHERE project_id = $1 AND user_id = $2 AND path = ANY($3)", projectID, userID, paths); err != nil {
+			return err
+		}
+		return bumpState(ctx, tx, userID, projectID)
+	})
+	if err != nil {
+		return fmt.Errorf("delete %d files of project %s: %w", len(paths), projectID, translate(err))
+	}
+	return nil
+}
+
+// FileHashes implements store.Chunks.
+func (s *Store) FileHashes(ctx context.Context, userID, projectID uuid.UUID) (map[string]string, error) {
+	out := map[string]string{}
+	err := s.tenantTx(ctx, userID, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, "SELECT path, content_hash FROM index_files WHERE project_id = $1 AND user_id = $2", projectID, userID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var p, h string
+			if err := rows.Scan(&p, &h); err != nil {
+				return err
+			}
+			out[p] = h
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("file hashes of project %s: %w", projectID, translate(err))
+	}
+	return out, nil
+}
+
+// KeywordSearch implements store.Chunks with the tsvector column, ranked by ts_rank
+// (normalised by document length, as bm25 is on SQLite).
+func (s *Store) KeywordSearch(ctx context.Context, userID, projectID uuid.UUID, groups [][]string, limit int) ([]store.ChunkHit, error) {
+	var ands []string
+	for _, g := range groups {
+		terms := store.CleanTerms(g)
+		if len(terms) == 0 {
+			continue
+		}
+		for i, t := range terms {
+			terms[i] = "'" + t + "'"
+		}
+		ands = append(ands, "("+strings.Join(terms, " | ")+")")
+	}
+	if len(ands) == 0 || limit <= 0 {
+		return []store.ChunkHit{}, nil
+	}
+	query := strings.Join(ands, " & ")
+	out := []store.ChunkHit{}
+	err := s.tenantTx(ctx, userID, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, "SELECT "+chunkCols+`, ts_rank(c.search_tsv, q, 1) AS rank
+			FROM code_chunks c, to_tsquery('simple', $3) q
+			WHERE c.user_id = $1 AND c.project_id = $2 AND c.search_tsv @@ q
+			ORDER BY rank DESC, c.id LIMIT $4`, userID, projectID, query, limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var rank float64
+			c, err := scanChunk(rows, &rank)
+			if err != nil {
+				return err
+			}
+			out = append(out, store.ChunkHit{Chunk: *c, Score: rank})
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("keyword search in project %s: %w", projectID, translate(err))
+	}
+	return out, nil
+}
+
+// GetChunks implements store.Chunks.
+func (s *Store) GetChunks(ctx context.Context, userID, projectID uuid.UUID, ids []uuid.UUID) ([]store.Chunk, error) {
+	out := []store.Chunk{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	err := s.tenantTx(ctx, userID, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, "SELECT "+chunkCols+" FROM code_chunks c WHERE c.project_id = $1 AND c.user_id = $2 AND c.id = ANY($3)",
+			projectID, userID, ids)
+		if err != nil {
+			return err
+		}
+		out, err = collect(rows, func(r pgx.Row) (*store.Chunk, error) { return scanChunk(r) })
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("get chunks of project %s: %w", projectID, translate(err))
+	}
+	return out, nil
+}
+
+// ChunksToEmbed implements store.Chunks.
+func (s *Store) ChunksToEmbed(ctx context.Context, userID, projectID uuid.UUID, limit int) ([]store.Chunk, error) {
+	var out []store.Chunk
+	err := s.tenantTx(ctx, userID, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, "SELECT "+chunkCols+` FROM code_chunks c
+			WHERE c.project_id = $1 AND c.user_id = $2 AND c.embedding IS NULL ORDER BY c.id LIMIT $3`, projectID, userID, limit)
+		if err != nil {
+			return err
+		}
+		out, err = collect(rows, func(r pgx.Row) (*store.Chunk, error) { return scanChunk(r) })
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("chunks to embed of project %s: %w", projectID, translate(err))
+	}
+	return out, nil
+}
+
+// checkVectors enforces one model and one dimension per project.
+func checkVectors(curModel string, dims int, model string, vecs []store.ChunkVector) error {
+	if curModel != "" && curModel != model {
+		return fmt.Errorf("%w: the project's embeddings were made with %q, not %q", store.ErrDimensionMismatch, curModel, model)
+	}
+	want := dims
+	if want == 0 {
+		want = len(vecs[0].Vector)
+	}
+	if want == 0 {
+		return fmt.Errorf("%w: empty vector", store.ErrDimensionMismatch)
+	}
+	for _, v := range vecs {
+		if len(v.Vector) != want {
+			return fmt.Errorf("%w: got %d dimensions, want %d", store.ErrDimensionMismatch, len(v.Vector), want)
+		}
+	}
+	return nil
+}
+
+// SetEmbeddings implements store.Chunks; with pgvector it also fills the vector column.
+func (s *Store) SetEmbeddings(ctx context.Context, userID, projectID uuid.UUID, model string, vecs []store.ChunkVector) error {
+	if len(vecs) == 0 {
+		return nil
+	}
+	if err := checkVectors("", 0, model, vecs); err != nil {
+		return fmt.Errorf("store embeddings of project %s: %w", projectID, err)
+	}
+	// Before the tenant transaction: the column is created on a connection of its own.
+	if err := s.ensureVectorColumn(ctx, len(vecs[0].Vector)); err != nil {
+		return fmt.Errorf("store embeddings of project %s: %w", projectID, err)
+	}
+	err := s.tenantTx(ctx, userID, func(tx pgx.Tx) error {
+		var curModel string
+		var dims int
+		err := tx.QueryRow(ctx, "SELECT embedding_model, embedding_dims FROM index_state WHERE project_id = $1 AND user_id = $2",
+			projectID, userID).Scan(&curModel, &dims)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		if err := checkVectors(curModel, dims, model, vecs); err != nil {
+			return err
+		}
+		dims = len(vecs[0].Vector)
+		update := "UPDATE code_chunks SET embedding = $1 WHERE id = $2 AND project_id = $3 AND user_id = $4"
+		if s.vec.schema != "" {
+			update = "UPDATE code_chunks SET embedding = $1, embedding_vec = CAST($5::text AS " + s.vecType() + ") WHERE id = $2 AND project_id = $3 AND user_id = $4"
+		}
+		batch := &pgx.Batch{}
+		for _, v := range vecs {
+			args := []any{store.EncodeVector(v.Vector), v.ChunkID, projectID, userID}
+			if s.vec.schema != "" {
+				args = append(args, vectorText(v.Vector))
+			}
+			batch.Queue(update, args...)
+		}
+		batch.Queue(`INSERT INTO index_state (project_id, user_id, generation, embedding_model, embedding_dims, updated_at)
+			VALUES ($1, $2, 1, $3, $4, $5) ON CONFLICT (project_id) DO UPDATE SET generation = index_state.generation + 1,
+			embedding_model = excluded.embedding_model, embedding_dims = excluded.embedding_dims, updated_at = excluded.updated_at`,
+			projectID, userID, model, dims, store.Now())
+		return tx.SendBatch(ctx, batch).Close()
+	})
+	if err != nil {
+		return fmt.Errorf("store %d embeddings of project %s: %w", len(vecs), projectID, translate(err))
+	}
+	return nil
+}
+
+// ResetEmbeddings implements store.Chunks.
+func (s *Store) ResetEmbeddings(ctx context.Context, userID, projectID uuid.UUID) error {
+	dims, err := s.vectorDims(ctx)
+	if err != nil {
+		return err
+	}
+	set := "embedding = NULL"
+	if dims > 0 {
+		set += ", embedding_vec = NULL"
+	}
+	err = s.tenantTx(ctx, userID, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "UPDATE code_chunks SET "+set+" WHERE project_id = $1 AND user_id = $2 AND embedding IS NOT NULL", projectID, userID); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE index_state SET embedding_model = '', embedding_dims = 0, generation = generation + 1,
+			updated_at = $3 WHERE project_id = $1 AND user_id = $2`, projectID, userID, store.Now())
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("reset embeddings of project %s: %w", projectID, translate(err))
+	}
+	return nil
+}
+
+// ChunkVectors implements store.Chunks.
+func (s *Store) ChunkVectors(ctx context.Context, userID, projectID uuid.UUID) ([]store.ChunkVector, error) {
+	out := []store.ChunkVector{}
+	err := s.tenantTx(ctx, userID, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, "SELECT id, embedding FROM code_chunks WHERE project_id = $1 AND user_id = $2 AND embedding IS NOT NULL",
+			projectID, userID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var cv store.ChunkVector
+			var b []byte
+			if err := rows.Scan(&cv.ChunkID, &b); err != nil {
+				return err
+			}
+			if cv.Vector, err = store.DecodeVector(b); err != nil {
+				return err
+			}
+			out = append(out, cv)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("embeddings of project %s: %w", projectID, translate(err))
+	}
+	return out, nil
+}
+
+// NearestChunks implements store.Chunks through pgvector's HNSW index (cosine distance).
+func (s *Store) NearestChunks(ctx context.Context, userID, projectID uuid.UUID, vec []float32, limit int) ([]store.ChunkHit, error) {
+	if s.vec.schema == "" {
+		return nil, store.ErrNoVectorIndex
+	}
+	out := []store.ChunkHit{}
+	dims, err := s.vectorDims(ctx)
+	if err != nil || dims == 0 || limit <= 0 {
+		return out, err // no embeddings anywhere yet
+	}
+	if len(vec) != dims {
+		return nil, fmt.Errorf("%w: query has %d dimensions, the vector column %d", store.ErrDimensionMismatch, len(vec), dims)
+	}
+	err = s.tenantTx(ctx, userID, func(tx pgx.Tx) error {
+		// The index is shared by every project: let the scan go on past other projects'
+		// rows rather than return fewer than limit (pgvector 0.8's iterative scan).
+		if _, err := tx.Exec(ctx, "SELECT set_config('hnsw.ef_search', $1, true)", strconv.Itoa(max(40, 2*limit))); err != nil {
+			return err
+		}
+		if s.vec.iterative {
+			if _, err := tx.Exec(ctx, "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)"); err != nil {
+				return err
+			}
+		}
+		q := "CAST($3::text AS " + s.vecType() + ")"
+		rows, err := tx.Query(ctx, "SELECT "+chunkCols+", 1 - (c.embedding_vec "+s.cosineOp()+" "+q+`) AS score
+			FROM code_chunks c WHERE c.user_id = $1 AND c.project_id = $2 AND c.embedding_vec IS NOT NULL
+			ORDER BY c.embedding_vec `+s.cosineOp()+" "+q+" LIMIT $4", userID, projectID, vectorText(vec), limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var score float64
+			c, err := scanChunk(rows, &score)
+			if err != nil {
+				return err
+			}
+			out = append(out, store.ChunkHit{Chunk: *c, Score: score})
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("vector search in project %s: %w", projectID, translate(err))
+	}
+	// relaxed_order may return neighbours slightly out of order.
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Score > out[j].Score })
+	return out, nil
+}
+
+// VectorIndex implements store.Chunks.
+func (s *Store) VectorIndex() bool { return s.vec.schema != "" }
+
+// IndexState implements store.Chunks.
+func (s *Store) IndexState(ctx context.Context, userID, projectID uuid.UUID) (store.IndexState, error) {
+	var st store.IndexState
+	err := s.tenantTx(ctx, userID, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, "SELECT generation, embedding_model, embedding_dims FROM index_state WHERE project_id = $1 AND user_id = $2",
+			projectID, userID).Scan(&st.Generation, &st.EmbeddingModel, &st.EmbeddingDims)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return st, fmt.Errorf("index state of project %s: %w", projectID, translate(err))
+	}
+	return st, nil
+}
+
+// OptimizeChunks implements store.Chunks: the GIN index needs no merging, but after a
+// bulk load the planner should know the table's new size and the search column's terms.
+func (s *Store) OptimizeChunks(ctx context.Context) error {
+	if _, err := s.pool.Exec(ctx, "ANALYZE code_chunks"); err != nil {
+		return fmt.Errorf("analyze code_chunks: %w", translate(err))
+	}
+	return nil
+}
