@@ -118,10 +118,29 @@ func TestServiceFlows(t *testing.T) {
 	if stored.LastUsedAt == nil {
 		t.Fatal("last-used time not recorded")
 	}
-	if err := st.RevokeAPIKey(ctx, u.ID, k.ID); err != nil {
+	if err := svc.RevokeAPIKey(ctx, u.ID, k.ID); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := svc.APIKeyUser(ctx, key); !errors.Is(err, auth.ErrUnauthenticated) {
 		t.Fatalf("revoked key still works: %v", err)
+	}
+	// Revoked by another process (straight in the store): honoured once the cache
+	// entry expires; with the cache off, at once.
+	nocache, err := auth.New(st, slog.New(slog.DiscardHandler), auth.Config{Argon2: fast, KeyCacheTTL: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key2, k2, err := nocache.CreateAPIKey(ctx, u.ID, "other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := nocache.APIKeyUser(ctx, key2); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.RevokeAPIKey(ctx, u.ID, k2.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := nocache.APIKeyUser(ctx, key2); !errors.Is(err, auth.ErrUnauthenticated) {
+		t.Fatalf("key revoked in the store still works without a cache: %v", err)
 	}
 }

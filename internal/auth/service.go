@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -27,6 +28,19 @@ var (
 type Config struct {
 	Argon2     Argon2Params
 	SessionTTL time.Duration
+	// KeyCacheTTL is how long a verified API key is remembered in process (default
+	// 10s; negative disables). Revoking through this Service takes effect at once here;
+	// another process notices within the TTL.
+	KeyCacheTTL time.Duration
+}
+
+// maxCachedKeys bounds the key cache; when full it starts over.
+const maxCachedKeys = 10000
+
+type cachedKey struct {
+	key     store.APIKey
+	user    store.User
+	expires time.Time
 }
 
 // Service implements signup, login, sessions and API keys over the store.
@@ -38,6 +52,9 @@ type Service struct {
 	// dummyHash is verified when an email is unknown, so a login takes as long
 	// whether or not the account exists.
 	dummyHash string
+
+	mu   sync.Mutex
+	keys map[string]cachedKey // by key hash
 }
 
 // New returns a Service. Zero Config fields take defaults.
@@ -48,11 +65,14 @@ func New(accounts store.Accounts, log *slog.Logger, cfg Config) (*Service, error
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = 7 * 24 * time.Hour
 	}
+	if cfg.KeyCacheTTL == 0 {
+		cfg.KeyCacheTTL = 10 * time.Second
+	}
 	dummy, err := HashPassword(randomToken(16), cfg.Argon2)
 	if err != nil {
 		return nil, err
 	}
-	return &Service{accounts: accounts, log: log, cfg: cfg, now: store.Now, dummyHash: dummy}, nil
+	return &Service{accounts: accounts, log: log, cfg: cfg, now: store.Now, dummyHash: dummy, keys: map[string]cachedKey{}}, nil
 }
 
 // NormalizeEmail lower-cases and trims an email address.
@@ -155,7 +175,47 @@ func (s *Service) APIKeyUser(ctx context.Context, key string) (*store.APIKey, *s
 	if !LooksLikeAPIKey(key) {
 		return nil, nil, ErrUnauthenticated
 	}
-	k, err := s.accounts.GetAPIKeyByHash(ctx, HashToken(key))
+	hash := HashToken(key)
+	now := s.now()
+	s.mu.Lock()
+	c, ok := s.keys[string(hash)]
+	s.mu.Unlock()
+	if ok && now.Before(c.expires) {
+		k, u := c.key, c.user
+		return &k, &u, nil
+	}
+	k, u, err := s.lookupKey(ctx, hash, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	if s.cfg.KeyCacheTTL > 0 {
+		s.mu.Lock()
+		if len(s.keys) >= maxCachedKeys {
+			s.keys = map[string]cachedKey{}
+		}
+		s.keys[string(hash)] = cachedKey{key: *k, user: *u, expires: now.Add(s.cfg.KeyCacheTTL)}
+		s.mu.Unlock()
+	}
+	return k, u, nil
+}
+
+// RevokeAPIKey revokes one of the user's keys; this process stops accepting it at once.
+func (s *Service) RevokeAPIKey(ctx context.Context, userID, id uuid.UUID) error {
+	if err := s.accounts.RevokeAPIKey(ctx, userID, id); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	for h, c := range s.keys {
+		if c.key.ID == id {
+			delete(s.keys, h)
+		}
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *Service) lookupKey(ctx context.Context, hash []byte, now time.Time) (*store.APIKey, *store.User, error) {
+	k, err := s.accounts.GetAPIKeyByHash(ctx, hash)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil, ErrUnauthenticated
 	}
@@ -174,10 +234,11 @@ func (s *Service) APIKeyUser(ctx context.Context, key string) (*store.APIKey, *s
 	}
 	// Only write last-used when it moved noticeably: a key used 100 times a second
 	// should not cost 100 writes a second.
-	now := s.now()
 	if k.LastUsedAt == nil || now.Sub(*k.LastUsedAt) > time.Minute {
 		if err := s.accounts.TouchAPIKey(ctx, k.ID, now); err != nil {
 			s.log.Warn("record api key use", slog.String("key_id", k.ID.String()), slog.String("error", err.Error()))
+		} else {
+			k.LastUsedAt = &now
 		}
 	}
 	return k, u, nil

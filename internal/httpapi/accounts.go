@@ -192,7 +192,7 @@ func (s *Server) revokeAPIKey(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := s.store.RevokeAPIKey(r.Context(), userFrom(r.Context()).ID, id); err != nil {
+	if err := s.auth.RevokeAPIKey(r.Context(), userFrom(r.Context()).ID, id); err != nil {
 		s.storeError(w, r, "api key", err)
 		return
 	}

@@ -146,9 +146,20 @@ func (c ProviderConfig) withDefaults(name, baseURL string) ProviderConfig {
 		c.BaseURL = baseURL
 	}
 	if c.HTTPClient == nil {
-		c.HTTPClient = &http.Client{}
+		c.HTTPClient = &http.Client{Transport: newTransport()}
 	}
 	return c
+}
+
+// newTransport is an upstream transport sized for a gateway: Go's default keeps two
+// idle connections per host, so under concurrency most calls would open (and TLS
+// handshake) a new connection and leave sockets in TIME_WAIT.
+func newTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 1024
+	t.MaxIdleConnsPerHost = 256
+	t.IdleConnTimeout = 90 * time.Second
+	return t
 }
 
 func (c ProviderConfig) validate() error {

@@ -45,6 +45,24 @@ func NewRedactor(secrets []string) *Redactor {
 	return &Redactor{secrets: s}
 }
 
+// patternHints are substrings every secretPatterns match contains (case-folded where
+// the pattern is case-insensitive); a string with none of them skips the regexp, which
+// keeps redaction cheap on the hot path (ids, routes, numbers).
+var (
+	patternHints     = []string{"vc_", "sk-", "xai-", "AIza", "gh", "://"}
+	patternHintsFold = []string{"bearer", "passw", "secret"} // the (?i) patterns
+)
+
+// containsFold reports whether s contains sub, ignoring ASCII case, without allocating.
+func containsFold(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(sub)], sub) {
+			return true
+		}
+	}
+	return false
+}
+
 // Redact returns s with every secret replaced by [REDACTED].
 func (r *Redactor) Redact(s string) string {
 	for _, v := range r.secrets {
@@ -52,7 +70,17 @@ func (r *Redactor) Redact(s string) string {
 			s = strings.ReplaceAll(s, v, "[REDACTED]")
 		}
 	}
-	return secretPatterns.ReplaceAllString(s, "[REDACTED]")
+	for _, h := range patternHints {
+		if strings.Contains(s, h) {
+			return secretPatterns.ReplaceAllString(s, "[REDACTED]")
+		}
+	}
+	for _, h := range patternHintsFold {
+		if containsFold(s, h) {
+			return secretPatterns.ReplaceAllString(s, "[REDACTED]")
+		}
+	}
+	return s
 }
 
 // sensitiveKeys are attribute names whose values are never logged.

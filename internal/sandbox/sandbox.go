@@ -1,7 +1,15 @@
 // Package sandbox runs untrusted commands — a project's test command — under bubblewrap: no network,
-// a read-only system, the workspace as the only writable mount, a clean environment and limits on
-// time, memory, processes and captured output. Without bubblewrap it runs commands only when the
-// configuration explicitly allows unsandboxed execution, and every Result says which way it ran.
+// a read-only system, the workspace as the only writable mount, a clean environment, no privileges
+// and limits on time, memory, processes and captured output. Without bubblewrap it runs commands
+// only when the configuration explicitly allows unsandboxed execution, and every Result says which
+// way it ran.
+//
+// Who the command is: when the server runs as root, bwrap runs privileged and setpriv drops the
+// command to Config.UID (nobody by default) with no capabilities and no_new_privs; the workspace is
+// lent to that uid for the run. bwrap's own user namespace is not used then, because it would map
+// the command to host root, which passes every file-mode check (it could write /proc/sys and read
+// root-only files). When the server is not root, bwrap's user namespace maps the command to the
+// server's uid.
 //
 // How each limit is enforced:
 //
@@ -10,18 +18,16 @@
 //     then kills every process left in the sandbox's PID namespace.
 //   - Processes: a pids cgroup (pids.max) created per run when a writable cgroup hierarchy is
 //     available (cgroup v2 with the pids controller delegated to our cgroup, or cgroup v1's pids
-//     hierarchy), plus RLIMIT_NPROC. RLIMIT_NPROC is not enforced for processes whose real uid is
-//     host root — including a user namespace whose uid maps to root, which is what bwrap creates when
-//     the server runs as root — so with neither a cgroup nor a non-root server there is no process
-//     limit; [Runner.Isolation] reports which mechanism is in force.
-//   - Memory: RLIMIT_AS per process (set with util-linux prlimit inside the sandbox), plus
-//     memory.max on cgroup v2. The cgroup v1 memory hierarchy is left alone: it usually belongs
-//     to the container runtime.
+//     hierarchy); otherwise RLIMIT_NPROC, which counts per sandbox only in bwrap's user namespace
+//     and otherwise over all processes of the uid. [Runner.Isolation] says which is in force.
+//   - Memory: RLIMIT_AS per process (util-linux prlimit, inside the sandbox), plus memory.max on
+//     cgroup v2. The cgroup v1 memory hierarchy is left alone: it belongs to the container runtime.
+//     The private /tmp and /dev/shm are tmpfs bounded by Config.TmpBytes each.
 //   - Output: stdout and stderr share one pipe that is always drained; the first and last halves of
 //     MaxOutputBytes are kept and the total is counted, so a command writing gigabytes never blocks.
 //
 // Not enforced: CPU share, disk usage in the workspace (RLIMIT_FSIZE only bounds a single file),
-// and system calls (no seccomp filter).
+// system calls (no seccomp filter) and, when the server is root, nested user namespaces.
 package sandbox
 
 import (
@@ -96,9 +102,9 @@ type Config struct {
 	Env map[string]string
 
 	// UID and GID are the host identity of sandboxed commands when the server runs as root
-	// (default 65534, nobody; better a dedicated, otherwise unused uid). The workspace and cache
-	// dir are handed to it for the run and back to the server afterwards. A server that is not
-	// root runs commands as its own uid.
+	// (default 65534, nobody; better a dedicated, otherwise unused uid). The workspace is handed
+	// to it for the run and back to the server afterwards; Spec.CacheDir is handed to it for
+	// good. A server that is not root runs commands as its own uid.
 	UID, GID int
 
 	// Logger receives warnings (unsandboxed runs). Nil discards.
@@ -339,17 +345,19 @@ func (r *Runner) Run(ctx context.Context, spec Spec) (*Result, error) {
 			full = append([]string{r.setpriv,
 				"--reuid=" + strconv.Itoa(r.cfg.UID), "--regid=" + strconv.Itoa(r.cfg.GID), "--clear-groups",
 				"--no-new-privs", "--inh-caps=-all", "--bounding-set=-all", "--"}, full...)
-			// The command must be able to write the workspace: lend it for the run. Deferred
-			// before the cgroup's destroy, so it runs after every sandboxed process is dead.
-			lent := []string{dir}
+			// The command must be able to write the workspace: lend it for the run (one run per
+			// workspace at a time). Deferred before the cgroup's destroy, so it runs after every
+			// sandboxed process is dead. The cache dir is the sandbox's own and stays with it:
+			// concurrent runs may share it.
+			lend := []string{dir}
 			if cacheDir != "" {
-				lent = append(lent, cacheDir)
+				lend = append(lend, cacheDir)
 			}
-			if err := chownTree(lent, r.cfg.UID, r.cfg.GID); err != nil {
+			if err := chownTree(lend, r.cfg.UID, r.cfg.GID); err != nil {
 				return nil, fmt.Errorf("sandbox: hand the workspace to uid %d: %w", r.cfg.UID, err)
 			}
 			defer func() {
-				if err := chownTree(lent, os.Geteuid(), os.Getegid()); err != nil {
+				if err := chownTree([]string{dir}, os.Geteuid(), os.Getegid()); err != nil {
 					r.log.Error("sandbox: could not take the workspace back", slog.String("dir", dir), slog.Any("err", err))
 				}
 			}()

@@ -22,10 +22,15 @@ import (
 // requireBwrap fails under CI=true and skips, loudly, elsewhere when bubblewrap is missing.
 func requireBwrap(t *testing.T) {
 	t.Helper()
-	if _, err := exec.LookPath("bwrap"); err == nil {
+	_, err := exec.LookPath("bwrap")
+	msg := "bubblewrap (bwrap) is not installed: run scripts/install-deps.sh (apt-get install -y bubblewrap)"
+	if err == nil && os.Geteuid() == 0 {
+		_, err = exec.LookPath("setpriv")
+		msg = "setpriv is not installed (needed as root): run scripts/install-deps.sh (apt-get install -y util-linux)"
+	}
+	if err == nil {
 		return
 	}
-	msg := "bubblewrap (bwrap) is not installed: run scripts/install-deps.sh (apt-get install -y bubblewrap)"
 	if os.Getenv("CI") == "true" {
 		t.Fatalf("CI=true and %s", msg)
 	}
