@@ -85,5 +85,8 @@ pglite_env=$(scripts/pglite.sh --owner $$) || { red "scripts/pglite.sh failed"; 
 eval "$pglite_env"
 # --- end PGlite ---------------------------------------------------------------------------
 
+# --- system packages the tests need (bubblewrap for internal/sandbox; see scripts/install-deps.sh) ---
+scripts/install-deps.sh || { red "scripts/install-deps.sh failed"; exit 1; }
+
 say "go test -race ./..."
 go test -race -count=1 -timeout 30m "$@" ./...
