@@ -220,6 +220,11 @@ func (w *stepWorker[T]) Work(ctx context.Context, job *river.Job[T]) error {
 	case job.Attempt >= job.MaxAttempts:
 		w.p.finish(cctx, userID, execID, store.ExecFailed, fmt.Sprintf("%s failed after %d attempts: %v", job.Kind, job.Attempt, err))
 	default:
+		// The job goes back to the queue: close this try's timeline entry.
+		if e, d, lerr := w.p.load(cctx, userID, execID); lerr == nil && !terminal(e.Status) {
+			d.done("failed", err.Error())
+			_ = w.p.save(cctx, e, d)
+		}
 		w.p.emit(cctx, userID, execID, "step.retry", map[string]any{"step": job.Kind, "attempt": job.Attempt, "error": err.Error()})
 	}
 	return err
@@ -340,7 +345,10 @@ func (p *Pipeline) workspace(ctx context.Context, e *store.Execution, d *Details
 		if ws, err := p.Git.Open(ctx, dir, d.Source, d.Local, d.BaseBranch, d.BaseSHA); err == nil {
 			return ws, nil
 		}
-		_ = p.Git.Discard(dir)
+	}
+	// Whatever an interrupted step left there is not a workspace we recorded.
+	if err := p.Git.Discard(dir); err != nil {
+		return nil, err
 	}
 	if p.cfg.CheckRepo != nil {
 		u, err := p.Store.GetUser(ctx, e.UserID)

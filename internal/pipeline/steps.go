@@ -55,6 +55,10 @@ func (p *Pipeline) llmCall(ctx context.Context, e *store.Execution, a *store.Age
 	res, err := p.Gateway.Complete(ctx, &gateway.Call{UserID: e.UserID, ProjectID: &e.ProjectID, ExecutionID: &e.ID, Model: a.Model,
 		Request: llm.Request{Messages: msgs, Temperature: &temp, MaxTokens: 8192}})
 	if err != nil {
+		if ctx.Err() != nil {
+			// Stopped (shutdown or cancel), not refused: the step returns to the queue.
+			return "", fmt.Errorf("%s agent: %w", a.Role, context.Cause(ctx))
+		}
 		var le *llm.Error
 		if errors.As(err, &le) && !le.Retryable && le.Status != 429 {
 			return "", fail("the %s agent's model refused the request: %v", a.Role, err)
