@@ -197,13 +197,9 @@ func TestGitHubTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
 	_, err = g.OpenPullRequest(t.Context(), prRequest())
 	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "timed out after 100ms") {
 		t.Errorf("err = %v", err)
-	}
-	if took := time.Since(start); took > 5*time.Second {
-		t.Errorf("took %s", took)
 	}
 	if strings.Contains(err.Error(), testToken) {
 		t.Errorf("error shows the token: %v", err)

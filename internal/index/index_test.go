@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -229,7 +228,6 @@ func TestCancel(t *testing.T) {
 	ix := newIndexer(t, st, index.Config{WriteBatch: 1, Workers: 1})
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	start := time.Now()
 	_, err := ix.Index(ctx, p, func(e index.Event) {
 		if e.Phase == "write" {
 			cancel()
@@ -237,9 +235,6 @@ func TestCancel(t *testing.T) {
 	})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled index: %v, want context.Canceled", err)
-	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("cancel took %s", d)
 	}
 	hashes, err := st.FileHashes(t.Context(), p.UserID, p.ID)
 	must(t, err)
