@@ -307,13 +307,19 @@ func (p *Pipeline) finish(ctx context.Context, userID, execID uuid.UUID, status,
 	now := store.Now()
 	d.done("failed", msg)
 	e.Status, e.Error, e.FinishedAt = status, msg, &now
-	if err := p.save(ctx, e, d); err != nil {
+	err = p.Store.InTx(ctx, userID, func(ctx context.Context, _ any) error {
+		if err := p.save(ctx, e, d); err != nil {
+			return err
+		}
+		// With the status, so a stream that sees the execution finished reads this too.
+		return p.Events.Emit(ctx, e.UserID, e.ProjectID, &e.ID, "execution.finished", map[string]any{"status": status, "error": msg})
+	})
+	if err != nil {
 		p.Log.Error("finish execution", slog.String("execution_id", execID.String()), slog.Any("error", err))
 		return
 	}
 	p.setTask(ctx, e, map[string]string{store.ExecFailed: store.TaskFailed, store.ExecCancelled: store.TaskCancelled}[status])
 	p.removeWorkspace(e)
-	p.emitE(ctx, e, "execution.finished", map[string]any{"status": status, "error": msg})
 }
 
 func (p *Pipeline) setTask(ctx context.Context, e *store.Execution, status string) {

@@ -446,14 +446,18 @@ func (p *Pipeline) pr(ctx context.Context, job *river.Job[PRArgs]) error {
 		if err := p.Store.UpdateTask(ctx, task); err != nil {
 			return err
 		}
-		return p.save(ctx, e, d)
+		if err := p.save(ctx, e, d); err != nil {
+			return err
+		}
+		// In the same transaction as the finished status: a stream that sees the
+		// execution finished has this event to read too.
+		return p.Events.Emit(ctx, e.UserID, e.ProjectID, &e.ID, "execution.finished", map[string]any{"status": store.ExecSucceeded,
+			"commit": sha, "branch": branch, "pr_url": d.PRURL, "tokens_in": e.TokensIn, "tokens_out": e.TokensOut, "cost_usd": e.CostUSD})
 	})
 	if err != nil {
 		return err
 	}
 	p.removeWorkspace(e)
-	p.emitE(ctx, e, "execution.finished", map[string]any{"status": store.ExecSucceeded, "commit": sha, "branch": branch, "pr_url": d.PRURL,
-		"tokens_in": e.TokensIn, "tokens_out": e.TokensOut, "cost_usd": e.CostUSD})
 	return nil
 }
 
