@@ -14,6 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/vibecoder/vibecoder/internal/audit"
 	"github.com/vibecoder/vibecoder/internal/auth"
 	"github.com/vibecoder/vibecoder/internal/config"
 	"github.com/vibecoder/vibecoder/internal/httpapi"
@@ -120,6 +121,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		SecureCookies: cfg.SecureCookies,
 		Version:       Version,
 		CheckRepo:     cfg.CheckLocalRepo,
+		Tracer:        observe.TracerProviderFrom(ctx),
 	})
 	var cacheInfo func() httpapi.LLMCacheInfo
 	a.LLM, cacheInfo, err = NewGateway(cfg, st, a.Redis, log)
@@ -137,6 +139,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	a.Index = ix
 	a.HTTP.EnableSearch(ix)
 	if err := a.buildJobs(cfg.Workers); err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.Pipeline.Audit = audit.New(st, log) // the HTTP server records its own entries
+	if err := a.enableMetrics(ctx); err != nil {
 		a.Close()
 		return nil, err
 	}

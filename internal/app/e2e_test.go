@@ -305,6 +305,21 @@ func TestPipelineEndToEnd(t *testing.T) {
 	if strings.Contains(logs.String(), token) {
 		t.Fatal("the GitHub token reached the logs")
 	}
+	// The audit trail has the run, the code generation, the push and the pull request.
+	var audit struct {
+		Items []struct {
+			Action  string `json:"action"`
+			Outcome string `json:"outcome"`
+		} `json:"items"`
+	}
+	c.do("GET", "/api/v1/audit?action=task.run&action=codegen.finish&action=git.push&action=pr.open", nil, &audit)
+	seen := map[string]int{}
+	for _, it := range audit.Items {
+		seen[it.Action]++
+	}
+	if seen["task.run"] != 1 || seen["codegen.finish"] != 2 || seen["git.push"] != 1 || seen["pr.open"] != 1 {
+		t.Fatalf("audit events: %v", seen)
+	}
 }
 
 type streamEvent struct{ typ, data string }

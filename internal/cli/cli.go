@@ -13,8 +13,12 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
+
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/vibecoder/vibecoder/internal/app"
+	"github.com/vibecoder/vibecoder/internal/audit"
 	"github.com/vibecoder/vibecoder/internal/auth"
 	"github.com/vibecoder/vibecoder/internal/config"
 	"github.com/vibecoder/vibecoder/internal/observe"
@@ -84,24 +88,86 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
-		fmt.Fprintf(stderr, "vibecoder: %v\n", err)
+		fmt.Fprintf(stderr, "vibecoder: %s\n", printable(err, getenv))
 		return 1
 	}
 	return 0
+}
+
+// printable is err's text redacted as a log line is: a failure to start can quote
+// what it failed on (a connection string, an upstream's answer).
+func printable(err error, getenv func(string) string) string {
+	cfg, _ := config.Load(getenv) // invalid: no configured secrets, the patterns still apply
+	return observe.NewRedactor(cfg.Secrets()).Redact(err.Error())
 }
 
 type usageError struct{ msg string }
 
 func (u usageError) Error() string { return u.msg }
 
-// setup loads the configuration and builds the logger every command shares.
-func (e env) setup() (config.Config, *slog.Logger, error) {
+// flushTimeout bounds each flush on the way out: spans, then shipped log lines.
+const flushTimeout = 5 * time.Second
+
+// setup loads the configuration and builds what every command shares: the logger,
+// which writes JSON lines to stderr and, with LOGTAIL_SOURCE_TOKEN set, ships them to
+// Logtail, both behind the one redactor; and the tracer provider (a no-op unless
+// OTEL_EXPORTER_OTLP_ENDPOINT is set). The caller defers tel.close() before anything
+// that logs, so that it runs after the last line.
+func (e env) setup() (_ config.Config, _ *slog.Logger, tel *telemetry, _ error) {
 	cfg, err := config.Load(e.getenv)
 	if err != nil {
-		return cfg, nil, err
+		return cfg, nil, nil, err
 	}
-	log := observe.NewLogger(e.stderr, cfg.LogLevel, observe.NewRedactor(cfg.Secrets()))
-	return cfg, log, nil
+	red := observe.NewRedactor(cfg.Secrets())
+	tel = &telemetry{local: observe.NewLogger(e.stderr, cfg.LogLevel, red)}
+	log := tel.local
+	if cfg.LogtailToken != "" {
+		tel.shipper, err = observe.NewShipper(observe.ShipperConfig{URL: cfg.LogtailURL, Token: cfg.LogtailToken,
+			// Not through log: a failing shipper must not feed itself.
+			OnError: func(err error) { tel.local.Warn("log shipping", slog.Any("error", err)) },
+		})
+		if err != nil {
+			return cfg, nil, nil, err
+		}
+		log = observe.NewLogger(io.MultiWriter(tel.shipper, e.stderr), cfg.LogLevel, red)
+	}
+	tel.tracer, tel.shutdownTracing, err = observe.NewTracing(context.Background(), cfg.OTelEndpoint, cfg.OTelServiceName, app.Version, red)
+	if err != nil {
+		tel.close()
+		return cfg, nil, nil, err
+	}
+	// Libraries that print with the log package (OpenTelemetry's export errors among
+	// them) go through the same redaction and shipping.
+	slog.SetDefault(log)
+	return cfg, log, tel, nil
+}
+
+// telemetry is a command's log shipping and tracing.
+type telemetry struct {
+	local           *slog.Logger         // stderr only, for the shipper's own troubles
+	shipper         *observe.Shipper     // nil unless LOGTAIL_SOURCE_TOKEN is set
+	tracer          trace.TracerProvider // a no-op unless OTEL_EXPORTER_OTLP_ENDPOINT is set
+	shutdownTracing func(context.Context) error
+}
+
+// close flushes the spans, then the shipped log lines, each within flushTimeout.
+func (t *telemetry) close() {
+	if t.shutdownTracing != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
+		if err := t.shutdownTracing(ctx); err != nil {
+			t.local.Warn("tracing: flush on shutdown", slog.Any("error", err))
+		}
+		cancel()
+	}
+	if t.shipper != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
+		err := t.shipper.Close(ctx)
+		cancel()
+		if st := t.shipper.Stats(); err != nil || st.Dropped > 0 {
+			t.local.Warn("log shipping stopped with lines dropped", slog.Uint64("shipped", st.Shipped),
+				slog.Uint64("dropped", st.Dropped), slog.Uint64("failed_batches", st.FailedBatches), slog.Any("error", err))
+		}
+	}
 }
 
 func (e env) flags(name string) *flag.FlagSet {
@@ -115,12 +181,16 @@ func (e env) serve(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, log, err := e.setup()
+	cfg, log, tel, err := e.setup()
 	if err != nil {
 		return err
 	}
+	defer tel.close()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	// Requests and jobs run in contexts derived from this one: StartSpan finds the
+	// tracer provider there.
+	ctx = observe.WithTracerProvider(ctx, tel.tracer)
 	a, err := app.New(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -138,10 +208,11 @@ func (e env) worker(args []string) error {
 	if err := e.flags("worker").Parse(args); err != nil {
 		return err
 	}
-	cfg, log, err := e.setup()
+	cfg, log, tel, err := e.setup()
 	if err != nil {
 		return err
 	}
+	defer tel.close()
 	cfg.Workers = true
 	if cfg.Embedded() {
 		log.Warn("a separate worker on the embedded SQLite database shares its single writer with the server; " +
@@ -149,6 +220,7 @@ func (e env) worker(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	ctx = observe.WithTracerProvider(ctx, tel.tracer)
 	a, err := app.New(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -161,10 +233,11 @@ func (e env) migrate(args []string) error {
 	if err := e.flags("migrate").Parse(args); err != nil {
 		return err
 	}
-	cfg, log, err := e.setup()
+	cfg, log, tel, err := e.setup()
 	if err != nil {
 		return err
 	}
+	defer tel.close()
 	st, err := app.OpenStore(context.Background(), cfg, log)
 	if err != nil {
 		return err
@@ -174,12 +247,14 @@ func (e env) migrate(args []string) error {
 	return nil
 }
 
-// withAuth opens the store and the auth service for an admin command.
-func (e env) withAuth(fn func(ctx context.Context, st store.Store, svc *auth.Service) error) error {
-	cfg, log, err := e.setup()
+// withAuth opens the store and the auth service for an admin command, with a recorder
+// for its audit entry.
+func (e env) withAuth(fn func(ctx context.Context, st store.Store, svc *auth.Service, rec audit.Recorder) error) error {
+	cfg, log, tel, err := e.setup()
 	if err != nil {
 		return err
 	}
+	defer tel.close()
 	ctx := context.Background()
 	st, err := app.OpenStore(ctx, cfg, log)
 	if err != nil {
@@ -190,7 +265,17 @@ func (e env) withAuth(fn func(ctx context.Context, st store.Store, svc *auth.Ser
 	if err != nil {
 		return err
 	}
-	return fn(ctx, st, svc)
+	return fn(ctx, st, svc, audit.New(st, log))
+}
+
+// recordAdmin records an admin command. The actor is anonymous (the operator at the
+// console has no account); the operating-system user is kept when known.
+func (e env) recordAdmin(ctx context.Context, rec audit.Recorder, action, targetType, targetID string, meta map[string]any) {
+	meta["via"] = "cli"
+	if u := e.getenv("USER"); u != "" {
+		meta["os_user"] = u
+	}
+	rec.Record(ctx, audit.Entry{Action: action, TargetType: targetType, TargetID: targetID, Metadata: meta})
 }
 
 func (e env) user(args []string) error {
@@ -226,11 +311,13 @@ func (e env) user(args []string) error {
 		password = auth.NewSessionToken()[:24]
 		generated = true
 	}
-	return e.withAuth(func(ctx context.Context, _ store.Store, svc *auth.Service) error {
+	return e.withAuth(func(ctx context.Context, _ store.Store, svc *auth.Service, rec audit.Recorder) error {
 		u, err := svc.Signup(ctx, *email, *name, password, *admin)
 		if err != nil {
 			return err
 		}
+		e.recordAdmin(ctx, rec, audit.ActionAdminUser, "user", u.ID.String(),
+			map[string]any{"email": u.Email, "admin": u.IsAdmin, "generated_password": generated})
 		fmt.Fprintf(e.stdout, "created user %s (%s)%s\n", u.Email, u.ID, map[bool]string{true: " with admin rights"}[u.IsAdmin])
 		if generated {
 			fmt.Fprintf(e.stdout, "password (shown once): %s\n", password)
@@ -252,7 +339,7 @@ func (e env) apikey(args []string) error {
 	if *email == "" {
 		return usageError{"apikey create: --email is required"}
 	}
-	return e.withAuth(func(ctx context.Context, st store.Store, svc *auth.Service) error {
+	return e.withAuth(func(ctx context.Context, st store.Store, svc *auth.Service, rec audit.Recorder) error {
 		u, err := st.GetUserByEmail(ctx, auth.NormalizeEmail(*email))
 		if errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("no user with email %s", *email)
@@ -264,6 +351,8 @@ func (e env) apikey(args []string) error {
 		if err != nil {
 			return err
 		}
+		e.recordAdmin(ctx, rec, audit.ActionAdminAPIKey, "apikey", k.ID.String(),
+			map[string]any{"user_id": u.ID.String(), "name": k.Name, "prefix": k.Prefix})
 		fmt.Fprintf(e.stderr, "created API key %q (%s) for %s; it is shown once:\n", k.Name, k.ID, u.Email)
 		fmt.Fprintln(e.stdout, key)
 		return nil
@@ -286,7 +375,7 @@ func (e env) userLimits(args []string) error {
 	if *rpm == 0 {
 		return usageError{"user limits: --rpm must be at least 1"}
 	}
-	return e.withAuth(func(ctx context.Context, st store.Store, _ *auth.Service) error {
+	return e.withAuth(func(ctx context.Context, st store.Store, _ *auth.Service, rec audit.Recorder) error {
 		u, err := st.GetUserByEmail(ctx, auth.NormalizeEmail(*email))
 		if errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("no user with email %s", *email)
@@ -314,6 +403,8 @@ func (e env) userLimits(args []string) error {
 		if err := st.SetUserLimits(ctx, l); err != nil {
 			return err
 		}
+		e.recordAdmin(ctx, rec, audit.ActionAdminLimits, "user", u.ID.String(), map[string]any{"cleared": *clear,
+			"requests_per_minute": l.RequestsPerMinute, "tokens_per_minute": l.TokensPerMinute, "monthly_budget_usd": l.MonthlyBudgetUSD})
 		show := func(p *int) string {
 			if p == nil {
 				return "default"

@@ -27,6 +27,9 @@ type Config struct {
 	LogtailToken string // LOGTAIL_SOURCE_TOKEN
 	LogtailURL   string // LOGTAIL_INGEST_URL (https://in.logs.betterstack.com)
 
+	OTelEndpoint    string // OTEL_EXPORTER_OTLP_ENDPOINT: OTLP/HTTP base URL (http://collector:4318); empty: no tracing
+	OTelServiceName string // OTEL_SERVICE_NAME (vibecoder)
+
 	OpenAIKey     string // OPENAI_API_KEY
 	OpenAIBaseURL string // OPENAI_BASE_URL: any OpenAI-compatible server
 	AnthropicKey  string // ANTHROPIC_API_KEY
@@ -78,6 +81,9 @@ type Config struct {
 	ShutdownTimeout time.Duration // VIBECODER_SHUTDOWN_TIMEOUT (30s)
 	SessionTTL      time.Duration // VIBECODER_SESSION_TTL (168h)
 	SecureCookies   bool          // VIBECODER_SECURE_COOKIES (false): set for HTTPS deployments
+
+	MetricsToken string        // VIBECODER_METRICS_TOKEN: when set, GET /metrics needs Authorization: Bearer <token>
+	SlowRequest  time.Duration // VIBECODER_SLOW_REQUEST (2s): requests slower than this are logged as warnings
 }
 
 // SQLitePath is the embedded database file under the data directory.
@@ -89,7 +95,7 @@ func (c Config) Embedded() bool { return c.DatabaseURL == "" }
 // Secrets returns every secret value of the configuration, for log redaction.
 func (c Config) Secrets() []string {
 	var out []string
-	for _, s := range []string{c.LogtailToken, c.OpenAIKey, c.AnthropicKey, c.GoogleKey, c.XAIKey, c.GitHubToken} {
+	for _, s := range []string{c.LogtailToken, c.OpenAIKey, c.AnthropicKey, c.GoogleKey, c.XAIKey, c.GitHubToken, c.MetricsToken} {
 		if s != "" {
 			out = append(out, s)
 		}
@@ -136,6 +142,8 @@ func Load(getenv func(string) string) (Config, error) {
 		PricesFile:       get("VIBECODER_PRICES_FILE", ""),
 		EmbeddingModel:   get("VIBECODER_EMBEDDING_MODEL", ""),
 	}
+	c.OTelEndpoint = get("OTEL_EXPORTER_OTLP_ENDPOINT", "")
+	c.OTelServiceName = get("OTEL_SERVICE_NAME", "vibecoder")
 	var errs []error
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{key}, args...)...))
@@ -168,7 +176,7 @@ func Load(getenv func(string) string) (Config, error) {
 	default:
 		bad("LOG_LEVEL", "must be one of debug, info, warn, error; got %q", c.LogLevelRaw)
 	}
-	for key, raw := range map[string]string{"LOGTAIL_INGEST_URL": c.LogtailURL, "OPENAI_BASE_URL": c.OpenAIBaseURL,
+	for key, raw := range map[string]string{"LOGTAIL_INGEST_URL": c.LogtailURL, "OTEL_EXPORTER_OTLP_ENDPOINT": c.OTelEndpoint, "OPENAI_BASE_URL": c.OpenAIBaseURL,
 		"ANTHROPIC_BASE_URL": c.AnthropicBaseURL, "GOOGLE_BASE_URL": c.GoogleBaseURL, "XAI_BASE_URL": c.XAIBaseURL} {
 		if raw == "" {
 			continue
@@ -314,6 +322,13 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.SecureCookies, err = strconv.ParseBool(get("VIBECODER_SECURE_COOKIES", "false")); err != nil {
 		bad("VIBECODER_SECURE_COOKIES", "must be true or false")
+	}
+	c.MetricsToken = get("VIBECODER_METRICS_TOKEN", "")
+	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
+		bad("VIBECODER_METRICS_TOKEN", "must be at least 16 characters")
+	}
+	if c.SlowRequest, err = parseDuration(get("VIBECODER_SLOW_REQUEST", "2s"), time.Millisecond, time.Hour); err != nil {
+		bad("VIBECODER_SLOW_REQUEST", "%v", err)
 	}
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("invalid configuration:\n  %w", joinLines(errs))

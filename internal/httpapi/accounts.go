@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/vibecoder/vibecoder/internal/audit"
 	"github.com/vibecoder/vibecoder/internal/auth"
 	"github.com/vibecoder/vibecoder/internal/store"
 )
@@ -81,6 +82,7 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, err)
 		return
 	}
+	s.record(r, audit.Entry{ActorID: audit.Actor(u.ID), Action: audit.ActionSignup, TargetType: "user", TargetID: u.ID.String()})
 	s.startSession(w, r, u, http.StatusCreated)
 }
 
@@ -93,11 +95,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if in.Email == "" || in.Password == "" || len(in.Password) > maxPasswordLen || len(in.Email) > 254 {
+		s.loginFailed(r, in.Email)
 		s.problem(w, r, http.StatusUnauthorized, "Unauthorized", auth.ErrInvalidCredentials.Error())
 		return
 	}
 	u, err := s.auth.CheckLogin(r.Context(), in.Email, in.Password)
 	if errors.Is(err, auth.ErrInvalidCredentials) {
+		s.loginFailed(r, in.Email)
 		s.problem(w, r, http.StatusUnauthorized, "Unauthorized", auth.ErrInvalidCredentials.Error())
 		return
 	}
@@ -105,6 +109,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, err)
 		return
 	}
+	s.record(r, audit.Entry{ActorID: audit.Actor(u.ID), Action: audit.ActionLogin, TargetType: "user", TargetID: u.ID.String()})
 	s.startSession(w, r, u, http.StatusOK)
 }
 
@@ -118,6 +123,8 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
 		Secure: s.cfg.SecureCookies || r.TLS != nil, SameSite: http.SameSiteLaxMode})
+	s.record(r, audit.Entry{Action: audit.ActionLogout, TargetType: "user", TargetID: p.user.ID.String(),
+		Metadata: map[string]any{"session": p.session != nil}})
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -181,6 +188,8 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, err)
 		return
 	}
+	s.record(r, audit.Entry{Action: audit.ActionAPIKeyCreate, TargetType: "apikey", TargetID: k.ID.String(),
+		Metadata: map[string]any{"name": k.Name, "prefix": k.Prefix}})
 	out := viewAPIKey(*k)
 	out.Key = key
 	w.Header().Set("Cache-Control", "no-store")
@@ -196,5 +205,6 @@ func (s *Server) revokeAPIKey(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, r, "api key", err)
 		return
 	}
+	s.record(r, audit.Entry{Action: audit.ActionAPIKeyRevoke, TargetType: "apikey", TargetID: id.String()})
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -95,7 +95,7 @@ func (s *Server) ownAgent(w http.ResponseWriter, r *http.Request) (*store.Agent,
 	}
 	a, err := s.store.GetAgent(r.Context(), userFrom(r.Context()).ID, id)
 	if err != nil {
-		s.storeError(w, r, "agent", err)
+		s.ownedError(w, r, "agent", store.ResourceAgent, id.String(), err)
 		return nil, false
 	}
 	return a, true
@@ -134,7 +134,7 @@ func (s *Server) deleteAgent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.store.DeleteAgent(r.Context(), userFrom(r.Context()).ID, id); err != nil {
-		s.storeError(w, r, "agent", err)
+		s.ownedError(w, r, "agent", store.ResourceAgent, id.String(), err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -119,7 +119,7 @@ func (s *Server) ownExecution(w http.ResponseWriter, r *http.Request) (*store.Ex
 	}
 	e, err := s.store.GetExecution(r.Context(), userFrom(r.Context()).ID, id)
 	if err != nil {
-		s.storeError(w, r, "execution", err)
+		s.ownedError(w, r, "execution", store.ResourceExecution, id.String(), err)
 		return nil, false
 	}
 	return e, true

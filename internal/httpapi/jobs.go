@@ -56,7 +56,7 @@ func (s *Server) jobError(w http.ResponseWriter, r *http.Request, err error) {
 		s.problem(w, r, http.StatusConflict, "Conflict", err.Error())
 		return
 	}
-	s.storeError(w, r, "job", err)
+	s.ownedError(w, r, "job", store.ResourceJob, r.PathValue("id"), err)
 }
 
 // listJobs answers GET /api/v1/jobs?project_id=&cursor=&limit=: a project's jobs with
@@ -70,7 +70,7 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := s.store.GetProject(r.Context(), u.ID, pid); err != nil {
-		s.storeError(w, r, "project", err)
+		s.ownedError(w, r, "project", store.ResourceProject, pid.String(), err)
 		return
 	}
 	limit := 50

@@ -18,6 +18,7 @@ import (
 
 	"github.com/vibecoder/vibecoder/internal/llm"
 	"github.com/vibecoder/vibecoder/internal/llm/gateway"
+	"github.com/vibecoder/vibecoder/internal/store"
 )
 
 // EnableLLM registers the gateway's endpoints: POST /llm/generate, the
@@ -117,7 +118,7 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request) {
 	u := userFrom(r.Context())
 	if in.ProjectID != nil {
 		if _, err := s.store.GetProject(r.Context(), u.ID, *in.ProjectID); err != nil {
-			s.storeError(w, r, "project", err)
+			s.ownedError(w, r, "project", store.ResourceProject, in.ProjectID.String(), err)
 			return
 		}
 	}
@@ -174,6 +175,7 @@ func (s *Server) llmProblem(w http.ResponseWriter, r *http.Request, res *gateway
 		s.log.WarnContext(r.Context(), "llm call failed", "error", err)
 	}
 	limitHeaders(w, res, err)
+	s.recordLimit(r, err)
 	if status == llm.StatusClientClosedRequest {
 		return // nobody is listening
 	}
@@ -528,6 +530,7 @@ func (s *Server) openAIFailure(w http.ResponseWriter, r *http.Request, res *gate
 		s.log.WarnContext(r.Context(), "llm call failed", "error", err)
 	}
 	limitHeaders(w, res, err)
+	s.recordLimit(r, err)
 	writeOpenAIError(w, status, typ, msg)
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/vibecoder/vibecoder/internal/audit"
 	"github.com/vibecoder/vibecoder/internal/store"
 )
 
@@ -90,6 +91,8 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, r, "project", err)
 		return
 	}
+	s.record(r, audit.Entry{Action: audit.ActionProjectCreate, TargetType: "project", TargetID: p.ID.String(),
+		Metadata: map[string]any{"name": p.Name}})
 	w.Header().Set("Location", "/api/v1/projects/"+p.ID.String())
 	writeJSON(w, http.StatusCreated, viewProject(*p))
 }
@@ -102,7 +105,7 @@ func (s *Server) ownProject(w http.ResponseWriter, r *http.Request) (*store.Proj
 	}
 	p, err := s.store.GetProject(r.Context(), userFrom(r.Context()).ID, id)
 	if err != nil {
-		s.storeError(w, r, "project", err)
+		s.ownedError(w, r, "project", store.ResourceProject, id.String(), err)
 		return nil, false
 	}
 	return p, true
@@ -141,8 +144,9 @@ func (s *Server) deleteProject(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.store.DeleteProject(r.Context(), userFrom(r.Context()).ID, id); err != nil {
-		s.storeError(w, r, "project", err)
+		s.ownedError(w, r, "project", store.ResourceProject, id.String(), err)
 		return
 	}
+	s.record(r, audit.Entry{Action: audit.ActionProjectDelete, TargetType: "project", TargetID: id.String()})
 	w.WriteHeader(http.StatusNoContent)
 }

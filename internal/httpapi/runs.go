@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/vibecoder/vibecoder/internal/audit"
 	"github.com/vibecoder/vibecoder/internal/pipeline"
 )
 
@@ -51,6 +52,8 @@ func (s *Server) runTask(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, r, "agent", err)
 		return
 	}
+	s.record(r, audit.Entry{Action: audit.ActionTaskRun, TargetType: "task", TargetID: t.ID.String(),
+		Metadata: map[string]any{"execution_id": e.ID.String(), "project_id": t.ProjectID.String(), "job_id": job.ID}})
 	w.Header().Set("Location", "/api/v1/executions/"+e.ID.String())
 	out := struct {
 		executionView

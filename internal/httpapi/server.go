@@ -8,6 +8,9 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/vibecoder/vibecoder/internal/audit"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/vibecoder/vibecoder/internal/auth"
 	"github.com/vibecoder/vibecoder/internal/llm/gateway"
 	"github.com/vibecoder/vibecoder/internal/observe"
@@ -23,6 +26,8 @@ type Config struct {
 	// CheckRepo decides whether a user may have the server read a project's
 	// repository (local paths are restricted); nil allows everything.
 	CheckRepo func(repo string, admin bool) error
+	// Tracer makes a span per request (nil: no tracing).
+	Tracer trace.TracerProvider
 }
 
 // Server holds the handlers' dependencies.
@@ -38,6 +43,8 @@ type Server struct {
 	llmCacheInfo func() LLMCacheInfo
 	jobs         *JobsDeps
 	pipeline     *pipeline.Pipeline
+	audit        *auditor
+	metrics      *httpMetrics // nil until EnableMetrics
 }
 
 // New returns a Server with every route registered.
@@ -45,14 +52,15 @@ func New(st store.Store, authSvc *auth.Service, health *observe.Health, log *slo
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 1 << 20
 	}
-	s := &Server{store: st, auth: authSvc, health: health, log: log, cfg: cfg, mux: http.NewServeMux()}
+	s := &Server{store: st, auth: authSvc, health: health, log: log, cfg: cfg, mux: http.NewServeMux(),
+		audit: newAuditor(audit.New(st, log))}
 	s.routes()
 	return s
 }
 
 // Handler returns the server's root handler with the middleware chain applied.
 func (s *Server) Handler() http.Handler {
-	return s.requestID(s.accessLog(s.recoverPanics(http.HandlerFunc(s.route))))
+	return s.requestID(s.accessLog(s.observeHTTP(s.recoverPanics(observe.TraceHTTP(s.cfg.Tracer, http.HandlerFunc(s.route))))))
 }
 
 // route serves matched requests with the mux and answers unmatched ones (404, or 405
@@ -128,6 +136,8 @@ func (s *Server) routes() {
 	m.Handle("GET /api/v1/executions/{id}", s.authed(s.getExecution))
 	m.Handle("GET /api/v1/executions/{id}/commits", s.authed(s.listCommits))
 	m.Handle("GET /api/v1/executions/{id}/reviews", s.authed(s.listReviews))
+
+	m.Handle("GET /api/v1/audit", s.authed(s.listAudit))
 }
 
 func (s *Server) getHealth(w http.ResponseWriter, r *http.Request) {

@@ -93,7 +93,7 @@ func (s *Server) ownTask(w http.ResponseWriter, r *http.Request) (*store.Task, b
 	}
 	t, err := s.store.GetTask(r.Context(), userFrom(r.Context()).ID, id)
 	if err != nil {
-		s.storeError(w, r, "task", err)
+		s.ownedError(w, r, "task", store.ResourceTask, id.String(), err)
 		return nil, false
 	}
 	return t, true
@@ -132,7 +132,7 @@ func (s *Server) deleteTask(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.store.DeleteTask(r.Context(), userFrom(r.Context()).ID, id); err != nil {
-		s.storeError(w, r, "task", err)
+		s.ownedError(w, r, "task", store.ResourceTask, id.String(), err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -4,7 +4,10 @@
 package observe
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"regexp"
@@ -87,6 +90,7 @@ func (r *Redactor) Redact(s string) string {
 var sensitiveKeys = map[string]bool{
 	"password": true, "authorization": true, "cookie": true, "set-cookie": true,
 	"api_key": true, "apikey": true, "token": true, "secret": true, "csrf_token": true,
+	"x-api-key": true, "x-goog-api-key": true, "access_token": true, "refresh_token": true,
 }
 
 // NewLogger returns a JSON logger writing to w at level, with every string value
@@ -105,11 +109,73 @@ func NewLogger(w io.Writer, level slog.Leveler, red *Redactor) *slog.Logger {
 				if err, ok := a.Value.Any().(error); ok {
 					return slog.String(a.Key, red.Redact(err.Error()))
 				}
+				if v, changed := red.redactAny(a.Value.Any()); changed {
+					return slog.Any(a.Key, v)
+				}
 			}
 			return a
 		},
 	})
 	return slog.New(h)
+}
+
+// redactAny redacts a value the JSON handler would marshal as it is (a struct, a map,
+// a slice), which ReplaceAttr otherwise sees only whole: it is marshalled, its strings
+// redacted and its sensitive keys blanked, and the result returned as raw JSON. changed
+// is false, and the value left alone, when nothing needed redacting.
+func (r *Redactor) redactAny(v any) (_ any, changed bool) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		s := fmt.Sprintf("%+v", v)
+		return r.Redact(s), true
+	}
+	dec := json.NewDecoder(&buf)
+	dec.UseNumber()
+	var x any
+	if err := dec.Decode(&x); err != nil {
+		return "[unloggable value]", true
+	}
+	x, changed = r.redactJSON(x)
+	if !changed {
+		return v, false
+	}
+	buf.Reset()
+	if err := enc.Encode(x); err != nil {
+		return "[unloggable value]", true
+	}
+	return json.RawMessage(bytes.TrimSpace(buf.Bytes())), true
+}
+
+// redactJSON redacts a decoded JSON value in place.
+func (r *Redactor) redactJSON(x any) (_ any, changed bool) {
+	switch v := x.(type) {
+	case string:
+		out := r.Redact(v)
+		return out, out != v
+	case []any:
+		for i, e := range v {
+			var c bool
+			if v[i], c = r.redactJSON(e); c {
+				changed = true
+			}
+		}
+	case map[string]any:
+		for k, e := range v {
+			if sensitiveKeys[strings.ToLower(k)] {
+				if e != "[REDACTED]" {
+					v[k], changed = "[REDACTED]", true
+				}
+				continue
+			}
+			var c bool
+			if v[k], c = r.redactJSON(e); c {
+				changed = true
+			}
+		}
+	}
+	return x, changed
 }
 
 type ctxKey int

@@ -51,3 +51,27 @@ func TestLoggerRedactsEveryPath(t *testing.T) {
 		}
 	}
 }
+
+func TestLoggerRedactsStructuredValues(t *testing.T) {
+	// Values the JSON handler marshals whole (maps, structs, slices) are redacted inside,
+	// sensitive keys included, and left exactly as they were when clean.
+	var buf bytes.Buffer
+	log := NewLogger(&buf, slog.LevelDebug, NewRedactor([]string{"configured-secret-value"}))
+	type req struct {
+		Header map[string][]string
+		Note   string
+	}
+	log.Info("m",
+		slog.Any("req", req{Header: map[string][]string{"Cookie": {"vc_session=opaque"}, "X-Api-Key": {"opaque-key"}}, Note: "configured-secret-value"}),
+		slog.Any("list", []string{"ghp_abcdefghijklmnopqrstuvwxyz0123"}),
+		slog.Any("clean", map[string]int{"b": 2, "a": 1}))
+	out := buf.String()
+	for _, s := range []string{"opaque", "configured-secret-value", "ghp_abcdefghij"} {
+		if strings.Contains(out, s) {
+			t.Fatalf("log line holds %q: %s", s, out)
+		}
+	}
+	if !strings.Contains(out, `"clean":{"a":1,"b":2}`) || !strings.Contains(out, `"list":["[REDACTED]"]`) {
+		t.Errorf("structured values: %s", out)
+	}
+}

@@ -18,11 +18,14 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/riverqueue/river"
+	"go.opentelemetry.io/otel/attribute"
 
+	"github.com/vibecoder/vibecoder/internal/audit"
 	"github.com/vibecoder/vibecoder/internal/gitops"
 	"github.com/vibecoder/vibecoder/internal/index"
 	"github.com/vibecoder/vibecoder/internal/jobs"
 	"github.com/vibecoder/vibecoder/internal/llm/gateway"
+	"github.com/vibecoder/vibecoder/internal/observe"
 	"github.com/vibecoder/vibecoder/internal/sandbox"
 	"github.com/vibecoder/vibecoder/internal/store"
 )
@@ -71,6 +74,8 @@ type Deps struct {
 	Git     *gitops.Workspaces
 	Events  *jobs.Events
 	Log     *slog.Logger
+	// Audit records code generation, pushes and pull requests; nil records nothing.
+	Audit audit.Recorder
 }
 
 // Pipeline runs executions.
@@ -202,12 +207,15 @@ func (a TestrunArgs) ids() (uuid.UUID, uuid.UUID) { return a.UserID, a.Execution
 func (a ReviewArgs) ids() (uuid.UUID, uuid.UUID)  { return a.UserID, a.ExecutionID }
 func (a PRArgs) ids() (uuid.UUID, uuid.UUID)      { return a.UserID, a.ExecutionID }
 
-func (w *stepWorker[T]) Work(ctx context.Context, job *river.Job[T]) error {
-	err := w.run(ctx, job)
+func (w *stepWorker[T]) Work(ctx context.Context, job *river.Job[T]) (err error) {
+	userID, execID := job.Args.ids()
+	ctx, span := observe.StartSpan(ctx, "job "+job.Kind, attribute.String("job.kind", job.Kind), attribute.Int64("job.id", job.ID),
+		attribute.Int("job.attempt", job.Attempt), attribute.String("execution.id", execID.String()))
+	defer func() { observe.EndSpan(span, err) }()
+	err = w.run(ctx, job)
 	if err == nil {
 		return nil
 	}
-	userID, execID := job.Args.ids()
 	cctx := context.WithoutCancel(ctx)
 	var perm permanent
 	switch {

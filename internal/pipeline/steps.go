@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/riverqueue/river"
 
+	"github.com/vibecoder/vibecoder/internal/audit"
 	"github.com/vibecoder/vibecoder/internal/edit"
 	"github.com/vibecoder/vibecoder/internal/gitops"
 	"github.com/vibecoder/vibecoder/internal/jobs"
@@ -145,6 +146,7 @@ func (p *Pipeline) codegen(ctx context.Context, job *river.Job[CodegenArgs]) err
 			llm.Message{Role: llm.RoleUser, Content: "Some edits could not be applied:\n\n" + report + "\nAnswer again with corrected blocks for those edits only."})
 	}
 	if applied == 0 {
+		p.recordAudit(ctx, e, audit.ActionCodegenFinish, audit.Failure, map[string]any{"attempt": attempt, "applied": 0})
 		return fail("the coder proposed no edit that applies (after %d rounds)", p.cfg.EditRounds+1)
 	}
 	diff, err := ws.Diff(ctx)
@@ -155,9 +157,14 @@ func (p *Pipeline) codegen(ctx context.Context, job *river.Job[CodegenArgs]) err
 	d.done("succeeded", "")
 	p.emitE(ctx, e, "diff", map[string]any{"attempt": attempt, "diff": truncate(diff, 200000)})
 	e.Step = jobs.KindTestrun
-	return jobs.Advance(ctx, p.Queue, job, e.UserID, e.ProjectID, &e.ID, TestrunArgs(job.Args), func(ctx context.Context) error {
+	err = jobs.Advance(ctx, p.Queue, job, e.UserID, e.ProjectID, &e.ID, TestrunArgs(job.Args), func(ctx context.Context) error {
 		return p.save(ctx, e, d)
 	})
+	if err == nil {
+		p.recordAudit(ctx, e, audit.ActionCodegenFinish, audit.Success, map[string]any{"attempt": attempt, "applied": applied,
+			"tokens_in": e.TokensIn, "tokens_out": e.TokensOut, "cost_usd": e.CostUSD})
+	}
+	return err
 }
 
 // codegenPrompt is the coder's context: the task, retrieved code, a map of the
@@ -426,6 +433,7 @@ func (p *Pipeline) pr(ctx context.Context, job *river.Job[PRArgs]) error {
 		return err
 	}
 	p.emitE(ctx, e, "pushed", map[string]any{"branch": branch, "remote": gitops.RedactURL(proj.RepoURL)})
+	p.recordAudit(ctx, e, audit.ActionGitPush, audit.Success, map[string]any{"branch": branch, "commit": sha, "remote": gitops.RedactURL(proj.RepoURL)})
 	if p.cfg.GitHubToken != "" && gitops.IsRemoteURL(proj.RepoURL) {
 		url, err := p.openPR(ctx, e, proj, task, branch, ws.BaseBranch, d)
 		if err != nil {
@@ -433,6 +441,7 @@ func (p *Pipeline) pr(ctx context.Context, job *river.Job[PRArgs]) error {
 		}
 		d.PRURL = url
 		p.emitE(ctx, e, "pr.opened", map[string]any{"url": url})
+		p.recordAudit(ctx, e, audit.ActionPROpen, audit.Success, map[string]any{"url": url, "branch": branch})
 	}
 	now := store.Now()
 	d.done("succeeded", "")
@@ -509,4 +518,12 @@ func prBody(task *store.Task, d *Details, reviews []store.Review) string {
 func subject(msg string) string {
 	line, _, _ := strings.Cut(msg, "\n")
 	return line
+}
+
+// recordAudit records a step's outcome against the execution's owner; the target is
+// the execution (its project is in the metadata).
+func (p *Pipeline) recordAudit(ctx context.Context, e *store.Execution, action, outcome string, meta map[string]any) {
+	meta["project_id"] = e.ProjectID.String()
+	audit.Record(ctx, p.Audit, audit.Entry{ActorID: audit.Actor(e.UserID), Action: action, TargetType: "execution",
+		TargetID: e.ID.String(), Outcome: outcome, Metadata: meta})
 }

@@ -316,6 +316,7 @@ type Store interface {
 	Usage
 	Jobs
 	Chunks
+	Audit
 
 	// InTx runs fn in one write transaction as userID. Store calls made with the context
 	// fn receives join the transaction, and tx is the driver's own transaction (*sql.Tx
@@ -591,4 +592,117 @@ func CleanTerms(terms []string) []string {
 		}
 	}
 	return out
+}
+
+// Outcomes of an audited action.
+const (
+	OutcomeSuccess = "success"
+	OutcomeFailure = "failure" // the action was attempted and failed (a wrong password, say)
+	OutcomeDenied  = "denied"  // a policy refused it (a limit, another tenant's resource)
+)
+
+// AuditEntry is one row of the append-only audit trail: who did what to which
+// resource, with what outcome, from where. Entries are never updated or deleted; both
+// dialects refuse it with triggers.
+type AuditEntry struct {
+	ID        uuid.UUID // time-ordered; set by AppendAudit when nil
+	CreatedAt time.Time // set by AppendAudit when zero
+	// ActorID is the user who acted; nil for an anonymous actor (a failed login for an
+	// unknown email, the operator at the command line).
+	ActorID    *uuid.UUID
+	Action     string // a dotted name such as "user.login"; see package audit
+	TargetType string // what the action was on: "project", "apikey", "user", ...
+	TargetID   string
+	Outcome    string // OutcomeSuccess (the default), OutcomeFailure or OutcomeDenied
+	IP         string
+	UserAgent  string
+	RequestID  string
+	Metadata   json.RawMessage // a JSON object ({} when empty)
+}
+
+// Limits on an audit entry's fields, so that a caller cannot grow the trail without bound.
+const (
+	MaxAuditActionLen   = 64
+	MaxAuditFieldLen    = 512 // target type and id, IP, user agent, request id
+	MaxAuditMetadataLen = 16 << 10
+)
+
+// PrepareAudit fills an entry's defaults (id, time, outcome, metadata) in place and
+// validates it. Both dialects call it in AppendAudit.
+func PrepareAudit(e *AuditEntry) error {
+	if e.ID == uuid.Nil {
+		e.ID = NewID()
+	}
+	if e.CreatedAt.IsZero() {
+		e.CreatedAt = Now()
+	}
+	e.CreatedAt = e.CreatedAt.UTC().Truncate(time.Microsecond)
+	if e.ActorID != nil && *e.ActorID == uuid.Nil {
+		e.ActorID = nil
+	}
+	if e.Outcome == "" {
+		e.Outcome = OutcomeSuccess
+	}
+	if len(e.Metadata) == 0 || string(e.Metadata) == "null" {
+		e.Metadata = json.RawMessage(`{}`)
+	}
+	switch {
+	case e.Action == "" || len(e.Action) > MaxAuditActionLen:
+		return fmt.Errorf("audit action must be 1 to %d bytes", MaxAuditActionLen)
+	case e.Outcome != OutcomeSuccess && e.Outcome != OutcomeFailure && e.Outcome != OutcomeDenied:
+		return fmt.Errorf("audit outcome %q is not success, failure or denied", e.Outcome)
+	case len(e.TargetType) > MaxAuditFieldLen || len(e.TargetID) > MaxAuditFieldLen || len(e.IP) > MaxAuditFieldLen ||
+		len(e.UserAgent) > MaxAuditFieldLen || len(e.RequestID) > MaxAuditFieldLen:
+		return fmt.Errorf("audit entry field longer than %d bytes", MaxAuditFieldLen)
+	case len(e.Metadata) > MaxAuditMetadataLen:
+		return fmt.Errorf("audit metadata longer than %d bytes", MaxAuditMetadataLen)
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(e.Metadata, &obj); err != nil || obj == nil {
+		return errors.New("audit metadata must be a JSON object")
+	}
+	return nil
+}
+
+// AuditFilter selects audit entries, newest first.
+type AuditFilter struct {
+	// ActorID selects one user's entries; uuid.Nil selects every entry, anonymous ones
+	// included — an administrator's view, which callers must gate.
+	ActorID uuid.UUID
+	// Actions keeps entries with any of these actions; empty keeps all.
+	Actions []string
+	// ExcludeActions drops entries with any of these actions.
+	ExcludeActions []string
+	// Since (inclusive) and Until (exclusive) bound CreatedAt; zero is unbounded.
+	Since, Until time.Time
+	// Before is the pagination cursor: the id of the last entry of the previous page
+	// (uuid.Nil for the first page).
+	Before uuid.UUID
+	// Limit is clamped like Page.Limit.
+	Limit int
+}
+
+// Kinds of tenant resource ResourceOwner knows. A job's id is its decimal job id;
+// the others' are UUIDs.
+const (
+	ResourceProject   = "project"
+	ResourceTask      = "task"
+	ResourceAgent     = "agent"
+	ResourceExecution = "execution"
+	ResourceJob       = "job"
+)
+
+// Audit stores the audit trail.
+type Audit interface {
+	// AppendAudit writes an entry after PrepareAudit. It joins the transaction of an
+	// InTx context (on PostgreSQL only when the actor is that transaction's user or
+	// anonymous), so an entry written there commits or rolls back with what it records.
+	AppendAudit(ctx context.Context, e *AuditEntry) error
+	// ListAudit returns the entries matching the filter, newest (highest id) first.
+	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error)
+	// ResourceOwner reports who owns a resource of the given kind, across tenants:
+	// found is false when no such row exists (or the id is malformed). It exists only so
+	// that the audit trail can tell an attempt on another tenant's row from a miss; it
+	// must never decide what a request is answered. An unknown kind is an error.
+	ResourceOwner(ctx context.Context, kind, id string) (owner uuid.UUID, found bool, err error)
 }

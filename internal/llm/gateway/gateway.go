@@ -16,10 +16,12 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/vibecoder/vibecoder/internal/cache"
 	"github.com/vibecoder/vibecoder/internal/llm"
 	"github.com/vibecoder/vibecoder/internal/llm/pricing"
+	"github.com/vibecoder/vibecoder/internal/observe"
 	"github.com/vibecoder/vibecoder/internal/ratelimit"
 	"github.com/vibecoder/vibecoder/internal/store"
 )
@@ -58,6 +60,21 @@ type Config struct {
 	// LimitsTTL is how long a user's limits are remembered between database reads (30s).
 	LimitsTTL time.Duration
 	Now       func() time.Time
+	// Observer, when set, hears of every call (as its usage row is recorded) and every
+	// rate-limit refusal: the metrics.
+	Observer Observer
+}
+
+// Observer receives the gateway's calls as they are accounted. Its methods run on the
+// request path (tens of thousands of cache hits a second) and must be cheap.
+type Observer interface {
+	// ObserveLLM is called once per call, cache hits and refusals included; outcome is
+	// "ok" or the error type, cached whether the cache or an identical call in flight
+	// answered, costUSD what went upstream (0 for a hit).
+	ObserveLLM(provider, model, outcome string, cached bool, promptTokens, completionTokens int, costUSD float64, latency time.Duration)
+	// ObserveRateLimited is called when a per-user limit refuses a call: kind is
+	// "requests", "tokens" or "budget".
+	ObserveRateLimited(kind string)
 }
 
 func (c *Config) defaults() error {
@@ -150,6 +167,17 @@ func (g *Gateway) Close() {
 	g.usage.Close()
 }
 
+// SetObserver sets the Observer; call it before the gateway serves calls.
+func (g *Gateway) SetObserver(o Observer) { g.cfg.Observer = o }
+
+// account records a call's usage row and tells the observer.
+func (g *Gateway) account(row store.LLMUsage, start time.Time) {
+	g.usage.Record(row)
+	if o := g.cfg.Observer; o != nil {
+		o.ObserveLLM(row.Provider, row.Model, row.Status, row.CacheHit, int(row.PromptTokens), int(row.CompletionTokens), row.CostUSD, time.Since(start))
+	}
+}
+
 // Registry returns the model registry (for GET /v1/models).
 func (g *Gateway) Registry() *llm.Registry { return g.reg }
 
@@ -238,7 +266,7 @@ func (g *Gateway) do(ctx context.Context, call *Call, fn func(llm.Chunk) error) 
 	record := func(status string) {
 		row.Status = status
 		row.LatencyMS = time.Since(start).Milliseconds()
-		g.usage.Record(row)
+		g.account(row, start)
 	}
 
 	lim := g.limitsFor(ctx, call.UserID)
@@ -283,6 +311,7 @@ func (g *Gateway) do(ctx context.Context, call *Call, fn func(llm.Chunk) error) 
 			if err := g.store.ReserveBudget(ctx, call.UserID, period, lim.budget, price); err != nil {
 				if errors.Is(err, store.ErrBudgetExceeded) {
 					g.stats.BudgetRejected.Add(1)
+					g.observeLimited("budget")
 					err = &LimitError{Err: &llm.Error{Status: http.StatusPaymentRequired, Type: "budget_exceeded",
 						Message: fmt.Sprintf("this request could cost up to $%.4f, which would exceed your monthly budget of $%.2f", price, lim.budget)}}
 				}
@@ -304,7 +333,7 @@ func (g *Gateway) do(ctx context.Context, call *Call, fn func(llm.Chunk) error) 
 		}
 	}
 
-	f, leader := g.flightFor(key, !call.NoCache && !call.NoStore)
+	f, leader := g.flightFor(ctx, key, !call.NoCache && !call.NoStore)
 	if leader {
 		targets, err := g.targets(call.Model, prov, model)
 		if err != nil {
@@ -356,13 +385,15 @@ func (g *Gateway) fillHit(res *Result, row store.LLMUsage, e *entry, start time.
 	row.CachedTokens = int64(e.Response.Usage.CachedTokens)
 	row.Status = "ok"
 	row.LatencyMS = time.Since(start).Milliseconds()
-	g.usage.Record(row)
+	g.account(row, start)
 }
 
 // flightFor returns the in-flight call for key to follow, or a new one this caller
 // leads. Calls that may not share (no-cache, no-store) always lead a private flight.
-func (g *Gateway) flightFor(key string, share bool) (*flight, bool) {
-	ctx, cancel := context.WithCancel(context.Background())
+func (g *Gateway) flightFor(parent context.Context, key string, share bool) (*flight, bool) {
+	// The upstream call keeps the caller's values (request id, trace) but not its
+	// cancellation: it ends when its last follower leaves.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
 	if !share {
 		return newFlight(cancel).withContext(ctx), true
 	}
@@ -426,15 +457,18 @@ upstream:
 				g.stats.Retries.Add(1)
 			}
 			published := len(chunks)
+			sctx, span := observe.StartSpan(ctx, "llm."+t.p.Name(), attribute.String("llm.provider", t.p.Name()),
+				attribute.String("llm.model", t.model), attribute.Int("llm.attempt", attempt), attribute.Bool("llm.stream", streaming))
 			if streaming {
-				resp, err = t.p.Stream(ctx, &r, func(c llm.Chunk) error {
+				resp, err = t.p.Stream(sctx, &r, func(c llm.Chunk) error {
 					chunks = append(chunks, c)
 					f.publish(c)
 					return nil
 				})
 			} else {
-				resp, err = t.p.Complete(ctx, &r)
+				resp, err = t.p.Complete(sctx, &r)
 			}
+			observe.EndSpan(span, err)
 			if err == nil {
 				used = t
 				break upstream
@@ -459,7 +493,7 @@ upstream:
 		settle(0)
 		row.Status = errorStatus(err)
 		row.LatencyMS = time.Since(start).Milliseconds()
-		g.usage.Record(row)
+		g.account(row, start)
 		g.endFlight(key, f, nil, err)
 		return
 	}
@@ -484,7 +518,7 @@ upstream:
 	row.PromptTokens, row.CompletionTokens = int64(resp.Usage.PromptTokens), int64(resp.Usage.CompletionTokens)
 	row.CachedTokens, row.CostUSD = int64(resp.Usage.CachedTokens), cost
 	row.LatencyMS = time.Since(start).Milliseconds()
-	g.usage.Record(row)
+	g.account(row, start)
 	g.endFlight(key, f, e, nil)
 }
 
@@ -583,6 +617,7 @@ func (g *Gateway) admit(ctx context.Context, userID uuid.UUID, req *llm.Request,
 			res.RateLimit = &r
 			if !r.Allowed {
 				g.stats.RateLimited.Add(1)
+				g.observeLimited("requests")
 				return &LimitError{Limit: &r, Err: &llm.Error{Status: http.StatusTooManyRequests, Type: llm.TypeRateLimit, RetryAfter: r.RetryAfter,
 					Message: fmt.Sprintf("rate limit of %d requests per minute reached; retry in %s", l.rpm, r.RetryAfter.Round(time.Second))}}
 			}
@@ -596,6 +631,7 @@ func (g *Gateway) admit(ctx context.Context, userID uuid.UUID, req *llm.Request,
 			g.log.Warn("token limiter unavailable; admitting", slog.Any("error", err))
 		} else if !r.Allowed {
 			g.stats.RateLimited.Add(1)
+			g.observeLimited("tokens")
 			msg := fmt.Sprintf("token limit of %d per minute reached; retry in %s", l.tpm, r.RetryAfter.Round(time.Second))
 			if r.RetryAfter == ratelimit.Never {
 				msg = fmt.Sprintf("this request (about %d tokens) is larger than your limit of %d tokens per minute", est, l.tpm)
@@ -604,6 +640,12 @@ func (g *Gateway) admit(ctx context.Context, userID uuid.UUID, req *llm.Request,
 		}
 	}
 	return nil
+}
+
+func (g *Gateway) observeLimited(kind string) {
+	if o := g.cfg.Observer; o != nil {
+		o.ObserveRateLimited(kind)
+	}
 }
 
 // estimateTokens is a cheap estimate of a request's tokens for the token limit: about

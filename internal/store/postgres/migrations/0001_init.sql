@@ -230,7 +230,7 @@ CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
 --
 -- users, api_keys and sessions deliberately carry no RLS: credential lookups (login by
 -- email, API key by hash, session by token) happen before the tenant is known. audit_log
--- has none either: it is read by administrators across tenants and is append-only.
+-- gets its policies in 0006 (own rows, or all for administrators; append-only here).
 ALTER TABLE projects ENABLE ROW LEVEL SECURITY;
 ALTER TABLE projects FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON projects
