@@ -47,6 +47,8 @@ type App struct {
 	Index    *index.Indexer
 	Indexer  jobs.Indexer
 	Pipeline *pipeline.Pipeline
+
+	health *observe.Health
 }
 
 // OpenStore opens the database the configuration selects and applies pending migrations.
@@ -116,6 +118,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		return nil, err
 	}
 	health := observe.NewHealth(st.Dialect(), st.Ping, redisPing)
+	health.SetDisk(cfg.DataDir)
+	a.health = health
 	a.HTTP = httpapi.New(st, a.Auth, health, log, httpapi.Config{
 		MaxBodyBytes:  cfg.MaxBodyBytes,
 		SecureCookies: cfg.SecureCookies,

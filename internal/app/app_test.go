@@ -187,3 +187,50 @@ func httptestServer(t *testing.T, a *app.App) string {
 	t.Cleanup(srv.Close)
 	return srv.URL
 }
+
+// TestHealthReportsJobsAndDisk: a process working jobs shows up as a live worker, and
+// the data directory's free space is reported.
+func TestHealthReportsJobsAndDisk(t *testing.T) {
+	a := newApp(t, map[string]string{"VIBECODER_DATA_DIR": t.TempDir()})
+	defer a.Close()
+	stop, err := a.StartBackground(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	srv := httptestServer(t, a)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(srv + "/health")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var h struct {
+			Healthy bool
+			Status  string
+			Jobs    struct {
+				Status  string
+				Workers int
+			}
+			Disk struct {
+				Status    string
+				FreeBytes uint64 `json:"free_bytes"`
+			}
+		}
+		err = json.NewDecoder(resp.Body).Decode(&h)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Jobs.Workers >= 1 {
+			if !h.Healthy || h.Jobs.Status != "up" || h.Disk.FreeBytes == 0 || h.Disk.Status == "" {
+				t.Fatalf("health: %+v", h)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no live worker reported: %+v", h)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

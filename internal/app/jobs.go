@@ -64,6 +64,25 @@ func (a *App) buildJobs(work bool) error {
 		return err
 	}
 	pl.Queue = a.Jobs // the steps enqueue their successors
+	a.health.SetJobs(func(ctx context.Context) (int, int64, error) {
+		workers, err := a.Store.LiveWorkers(ctx, time.Now().Add(-heartbeatTTL))
+		if err != nil {
+			return 0, 0, err
+		}
+		counts, err := a.Jobs.CountActive(ctx)
+		if err != nil {
+			return workers, 0, err
+		}
+		var queued int64
+		for _, byState := range counts {
+			for state, n := range byState {
+				if state != "running" {
+					queued += n
+				}
+			}
+		}
+		return workers, queued, nil
+	})
 	a.Pipeline = pl
 	a.HTTP.EnableRuns(pl)
 	deps := httpapi.JobsDeps{Queue: a.Jobs, Hub: a.Hub, Poll: a.Config.JobPollInterval}
@@ -91,6 +110,7 @@ func (a *App) StartBackground(ctx context.Context) (func(), error) {
 	}
 	if a.Jobs.Working() {
 		a.Log.Info("working jobs", slog.Any("kinds", jobs.Kinds))
+		go a.heartbeat(lctx, a.Jobs.Config().ID)
 	}
 	return func() {
 		defer cancelListen()
@@ -113,4 +133,24 @@ func (a *App) RunWorkers(ctx context.Context) error {
 	a.Log.Info("worker stopping")
 	stop()
 	return nil
+}
+
+// heartbeatTTL is how long a worker process counts as alive after its last heartbeat.
+const heartbeatTTL = 30 * time.Second
+
+// heartbeat tells the database, every 5 seconds, that this process works jobs.
+func (a *App) heartbeat(ctx context.Context, id string) {
+	started := time.Now()
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		if err := a.Store.Heartbeat(ctx, id, started, time.Now()); err != nil && ctx.Err() == nil {
+			a.Log.Warn("worker heartbeat", slog.Any("error", err))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

@@ -160,7 +160,7 @@ func (s *Server) getReadyz(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		status = http.StatusServiceUnavailable
 	}
-	writeJSON(w, status, map[string]any{"ready": ok, "database": rep.Database, "redis": rep.Redis})
+	writeJSON(w, status, map[string]any{"ready": ok, "status": rep.Status, "database": rep.Database, "redis": rep.Redis, "jobs": rep.Jobs, "disk": rep.Disk})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

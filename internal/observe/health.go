@@ -23,14 +23,46 @@ type MemoryCheck struct {
 	Limit     int64  `json:"limit_bytes,omitempty"`
 }
 
+// JobsCheck reports the background job system: live worker processes and queued jobs.
+type JobsCheck struct {
+	Status  string `json:"status"` // up, degraded (jobs waiting and no worker alive), down, not_configured
+	Workers int    `json:"workers"`
+	Queued  int64  `json:"queued"`
+	Error   string `json:"error,omitempty"`
+}
+
+// DiskCheck reports free space where the data directory lives.
+type DiskCheck struct {
+	Status      string  `json:"status"` // ok, low, critical
+	Path        string  `json:"path"`
+	FreeBytes   uint64  `json:"free_bytes"`
+	FreePercent float64 `json:"free_percent"`
+	Error       string  `json:"error,omitempty"`
+}
+
+// Health statuses: ok (everything fine), degraded (serving, but something needs
+// attention: memory, disk getting low, jobs waiting with no worker), down (cannot
+// serve: the database or a configured Redis is unreachable, or the disk is full).
+const (
+	StatusOK       = "ok"
+	StatusDegraded = "degraded"
+	StatusDown     = "down"
+)
+
 // Report is the body of GET /health.
 type Report struct {
-	Healthy  bool        `json:"healthy"`
+	Healthy  bool        `json:"healthy"` // status is not down
+	Status   string      `json:"status"`
 	Database Check       `json:"database"`
 	Redis    Check       `json:"redis"`
+	Jobs     JobsCheck   `json:"jobs"`
+	Disk     DiskCheck   `json:"disk"`
 	Memory   MemoryCheck `json:"memory"`
 	Uptime   float64     `json:"uptime"` // seconds
 }
+
+// JobsProbe reports live worker processes and queued jobs.
+type JobsProbe func(ctx context.Context) (workers int, queued int64, err error)
 
 // Pinger is something that answers a ping: the store, a Redis client.
 type Pinger func(ctx context.Context) error
@@ -43,6 +75,31 @@ type Health struct {
 	redis    Pinger // nil when Redis is not configured
 	// memLimit is the heap size above which memory is reported "high".
 	memLimit uint64
+	jobs     JobsProbe // nil: not configured
+	diskPath string    // "": not checked
+}
+
+// SetJobs adds the job system's check.
+func (h *Health) SetJobs(p JobsProbe) { h.jobs = p }
+
+// SetDisk adds a free-space check of the file system holding path.
+func (h *Health) SetDisk(path string) { h.diskPath = path }
+
+func (h *Health) checkJobs(ctx context.Context) JobsCheck {
+	if h.jobs == nil {
+		return JobsCheck{Status: "not_configured"}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	w, q, err := h.jobs(ctx)
+	c := JobsCheck{Status: "up", Workers: w, Queued: q}
+	switch {
+	case err != nil:
+		c.Status, c.Error = "degraded", err.Error()
+	case w == 0 && q > 0:
+		c.Status, c.Error = "degraded", "jobs are waiting and no worker process is alive"
+	}
+	return c
 }
 
 // NewHealth returns a Health for the database (named by dialect) and, when configured, Redis.
@@ -94,12 +151,22 @@ func (h *Health) Check(ctx context.Context) Report {
 	if ms.HeapAlloc > h.memLimit*9/10 {
 		r.Memory.Status = "high"
 	}
-	r.Healthy = r.Database.Status == "up" && r.Redis.Status != "down" && r.Memory.Status == "ok"
+	r.Jobs = h.checkJobs(ctx)
+	r.Disk = checkDisk(h.diskPath)
+	switch {
+	case r.Database.Status != "up" || r.Redis.Status == "down" || r.Disk.Status == "critical":
+		r.Status = StatusDown
+	case r.Memory.Status != "ok" || r.Disk.Status == "low" || r.Jobs.Status == "degraded":
+		r.Status = StatusDegraded
+	default:
+		r.Status = StatusOK
+	}
+	r.Healthy = r.Status != StatusDown
 	return r
 }
 
-// Ready reports whether the process can serve traffic: its database and Redis answer.
+// Ready reports whether the process can serve traffic: it is not down.
 func (h *Health) Ready(ctx context.Context) (bool, Report) {
 	r := h.Check(ctx)
-	return r.Database.Status == "up" && r.Redis.Status != "down", r
+	return r.Status != StatusDown, r
 }

@@ -315,6 +315,7 @@ type Store interface {
 	Executions
 	Usage
 	Jobs
+	Heartbeats
 	Chunks
 	Audit
 
@@ -705,4 +706,12 @@ type Audit interface {
 	// that the audit trail can tell an attempt on another tenant's row from a miss; it
 	// must never decide what a request is answered. An unknown kind is an error.
 	ResourceOwner(ctx context.Context, kind, id string) (owner uuid.UUID, found bool, err error)
+}
+
+// Heartbeats records which processes work background jobs.
+type Heartbeats interface {
+	// Heartbeat says processID (working jobs since startedAt) is alive at now.
+	Heartbeat(ctx context.Context, processID string, startedAt, now time.Time) error
+	// LiveWorkers counts processes heard from since the given time.
+	LiveWorkers(ctx context.Context, since time.Time) (int, error)
 }

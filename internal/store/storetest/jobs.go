@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/vibecoder/vibecoder/internal/store"
 )
@@ -110,4 +111,25 @@ func testJobRefsAndEvents(t *testing.T, s store.Store) {
 		t.Fatalf("b reads a's events: %+v", evs)
 	}
 	wantErr(t, s.AppendEvent(ctx(t), &store.Event{UserID: b.ID, ProjectID: p.ID, Type: "x"}), store.ErrNotFound, "b appends to a's project")
+}
+
+func testHeartbeats(t *testing.T, s store.Store) {
+	now := store.Now()
+	n, err := s.LiveWorkers(ctx(t), now.Add(-time.Minute))
+	must(t, err)
+	if n != 0 {
+		t.Fatalf("live workers before any heartbeat: %d", n)
+	}
+	must(t, s.Heartbeat(ctx(t), "a", now.Add(-time.Hour), now.Add(-2*time.Minute)))
+	must(t, s.Heartbeat(ctx(t), "b", now, now))
+	must(t, s.Heartbeat(ctx(t), "b", now, now.Add(time.Second))) // again: an update, not a second row
+	n, err = s.LiveWorkers(ctx(t), now.Add(-time.Minute))
+	must(t, err)
+	if n != 1 {
+		t.Fatalf("live workers = %d, want 1 (a is stale)", n)
+	}
+	must(t, s.Heartbeat(ctx(t), "a", now.Add(-time.Hour), now))
+	if n, _ = s.LiveWorkers(ctx(t), now.Add(-time.Minute)); n != 2 {
+		t.Fatalf("live workers = %d, want 2", n)
+	}
 }

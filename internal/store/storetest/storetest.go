@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"MigrateIsIdempotent", testMigrateIdempotent},
 		{"InTx", testInTx},
 		{"JobRefsAndEvents", testJobRefsAndEvents},
+		{"Heartbeats", testHeartbeats},
 		{"ChunksReplaceAndSearch", testChunksReplaceAndSearch},
 		{"ChunksEmbeddings", testChunksEmbeddings},
 		{"ChunksTenantIsolation", testChunksTenantIsolation},
