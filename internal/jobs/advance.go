@@ -48,7 +48,7 @@ func Advance[T river.JobArgs](ctx context.Context, q *Queue, job *river.Job[T], 
 			if !ok {
 				return fmt.Errorf("jobs: unknown kind %q", kind)
 			}
-			row, err := q.c.insertTx(ctx, tx, next, &river.InsertOpts{Queue: kind, MaxAttempts: qc.MaxAttempts})
+			row, err := q.c.insertTx(ctx, tx, next, &river.InsertOpts{Queue: kind, MaxAttempts: qc.MaxAttempts, Metadata: metadata(ctx)})
 			if err != nil {
 				return fmt.Errorf("insert %s job: %w", kind, err)
 			}

@@ -8,7 +8,9 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/riverqueue/river"
+	"go.opentelemetry.io/otel/attribute"
 
+	"github.com/vibecoder/vibecoder/internal/observe"
 	"github.com/vibecoder/vibecoder/internal/store"
 )
 
@@ -43,7 +45,11 @@ func NewIndexWorker(cfg Config, st store.Store, ix Indexer, ev *Events, log *slo
 }
 
 // Work implements river.Worker.
-func (w *IndexWorker) Work(ctx context.Context, j *river.Job[IndexArgs]) error {
+func (w *IndexWorker) Work(ctx context.Context, j *river.Job[IndexArgs]) (err error) {
+	ctx = WithJobContext(ctx, j.Metadata)
+	ctx, span := observe.StartSpan(ctx, "job index", attribute.Int64("job.id", j.ID), attribute.Int("job.attempt", j.Attempt),
+		attribute.String("project.id", j.Args.ProjectID.String()))
+	defer func() { observe.EndSpan(span, err) }()
 	a := j.Args
 	p, err := w.st.GetProject(ctx, a.UserID, a.ProjectID)
 	if errors.Is(err, store.ErrNotFound) {

@@ -14,6 +14,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/vibecoder/vibecoder/internal/observe"
 	"github.com/vibecoder/vibecoder/internal/store"
 	"github.com/vibecoder/vibecoder/internal/store/postgres"
 	"github.com/vibecoder/vibecoder/internal/store/sqlite"
@@ -26,11 +27,13 @@ func (echoArgs) Kind() string { return "test_echo" }
 
 type echoWorker struct {
 	Policy[echoArgs]
-	st  store.Store
-	ran atomic.Int64
+	st    store.Store
+	ran   atomic.Int64
+	reqID atomic.Value // the request id the job carried
 }
 
 func (w *echoWorker) Work(ctx context.Context, j *river.Job[echoArgs]) error {
+	w.reqID.Store(observe.RequestID(WithJobContext(ctx, j.Metadata)))
 	w.ran.Add(1)
 	return nil
 }
@@ -209,11 +212,14 @@ func TestJobCommitsWithItsRows(t *testing.T) {
 			t.Fatalf("task survived: %v", err)
 		}
 
-		j, err := h.q.Enqueue(t.Context(), h.user, h.project, nil, echoArgs{Msg: "hi"}, nil)
+		j, err := h.q.Enqueue(observe.WithRequestID(t.Context(), "req-42"), h.user, h.project, nil, echoArgs{Msg: "hi"}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		done := h.waitState(t, j.ID, rivertype.JobStateCompleted)
+		if got, _ := h.echo.reqID.Load().(string); got != "req-42" {
+			t.Fatalf("the job ran with request id %q, want the enqueuing request's", got)
+		}
 		if done.Attempt != 1 || done.Kind != "test_echo" || done.Queue != "test_echo" || done.FinalizedAt == nil || h.echo.ran.Load() != 1 {
 			t.Fatalf("completed job %+v, ran %d", done, h.echo.ran.Load())
 		}

@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/vibecoder/vibecoder/internal/observe"
 	"github.com/vibecoder/vibecoder/internal/store"
 )
 
@@ -62,7 +64,7 @@ func (q *Queue) Enqueue(ctx context.Context, userID, projectID uuid.UUID, execut
 				return err
 			}
 		}
-		row, err := q.c.insertTx(ctx, tx, args, &river.InsertOpts{Queue: kind, MaxAttempts: qc.MaxAttempts})
+		row, err := q.c.insertTx(ctx, tx, args, &river.InsertOpts{Queue: kind, MaxAttempts: qc.MaxAttempts, Metadata: metadata(ctx)})
 		if err != nil {
 			return fmt.Errorf("insert %s job: %w", kind, err)
 		}
@@ -170,4 +172,26 @@ func (q *Queue) Retry(ctx context.Context, userID uuid.UUID, jobID int64) (*Job,
 
 func storeRef(jobID int64, userID, projectID uuid.UUID, executionID *uuid.UUID, kind string) store.JobRef {
 	return store.JobRef{JobID: jobID, UserID: userID, ProjectID: projectID, ExecutionID: executionID, Kind: kind}
+}
+
+// metadata carries the request id of the request that queued a job, so the job's logs
+// and spans can be tied back to it.
+func metadata(ctx context.Context) []byte {
+	id := observe.RequestID(ctx)
+	if id == "" {
+		return nil
+	}
+	b, _ := json.Marshal(map[string]string{"request_id": id})
+	return b
+}
+
+// WithJobContext returns ctx carrying the request id recorded in a job's metadata.
+func WithJobContext(ctx context.Context, jobMetadata []byte) context.Context {
+	var m struct {
+		RequestID string `json:"request_id"`
+	}
+	if json.Unmarshal(jobMetadata, &m) == nil && m.RequestID != "" {
+		return observe.WithRequestID(ctx, m.RequestID)
+	}
+	return ctx
 }

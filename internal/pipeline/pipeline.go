@@ -209,6 +209,7 @@ func (a PRArgs) ids() (uuid.UUID, uuid.UUID)      { return a.UserID, a.Execution
 
 func (w *stepWorker[T]) Work(ctx context.Context, job *river.Job[T]) (err error) {
 	userID, execID := job.Args.ids()
+	ctx = jobs.WithJobContext(ctx, job.Metadata)
 	ctx, span := observe.StartSpan(ctx, "job "+job.Kind, attribute.String("job.kind", job.Kind), attribute.Int64("job.id", job.ID),
 		attribute.Int("job.attempt", job.Attempt), attribute.String("execution.id", execID.String()))
 	defer func() { observe.EndSpan(span, err) }()
