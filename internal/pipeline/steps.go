@@ -84,21 +84,11 @@ func (p *Pipeline) agentOf(ctx context.Context, userID uuid.UUID, id *uuid.UUID,
 
 // codegen asks the coder for edits and applies them to the workspace.
 func (p *Pipeline) codegen(ctx context.Context, job *river.Job[CodegenArgs]) error {
-	e, d, err := p.load(ctx, job.Args.UserID, job.Args.ExecutionID)
-	if err != nil {
+	st, err := p.open(ctx, job.Args.UserID, job.Args.ExecutionID)
+	if err != nil || st == nil {
 		return err
 	}
-	if terminal(e.Status) {
-		return nil
-	}
-	task, err := p.Store.GetTask(ctx, e.UserID, e.TaskID)
-	if err != nil {
-		return fail("task of execution: %v", err)
-	}
-	proj, err := p.Store.GetProject(ctx, e.UserID, e.ProjectID)
-	if err != nil {
-		return fail("project of execution: %v", err)
-	}
+	e, d, task, proj := st.e, st.d, st.task, st.proj
 	attempt := d.Attempt + 1
 	if err := p.begin(ctx, e, d, jobs.KindCodegen, attempt); err != nil {
 		return err
@@ -253,17 +243,11 @@ func repoFiles(dir string, max int) []string {
 
 // testrun runs the project's tests in the sandbox.
 func (p *Pipeline) testrun(ctx context.Context, job *river.Job[TestrunArgs]) error {
-	e, d, err := p.load(ctx, job.Args.UserID, job.Args.ExecutionID)
-	if err != nil {
+	st, err := p.open(ctx, job.Args.UserID, job.Args.ExecutionID)
+	if err != nil || st == nil {
 		return err
 	}
-	if terminal(e.Status) {
-		return nil
-	}
-	proj, err := p.Store.GetProject(ctx, e.UserID, e.ProjectID)
-	if err != nil {
-		return fail("project of execution: %v", err)
-	}
+	e, d, proj := st.e, st.d, st.proj
 	if err := p.begin(ctx, e, d, jobs.KindTestrun, d.Attempt); err != nil {
 		return err
 	}
@@ -325,17 +309,11 @@ func (p *Pipeline) testrun(ctx context.Context, job *river.Job[TestrunArgs]) err
 
 // review has the reviewer agent judge the diff and stores its review.
 func (p *Pipeline) review(ctx context.Context, job *river.Job[ReviewArgs]) error {
-	e, d, err := p.load(ctx, job.Args.UserID, job.Args.ExecutionID)
-	if err != nil {
+	st, err := p.open(ctx, job.Args.UserID, job.Args.ExecutionID)
+	if err != nil || st == nil {
 		return err
 	}
-	if terminal(e.Status) {
-		return nil
-	}
-	task, err := p.Store.GetTask(ctx, e.UserID, e.TaskID)
-	if err != nil {
-		return fail("task of execution: %v", err)
-	}
+	e, d, task := st.e, st.d, st.task
 	if err := p.begin(ctx, e, d, jobs.KindReview, d.Attempt); err != nil {
 		return err
 	}
@@ -387,21 +365,11 @@ func (p *Pipeline) review(ctx context.Context, job *river.Job[ReviewArgs]) error
 // pr commits the change on a branch, pushes it, opens a pull request when a GitHub
 // token is configured, and finishes the execution.
 func (p *Pipeline) pr(ctx context.Context, job *river.Job[PRArgs]) error {
-	e, d, err := p.load(ctx, job.Args.UserID, job.Args.ExecutionID)
-	if err != nil {
+	st, err := p.open(ctx, job.Args.UserID, job.Args.ExecutionID)
+	if err != nil || st == nil {
 		return err
 	}
-	if terminal(e.Status) {
-		return nil
-	}
-	task, err := p.Store.GetTask(ctx, e.UserID, e.TaskID)
-	if err != nil {
-		return fail("task of execution: %v", err)
-	}
-	proj, err := p.Store.GetProject(ctx, e.UserID, e.ProjectID)
-	if err != nil {
-		return fail("project of execution: %v", err)
-	}
+	e, d, task, proj := st.e, st.d, st.task, st.proj
 	if err := p.begin(ctx, e, d, jobs.KindPR, d.Attempt); err != nil {
 		return err
 	}
@@ -526,4 +494,33 @@ func (p *Pipeline) recordAudit(ctx context.Context, e *store.Execution, action, 
 	meta["project_id"] = e.ProjectID.String()
 	audit.Record(ctx, p.Audit, audit.Entry{ActorID: audit.Actor(e.UserID), Action: action, TargetType: "execution",
 		TargetID: e.ID.String(), Outcome: outcome, Metadata: meta})
+}
+
+// stepState is what every step starts from.
+type stepState struct {
+	e    *store.Execution
+	d    *Details
+	task *store.Task
+	proj *store.Project
+}
+
+// open loads a step's execution with its task and project; it returns nil (and no
+// error) when the execution has already ended, so the step has nothing to do.
+func (p *Pipeline) open(ctx context.Context, userID, execID uuid.UUID) (*stepState, error) {
+	e, d, err := p.load(ctx, userID, execID)
+	if err != nil {
+		return nil, err
+	}
+	if terminal(e.Status) {
+		return nil, nil
+	}
+	task, err := p.Store.GetTask(ctx, e.UserID, e.TaskID)
+	if err != nil {
+		return nil, fail("task of execution: %v", err)
+	}
+	proj, err := p.Store.GetProject(ctx, e.UserID, e.ProjectID)
+	if err != nil {
+		return nil, fail("project of execution: %v", err)
+	}
+	return &stepState{e: e, d: d, task: task, proj: proj}, nil
 }
