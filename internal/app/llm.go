@@ -104,6 +104,14 @@ func NewGateway(cfg config.Config, st store.Store, rdb *redis.Client, log *slog.
 		c = cache.NewRedis(rdb, "vibecoder:cache:")
 		lim = ratelimit.NewRedis(rdb, "vibecoder:rl:")
 		info.Backend = "redis"
+		if cfg.CacheNearTTL > 0 {
+			near, err := cache.NewMemory(min(cfg.CacheMaxBytes, 64<<20))
+			if err != nil {
+				return nil, nil, err
+			}
+			c = cache.NewTiered(near, c, cfg.CacheNearTTL)
+			info.Backend = "redis+near"
+		}
 	} else {
 		mem, err := cache.NewMemory(cfg.CacheMaxBytes)
 		if err != nil {

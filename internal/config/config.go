@@ -49,6 +49,7 @@ type Config struct {
 	CacheTTL         time.Duration // VIBECODER_CACHE_TTL (24h)
 	CacheScope       string        // VIBECODER_CACHE_SCOPE (user | global)
 	CacheMaxBytes    int64         // VIBECODER_CACHE_MAX_BYTES (256 MiB), in-process cache only
+	CacheNearTTL     time.Duration // VIBECODER_CACHE_NEAR_TTL (5s): with Redis, hits kept in process this long (0: off)
 	LLMRPM           int           // VIBECODER_LLM_RPM (20)
 	LLMTPM           int           // VIBECODER_LLM_TPM (0: none)
 	LLMBudgetUSD     float64       // VIBECODER_LLM_MONTHLY_BUDGET_USD (0: none)
@@ -222,6 +223,11 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.CacheScope != "user" && c.CacheScope != "global" {
 		bad("VIBECODER_CACHE_SCOPE", "must be user or global, got %q", c.CacheScope)
+	}
+	if raw := get("VIBECODER_CACHE_NEAR_TTL", "5s"); raw == "0" {
+		c.CacheNearTTL = 0
+	} else if c.CacheNearTTL, err = parseDuration(raw, time.Millisecond, time.Hour); err != nil {
+		bad("VIBECODER_CACHE_NEAR_TTL", "%v (0 turns the near cache off)", err)
 	}
 	if c.CacheMaxBytes, err = parseInt(get("VIBECODER_CACHE_MAX_BYTES", "268435456"), 1<<20, 1<<40); err != nil {
 		bad("VIBECODER_CACHE_MAX_BYTES", "%v", err)
