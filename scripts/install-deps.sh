@@ -2,6 +2,7 @@
 # Installs the system packages the tests need that Go cannot fetch itself.
 #
 #  - bubblewrap (bwrap): internal/sandbox runs the project's untrusted test commands under it.
+#  - chromium: the web dashboard's browser test (headless, driven with chromedp).
 #  - util-linux's prlimit and setpriv (essential on Debian, so normally present): the sandbox's
 #    memory limit and, when running as root, dropping root inside the sandbox.
 #
@@ -51,5 +52,6 @@ need() { # need <command> <debian package> <why>
 need bwrap bubblewrap "internal/sandbox runs untrusted test commands under bubblewrap"
 need prlimit util-linux "internal/sandbox's memory limit"
 need setpriv util-linux "internal/sandbox drops root inside the sandbox"
+need chromium chromium "internal/web's browser test drives headless Chromium"
 
 exit $failed

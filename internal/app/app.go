@@ -26,6 +26,7 @@ import (
 	"github.com/vibecoder/vibecoder/internal/store"
 	"github.com/vibecoder/vibecoder/internal/store/postgres"
 	"github.com/vibecoder/vibecoder/internal/store/sqlite"
+	"github.com/vibecoder/vibecoder/internal/web"
 )
 
 // Version is the build's version, set with -ldflags "-X .../internal/app.Version=...".
@@ -142,6 +143,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	a.Indexer = indexJobs{ix: ix, st: st, check: cfg.CheckLocalRepo}
 	a.Index = ix
 	a.HTTP.EnableSearch(ix)
+	web.New(st, a.Auth, log, web.Config{SecureCookies: cfg.SecureCookies}).Register(a.HTTP.Handle)
 	if err := a.buildJobs(cfg.Workers); err != nil {
 		a.Close()
 		return nil, err

@@ -1,0 +1,390 @@
+// Package web is Vibe Coder's dashboard: server-rendered pages (html/template) with
+// a little vanilla JavaScript that talks to the JSON API with the session cookie.
+// Templates and assets are embedded, so the dashboard needs no build step or network.
+package web
+
+import (
+	"crypto/rand"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/vibecoder/vibecoder/internal/audit"
+	"github.com/vibecoder/vibecoder/internal/auth"
+	"github.com/vibecoder/vibecoder/internal/store"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// sessionCookie must match the API's (httpapi.SessionCookie): the pages and the API
+// share one session.
+const sessionCookie = "vc_session"
+
+// formCookie carries the double-submit token of the signed-out forms (log in, sign
+// up), which have no session yet to hold a CSRF token.
+const formCookie = "vc_form"
+
+// Config tunes the dashboard.
+type Config struct {
+	SecureCookies bool
+}
+
+// Web serves the dashboard's pages.
+type Web struct {
+	st    store.Store
+	auth  *auth.Service
+	audit audit.Recorder
+	log   *slog.Logger
+	cfg   Config
+	pages map[string]*template.Template
+}
+
+// pageNames are the templates under templates/, each rendered inside layout.html.
+var pageNames = []string{"login", "signup", "projects", "project", "task", "execution", "keys", "system", "notfound"}
+
+// New returns the dashboard. Its templates are embedded, so a parse error is a
+// programming error and panics.
+func New(st store.Store, authSvc *auth.Service, log *slog.Logger, cfg Config) *Web {
+	w := &Web{st: st, auth: authSvc, audit: audit.New(st, log), log: log, cfg: cfg, pages: map[string]*template.Template{}}
+	for _, name := range pageNames {
+		w.pages[name] = template.Must(template.New("layout.html").ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
+	}
+	return w
+}
+
+// Register adds the dashboard's routes with handle (httpapi.Server.Handle).
+func (w *Web) Register(handle func(pattern string, h http.Handler)) {
+	static, _ := fs.Sub(staticFS, "static")
+	handle("GET /static/", http.StripPrefix("/static/", cacheStatic(http.FileServerFS(static))))
+	handle("GET /{$}", http.HandlerFunc(w.home))
+	handle("GET /login", http.HandlerFunc(w.loginPage))
+	handle("POST /login", http.HandlerFunc(w.loginPost))
+	handle("GET /signup", http.HandlerFunc(w.signupPage))
+	handle("POST /signup", http.HandlerFunc(w.signupPost))
+	handle("POST /logout", w.signedIn(w.logoutPost))
+	handle("GET /projects", w.signedIn(w.simplePage("projects", "Projects")))
+	handle("GET /projects/{id}", w.signedIn(w.projectPage))
+	handle("GET /tasks/{id}", w.signedIn(w.taskPage))
+	handle("GET /executions/{id}", w.signedIn(w.executionPage))
+	handle("GET /keys", w.signedIn(w.simplePage("keys", "API keys")))
+	handle("GET /system", w.signedIn(w.simplePage("system", "System")))
+}
+
+func cacheStatic(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// viewer is the signed-in user and their session.
+type viewer struct {
+	user    *store.User
+	session *store.Session
+	token   string
+}
+
+type viewerKey struct{}
+
+// current resolves the session cookie; nil when signed out.
+func (w *Web) current(r *http.Request) (*viewer, error) {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil || c.Value == "" {
+		return nil, nil
+	}
+	sess, u, err := w.auth.SessionUser(r.Context(), c.Value)
+	if errors.Is(err, auth.ErrUnauthenticated) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &viewer{user: u, session: sess, token: c.Value}, nil
+}
+
+// signedIn sends signed-out visitors to the login page and checks the session's CSRF
+// token (a hidden form field) on every form post.
+func (w *Web) signedIn(h func(http.ResponseWriter, *http.Request, *viewer)) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		v, err := w.current(r)
+		if err != nil {
+			w.serverError(rw, r, err)
+			return
+		}
+		if v == nil {
+			if r.Method != http.MethodGet {
+				http.Error(rw, "sign in first", http.StatusUnauthorized)
+				return
+			}
+			http.Redirect(rw, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		}
+		if r.Method != http.MethodGet && !auth.EqualTokens(r.PostFormValue("csrf_token"), v.session.CSRFToken) {
+			http.Error(rw, "missing or wrong CSRF token; reload the page and try again", http.StatusForbidden)
+			return
+		}
+		h(rw, r, v)
+	})
+}
+
+// pageData is what every template sees.
+type pageData struct {
+	Title string
+	Page  string
+	User  *store.User
+	CSRF  string
+	Error string
+	Next  string
+	Email string
+	Name  string
+	ID    string
+	// Item is the page's own resource (a project, a task or an execution).
+	Item any
+}
+
+func (w *Web) render(rw http.ResponseWriter, r *http.Request, status int, name string, d pageData) {
+	d.Page = name
+	rw.Header().Set("Content-Type", "text/html; charset=utf-8")
+	rw.Header().Set("Cache-Control", "no-store")
+	rw.Header().Set("X-Frame-Options", "DENY")
+	rw.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'")
+	rw.WriteHeader(status)
+	if err := w.pages[name].Execute(rw, d); err != nil {
+		w.log.ErrorContext(r.Context(), "render page", slog.String("page", name), slog.Any("error", err))
+	}
+}
+
+func (w *Web) serverError(rw http.ResponseWriter, r *http.Request, err error) {
+	w.log.ErrorContext(r.Context(), "dashboard request failed", slog.String("path", r.URL.Path), slog.Any("error", err))
+	http.Error(rw, "internal error", http.StatusInternalServerError)
+}
+
+func (w *Web) notFound(rw http.ResponseWriter, r *http.Request, v *viewer) {
+	d := pageData{Title: "Not found"}
+	if v != nil {
+		d.User, d.CSRF = v.user, v.session.CSRFToken
+	}
+	w.render(rw, r, http.StatusNotFound, "notfound", d)
+}
+
+func (w *Web) simplePage(name, title string) func(http.ResponseWriter, *http.Request, *viewer) {
+	return func(rw http.ResponseWriter, r *http.Request, v *viewer) {
+		w.render(rw, r, http.StatusOK, name, pageData{Title: title, User: v.user, CSRF: v.session.CSRFToken})
+	}
+}
+
+func (w *Web) home(rw http.ResponseWriter, r *http.Request) {
+	v, err := w.current(r)
+	if err != nil {
+		w.serverError(rw, r, err)
+		return
+	}
+	if v == nil {
+		http.Redirect(rw, r, "/login", http.StatusSeeOther)
+		return
+	}
+	http.Redirect(rw, r, "/projects", http.StatusSeeOther)
+}
+
+// owned loads the {id} resource with get, which must scope it to the user; another
+// user's resource and a malformed id are both 404, as in the API.
+func owned[T any](w *Web, rw http.ResponseWriter, r *http.Request, v *viewer, kind string, get func(userID, id uuid.UUID) (*T, error)) (*T, bool) {
+	id, err := uuid.Parse(r.PathValue("id"))
+	if err != nil {
+		w.notFound(rw, r, v)
+		return nil, false
+	}
+	item, err := get(v.user.ID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		w.auditForeign(r, v, kind, id.String())
+		w.notFound(rw, r, v)
+		return nil, false
+	}
+	if err != nil {
+		w.serverError(rw, r, err)
+		return nil, false
+	}
+	return item, true
+}
+
+// auditForeign records tenant.access_denied, as the API does, when the row exists
+// under another user; the visitor still sees a plain 404.
+func (w *Web) auditForeign(r *http.Request, v *viewer, kind, id string) {
+	owner, found, err := w.st.ResourceOwner(r.Context(), kind, id)
+	if err != nil {
+		w.log.WarnContext(r.Context(), "look up a resource's owner for the audit trail", slog.String("kind", kind), slog.Any("error", err))
+		return
+	}
+	if !found || owner == v.user.ID {
+		return
+	}
+	e := audit.FromRequest(r)
+	e.ActorID, e.Action, e.TargetType, e.TargetID, e.Outcome = audit.Actor(v.user.ID), audit.ActionAccessDenied, kind, id, audit.Denied
+	e.Metadata = map[string]any{"method": r.Method, "route": r.Pattern, "via": "web"}
+	w.audit.Record(r.Context(), e)
+}
+
+func (w *Web) projectPage(rw http.ResponseWriter, r *http.Request, v *viewer) {
+	p, ok := owned(w, rw, r, v, store.ResourceProject, func(u, id uuid.UUID) (*store.Project, error) { return w.st.GetProject(r.Context(), u, id) })
+	if !ok {
+		return
+	}
+	w.render(rw, r, http.StatusOK, "project", pageData{Title: p.Name, User: v.user, CSRF: v.session.CSRFToken, ID: p.ID.String(), Item: p})
+}
+
+func (w *Web) taskPage(rw http.ResponseWriter, r *http.Request, v *viewer) {
+	t, ok := owned(w, rw, r, v, store.ResourceTask, func(u, id uuid.UUID) (*store.Task, error) { return w.st.GetTask(r.Context(), u, id) })
+	if !ok {
+		return
+	}
+	w.render(rw, r, http.StatusOK, "task", pageData{Title: t.Title, User: v.user, CSRF: v.session.CSRFToken, ID: t.ID.String(), Item: t})
+}
+
+func (w *Web) executionPage(rw http.ResponseWriter, r *http.Request, v *viewer) {
+	e, ok := owned(w, rw, r, v, store.ResourceExecution, func(u, id uuid.UUID) (*store.Execution, error) { return w.st.GetExecution(r.Context(), u, id) })
+	if !ok {
+		return
+	}
+	w.render(rw, r, http.StatusOK, "execution", pageData{Title: "Execution", User: v.user, CSRF: v.session.CSRFToken, ID: e.ID.String(), Item: e})
+}
+
+// formToken returns the signed-out forms' double-submit token, setting its cookie.
+func (w *Web) formToken(rw http.ResponseWriter, r *http.Request) string {
+	if c, err := r.Cookie(formCookie); err == nil && len(c.Value) == 32 {
+		return c.Value
+	}
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	tok := hex.EncodeToString(b)
+	http.SetCookie(rw, &http.Cookie{Name: formCookie, Value: tok, Path: "/", HttpOnly: true,
+		Secure: w.cfg.SecureCookies || r.TLS != nil, SameSite: http.SameSiteStrictMode})
+	return tok
+}
+
+func formTokenOK(r *http.Request) bool {
+	c, err := r.Cookie(formCookie)
+	return err == nil && c.Value != "" && auth.EqualTokens(r.PostFormValue("csrf_token"), c.Value)
+}
+
+// safeNext keeps post-login redirects on this site.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return "/projects"
+	}
+	return next
+}
+
+func (w *Web) loginPage(rw http.ResponseWriter, r *http.Request) {
+	w.render(rw, r, http.StatusOK, "login", pageData{Title: "Log in", CSRF: w.formToken(rw, r), Next: r.URL.Query().Get("next")})
+}
+
+func (w *Web) signupPage(rw http.ResponseWriter, r *http.Request) {
+	w.render(rw, r, http.StatusOK, "signup", pageData{Title: "Sign up", CSRF: w.formToken(rw, r)})
+}
+
+func (w *Web) loginPost(rw http.ResponseWriter, r *http.Request) {
+	if !formTokenOK(r) {
+		http.Error(rw, "missing or wrong CSRF token; reload the page and try again", http.StatusForbidden)
+		return
+	}
+	email, password := auth.NormalizeEmail(r.PostFormValue("email")), r.PostFormValue("password")
+	d := pageData{Title: "Log in", CSRF: w.formToken(rw, r), Next: r.PostFormValue("next"), Email: email}
+	if email == "" || password == "" || len(password) > 256 || len(email) > 254 {
+		d.Error = auth.ErrInvalidCredentials.Error()
+		w.render(rw, r, http.StatusUnauthorized, "login", d)
+		return
+	}
+	u, err := w.auth.CheckLogin(r.Context(), email, password)
+	if errors.Is(err, auth.ErrInvalidCredentials) {
+		e := audit.FromRequest(r)
+		e.Action, e.TargetType, e.Outcome, e.Metadata = audit.ActionLogin, "user", "failure", map[string]any{"via": "web"}
+		w.audit.Record(r.Context(), e)
+		d.Error = auth.ErrInvalidCredentials.Error()
+		w.render(rw, r, http.StatusUnauthorized, "login", d)
+		return
+	}
+	if err != nil {
+		w.serverError(rw, r, err)
+		return
+	}
+	w.record(r, u, audit.ActionLogin)
+	w.startSession(rw, r, u, safeNext(d.Next))
+}
+
+func (w *Web) signupPost(rw http.ResponseWriter, r *http.Request) {
+	if !formTokenOK(r) {
+		http.Error(rw, "missing or wrong CSRF token; reload the page and try again", http.StatusForbidden)
+		return
+	}
+	email, name, password := auth.NormalizeEmail(r.PostFormValue("email")), strings.TrimSpace(r.PostFormValue("name")), r.PostFormValue("password")
+	d := pageData{Title: "Sign up", CSRF: w.formToken(rw, r), Email: email, Name: name}
+	switch n := len([]rune(password)); {
+	case email == "" || len(email) > 254 || !strings.Contains(email, "@"):
+		d.Error = "Enter a valid email address."
+	case len([]rune(name)) > 100:
+		d.Error = "Name must be at most 100 characters."
+	case n < 8 || len(password) > 256:
+		d.Error = "Password must be 8 to 256 characters."
+	}
+	if d.Error != "" {
+		w.render(rw, r, http.StatusUnprocessableEntity, "signup", d)
+		return
+	}
+	u, err := w.auth.Signup(r.Context(), email, name, password, false)
+	if errors.Is(err, auth.ErrEmailTaken) {
+		d.Error = "An account with this email already exists."
+		w.render(rw, r, http.StatusConflict, "signup", d)
+		return
+	}
+	if err != nil {
+		w.serverError(rw, r, err)
+		return
+	}
+	w.record(r, u, audit.ActionSignup)
+	w.startSession(rw, r, u, "/projects")
+}
+
+func (w *Web) record(r *http.Request, u *store.User, action string) {
+	e := audit.FromRequest(r)
+	e.ActorID, e.Action, e.TargetType, e.TargetID, e.Metadata = audit.Actor(u.ID), action, "user", u.ID.String(), map[string]any{"via": "web"}
+	w.audit.Record(r.Context(), e)
+}
+
+func (w *Web) startSession(rw http.ResponseWriter, r *http.Request, u *store.User, next string) {
+	ip := r.RemoteAddr
+	if host, _, err := net.SplitHostPort(ip); err == nil {
+		ip = host
+	}
+	token, sess, err := w.auth.NewSession(r.Context(), u.ID, ip, r.UserAgent())
+	if err != nil {
+		w.serverError(rw, r, err)
+		return
+	}
+	http.SetCookie(rw, &http.Cookie{Name: sessionCookie, Value: token, Path: "/", Expires: sess.ExpiresAt, HttpOnly: true,
+		Secure: w.cfg.SecureCookies || r.TLS != nil, SameSite: http.SameSiteLaxMode})
+	http.Redirect(rw, r, next, http.StatusSeeOther)
+}
+
+func (w *Web) logoutPost(rw http.ResponseWriter, r *http.Request, v *viewer) {
+	if err := w.auth.EndSession(r.Context(), v.token); err != nil {
+		w.serverError(rw, r, err)
+		return
+	}
+	http.SetCookie(rw, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
+		Secure: w.cfg.SecureCookies || r.TLS != nil, SameSite: http.SameSiteLaxMode})
+	w.record(r, v.user, audit.ActionLogout)
+	http.Redirect(rw, r, "/login", http.StatusSeeOther)
+}
