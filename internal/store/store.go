@@ -316,6 +316,7 @@ type Store interface {
 	Usage
 	Jobs
 	Heartbeats
+	UsageDays
 	Chunks
 	Audit
 
@@ -714,4 +715,19 @@ type Heartbeats interface {
 	Heartbeat(ctx context.Context, processID string, startedAt, now time.Time) error
 	// LiveWorkers counts processes heard from since the given time.
 	LiveWorkers(ctx context.Context, since time.Time) (int, error)
+}
+
+// DailyUsage is one user's LLM usage on one UTC day.
+type DailyUsage struct {
+	Day          string // YYYY-MM-DD
+	Calls        int64
+	Hits         int64
+	Tokens       int64 // prompt + completion
+	CostUSD      float64
+	CostSavedUSD float64
+}
+
+// UsageDays reports a user's usage per UTC day since the given time, oldest first.
+type UsageDays interface {
+	UsageByDay(ctx context.Context, userID uuid.UUID, since time.Time) ([]DailyUsage, error)
 }

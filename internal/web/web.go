@@ -53,14 +53,20 @@ type Web struct {
 }
 
 // pageNames are the templates under templates/, each rendered inside layout.html.
-var pageNames = []string{"login", "signup", "projects", "project", "task", "execution", "keys", "system", "notfound"}
+var pageNames = []string{"login", "signup", "projects", "project", "task", "execution", "keys", "system", "usage", "notfound"}
+
+// funcs are the templates' helpers.
+var funcs = template.FuncMap{
+	"add": func(a, b int) int { return a + b },
+	"pct": func(f float64) float64 { return f * 100 },
+}
 
 // New returns the dashboard. Its templates are embedded, so a parse error is a
 // programming error and panics.
 func New(st store.Store, authSvc *auth.Service, log *slog.Logger, cfg Config) *Web {
 	w := &Web{st: st, auth: authSvc, audit: audit.New(st, log), log: log, cfg: cfg, pages: map[string]*template.Template{}}
 	for _, name := range pageNames {
-		w.pages[name] = template.Must(template.New("layout.html").ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
+		w.pages[name] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
 	}
 	return w
 }
@@ -81,6 +87,7 @@ func (w *Web) Register(handle func(pattern string, h http.Handler)) {
 	handle("GET /executions/{id}", w.signedIn(w.executionPage))
 	handle("GET /keys", w.signedIn(w.simplePage("keys", "API keys")))
 	handle("GET /system", w.signedIn(w.simplePage("system", "System")))
+	handle("GET /usage", w.signedIn(w.usagePage))
 }
 
 func cacheStatic(next http.Handler) http.Handler {

@@ -306,3 +306,29 @@ func checkBudgetArgs(period string, amounts ...float64) error {
 	}
 	return nil
 }
+
+// UsageByDay implements store.UsageDays.
+func (s *Store) UsageByDay(ctx context.Context, userID uuid.UUID, since time.Time) ([]store.DailyUsage, error) {
+	var out []store.DailyUsage
+	err := s.tenantTx(ctx, userID, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, count(*),
+			count(*) FILTER (WHERE cache_hit), coalesce(sum(prompt_tokens + completion_tokens), 0)::bigint,
+			coalesce(sum(cost_usd), 0), coalesce(sum(cost_saved_usd), 0)
+			FROM llm_usage WHERE user_id = $1 AND created_at >= $2 GROUP BY day ORDER BY day`, userID, since)
+		if err != nil {
+			return err
+		}
+		out, err = collect(rows, func(r pgx.Row) (*store.DailyUsage, error) {
+			var d store.DailyUsage
+			if err := r.Scan(&d.Day, &d.Calls, &d.Hits, &d.Tokens, &d.CostUSD, &d.CostSavedUSD); err != nil {
+				return nil, err
+			}
+			return &d, nil
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("usage by day: %w", translate(err))
+	}
+	return out, nil
+}

@@ -280,3 +280,22 @@ func checkBudgetArgs(period string, amounts ...float64) error {
 	}
 	return nil
 }
+
+// UsageByDay implements store.UsageDays.
+func (s *Store) UsageByDay(ctx context.Context, userID uuid.UUID, since time.Time) ([]store.DailyUsage, error) {
+	rows, err := s.r(ctx).QueryContext(ctx, `SELECT substr(created_at, 1, 10) AS day, count(*), total(cache_hit),
+		total(prompt_tokens + completion_tokens), total(cost_usd), total(cost_saved_usd)
+		FROM llm_usage WHERE user_id = ? AND created_at >= ? GROUP BY day ORDER BY day`, userID.String(), fmtTime(since))
+	if err != nil {
+		return nil, fmt.Errorf("usage by day: %w", translate(err))
+	}
+	return collect(rows, func(r scanner) (*store.DailyUsage, error) {
+		var d store.DailyUsage
+		var hits, tokens float64
+		if err := r.Scan(&d.Day, &d.Calls, &hits, &tokens, &d.CostUSD, &d.CostSavedUSD); err != nil {
+			return nil, err
+		}
+		d.Hits, d.Tokens = int64(hits), int64(tokens)
+		return &d, nil
+	})
+}

@@ -133,3 +133,30 @@ func testHeartbeats(t *testing.T, s store.Store) {
 		t.Fatalf("live workers = %d, want 2", n)
 	}
 }
+
+func testUsageByDay(t *testing.T, s store.Store) {
+	a, b := newUser(t, s), newUser(t, s)
+	day1 := time.Date(2026, 3, 1, 23, 30, 0, 0, time.UTC)
+	day2 := day1.Add(2 * time.Hour) // the next UTC day
+	rows := []store.LLMUsage{
+		{UserID: a.ID, Provider: "openai", Model: "m", PromptTokens: 10, CompletionTokens: 5, CostUSD: 0.5, CreatedAt: day1},
+		{UserID: a.ID, Provider: "openai", Model: "m", PromptTokens: 10, CompletionTokens: 5, CacheHit: true, CostSavedUSD: 0.5, CreatedAt: day1},
+		{UserID: a.ID, Provider: "openai", Model: "m", PromptTokens: 1, CompletionTokens: 1, CostUSD: 0.25, CreatedAt: day2},
+		{UserID: b.ID, Provider: "openai", Model: "m", PromptTokens: 99, CostUSD: 9, CreatedAt: day2},
+	}
+	must(t, s.InsertUsage(ctx(t), rows))
+	days, err := s.UsageByDay(ctx(t), a.ID, day1.Add(-time.Hour))
+	must(t, err)
+	if len(days) != 2 || days[0].Day != "2026-03-01" || days[1].Day != "2026-03-02" {
+		t.Fatalf("days = %+v", days)
+	}
+	if d := days[0]; d.Calls != 2 || d.Hits != 1 || d.Tokens != 30 || d.CostUSD != 0.5 || d.CostSavedUSD != 0.5 {
+		t.Fatalf("day 1 = %+v", d)
+	}
+	if d := days[1]; d.Calls != 1 || d.Tokens != 2 || d.CostUSD != 0.25 {
+		t.Fatalf("day 2 = %+v (another user's usage must not count)", d)
+	}
+	if later, _ := s.UsageByDay(ctx(t), a.ID, day2.Add(time.Hour)); len(later) != 0 {
+		t.Fatalf("since filter: %+v", later)
+	}
+}

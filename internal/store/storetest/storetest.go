@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"InTx", testInTx},
 		{"JobRefsAndEvents", testJobRefsAndEvents},
 		{"Heartbeats", testHeartbeats},
+		{"UsageByDay", testUsageByDay},
 		{"ChunksReplaceAndSearch", testChunksReplaceAndSearch},
 		{"ChunksEmbeddings", testChunksEmbeddings},
 		{"ChunksTenantIsolation", testChunksTenantIsolation},

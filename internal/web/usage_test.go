@@ -1,0 +1,67 @@
+package web_test
+
+import (
+	"io"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/vibecoder/vibecoder/internal/app"
+	"github.com/vibecoder/vibecoder/internal/config"
+	"github.com/vibecoder/vibecoder/internal/observe"
+	"github.com/vibecoder/vibecoder/internal/store"
+)
+
+// TestUsagePage: spend by day is drawn as inline SVG from the user's own usage rows,
+// and another user's spend is not on it.
+func TestUsagePage(t *testing.T) {
+	vars := map[string]string{"VIBECODER_DATA_DIR": t.TempDir(), "LOG_LEVEL": "error"}
+	cfg, err := config.Load(func(k string) string { return vars[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.New(t.Context(), cfg, observe.NewLogger(io.Discard, cfg.LogLevel, observe.NewRedactor(nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	srv := httptest.NewServer(a.HTTP.Handler())
+	defer srv.Close()
+
+	b := newBrowser(t, srv)
+	b.signup("usage@example.com")
+	me := b.api("GET", "/api/v1/me", nil)
+	uid := uuid.MustParse(me["id"].(string))
+	other, err := a.Auth.Signup(t.Context(), "rich@example.com", "", "a long password", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	if err := a.Store.InsertUsage(t.Context(), []store.LLMUsage{
+		{UserID: uid, Provider: "openai", Model: "gpt-4o-mini", PromptTokens: 100, CompletionTokens: 50, CostUSD: 0.5, CreatedAt: now.Add(-48 * time.Hour)},
+		{UserID: uid, Provider: "openai", Model: "gpt-4o-mini", PromptTokens: 100, CompletionTokens: 50, CacheHit: true, CostSavedUSD: 0.5, CreatedAt: now},
+		{UserID: other.ID, Provider: "anthropic", Model: "claude-opus-4-1", CostUSD: 99, CreatedAt: now},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	p := b.get("/usage")
+	wantStatus(t, p, 200, "usage page")
+	for _, want := range []string{"<svg", "openai/gpt-4o-mini", "$0.5000", "50.0 %"} {
+		if !strings.Contains(p.body, want) {
+			t.Errorf("usage page lacks %q", want)
+		}
+	}
+	if strings.Contains(p.body, "claude-opus") || strings.Contains(p.body, "99.0000") {
+		t.Error("another user's spend is on the page")
+	}
+	if len(p.body) > 100<<10 {
+		t.Errorf("usage page is %d bytes", len(p.body))
+	}
+	signedOut := newBrowser(t, srv).get("/usage")
+	if signedOut.status != 303 {
+		t.Errorf("signed out: %d", signedOut.status)
+	}
+}
