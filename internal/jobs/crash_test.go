@@ -175,9 +175,6 @@ func TestWorkerKilledMidJob(t *testing.T) {
 	startChild(t, dsn)
 	waitFor(t, 120*time.Second, "another worker to complete the rescued job", func() bool {
 		got, err := inserter.Get(t.Context(), u.ID, j.ID)
-		if os.Getenv("VIBECODER_DEBUG_CRASH") != "" {
-			t.Logf("%s: %+v %v", time.Now().Format("15:04:05.0"), got, err)
-		}
 		return err == nil && got.State == string(rivertype.JobStateCompleted)
 	})
 	var completions int
