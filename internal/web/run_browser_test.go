@@ -1,0 +1,195 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/vibecoder/vibecoder/internal/app"
+	"github.com/vibecoder/vibecoder/internal/config"
+	"github.com/vibecoder/vibecoder/internal/llm/llmtest"
+	"github.com/vibecoder/vibecoder/internal/observe"
+	"github.com/vibecoder/vibecoder/internal/store"
+)
+
+func gitRun(t *testing.T, dir string, args ...string) {
+	t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t",
+		"GIT_COMMITTER_EMAIL=t@example.com", "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+}
+
+// TestBrowserWatchesARun: a task runs to the end (a fake LLM fixes a failing Go test;
+// the tests run in the sandbox; the reviewer approves) while the execution page is
+// open; the page shows it finish, with the diff, the passing tests and the review.
+// A second user gets 404 for the same page. Screenshot: 07-execution-finished.png.
+func TestBrowserWatchesARun(t *testing.T) {
+	chrome := chromiumPath()
+	if chrome == "" {
+		msg := "Chromium not found (apt-get install -y --no-install-recommends chromium, or set VIBECODER_CHROMIUM)"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip("SKIPPING the browser test: " + msg)
+	}
+	_, bwrapErr := exec.LookPath("bwrap")
+	if bwrapErr != nil && os.Getenv("CI") == "true" {
+		t.Fatal("CI=true and bubblewrap is not installed (scripts/install-deps.sh)")
+	}
+	root := t.TempDir()
+	src := filepath.Join(root, "src")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range map[string]string{
+		"go.mod":       "module example.com/calc\n\ngo 1.22\n",
+		"calc.go":      "package calc\n\n// Add returns the sum of a and b.\nfunc Add(a, b int) int {\n\treturn a - b\n}\n",
+		"calc_test.go": "package calc\n\nimport \"testing\"\n\nfunc TestAdd(t *testing.T) {\n\tif got := Add(2, 3); got != 5 {\n\t\tt.Fatalf(\"Add(2, 3) = %d, want 5\", got)\n\t}\n}\n",
+	} {
+		if err := os.WriteFile(filepath.Join(src, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gitRun(t, src, "init", "-q", "-b", "main")
+	gitRun(t, src, "add", ".")
+	gitRun(t, src, "commit", "-q", "-m", "calc")
+
+	fake := llmtest.NewOpenAI(t, func(req llmtest.RecordedRequest) llmtest.Reply {
+		usage := &llmtest.Usage{PromptTokens: 800, CompletionTokens: 90}
+		for _, m := range req.Messages {
+			if m.Role == "system" && strings.Contains(m.Content, "code reviewer") {
+				return llmtest.Reply{Text: `{"verdict":"approve","summary":"Add now returns the sum.","comments":[]}`, Usage: usage}
+			}
+		}
+		return llmtest.Reply{Text: "calc.go\n```go\n<<<<<<< SEARCH\n\treturn a - b\n=======\n\treturn a + b\n>>>>>>> REPLACE\n```\n", Usage: usage}
+	})
+	vars := map[string]string{
+		"VIBECODER_DATA_DIR":          t.TempDir(),
+		"LOG_LEVEL":                   "error",
+		"OPENAI_API_KEY":              "sk-test-0123456789abcdef0123",
+		"OPENAI_BASE_URL":             fake.URL,
+		"VIBECODER_DEFAULT_MODEL":     "openai/gpt-4o-mini",
+		"VIBECODER_ALLOW_UNSANDBOXED": fmt.Sprint(bwrapErr != nil),
+		"VIBECODER_LOCAL_REPO_ROOTS":  root,
+	}
+	cfg, err := config.Load(func(k string) string { return vars[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.New(t.Context(), cfg, observe.NewLogger(io.Discard, cfg.LogLevel, observe.NewRedactor(nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- a.ServeListener(sctx, ln) }()
+	defer func() { stop(); <-served }()
+	base := "http://" + ln.Addr().String()
+
+	// The owner signs up in the browser; the run is started for them through the store.
+	b := browserAt(t, base)
+	b.signup("watcher@example.com")
+	me := b.api("GET", "/api/v1/me", nil)
+	u, err := a.Store.GetUserByEmail(t.Context(), "watcher@example.com")
+	if err != nil || u.ID.String() != me["id"] {
+		t.Fatalf("user: %v", err)
+	}
+	p := &store.Project{UserID: u.ID, Name: "calc", RepoURL: src, DefaultBranch: "main"}
+	if err := a.Store.CreateProject(t.Context(), p); err != nil {
+		t.Fatal(err)
+	}
+	task := &store.Task{UserID: u.ID, ProjectID: p.ID, Title: "Fix Add so that it returns the sum"}
+	if err := a.Store.CreateTask(t.Context(), task); err != nil {
+		t.Fatal(err)
+	}
+	e, _, err := a.Pipeline.Run(t.Context(), u.ID, task.ID, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chrome), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 1000),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
+	defer cancelAlloc()
+	ctx, cancelCtx := chromedp.NewContext(actx)
+	defer cancelCtx()
+	// Carry the signed-in session into the browser: log in through the page.
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/login")); err != nil {
+		t.Fatalf("start Chromium: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 4*time.Minute)
+	defer cancel()
+	if err := chromedp.Do(ctx,
+		chromedp.WaitVisible(chromedp.CSS("#email")),
+		chromedp.SendKeys(chromedp.CSS("#email"), "watcher@example.com"),
+		chromedp.SendKeys(chromedp.CSS("#password"), "correct horse battery"),
+		chromedp.Submit(chromedp.CSS("#password")),
+		chromedp.WaitVisible(chromedp.CSS("#project-form")),
+		chromedp.Navigate(base+"/executions/"+e.ID.String()),
+		chromedp.WaitVisible(chromedp.CSS("#timeline")),
+	); err != nil {
+		t.Fatalf("open the execution page: %v", err)
+	}
+	// Wait, on the live page, for the run to finish.
+	deadline := time.Now().Add(3 * time.Minute)
+	var status string
+	for {
+		status, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#x-status")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(status, "succeeded") || strings.Contains(status, "failed") || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	diff, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#diff")))
+	tests, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#tests")))
+	review, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#review")))
+	buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err == nil {
+		_ = os.WriteFile(filepath.Join(artifactsDir(t), "07-execution-finished.png"), buf, 0o644)
+	}
+	if !strings.Contains(status, "succeeded") {
+		t.Fatalf("the page shows status %q", status)
+	}
+	if !strings.Contains(diff, "return a + b") || !strings.Contains(strings.ToLower(review), "approve") || !strings.Contains(tests, "go test") {
+		t.Fatalf("page: diff %q, tests %q, review %q", diff, tests, review)
+	}
+
+	// A second user: 404 for the same page.
+	other := browserAt(t, base)
+	other.signup("other@example.com")
+	if pg := other.get("/executions/" + e.ID.String()); pg.status != http.StatusNotFound {
+		t.Fatalf("another user's execution page: %d", pg.status)
+	}
+}
+
+// browserAt is newBrowser for a server that is not an httptest.Server.
+func browserAt(t *testing.T, base string) *browser {
+	b := newBrowser(t, &httptest.Server{URL: base})
+	return b
+}
