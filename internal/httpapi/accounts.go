@@ -157,17 +157,8 @@ func viewAPIKey(k store.APIKey) apiKeyView {
 
 func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request) {
 	u := userFrom(r.Context())
-	p, ok := s.page(w, r)
-	if !ok {
-		return
-	}
-	out, err := listPage(p, func(p store.Page) ([]store.APIKey, error) { return s.store.ListAPIKeys(r.Context(), u.ID, p) },
+	writeList(s, w, r, "api key", func(p store.Page) ([]store.APIKey, error) { return s.store.ListAPIKeys(r.Context(), u.ID, p) },
 		func(k store.APIKey) uuid.UUID { return k.ID }, viewAPIKey)
-	if err != nil {
-		s.storeError(w, r, "api key", err)
-		return
-	}
-	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) {

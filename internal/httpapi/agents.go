@@ -56,17 +56,8 @@ func validateAgent(a *store.Agent) *validator {
 
 func (s *Server) listAgents(w http.ResponseWriter, r *http.Request) {
 	u := userFrom(r.Context())
-	p, ok := s.page(w, r)
-	if !ok {
-		return
-	}
-	out, err := listPage(p, func(p store.Page) ([]store.Agent, error) { return s.store.ListAgents(r.Context(), u.ID, p) },
+	writeList(s, w, r, "agent", func(p store.Page) ([]store.Agent, error) { return s.store.ListAgents(r.Context(), u.ID, p) },
 		func(a store.Agent) uuid.UUID { return a.ID }, viewAgent)
-	if err != nil {
-		s.storeError(w, r, "agent", err)
-		return
-	}
-	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) createAgent(w http.ResponseWriter, r *http.Request) {

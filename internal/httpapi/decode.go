@@ -256,3 +256,19 @@ func listPage[R any, T any](p store.Page, fetch func(store.Page) ([]R, error), i
 	}
 	return out, nil
 }
+
+// writeList answers a list request: one page (?limit=, ?cursor=) of rows from fetch,
+// each shown with view; a store failure is answered as for what.
+func writeList[R any, T any](s *Server, w http.ResponseWriter, r *http.Request, what string,
+	fetch func(store.Page) ([]R, error), id func(R) uuid.UUID, view func(R) T) {
+	p, ok := s.page(w, r)
+	if !ok {
+		return
+	}
+	out, err := listPage(p, fetch, id, view)
+	if err != nil {
+		s.storeError(w, r, what, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}

@@ -98,18 +98,9 @@ func (s *Server) listTaskExecutions(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) writeExecutions(w http.ResponseWriter, r *http.Request, userID, taskID uuid.UUID) {
-	p, ok := s.page(w, r)
-	if !ok {
-		return
-	}
-	out, err := listPage(p, func(p store.Page) ([]store.Execution, error) {
+	writeList(s, w, r, "execution", func(p store.Page) ([]store.Execution, error) {
 		return s.store.ListExecutions(r.Context(), userID, taskID, p)
 	}, executionID, viewExecution)
-	if err != nil {
-		s.storeError(w, r, "execution", err)
-		return
-	}
-	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) ownExecution(w http.ResponseWriter, r *http.Request) (*store.Execution, bool) {
@@ -157,18 +148,9 @@ func (s *Server) listCommits(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	p, ok := s.page(w, r)
-	if !ok {
-		return
-	}
-	out, err := listPage(p, func(p store.Page) ([]store.Commit, error) {
+	writeList(s, w, r, "commit", func(p store.Page) ([]store.Commit, error) {
 		return s.store.ListCommits(r.Context(), e.UserID, e.ID, p)
 	}, func(c store.Commit) uuid.UUID { return c.ID }, viewCommit)
-	if err != nil {
-		s.storeError(w, r, "commit", err)
-		return
-	}
-	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) listReviews(w http.ResponseWriter, r *http.Request) {
@@ -176,16 +158,7 @@ func (s *Server) listReviews(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	p, ok := s.page(w, r)
-	if !ok {
-		return
-	}
-	out, err := listPage(p, func(p store.Page) ([]store.Review, error) {
+	writeList(s, w, r, "review", func(p store.Page) ([]store.Review, error) {
 		return s.store.ListReviews(r.Context(), e.UserID, e.ID, p)
 	}, func(rv store.Review) uuid.UUID { return rv.ID }, viewReview)
-	if err != nil {
-		s.storeError(w, r, "review", err)
-		return
-	}
-	writeJSON(w, http.StatusOK, out)
 }

@@ -63,17 +63,8 @@ func validateProject(p *store.Project) *validator {
 
 func (s *Server) listProjects(w http.ResponseWriter, r *http.Request) {
 	u := userFrom(r.Context())
-	p, ok := s.page(w, r)
-	if !ok {
-		return
-	}
-	out, err := listPage(p, func(p store.Page) ([]store.Project, error) { return s.store.ListProjects(r.Context(), u.ID, p) },
+	writeList(s, w, r, "project", func(p store.Page) ([]store.Project, error) { return s.store.ListProjects(r.Context(), u.ID, p) },
 		func(p store.Project) uuid.UUID { return p.ID }, viewProject)
-	if err != nil {
-		s.storeError(w, r, "project", err)
-		return
-	}
-	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) createProject(w http.ResponseWriter, r *http.Request) {

@@ -49,18 +49,9 @@ func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	p, ok := s.page(w, r)
-	if !ok {
-		return
-	}
-	out, err := listPage(p, func(p store.Page) ([]store.Task, error) {
+	writeList(s, w, r, "task", func(p store.Page) ([]store.Task, error) {
 		return s.store.ListTasks(r.Context(), proj.UserID, proj.ID, p)
 	}, func(t store.Task) uuid.UUID { return t.ID }, viewTask)
-	if err != nil {
-		s.storeError(w, r, "task", err)
-		return
-	}
-	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) createTask(w http.ResponseWriter, r *http.Request) {
