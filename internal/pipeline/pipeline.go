@@ -52,6 +52,9 @@ type Config struct {
 	// CheckRepo decides whether a user may have the server read a repository (local
 	// paths are restricted); nil allows everything.
 	CheckRepo func(repo string, admin bool) error
+	// PreviewRetention is how long the committed files of a finished execution are
+	// kept for the dashboard's preview (default 7 days).
+	PreviewRetention time.Duration
 }
 
 func (c *Config) defaults() {
@@ -62,7 +65,13 @@ func (c *Config) defaults() {
 	if c.TestTimeout <= 0 {
 		c.TestTimeout = 10 * time.Minute
 	}
+	if c.PreviewRetention <= 0 {
+		c.PreviewRetention = DefaultPreviewRetention
+	}
 }
+
+// DefaultPreviewRetention is Config.PreviewRetention's default.
+const DefaultPreviewRetention = 7 * 24 * time.Hour
 
 // Deps are the components the pipeline drives.
 type Deps struct {

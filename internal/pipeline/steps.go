@@ -391,6 +391,7 @@ func (p *Pipeline) pr(ctx context.Context, job *river.Job[PRArgs]) error {
 	}
 	d.Branch, d.CommitSHA = branch, sha
 	p.emitE(ctx, e, "commit", map[string]any{"sha": sha, "branch": branch, "files": files})
+	p.keepSnapshot(ctx, e, ws, sha)
 	// Without a remote URL (a local project) the branch goes back into the project's
 	// own repository; otherwise to its remote.
 	remote := ""
