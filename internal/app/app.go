@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -143,12 +144,17 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	a.Indexer = indexJobs{ix: ix, st: st, check: cfg.CheckLocalRepo}
 	a.Index = ix
 	a.HTTP.EnableSearch(ix)
-	web.New(st, a.Auth, log, web.Config{SecureCookies: cfg.SecureCookies}).Register(a.HTTP.Handle)
 	if err := a.buildJobs(cfg.Workers); err != nil {
 		a.Close()
 		return nil, err
 	}
 	a.Pipeline.Audit = audit.New(st, log) // the HTTP server records its own entries
+	previewKey, err := web.LoadPreviewKey(filepath.Join(cfg.DataDir, "preview.key"))
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	web.New(st, a.Auth, log, web.Config{SecureCookies: cfg.SecureCookies, Previews: a.Pipeline, PreviewKey: previewKey}).Register(a.HTTP.Handle)
 	if err := a.enableMetrics(ctx); err != nil {
 		a.Close()
 		return nil, err

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -40,6 +41,11 @@ const formCookie = "vc_form"
 // Config tunes the dashboard.
 type Config struct {
 	SecureCookies bool
+	// Previews serves executions' files at /preview/; nil: no previews.
+	Previews Previews
+	// PreviewKey signs preview links (LoadPreviewKey); empty: a random key for this
+	// process only.
+	PreviewKey []byte
 }
 
 // Web serves the dashboard's pages.
@@ -50,6 +56,10 @@ type Web struct {
 	log   *slog.Logger
 	cfg   Config
 	pages map[string]*template.Template
+
+	previews   Previews
+	previewKey []byte
+	now        func() time.Time
 }
 
 // pageNames are the templates under templates/, each rendered inside layout.html.
@@ -64,7 +74,12 @@ var funcs = template.FuncMap{
 // New returns the dashboard. Its templates are embedded, so a parse error is a
 // programming error and panics.
 func New(st store.Store, authSvc *auth.Service, log *slog.Logger, cfg Config) *Web {
-	w := &Web{st: st, auth: authSvc, audit: audit.New(st, log), log: log, cfg: cfg, pages: map[string]*template.Template{}}
+	w := &Web{st: st, auth: authSvc, audit: audit.New(st, log), log: log, cfg: cfg, pages: map[string]*template.Template{},
+		previews: cfg.Previews, previewKey: cfg.PreviewKey, now: time.Now}
+	if len(w.previewKey) == 0 {
+		w.previewKey = make([]byte, 32)
+		_, _ = rand.Read(w.previewKey)
+	}
 	for _, name := range pageNames {
 		w.pages[name] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
 	}
@@ -88,6 +103,7 @@ func (w *Web) Register(handle func(pattern string, h http.Handler)) {
 	handle("GET /keys", w.signedIn(w.simplePage("keys", "API keys")))
 	handle("GET /system", w.signedIn(w.simplePage("system", "System")))
 	handle("GET /usage", w.signedIn(w.usagePage))
+	handle("GET /preview/{id}/{path...}", http.HandlerFunc(w.preview))
 }
 
 func cacheStatic(next http.Handler) http.Handler {
@@ -160,6 +176,8 @@ type pageData struct {
 	ID    string
 	// Item is the page's own resource (a project, a task or an execution).
 	Item any
+	// Preview is the execution page's preview link.
+	Preview string
 }
 
 func (w *Web) render(rw http.ResponseWriter, r *http.Request, status int, name string, d pageData) {
@@ -265,7 +283,8 @@ func (w *Web) executionPage(rw http.ResponseWriter, r *http.Request, v *viewer) 
 	if !ok {
 		return
 	}
-	w.render(rw, r, http.StatusOK, "execution", pageData{Title: "Execution", User: v.user, CSRF: v.session.CSRFToken, ID: e.ID.String(), Item: e})
+	w.render(rw, r, http.StatusOK, "execution", pageData{Title: "Execution", User: v.user, CSRF: v.session.CSRFToken, ID: e.ID.String(), Item: e,
+		Preview: w.previewBase(e)})
 }
 
 // formToken returns the signed-out forms' double-submit token, setting its cookie.

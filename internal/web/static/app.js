@@ -214,7 +214,13 @@
         refresh();
       });
     }
-    es.addEventListener('end', () => { es.close(); $('x-live').textContent = 'finished'; refresh(); });
+    // The preview shows the working copy while the run goes on and the commit at the
+    // end: reload it when the files change.
+    const frame = $('preview');
+    const reloadPreview = () => { if (frame) frame.src = frame.getAttribute('src'); };
+    if ($('preview-reload')) $('preview-reload').addEventListener('click', reloadPreview);
+    for (const k of ['diff', 'execution.finished']) es.addEventListener(k, reloadPreview);
+    es.addEventListener('end', () => { es.close(); $('x-live').textContent = 'finished'; refresh(); reloadPreview(); });
   }
 
   // API keys ----------------------------------------------------------------------
