@@ -392,3 +392,72 @@ func benchRedis(b *testing.B) string {
 	})
 	return raw
 }
+
+// BenchmarkProxyFloor is the reference for AddedLatency: the least any net/http
+// gateway can add here. A bare forwarding handler (read the body, POST it upstream
+// on a keep-alive client, copy the answer back; no authentication, JSON, cache,
+// limits or logging) sits in front of the same upstream and is measured the same way,
+// from the same process.
+func BenchmarkProxyFloor(b *testing.B) {
+	up := httptest.NewServer(upstream(upstreamDelay))
+	b.Cleanup(up.Close)
+	fwd := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2 * saturating}}
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		req, err := http.NewRequestWithContext(r.Context(), http.MethodPost, up.URL+r.URL.Path, bytes.NewReader(body))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := fwd.Do(req)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		w.Header().Set("Content-Type", resp.Header.Get("Content-Type"))
+		w.Header().Set("X-Cache", "MISS")
+		w.WriteHeader(resp.StatusCode)
+		_, _ = io.Copy(w, resp.Body)
+	}))
+	b.Cleanup(proxy.Close)
+	tr := &http.Transport{MaxIdleConns: 4 * saturating, MaxIdleConnsPerHost: 2 * saturating, IdleConnTimeout: time.Minute}
+	b.Cleanup(tr.CloseIdleConnections)
+	f := &fixture{client: &http.Client{Transport: tr}, key: "unused"}
+	for _, c := range []int{1, saturating} {
+		b.Run(fmt.Sprintf("AddedLatency/c=%d", c), func(b *testing.B) {
+			nonce := time.Now().UnixNano()
+			body := func(phase string, i int) []byte { return chatBody(fmt.Sprintf("(%d/%s/%d)", nonce, phase, i)) }
+			direct := func(i int) error { return f.call(up.URL, body("d", i), false, "") }
+			viaProxy := func(i int) error { return f.call(proxy.URL, body("p", i), true, "MISS") }
+			for _, do := range []func(int) error{direct, viaProxy} {
+				if _, err := load(2*c, c, do); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ResetTimer()
+			d, err := load(b.N, c, direct)
+			if err != nil {
+				b.Fatal(err)
+			}
+			p, err := load(b.N, c, viaProxy)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			report(b, "direct-", d)
+			report(b, "proxy-", p)
+			b.ReportMetric(micros(p.pct(50)-d.pct(50)), "added-p50-µs")
+			b.ReportMetric(micros(p.pct(99)-d.pct(99)), "added-p99-µs")
+			b.ReportMetric(d.cpuPerRequest(), "direct-cpu-µs/req")
+			b.ReportMetric(p.cpuPerRequest(), "proxy-cpu-µs/req")
+			reportOthers(b, d, p)
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}

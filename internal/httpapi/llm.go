@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+	"github.com/tidwall/gjson"
 
 	"github.com/vibecoder/vibecoder/internal/llm"
 	"github.com/vibecoder/vibecoder/internal/llm/gateway"
@@ -318,38 +319,74 @@ var chatKnownFields = map[string]bool{"model": true, "messages": true, "max_toke
 
 type chatMessage struct {
 	Role       string          `json:"role"`
-	Content    json.RawMessage `json:"content"`
+	Content    chatContent     `json:"content"`
 	ToolCalls  json.RawMessage `json:"tool_calls"`
 	ToolCallID string          `json:"tool_call_id"`
 	Name       string          `json:"name"`
 }
 
-// text flattens OpenAI message content: a string, null, or an array of text parts.
-func (m chatMessage) text() (string, error) {
-	c := bytes.TrimSpace(m.Content)
-	if len(c) == 0 || string(c) == "null" {
-		return "", nil
-	}
-	if c[0] == '"' {
-		var s string
-		err := json.Unmarshal(c, &s)
-		return s, err
+// chatContent is OpenAI message content flattened to text while the body is decoded:
+// a string, null, or an array of text parts. A content that is none of these decodes
+// without error and reports it through err, so the message can be named.
+type chatContent struct {
+	text string
+	err  error
+}
+
+func (c *chatContent) UnmarshalJSON(raw []byte) error {
+	switch {
+	case len(raw) == 0 || string(raw) == "null":
+		return nil
+	case raw[0] == '"':
+		// The body was validated (and checked to be UTF-8) before decoding, so a
+		// string without escapes is its own text.
+		if bytes.IndexByte(raw, '\\') < 0 {
+			c.text = string(raw[1 : len(raw)-1])
+			return nil
+		}
+		return json.Unmarshal(raw, &c.text)
 	}
 	var parts []struct {
 		Type string `json:"type"`
 		Text string `json:"text"`
 	}
-	if err := json.Unmarshal(c, &parts); err != nil {
-		return "", errors.New("content must be a string or an array of content parts")
+	if err := json.Unmarshal(raw, &parts); err != nil {
+		c.err = errors.New("content must be a string or an array of content parts")
+		return nil
 	}
 	var b strings.Builder
 	for _, p := range parts {
 		if p.Type != "text" {
-			return "", fmt.Errorf("content part type %q is not supported; only text", p.Type)
+			c.err = fmt.Errorf("content part type %q is not supported; only text", p.Type)
+			return nil
 		}
 		b.WriteString(p.Text)
 	}
-	return b.String(), nil
+	c.text = b.String()
+	return nil
+}
+
+// unknownFields returns the body's top-level fields the gateway does not know,
+// decoded, or nil. gjson skims the keys without decoding the known values again.
+func unknownFields(data []byte) (map[string]any, error) {
+	var extra map[string]any
+	var err error
+	gjson.ParseBytes(data).ForEach(func(k, v gjson.Result) bool {
+		if chatKnownFields[k.Str] {
+			return true
+		}
+		var val any
+		if err = json.Unmarshal([]byte(v.Raw), &val); err != nil {
+			err = fmt.Errorf("field %q: %v", k.Str, err)
+			return false
+		}
+		if extra == nil {
+			extra = map[string]any{}
+		}
+		extra[k.Str] = val
+		return true
+	})
+	return extra, err
 }
 
 func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
@@ -372,22 +409,10 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		bad(jsonErrorDetail(err))
 		return
 	}
-	var all map[string]json.RawMessage
-	if err := json.Unmarshal(data, &all); err != nil {
-		bad("the body must be a JSON object")
+	extra, err := unknownFields(data)
+	if err != nil {
+		bad(err.Error())
 		return
-	}
-	extra := map[string]any{}
-	for k, raw := range all {
-		if chatKnownFields[k] {
-			continue
-		}
-		var v any
-		if err := json.Unmarshal(raw, &v); err != nil {
-			bad(fmt.Sprintf("field %q: %v", k, err))
-			return
-		}
-		extra[k] = v
 	}
 	if len(in.Messages) == 0 {
 		bad("messages must hold at least one message")
@@ -424,8 +449,9 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	req.Messages = make([]llm.Message, 0, len(in.Messages))
 	for i, m := range in.Messages {
-		text, err := m.text()
+		text, err := m.Content.text, m.Content.err
 		if err != nil {
 			bad(fmt.Sprintf("messages[%d]: %v", i, err))
 			return
@@ -541,13 +567,24 @@ func hasJSON(raw json.RawMessage) bool {
 	return len(v) > 0 && !bytes.Equal(v, []byte("null"))
 }
 
-func chatUsage(u llm.Usage) map[string]any {
+// chatUsageBody is OpenAI's usage object.
+type chatUsageBody struct {
+	PromptTokens        int `json:"prompt_tokens"`
+	CompletionTokens    int `json:"completion_tokens"`
+	TotalTokens         int `json:"total_tokens"`
+	PromptTokensDetails struct {
+		CachedTokens int `json:"cached_tokens"`
+	} `json:"prompt_tokens_details"`
+}
+
+func chatUsage(u llm.Usage) chatUsageBody {
 	total := u.TotalTokens
 	if total == 0 {
 		total = u.PromptTokens + u.CompletionTokens
 	}
-	return map[string]any{"prompt_tokens": u.PromptTokens, "completion_tokens": u.CompletionTokens, "total_tokens": total,
-		"prompt_tokens_details": map[string]int{"cached_tokens": u.CachedTokens}}
+	out := chatUsageBody{PromptTokens: u.PromptTokens, CompletionTokens: u.CompletionTokens, TotalTokens: total}
+	out.PromptTokensDetails.CachedTokens = u.CachedTokens
+	return out
 }
 
 func chatChunk(id string, created int64, model string, delta map[string]any, finish *string) map[string]any {
@@ -555,18 +592,41 @@ func chatChunk(id string, created int64, model string, delta map[string]any, fin
 		"choices": []any{map[string]any{"index": 0, "delta": delta, "finish_reason": finish}}}
 }
 
-func chatCompletion(id string, created int64, res *gateway.Result) map[string]any {
-	msg := map[string]any{"role": "assistant", "content": res.Response.Text}
+// chatCompletionBody is OpenAI's chat completion object (typed: it is written for
+// every non-streamed answer, and a struct encodes several times faster than a map).
+type chatCompletionBody struct {
+	ID      string           `json:"id"`
+	Object  string           `json:"object"`
+	Created int64            `json:"created"`
+	Model   string           `json:"model"`
+	Choices []chatChoiceBody `json:"choices"`
+	Usage   chatUsageBody    `json:"usage"`
+}
+
+type chatChoiceBody struct {
+	Index        int             `json:"index"`
+	Message      chatMessageBody `json:"message"`
+	FinishReason string          `json:"finish_reason"`
+}
+
+type chatMessageBody struct {
+	Role      string          `json:"role"`
+	Content   string          `json:"content"`
+	ToolCalls json.RawMessage `json:"tool_calls,omitempty"`
+}
+
+func chatCompletion(id string, created int64, res *gateway.Result) chatCompletionBody {
+	msg := chatMessageBody{Role: "assistant", Content: res.Response.Text}
 	if hasJSON(res.Response.ToolCalls) {
-		msg["tool_calls"] = res.Response.ToolCalls
+		msg.ToolCalls = res.Response.ToolCalls
 	}
 	finish := res.Response.FinishReason
 	if finish == "" {
 		finish = llm.FinishStop
 	}
-	return map[string]any{"id": id, "object": "chat.completion", "created": created, "model": res.Provider + "/" + res.Model,
-		"choices": []any{map[string]any{"index": 0, "message": msg, "finish_reason": finish}},
-		"usage":   chatUsage(res.Response.Usage)}
+	return chatCompletionBody{ID: id, Object: "chat.completion", Created: created, Model: res.Provider + "/" + res.Model,
+		Choices: []chatChoiceBody{{Index: 0, Message: msg, FinishReason: finish}},
+		Usage:   chatUsage(res.Response.Usage)}
 }
 
 func (s *Server) listModels(w http.ResponseWriter, r *http.Request) {

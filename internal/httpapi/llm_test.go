@@ -613,12 +613,32 @@ func TestChatCompletions(t *testing.T) {
 			}
 		})
 
+		t.Run("content forms", func(t *testing.T) {
+			// An escaped string, text parts and null all reach the upstream as the same text.
+			for _, content := range []string{`"line\none \"quoted\" \u00e9"`, `[{"type":"text","text":"line\none \"quoted\""},{"type":"text","text":" é"}]`} {
+				r := chat(t, `{"messages":[{"role":"system","content":null},{"role":"user","content":`+content+`}]}`, header("Cache-Control", "no-cache"))
+				wantStatus(t, r, http.StatusOK, "content "+content)
+				up, _ := e.openAI.Last()
+				msgs := jlist(up.Body["messages"])
+				if len(msgs) != 2 || jstr(jobj(msgs[1])["content"]) != "line\none \"quoted\" é" || jstr(jobj(msgs[0])["content"]) != "" {
+					t.Errorf("content %s reached the upstream as %v", content, up.Body["messages"])
+				}
+			}
+		})
+
 		t.Run("invalid requests", func(t *testing.T) {
 			calls := e.openAI.Calls()
 			wantOpenAIError(t, chat(t, chatBody(prompt, "n", 2)), http.StatusBadRequest, "invalid_request_error", "n 2")
 			wantOpenAIError(t, chat(t, chatBody(prompt, "temperature", 3)), http.StatusBadRequest, "invalid_request_error", "temperature 3")
 			wantOpenAIError(t, chat(t, map[string]any{"model": gptMini, "messages": []any{}}), http.StatusBadRequest, "invalid_request_error", "no messages")
 			wantOpenAIError(t, chat(t, `{"model":`), http.StatusBadRequest, "invalid_request_error", "broken JSON")
+			wantOpenAIError(t, chat(t, `[1]`), http.StatusBadRequest, "invalid_request_error", "an array body")
+			wantOpenAIError(t, chat(t, `{"messages":[{"role":"user","content":5}]}`), http.StatusBadRequest, "invalid_request_error", "numeric content")
+			wantOpenAIError(t, chat(t, `{"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"x"}}]}]}`),
+				http.StatusBadRequest, "invalid_request_error", "an image part")
+			wantOpenAIError(t, chat(t, `{"messages":[{"role":"wizard","content":"hi"}]}`), http.StatusBadRequest, "invalid_request_error", "unknown role")
+			wantOpenAIError(t, chat(t, `{"messages":"hi"}`), http.StatusBadRequest, "invalid_request_error", "messages as a string")
+			wantOpenAIError(t, chat(t, "{\"messages\":[{\"role\":\"user\",\"content\":\"\xff\"}]}"), http.StatusBadRequest, "invalid_request_error", "invalid UTF-8")
 			wantOpenAIError(t, chat(t, chatBody(prompt), header("Content-Type", "text/plain")), http.StatusUnsupportedMediaType, "invalid_request_error", "text/plain")
 			r := chat(t, chatBody(prompt, "model", "nosuch/model"))
 			if r.status < 400 || r.status > 499 || jobj(r.body["error"]) == nil {

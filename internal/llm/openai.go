@@ -38,6 +38,9 @@ type openAIProvider struct {
 	timeout time.Duration
 	chat    openai.ChatCompletionService
 	embed   openai.EmbeddingService
+	// client sends pre-encoded bodies (Complete; see openai_wire.go). It is built
+	// from the same options, never from the environment.
+	client openai.Client
 }
 
 // NewOpenAI returns the OpenAI provider (default name "openai", base URL OpenAIBaseURL). An API
@@ -93,37 +96,40 @@ func newOpenAIProvider(cfg ProviderConfig, kind openAIKind) (Provider, error) {
 		timeout: cfg.Timeout,
 		chat:    openai.NewChatCompletionService(opts...),
 		embed:   openai.NewEmbeddingService(opts...),
+		client:  openai.Client{Options: opts},
 	}, nil
 }
 
 func (p *openAIProvider) Name() string { return p.name }
 
 func (p *openAIProvider) Complete(ctx context.Context, req *Request) (*Response, error) {
-	params, opts, err := p.params(req)
+	if err := checkRequest(p.name, req, true); err != nil {
+		return nil, err
+	}
+	if _, err := parseResponseFormat(p.name, req.ResponseFormat); err != nil {
+		return nil, err
+	}
+	body, err := p.appendChatBody(make([]byte, 0, 512+requestTextLen(req)), req)
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := withTimeout(ctx, p.timeout)
 	defer cancel()
-	res, err := p.chat.New(ctx, params, opts...)
-	if err != nil {
+	// See openai_wire.go: the SDK sends our body and hands back its answer's bytes.
+	var raw []byte
+	if err := p.client.Post(ctx, "chat/completions", body, &raw); err != nil {
 		return nil, p.mapError(ctx, err)
 	}
-	if len(res.Choices) == 0 {
-		return nil, newError(p.name, http.StatusBadGateway, TypeBadUpstreamResponse, "upstream response has no choices")
+	return p.decodeChatResponse(raw)
+}
+
+// requestTextLen is the length of req's message text: a size hint for its body.
+func requestTextLen(req *Request) int {
+	n := 0
+	for _, m := range req.Messages {
+		n += len(m.Content) + len(m.ToolCalls) + 32
 	}
-	choice := res.Choices[0]
-	out := &Response{
-		ID:           res.ID,
-		Model:        res.Model,
-		Text:         choice.Message.Content,
-		FinishReason: openAIFinish(choice.FinishReason),
-		Usage:        openAIUsage(res.Usage),
-	}
-	if len(choice.Message.ToolCalls) > 0 {
-		out.ToolCalls = json.RawMessage(choice.Message.JSON.ToolCalls.Raw())
-	}
-	return out, nil
+	return n + len(req.Tools) + len(req.ResponseFormat)
 }
 
 func (p *openAIProvider) Stream(ctx context.Context, req *Request, fn func(Chunk) error) (*Response, error) {

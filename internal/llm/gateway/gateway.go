@@ -322,8 +322,8 @@ func (g *Gateway) do(ctx context.Context, call *Call, fn func(llm.Chunk) error) 
 		}
 	}
 	settle := func(actual float64) {
-		if reserved == 0 && actual == 0 {
-			return
+		if period == "" || reserved == 0 && actual == 0 {
+			return // no budget to keep: the usage rows alone record the spend
 		}
 		// The settlement must land even if the client has gone.
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -410,6 +410,12 @@ func (g *Gateway) flightFor(parent context.Context, key string, share bool) (*fl
 }
 
 func (g *Gateway) endFlight(key string, f *flight, e *entry, err error) {
+	g.forget(key, f)
+	f.finish(e, err)
+}
+
+// forget unregisters a shared flight, so identical calls no longer join it.
+func (g *Gateway) forget(key string, f *flight) {
 	if f.shared {
 		g.mu.Lock()
 		if g.flights[key] == f {
@@ -417,7 +423,6 @@ func (g *Gateway) endFlight(key string, f *flight, e *entry, err error) {
 		}
 		g.mu.Unlock()
 	}
-	f.finish(e, err)
 }
 
 // targets is the model and its fallback chain.
@@ -503,6 +508,16 @@ upstream:
 		e.Chunks = chunks
 		f.markStreamed()
 	}
+	settle(cost)
+	row.Provider, row.Model = used.p.Name(), used.model
+	row.PromptTokens, row.CompletionTokens = int64(resp.Usage.PromptTokens), int64(resp.Usage.CompletionTokens)
+	row.CachedTokens, row.CostUSD = int64(resp.Usage.CachedTokens), cost
+	row.LatencyMS = time.Since(start).Milliseconds()
+	g.account(row, start)
+	// The callers hear back before the cache write: they need not wait for it (a Redis
+	// round trip). Until it lands the flight stays registered, so an identical request
+	// arriving meanwhile joins the finished flight instead of going upstream again.
+	f.finish(e, nil)
 	if !call.NoStore {
 		if b, err := e.encode(); err == nil {
 			sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -513,13 +528,7 @@ upstream:
 			cancel()
 		}
 	}
-	settle(cost)
-	row.Provider, row.Model = used.p.Name(), used.model
-	row.PromptTokens, row.CompletionTokens = int64(resp.Usage.PromptTokens), int64(resp.Usage.CompletionTokens)
-	row.CachedTokens, row.CostUSD = int64(resp.Usage.CachedTokens), cost
-	row.LatencyMS = time.Since(start).Milliseconds()
-	g.account(row, start)
-	g.endFlight(key, f, e, nil)
+	g.forget(key, f)
 }
 
 func (g *Gateway) backoff(attempt int, retryAfter time.Duration) time.Duration {

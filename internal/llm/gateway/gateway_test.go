@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -43,6 +44,7 @@ type opts struct {
 	providers []llm.Provider
 	usage     gateway.UsageStore
 	st        *sqlite.Store
+	log       *slog.Logger // discards when nil
 }
 
 func openStore(t *testing.T) *sqlite.Store {
@@ -97,7 +99,11 @@ func newEnv(t *testing.T, o opts) *env {
 	if o.usage != nil {
 		us = o.usage
 	}
-	gw, err := gateway.New(reg, c, lim, prices, us, slog.New(slog.DiscardHandler), o.cfg)
+	log := o.log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	gw, err := gateway.New(reg, c, lim, prices, us, log, o.cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -416,6 +422,30 @@ func TestTokenRateLimit(t *testing.T) {
 	huge.Request.MaxTokens = 10_000
 	if _, err := e.gw.Complete(t.Context(), huge); !errors.As(err, &le) {
 		t.Fatalf("a request larger than the whole limit was admitted: %v", err)
+	}
+}
+
+// TestNoBudgetNoSettlement: without a budget a priced call settles nothing (its usage
+// row records the spend) and logs nothing above info.
+func TestNoBudgetNoSettlement(t *testing.T) {
+	srv := llmtest.NewOpenAI(t, func(llmtest.RecordedRequest) llmtest.Reply { return reply("fine", 1000, 500) })
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	e := newEnv(t, opts{providers: []llm.Provider{openaiProvider(t, srv.URL)}, log: log})
+	u := e.users[0]
+	r := mustComplete(t, e.gw, call(u, "priced"))
+	if r.CostUSD <= 0 {
+		t.Fatalf("cost %v: the test needs a priced model", r.CostUSD)
+	}
+	spent, reserved, err := e.store.BudgetState(t.Context(), u, time.Now().UTC().Format("2006-01"))
+	if err != nil || spent != 0 || reserved != 0 {
+		t.Fatalf("budget period without a budget: spent %v reserved %v err %v", spent, reserved, err)
+	}
+	if st := e.stats(u); len(st) != 1 || st[0].CostUSD != r.CostUSD {
+		t.Fatalf("usage stats %+v, want the call's cost %v", st, r.CostUSD)
+	}
+	if logs.Len() > 0 {
+		t.Fatalf("logged for a call without a budget:\n%s", logs.String())
 	}
 }
 

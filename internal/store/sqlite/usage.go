@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -17,14 +18,48 @@ import (
 // that lands on the limit exactly must not be refused because 0.1+0.2 > 0.3.
 const budgetEpsilon = 1e-9
 
-// insertUsage writes one row only when its project and execution, if named, are the
+// Usage rows are written only when their project and execution, if named, are the
 // row owner's: llm_usage references them by id alone, so without the guard a row
 // could point at another tenant's project. A guarded-out row inserts nothing.
-const insertUsage = `INSERT INTO llm_usage (id, user_id, project_id, execution_id, provider, model,
+
+// usageChunk is how many rows one multi-row INSERT carries (15 parameters each, well
+// under SQLite's 32766). One statement per chunk instead of one per row: with the
+// gateway recording a row for every call, cache hits included, per-row statements
+// cost more CPU than the rest of a cache hit's path.
+const usageChunk = 64
+
+// insertUsageRows is insertUsage for n rows at once. A row whose guard fails is
+// skipped; the caller compares the rows affected with n.
+func insertUsageRows(n int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO llm_usage (id, user_id, project_id, execution_id, provider, model,
 		prompt_tokens, completion_tokens, cached_tokens, cost_usd, cost_saved_usd, latency_ms, cache_hit, status, created_at)
-	SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15
-	WHERE (?3 IS NULL OR EXISTS (SELECT 1 FROM projects p WHERE p.id = ?3 AND p.user_id = ?2))
-	  AND (?4 IS NULL OR EXISTS (SELECT 1 FROM executions e WHERE e.id = ?4 AND e.user_id = ?2))`
+	SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7, v.column8, v.column9,
+		v.column10, v.column11, v.column12, v.column13, v.column14, v.column15
+	FROM (VALUES `)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+	}
+	b.WriteString(`) AS v
+	WHERE (v.column3 IS NULL OR EXISTS (SELECT 1 FROM projects p WHERE p.id = v.column3 AND p.user_id = v.column2))
+	  AND (v.column4 IS NULL OR EXISTS (SELECT 1 FROM executions e WHERE e.id = v.column4 AND e.user_id = v.column2))`)
+	return b.String()
+}
+
+var insertUsageChunk = insertUsageRows(usageChunk)
+
+func usageArgs(args []any, r *store.LLMUsage) []any {
+	hit := 0
+	if r.CacheHit {
+		hit = 1
+	}
+	return append(args, r.ID.String(), r.UserID.String(), uuidPtrArg(r.ProjectID),
+		uuidPtrArg(r.ExecutionID), r.Provider, r.Model, r.PromptTokens, r.CompletionTokens, r.CachedTokens,
+		r.CostUSD, r.CostSavedUSD, r.LatencyMS, hit, r.Status, fmtTime(r.CreatedAt))
+}
 
 // InsertUsage implements store.Usage. Rows get an id and a creation time when they
 // have none, and status "ok" when it is empty; a nil-UUID project or execution counts
@@ -36,23 +71,40 @@ func (s *Store) InsertUsage(ctx context.Context, rows []store.LLMUsage) error {
 	}
 	prepareUsage(rows)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, insertUsage)
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
-		for i := range rows {
-			r := &rows[i]
-			hit := 0
-			if r.CacheHit {
-				hit = 1
+		args := make([]any, 0, 15*min(len(rows), usageChunk))
+		for start := 0; start < len(rows); start += usageChunk {
+			chunk := rows[start:min(start+usageChunk, len(rows))]
+			query := insertUsageChunk
+			if len(chunk) < usageChunk {
+				query = insertUsageRows(len(chunk))
 			}
-			err := mustAffect(stmt.ExecContext(ctx, r.ID.String(), r.UserID.String(), uuidPtrArg(r.ProjectID),
-				uuidPtrArg(r.ExecutionID), r.Provider, r.Model, r.PromptTokens, r.CompletionTokens, r.CachedTokens,
-				r.CostUSD, r.CostSavedUSD, r.LatencyMS, hit, r.Status, fmtTime(r.CreatedAt)))
+			args = args[:0]
+			for i := range chunk {
+				args = usageArgs(args, &chunk[i])
+			}
+			res, err := tx.ExecContext(ctx, query, args...)
 			if err != nil {
-				return fmt.Errorf("row %d (%s): %w", i, r.ID, err)
+				return translate(err)
 			}
+			if n, err := res.RowsAffected(); err != nil || n == int64(len(chunk)) {
+				if err != nil {
+					return err
+				}
+				continue
+			}
+			// A guard refused a row: find it, to name it in the error.
+			for i := range chunk {
+				r := &chunk[i]
+				var one int
+				err := tx.QueryRowContext(ctx, `SELECT 1 WHERE EXISTS (SELECT 1 FROM users WHERE id = ?2)
+					AND (?3 IS NULL OR EXISTS (SELECT 1 FROM projects p WHERE p.id = ?3 AND p.user_id = ?2))
+					AND (?4 IS NULL OR EXISTS (SELECT 1 FROM executions e WHERE e.id = ?4 AND e.user_id = ?2))`,
+					nil, r.UserID.String(), uuidPtrArg(r.ProjectID), uuidPtrArg(r.ExecutionID)).Scan(&one)
+				if errors.Is(err, sql.ErrNoRows) {
+					return fmt.Errorf("row %d (%s): %w", start+i, r.ID, store.ErrNotFound)
+				}
+			}
+			return fmt.Errorf("rows %d to %d: %w", start, start+len(chunk)-1, store.ErrNotFound)
 		}
 		return nil
 	})

@@ -142,6 +142,16 @@ func testUsageAllOrNone(t *testing.T, s store.Store) {
 		} {
 			wantErr(t, s.InsertUsage(ctx(t), batch), store.ErrNotFound, tc.name)
 		}
+		// A batch longer than the dialects' statement chunks, the bad row in a later chunk.
+		long := make([]store.LLMUsage, 0, 150)
+		for i := range 150 {
+			if i == 130 {
+				long = append(long, tc.bad)
+				continue
+			}
+			long = append(long, good(a))
+		}
+		wantErr(t, s.InsertUsage(ctx(t), long), store.ErrNotFound, tc.name+" in a long batch")
 	}
 	dup := good(a)
 	dup.ID = store.NewID()
@@ -152,6 +162,19 @@ func testUsageAllOrNone(t *testing.T, s store.Store) {
 	must(t, err)
 	if len(got) != 1 || got[0].Calls != 1 {
 		t.Fatalf("failed batches wrote rows: %+v", got)
+	}
+
+	// A long batch goes in whole.
+	long := make([]store.LLMUsage, 150)
+	for i := range long {
+		long[i] = good(b)
+		long[i].CostUSD = 0
+	}
+	must(t, s.InsertUsage(ctx(t), long))
+	got, err = s.UsageStats(ctx(t), b.ID, time.Time{})
+	must(t, err)
+	if len(got) != 1 || got[0].Calls != 150 {
+		t.Fatalf("a batch of 150 rows: %+v", got)
 	}
 
 	// The same rows, each with its own user's references, go in together.
@@ -166,7 +189,7 @@ func testUsageAllOrNone(t *testing.T, s store.Store) {
 		must(t, err)
 		stats, err := s.UsageStats(ctx(t), u.ID, time.Time{})
 		must(t, err)
-		wantCalls := map[uuid.UUID]int64{a.ID: 2, b.ID: 2}[u.ID]
+		wantCalls := map[uuid.UUID]int64{a.ID: 2, b.ID: 152}[u.ID]
 		wantSpend := map[uuid.UUID]float64{a.ID: 0.5, b.ID: 0}[u.ID]
 		if len(stats) != 1 || stats[0].Calls != wantCalls || !approx(spend, wantSpend) {
 			t.Fatalf("user %s: stats %+v, spend %v; want %d calls, spend %v", u.ID, stats, spend, wantCalls, wantSpend)
