@@ -170,7 +170,6 @@ func (w *Web) preview(rw http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Security-Policy", previewCSP)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("Cross-Origin-Resource-Policy", "same-origin")
 	h.Set("Cache-Control", "private, no-store")
 	t, bad := parsePreview(r)
 	if bad == "not found" {
