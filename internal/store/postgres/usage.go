@@ -52,7 +52,7 @@ func (s *Store) InsertUsage(ctx context.Context, rows []store.LLMUsage) error {
 		return nil
 	}
 	prepareUsage(rows)
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	write := func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
 		// rowOf maps each queued statement to its usage row; -1 marks set_config.
 		rowOf := make([]int, 0, 2*len(rows))
@@ -86,7 +86,19 @@ func (s *Store) InsertUsage(ctx context.Context, rows []store.LLMUsage) error {
 			}
 		}
 		return br.Close()
-	})
+	}
+	var err error
+	if cur, ok := ctx.Value(txKey{}).(boundTx); ok {
+		// In a caller's transaction (InTx): its rows only, under its tenant setting.
+		for i := range rows {
+			if rows[i].UserID != cur.userID {
+				return fmt.Errorf("insert usage rows: a transaction of user %s cannot write a row of user %s", cur.userID, rows[i].UserID)
+			}
+		}
+		err = write(cur.tx)
+	} else {
+		err = pgx.BeginFunc(ctx, s.pool, write)
+	}
 	if err != nil {
 		return fmt.Errorf("insert %d usage rows: %w", len(rows), translate(err))
 	}

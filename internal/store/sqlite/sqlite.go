@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
@@ -35,6 +36,9 @@ type Store struct {
 	reader *sql.DB // read-only connections, used outside write transactions
 	log    *slog.Logger
 	path   string
+
+	usageMu    sync.Mutex
+	usageStmts map[int]*sql.Stmt // InsertUsage's statements by rows per statement
 }
 
 var _ store.Store = (*Store)(nil)
@@ -105,7 +109,14 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close implements store.Store.
 func (s *Store) Close() error {
-	return errors.Join(s.reader.Close(), s.writer.Close())
+	s.usageMu.Lock()
+	var errs []error
+	for _, st := range s.usageStmts {
+		errs = append(errs, st.Close())
+	}
+	s.usageStmts = nil
+	s.usageMu.Unlock()
+	return errors.Join(append(errs, s.reader.Close(), s.writer.Close())...)
 }
 
 type migration struct {

@@ -22,14 +22,16 @@ const budgetEpsilon = 1e-9
 // row owner's: llm_usage references them by id alone, so without the guard a row
 // could point at another tenant's project. A guarded-out row inserts nothing.
 
-// usageChunk is how many rows one multi-row INSERT carries (15 parameters each, well
-// under SQLite's 32766). One statement per chunk instead of one per row: with the
-// gateway recording a row for every call, cache hits included, per-row statements
-// cost more CPU than the rest of a cache hit's path.
-const usageChunk = 64
+// usageChunks are the rows per INSERT statement InsertUsage uses, largest first: a
+// batch is written as the fewest statements of these sizes (15 parameters a row,
+// well under SQLite's 32766), each prepared once per store. One statement per chunk
+// rather than per row, and no SQL parsed per batch: the gateway records a row for
+// every call, cache hits included, and per-row statements cost more CPU than the rest
+// of a cache hit's path.
+var usageChunks = []int{64, 16, 4, 1}
 
-// insertUsageRows is insertUsage for n rows at once. A row whose guard fails is
-// skipped; the caller compares the rows affected with n.
+// insertUsageRows is the INSERT of n usage rows. A row whose guard fails is skipped;
+// the caller compares the rows affected with n.
 func insertUsageRows(n int) string {
 	var b strings.Builder
 	b.WriteString(`INSERT INTO llm_usage (id, user_id, project_id, execution_id, provider, model,
@@ -49,7 +51,23 @@ func insertUsageRows(n int) string {
 	return b.String()
 }
 
-var insertUsageChunk = insertUsageRows(usageChunk)
+// usageStmt returns the prepared INSERT of n rows.
+func (s *Store) usageStmt(ctx context.Context, n int) (*sql.Stmt, error) {
+	s.usageMu.Lock()
+	defer s.usageMu.Unlock()
+	if st := s.usageStmts[n]; st != nil {
+		return st, nil
+	}
+	st, err := s.writer.PrepareContext(ctx, insertUsageRows(n))
+	if err != nil {
+		return nil, err
+	}
+	if s.usageStmts == nil {
+		s.usageStmts = map[int]*sql.Stmt{}
+	}
+	s.usageStmts[n] = st
+	return st, nil
+}
 
 func usageArgs(args []any, r *store.LLMUsage) []any {
 	hit := 0
@@ -70,19 +88,48 @@ func (s *Store) InsertUsage(ctx context.Context, rows []store.LLMUsage) error {
 		return nil
 	}
 	prepareUsage(rows)
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		args := make([]any, 0, 15*min(len(rows), usageChunk))
-		for start := 0; start < len(rows); start += usageChunk {
-			chunk := rows[start:min(start+usageChunk, len(rows))]
-			query := insertUsageChunk
-			if len(chunk) < usageChunk {
-				query = insertUsageRows(len(chunk))
+	// The statements are prepared before the transaction begins: the writer has one
+	// connection, which the transaction holds. Inside a caller's transaction they are
+	// prepared on it, for this call only.
+	var sizes []int
+	for left := len(rows); left > 0; {
+		size := usageChunks[len(usageChunks)-1]
+		for _, c := range usageChunks {
+			if c <= left {
+				size = c
+				break
 			}
+		}
+		sizes = append(sizes, size)
+		left -= size
+	}
+	joined := ctxTx(ctx) != nil
+	stmts := map[int]*sql.Stmt{}
+	if !joined {
+		for _, size := range sizes {
+			st, err := s.usageStmt(ctx, size)
+			if err != nil {
+				return fmt.Errorf("insert %d usage rows: %w", len(rows), translate(err))
+			}
+			stmts[size] = st
+		}
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		args := make([]any, 0, 15*sizes[0])
+		start := 0
+		for _, size := range sizes {
+			chunk := rows[start : start+size]
 			args = args[:0]
 			for i := range chunk {
 				args = usageArgs(args, &chunk[i])
 			}
-			res, err := tx.ExecContext(ctx, query, args...)
+			var res sql.Result
+			var err error
+			if joined {
+				res, err = tx.ExecContext(ctx, insertUsageRows(size), args...)
+			} else {
+				res, err = tx.StmtContext(ctx, stmts[size]).ExecContext(ctx, args...)
+			}
 			if err != nil {
 				return translate(err)
 			}
@@ -90,6 +137,7 @@ func (s *Store) InsertUsage(ctx context.Context, rows []store.LLMUsage) error {
 				if err != nil {
 					return err
 				}
+				start += size
 				continue
 			}
 			// A guard refused a row: find it, to name it in the error.

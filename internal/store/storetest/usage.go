@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"math"
 	"sync"
@@ -177,6 +178,30 @@ func testUsageAllOrNone(t *testing.T, s store.Store) {
 		t.Fatalf("a batch of 150 rows: %+v", got)
 	}
 
+	// Inside a caller's transaction too; rolled back with it.
+	for i := range long {
+		long[i].ID = uuid.Nil // InsertUsage filled them in
+	}
+	errRollback := errors.New("roll back")
+	err = s.InTx(ctx(t), b.ID, func(ctx context.Context, _ any) error {
+		if err := s.InsertUsage(ctx, long[:70]); err != nil {
+			return err
+		}
+		return errRollback
+	})
+	if !errors.Is(err, errRollback) {
+		t.Fatalf("InsertUsage in a transaction: %v", err)
+	}
+	for i := range long {
+		long[i].ID = uuid.Nil
+	}
+	must(t, s.InTx(ctx(t), b.ID, func(ctx context.Context, _ any) error { return s.InsertUsage(ctx, long[:70]) }))
+	got, err = s.UsageStats(ctx(t), b.ID, time.Time{})
+	must(t, err)
+	if len(got) != 1 || got[0].Calls != 220 {
+		t.Fatalf("after a rolled-back and a committed transaction of 70 rows each: %+v", got)
+	}
+
 	// The same rows, each with its own user's references, go in together.
 	nilID := uuid.Nil
 	must(t, s.InsertUsage(ctx(t), []store.LLMUsage{
@@ -189,7 +214,7 @@ func testUsageAllOrNone(t *testing.T, s store.Store) {
 		must(t, err)
 		stats, err := s.UsageStats(ctx(t), u.ID, time.Time{})
 		must(t, err)
-		wantCalls := map[uuid.UUID]int64{a.ID: 2, b.ID: 152}[u.ID]
+		wantCalls := map[uuid.UUID]int64{a.ID: 2, b.ID: 222}[u.ID]
 		wantSpend := map[uuid.UUID]float64{a.ID: 0.5, b.ID: 0}[u.ID]
 		if len(stats) != 1 || stats[0].Calls != wantCalls || !approx(spend, wantSpend) {
 			t.Fatalf("user %s: stats %+v, spend %v; want %d calls, spend %v", u.ID, stats, spend, wantCalls, wantSpend)
