@@ -17,7 +17,7 @@ func sampleEntries() []*entry {
 			ToolCalls: json.RawMessage(`[{"id":"c1","type":"function","function":{"name":"f","arguments":"{}"}}]`)}},
 		{Provider: "ollama", Model: "llama3", CostUSD: 0, LatencyMS: 0,
 			Response: llm.Response{Text: "ab", FinishReason: "stop", Usage: u},
-			Chunks: []llm.Chunk{{Text: "a"}, {Text: "b"}, {ToolCalls: json.RawMessage(`[{"index":0}]`)}, {FinishReason: "stop", Usage: &u}}},
+			Chunks:   []llm.Chunk{{Text: "a"}, {Text: "b"}, {ToolCalls: json.RawMessage(`[{"index":0}]`)}, {FinishReason: "stop", Usage: &u}}},
 		{},
 	}
 }
