@@ -16,6 +16,8 @@ type usageView struct {
 	Days                    []bar
 	Models                  []bar
 	ChartWidth, ChartHeight int
+	// ModelsHeight is the height of the spend-by-model chart: one row per model.
+	ModelsHeight int
 }
 
 // bar is one bar of a chart, laid out in SVG units.
@@ -54,6 +56,31 @@ func layout(labels []string, values []float64, format func(float64) string) []ba
 	return out
 }
 
+// Rows of the horizontal bar chart: a label column, then bars up to the value's text.
+const (
+	rowH          = 26
+	labelW, textW = 220, 90
+)
+
+// hlayout turns values into horizontal bars, one row each, labels on the left: model
+// names are too long to stand under vertical bars.
+func hlayout(labels []string, values []float64, format func(float64) string) ([]bar, int) {
+	peak := 0.0
+	for _, v := range values {
+		peak = max(peak, v)
+	}
+	out := make([]bar, len(values))
+	span := float64(chartW - labelW - textW)
+	for i, v := range values {
+		w := 0.0
+		if peak > 0 {
+			w = v / peak * span
+		}
+		out[i] = bar{Label: labels[i], Value: v, Text: format(v), X: labelW, Y: float64(i*rowH + 4), W: w, H: rowH - 8}
+	}
+	return out, len(values) * rowH
+}
+
 func dollars(v float64) string { return fmt.Sprintf("$%.4f", v) }
 
 func (w *Web) usagePage(rw http.ResponseWriter, r *http.Request, v *viewer) {
@@ -87,6 +114,6 @@ func (w *Web) usagePage(rw http.ResponseWriter, r *http.Request, v *viewer) {
 	if u.Calls > 0 {
 		u.HitRate = float64(u.Hits) / float64(u.Calls)
 	}
-	u.Models = layout(labels, values, dollars)
+	u.Models, u.ModelsHeight = hlayout(labels, values, dollars)
 	w.render(rw, r, http.StatusOK, "usage", pageData{Title: "Usage", User: v.user, CSRF: v.session.CSRFToken, Item: u})
 }

@@ -43,15 +43,25 @@ func TestUsagePage(t *testing.T) {
 	if err := a.Store.InsertUsage(t.Context(), []store.LLMUsage{
 		{UserID: uid, Provider: "openai", Model: "gpt-4o-mini", PromptTokens: 100, CompletionTokens: 50, CostUSD: 0.5, CreatedAt: now.Add(-48 * time.Hour)},
 		{UserID: uid, Provider: "openai", Model: "gpt-4o-mini", PromptTokens: 100, CompletionTokens: 50, CacheHit: true, CostSavedUSD: 0.5, CreatedAt: now},
+		{UserID: uid, Provider: "anthropic", Model: "claude-haiku", PromptTokens: 10, CompletionTokens: 5, CostUSD: 0.25, CreatedAt: now},
 		{UserID: other.ID, Provider: "anthropic", Model: "claude-opus-4-1", CostUSD: 99, CreatedAt: now},
 	}); err != nil {
 		t.Fatal(err)
 	}
 	p := b.get("/usage")
 	wantStatus(t, p, 200, "usage page")
-	for _, want := range []string{"<svg", "openai/gpt-4o-mini", "$0.5000", "50.0 %"} {
+	for _, want := range []string{"<svg", "openai/gpt-4o-mini", "$0.5000", "33.3 %"} {
 		if !strings.Contains(p.body, want) {
 			t.Errorf("usage page lacks %q", want)
+		}
+	}
+	// Spend by model is a chart too: one bar per model, as long as its share.
+	_, chart, _ := strings.Cut(p.body, `<svg id="models-chart"`)
+	chart, _, _ = strings.Cut(chart, "</svg>")
+	for _, want := range []string{"<title>openai/gpt-4o-mini: $0.5000</title>", "<title>anthropic/claude-haiku: $0.2500</title>",
+		`width="290.0"`, `width="145.0"`} {
+		if !strings.Contains(chart, want) {
+			t.Errorf("spend-by-model chart lacks %q:\n%s", want, chart)
 		}
 	}
 	if strings.Contains(p.body, "claude-opus") || strings.Contains(p.body, "99.0000") {

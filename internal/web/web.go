@@ -69,6 +69,9 @@ var pageNames = []string{"login", "signup", "projects", "project", "task", "exec
 var funcs = template.FuncMap{
 	"add": func(a, b int) int { return a + b },
 	"pct": func(f float64) float64 { return f * 100 },
+	// bary and barend place a horizontal bar's texts: its middle line, past its end.
+	"bary":   func(b bar) float64 { return b.Y + b.H/2 + 4 },
+	"barend": func(b bar) float64 { return b.X + b.W + 6 },
 }
 
 // New returns the dashboard. Its templates are embedded, so a parse error is a
