@@ -1,6 +1,7 @@
 // Package gitops prepares the working copies agents change and publishes their work:
 // isolated workspaces cloned from a project's repository, branches and commits made
-// with the git CLI, pushes, and pull requests through GitHub's REST API.
+// with the git CLI, pushes, and pull requests through GitHub's REST API, and snapshots
+// (one commit's tree, read as an fs.FS) that outlive a workspace for the preview.
 //
 // Every git command runs with a timeout, never prompts, and ignores the system and
 // user configuration (a developer's ~/.gitconfig, ~/.netrc or global excludes cannot

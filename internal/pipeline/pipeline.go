@@ -3,7 +3,8 @@
 // codegen (the coder agent edits a fresh workspace), testrun (the project's tests in
 // the sandbox, failures going back to codegen), review (the reviewer agent) and pr
 // (branch, commit, push, pull request) — and every step ends by enqueueing the next in
-// the same transaction that records its outcome.
+// the same transaction that records its outcome. PreviewFiles gives the dashboard an
+// execution's files to preview, during the run and after it.
 package pipeline
 
 import (

@@ -1,6 +1,8 @@
 // Package web is Vibe Coder's dashboard: server-rendered pages (html/template) with
 // a little vanilla JavaScript that talks to the JSON API with the session cookie.
 // Templates and assets are embedded, so the dashboard needs no build step or network.
+// It also serves /preview/, an execution's files as a sandboxed web page (preview.go
+// explains how the page is kept from acting as the user).
 package web
 
 import (
