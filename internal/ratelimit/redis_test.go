@@ -296,3 +296,104 @@ func TestRedisHonoursContextDeadline(t *testing.T) {
 		t.Fatal("want an error")
 	}
 }
+
+// pipelineGate is a go-redis hook that holds every pipeline of scripts until
+// released, and records each one's length.
+type pipelineGate struct {
+	release chan struct{}
+	mu      sync.Mutex
+	sizes   []int
+}
+
+func (g *pipelineGate) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (g *pipelineGate) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (g *pipelineGate) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if len(cmds) == 0 || cmds[0].Name() != "evalsha" {
+			return next(ctx, cmds) // a new connection's set-up
+		}
+		g.mu.Lock()
+		g.sizes = append(g.sizes, len(cmds))
+		g.mu.Unlock()
+		<-g.release
+		return next(ctx, cmds)
+	}
+}
+
+// TestRedisSharesRoundTrips: calls made while the limiter's pipelines are busy go out
+// together in the next one, and every decision is still exact.
+func TestRedisSharesRoundTrips(t *testing.T) {
+	client, prefix := newTestRedis(t)
+	l := NewRedis(client, prefix)
+	// Cached on the server, so no EVAL fallback adds pipelines.
+	if err := l.script.Load(context.Background(), client).Err(); err != nil {
+		t.Fatal(err)
+	}
+	gate := &pipelineGate{release: make(chan struct{})}
+	client.AddHook(gate)
+	const waiting = 10
+	var admitted atomic.Int64
+	var wg sync.WaitGroup
+	call := func() {
+		r, err := l.Allow(context.Background(), "k", PerMinute(7), 1)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		if r.Allowed {
+			admitted.Add(1)
+		}
+	}
+	// Two calls take both pipeline slots and are held in the hook ...
+	for range maxInFlight {
+		wg.Go(call)
+	}
+	waitFor(t, func() bool { gate.mu.Lock(); defer gate.mu.Unlock(); return len(gate.sizes) == maxInFlight })
+	// ... so the next ones queue.
+	for range waiting {
+		wg.Go(call)
+	}
+	waitFor(t, func() bool { l.mu.Lock(); defer l.mu.Unlock(); return len(l.pending) == waiting })
+	close(gate.release)
+	wg.Wait()
+	gate.mu.Lock()
+	defer gate.mu.Unlock()
+	if len(gate.sizes) != maxInFlight+1 || gate.sizes[maxInFlight] != waiting {
+		t.Fatalf("pipelines of %v commands; want %d of 1, then one of %d", gate.sizes, maxInFlight, waiting)
+	}
+	if n := admitted.Load(); n != 7 {
+		t.Fatalf("%d of %d calls admitted by a limit of 7", n, maxInFlight+waiting)
+	}
+	// The slots are given back (just after the last answers are delivered).
+	waitFor(t, func() bool { l.mu.Lock(); defer l.mu.Unlock(); return l.inFlight == 0 })
+}
+
+// TestRedisReloadsFlushedScript: after SCRIPT FLUSH (a restarted or failed-over
+// Redis) the limiter falls back to EVAL and keeps deciding.
+func TestRedisReloadsFlushedScript(t *testing.T) {
+	client, prefix := newTestRedis(t)
+	l := NewRedis(client, prefix)
+	for i := range 3 {
+		if err := client.ScriptFlush(context.Background()).Err(); err != nil {
+			t.Fatal(err)
+		}
+		r, err := l.Allow(context.Background(), "k", PerMinute(2), 1)
+		if err != nil {
+			t.Fatalf("call %d after SCRIPT FLUSH: %v", i, err)
+		}
+		if r.Allowed != (i < 2) {
+			t.Fatalf("call %d: allowed %v", i, r.Allowed)
+		}
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached in 10s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
