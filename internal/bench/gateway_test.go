@@ -88,8 +88,8 @@ func upstream(delay time.Duration) http.Handler {
 
 // fixture is a running Vibe Coder with a local upstream and an API key.
 type fixture struct {
-	rawMu sync.Mutex
-	raw   map[string]*rawClient // by base URL
+	rawMu    sync.Mutex
+	raw      map[string]*rawClient // by base URL
 	app      *app.App
 	gateway  string // base URL
 	upstream string // base URL
