@@ -3,8 +3,12 @@ package llm
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"net/http"
 	"reflect"
 	"testing"
+
+	"github.com/openai/openai-go/v3"
 
 	"github.com/vibecoder/vibecoder/internal/llm/llmtest"
 )
@@ -92,4 +96,48 @@ func FuzzAppendJSONString(f *testing.F) {
 			t.Errorf("appendJSONString(%q) = %s, want %s", s, got, want)
 		}
 	})
+}
+
+// TestDecodeChatResponse checks the lean decoder against openai-go's own on valid
+// answers, and that answers which are not chat completions are refused.
+func TestDecodeChatResponse(t *testing.T) {
+	p := &openAIProvider{name: "openai"}
+	valid := []string{
+		`{"id":"c1","object":"chat.completion","created":1,"model":"gpt-4o","choices":[{"index":0,"message":{"role":"assistant","content":"hi \"there\"\n\u00e9","refusal":null},"finish_reason":"stop","logprobs":null}],"usage":{"prompt_tokens":9,"completion_tokens":3,"total_tokens":12,"prompt_tokens_details":{"cached_tokens":4}}}`,
+		`{"id":"c2","model":"m","choices":[{"message":{"content":null,"tool_calls":[{"id":"t","type":"function","function":{"name":"f","arguments":"{}"}}]},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":1,"completion_tokens":2}}`,
+		`{"choices":[{"message":{"content":"a"},"finish_reason":"function_call"},{"message":{"content":"second"}}]}`,
+		`{"id":"c3","choices":[{"message":{"content":"x","tool_calls":[]},"finish_reason":"length"}],"usage":null}`,
+		`{"id":"c4","choices":[{"message":{"content":"big numbers"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1e3,"completion_tokens":2,"total_tokens":1002,"prompt_tokens_details":null}}`,
+	}
+	for i, body := range valid {
+		got, err := p.decodeChatResponse([]byte(body))
+		if err != nil {
+			t.Fatalf("valid %d: %v", i, err)
+		}
+		var sdk openai.ChatCompletion
+		if err := sdk.UnmarshalJSON([]byte(body)); err != nil {
+			t.Fatal(err)
+		}
+		c := sdk.Choices[0]
+		want := &Response{ID: sdk.ID, Model: sdk.Model, Text: c.Message.Content, FinishReason: openAIFinish(c.FinishReason), Usage: openAIUsage(sdk.Usage)}
+		if len(c.Message.ToolCalls) > 0 {
+			want.ToolCalls = json.RawMessage(c.Message.JSON.ToolCalls.Raw())
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("valid %d:\n got %+v\nwant %+v (as openai-go reads it)", i, got, want)
+		}
+	}
+	for _, body := range []string{
+		``, `{"id": "x", "choices": [{"message": `, `[]`, `"text"`, `{"choices":[]}`, `{"choices":{}}`, `{}`,
+		`{"choices":[5]}`, `{"choices":[{"message":"hi"}]}`, `{"choices":[{"message":{"content":5}}]}`,
+		`{"choices":[{"message":{"content":"a","tool_calls":{}}}]}`, `{"choices":[{"finish_reason":1}]}`,
+		`{"id":7,"choices":[{"message":{"content":"a"}}]}`, `{"choices":[{"message":{"content":"a"}}],"usage":"lots"}`,
+		`{"choices":[{"message":{"content":"a"}}],"usage":{"prompt_tokens":"9"}}`,
+	} {
+		_, err := p.decodeChatResponse([]byte(body))
+		var e *Error
+		if !errors.As(err, &e) || e.Status != http.StatusBadGateway || e.Type != TypeBadUpstreamResponse {
+			t.Errorf("%q: got %v, want a bad-upstream-response error", body, err)
+		}
+	}
 }

@@ -342,10 +342,20 @@ func (g *Gateway) do(ctx context.Context, call *Call, fn func(llm.Chunk) error) 
 			return nil, err
 		}
 		g.runs.Add(1)
-		go func() {
-			defer g.runs.Done()
-			g.run(f, key, call, &req, targets, fn != nil, row, start, reserved, settle)
-		}()
+		if !f.shared && fn == nil {
+			// Nobody else can follow this flight: the caller makes the upstream call
+			// itself rather than wait on another goroutine. Its leaving (a client
+			// disconnect) still cancels the call, as the last follower's does.
+			stop := context.AfterFunc(ctx, f.cancel)
+			g.run(f, key, call, &req, targets, false, row, start, reserved, settle)
+			stop()
+			g.runs.Done()
+		} else {
+			go func() {
+				defer g.runs.Done()
+				g.run(f, key, call, &req, targets, fn != nil, row, start, reserved, settle)
+			}()
+		}
 	} else {
 		g.stats.Coalesced.Add(1)
 	}

@@ -528,29 +528,37 @@ func TestFallbackChain(t *testing.T) {
 	}
 }
 
+// TestClientDisconnectCancelsUpstream: for a call others could join (run on its own
+// goroutine) and for one nobody can (no-cache, run by the caller itself).
 func TestClientDisconnectCancelsUpstream(t *testing.T) {
-	started, cancelled := make(chan struct{}), make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// The server notices a client hanging up only once it has read the body.
-		_, _ = io.Copy(io.Discard, r.Body)
-		close(started)
-		<-r.Context().Done()
-		close(cancelled)
-	}))
-	defer srv.Close()
-	e := newEnv(t, opts{providers: []llm.Provider{openaiProvider(t, srv.URL)}})
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() { _, err := e.gw.Complete(ctx, call(e.users[0], "long")); errc <- err }()
-	<-started
-	cancel()
-	if err := <-errc; err == nil {
-		t.Fatal("cancelled call succeeded")
-	}
-	select {
-	case <-cancelled:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the upstream request was not cancelled when the client went away")
+	for _, noCache := range []bool{false, true} {
+		t.Run(fmt.Sprintf("no-cache=%v", noCache), func(t *testing.T) {
+			started, cancelled := make(chan struct{}), make(chan struct{})
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				// The server notices a client hanging up only once it has read the body.
+				_, _ = io.Copy(io.Discard, r.Body)
+				close(started)
+				<-r.Context().Done()
+				close(cancelled)
+			}))
+			defer srv.Close()
+			e := newEnv(t, opts{providers: []llm.Provider{openaiProvider(t, srv.URL)}})
+			ctx, cancel := context.WithCancel(context.Background())
+			errc := make(chan error, 1)
+			c := call(e.users[0], "long")
+			c.NoCache = noCache
+			go func() { _, err := e.gw.Complete(ctx, c); errc <- err }()
+			<-started
+			cancel()
+			if err := <-errc; err == nil {
+				t.Fatal("cancelled call succeeded")
+			}
+			select {
+			case <-cancelled:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the upstream request was not cancelled when the client went away")
+			}
+		})
 	}
 }
 
@@ -667,5 +675,33 @@ func TestThreeGatewaysShareRedis(t *testing.T) {
 	mustComplete(t, gws[0].gw, call(u2, "cross-process"))
 	if r := mustComplete(t, gws[2].gw, call(u2, "cross-process")); !r.Cached {
 		t.Fatal("a response cached through one gateway missed on another sharing Redis")
+	}
+}
+
+// TestUsageRetriedWithoutNewCalls: a batch that failed a few times is kept and written
+// later on its own, without waiting for more calls or for shutdown.
+func TestUsageRetriedWithoutNewCalls(t *testing.T) {
+	srv := llmtest.NewOpenAI(t, llmtest.Text("ok"))
+	st := openStore(t)
+	fu := &failingUsage{Store: st}
+	fu.n.Store(3) // the flush gives up for now after three attempts
+	e := newEnv(t, opts{st: st, usage: fu, providers: []llm.Provider{openaiProvider(t, srv.URL)}})
+	mustComplete(t, e.gw, call(e.users[0], "one"))
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		got, err := st.UsageStats(t.Context(), e.users[0], time.Now().Add(-time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) == 1 && got[0].Calls == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the failed row was not written while the gateway stayed open (%d failures)", e.gw.UsageWriteFailures())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := e.gw.UsageWriteFailures(); n != 3 {
+		t.Fatalf("failures counted %d, want 3", n)
 	}
 }

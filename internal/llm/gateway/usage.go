@@ -12,13 +12,25 @@ import (
 
 // usageWriter writes llm_usage rows in batches off the request path. A batch that
 // fails is kept and retried with backoff (each failure counted); rows are never
-// dropped. When the queue is full, Record blocks: back-pressure, not loss.
+// dropped. When the buffer is full, Record blocks: back-pressure, not loss.
+//
+// Record only appends to a buffer and, for the first row of a batch, arms a timer:
+// the writer goroutine wakes once per batch (when the linger passes or the batch is
+// full), not once per row. A wake-up per row cost a request a cross-core futex call
+// and kept the second core busy at low load.
 type usageWriter struct {
 	insert   func(ctx context.Context, rows []store.LLMUsage) error
 	log      *slog.Logger
-	queue    chan store.LLMUsage
 	maxBatch int
+	maxRows  int // the buffer's bound
 	linger   time.Duration
+
+	mu      sync.Mutex
+	notFull *sync.Cond
+	buf     []store.LLMUsage
+	armed   bool        // timer will kick the writer
+	timer   *time.Timer // kicks the writer when a batch has lingered
+	kick    chan struct{}
 
 	failures atomic.Int64 // failed batch writes, each retried
 	written  atomic.Int64
@@ -27,21 +39,32 @@ type usageWriter struct {
 	stopped  chan struct{}
 }
 
-func newUsageWriter(insert func(context.Context, []store.LLMUsage) error, log *slog.Logger, queueLen int) *usageWriter {
+func newUsageWriter(insert func(context.Context, []store.LLMUsage) error, log *slog.Logger, maxRows int) *usageWriter {
 	w := &usageWriter{
 		insert:   insert,
 		log:      log,
-		queue:    make(chan store.LLMUsage, queueLen),
 		maxBatch: 512,
+		maxRows:  maxRows,
 		linger:   20 * time.Millisecond,
+		kick:     make(chan struct{}, 1),
 		stop:     make(chan struct{}),
 		stopped:  make(chan struct{}),
 	}
+	w.notFull = sync.NewCond(&w.mu)
+	w.timer = time.AfterFunc(time.Hour, w.wake)
+	w.timer.Stop()
 	go w.run()
 	return w
 }
 
-// Record queues a row. It blocks while the queue is full.
+func (w *usageWriter) wake() {
+	select {
+	case w.kick <- struct{}{}:
+	default: // already kicked
+	}
+}
+
+// Record queues a row. It blocks while the buffer is full.
 func (w *usageWriter) Record(row store.LLMUsage) {
 	if row.ID == [16]byte{} {
 		row.ID = store.NewID()
@@ -49,39 +72,51 @@ func (w *usageWriter) Record(row store.LLMUsage) {
 	if row.CreatedAt.IsZero() {
 		row.CreatedAt = store.Now()
 	}
-	w.queue <- row
+	w.mu.Lock()
+	for len(w.buf) >= w.maxRows {
+		w.notFull.Wait()
+	}
+	w.buf = append(w.buf, row)
+	switch {
+	case len(w.buf) >= w.maxBatch:
+		w.wake()
+	case !w.armed:
+		w.armed = true
+		w.timer.Reset(w.linger)
+	}
+	w.mu.Unlock()
+}
+
+// take empties the buffer into batch.
+func (w *usageWriter) take(batch []store.LLMUsage) []store.LLMUsage {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	batch = append(batch, w.buf...)
+	w.buf = w.buf[:0]
+	w.armed = false
+	w.notFull.Broadcast()
+	return batch
 }
 
 func (w *usageWriter) run() {
 	defer close(w.stopped)
 	var batch []store.LLMUsage
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
 	for {
 		select {
-		case row := <-w.queue:
-			if len(batch) == 0 {
-				timer.Reset(w.linger)
+		case <-w.kick:
+			batch = w.flush(w.take(batch), false)
+			if len(batch) > 0 {
+				// Kept after failing: try again after a while even if no row comes.
+				w.mu.Lock()
+				w.armed = true
+				w.timer.Reset(time.Second)
+				w.mu.Unlock()
 			}
-			batch = append(batch, row)
-			if len(batch) >= w.maxBatch {
-				batch = w.flush(batch, false)
-			}
-		case <-timer.C:
-			batch = w.flush(batch, false)
 		case <-w.stop:
-			// Drain what is queued, then write everything, retrying until it lands
-			// or the shutdown deadline given to Close passes.
-		drain:
-			for {
-				select {
-				case row := <-w.queue:
-					batch = append(batch, row)
-				default:
-					break drain
-				}
-			}
-			w.flush(batch, true)
+			// Write everything, retrying until it lands or the shutdown deadline
+			// given to Close passes.
+			w.timer.Stop()
+			w.flush(w.take(batch), true)
 			return
 		}
 	}
@@ -89,7 +124,7 @@ func (w *usageWriter) run() {
 
 // flush writes the batch, retrying with backoff. Outside shutdown it gives up for now
 // after a few tries and returns the batch to be retried with the next one — unless the
-// batch has grown large, when it keeps trying (the queue then fills and Record blocks).
+// batch has grown large, when it keeps trying (the buffer then fills and Record blocks).
 func (w *usageWriter) flush(batch []store.LLMUsage, final bool) []store.LLMUsage {
 	if len(batch) == 0 {
 		return batch
