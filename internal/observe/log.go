@@ -106,8 +106,11 @@ func NewLogger(w io.Writer, level slog.Leveler, red *Redactor) *slog.Logger {
 			case slog.KindString:
 				return slog.String(a.Key, red.Redact(a.Value.String()))
 			case slog.KindAny:
-				if err, ok := a.Value.Any().(error); ok {
-					return slog.String(a.Key, red.Redact(err.Error()))
+				switch v := a.Value.Any().(type) {
+				case error:
+					return slog.String(a.Key, red.Redact(v.Error()))
+				case slog.Level:
+					return a // every record's level: nothing to redact, and not worth a JSON round trip
 				}
 				if v, changed := red.redactAny(a.Value.Any()); changed {
 					return slog.Any(a.Key, v)

@@ -528,17 +528,34 @@ upstream:
 	// round trip). Until it lands the flight stays registered, so an identical request
 	// arriving meanwhile joins the finished flight instead of going upstream again.
 	f.finish(e, nil)
-	if !call.NoStore {
-		if b, err := e.encode(); err == nil {
-			sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			if err := g.cache.Set(sctx, key, b, g.cfg.CacheTTL); err != nil {
-				g.stats.CacheErrors.Add(1)
-				g.log.Warn("llm cache write failed", slog.Any("error", err))
-			}
-			cancel()
-		}
+	switch {
+	case call.NoStore:
+	case f.shared:
+		g.cacheEntry(key, e)
+	default:
+		// Nobody can join this flight, and its caller may be waiting for run to
+		// return (it runs on the caller's goroutine): write in the background.
+		g.runs.Add(1)
+		go func() {
+			defer g.runs.Done()
+			g.cacheEntry(key, e)
+		}()
 	}
 	g.forget(key, f)
+}
+
+// cacheEntry writes e to the cache under key.
+func (g *Gateway) cacheEntry(key string, e *entry) {
+	b, err := e.encode()
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := g.cache.Set(ctx, key, b, g.cfg.CacheTTL); err != nil {
+		g.stats.CacheErrors.Add(1)
+		g.log.Warn("llm cache write failed", slog.Any("error", err))
+	}
 }
 
 func (g *Gateway) backoff(attempt int, retryAfter time.Duration) time.Duration {
