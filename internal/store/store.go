@@ -400,7 +400,9 @@ type Usage interface {
 	// ReserveBudget atomically adds amount to the user's reservations for period
 	// ("2006-01") if spent + reserved + amount <= limit, else returns ErrBudgetExceeded.
 	// The check and the increment are one statement, so concurrent callers on any
-	// number of processes can never overspend.
+	// number of processes can never overspend. The period's first reservation starts
+	// spent at the cost of the user's usage rows of that month, so spend from before a
+	// budget was set (or raised from none) counts against it.
 	ReserveBudget(ctx context.Context, userID uuid.UUID, period string, limit, amount float64) error
 	// SettleBudget releases a reservation and adds what the call really cost.
 	SettleBudget(ctx context.Context, userID uuid.UUID, period string, reserved, actual float64) error

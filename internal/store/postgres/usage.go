@@ -235,15 +235,19 @@ func (s *Store) ReserveBudget(ctx context.Context, userID uuid.UUID, period stri
 	if err := checkBudgetArgs(period, amount); err != nil {
 		return fmt.Errorf("reserve budget: %w", err)
 	}
+	from, _ := time.Parse("2006-01", period)
+	to := from.AddDate(0, 1, 0)
 	err := s.tenantTx(ctx, userID, func(tx pgx.Tx) error {
 		var one int
 		return tx.QueryRow(ctx, `INSERT INTO budget_periods AS b (user_id, period, spent_usd, reserved_usd)
-			SELECT $1::uuid, $2::text, 0, $3::double precision
-			WHERE $3::double precision <= $4::double precision + $5::double precision
+			SELECT $1::uuid, $2::text, u.spent, $3::double precision
+			FROM (SELECT coalesce(sum(cost_usd), 0)::double precision AS spent FROM llm_usage
+				WHERE user_id = $1::uuid AND created_at >= $6::timestamptz AND created_at < $7::timestamptz) AS u
+			WHERE u.spent + $3::double precision <= $4::double precision + $5::double precision
 			ON CONFLICT (user_id, period) DO UPDATE SET reserved_usd = b.reserved_usd + EXCLUDED.reserved_usd
 			WHERE b.spent_usd + b.reserved_usd + EXCLUDED.reserved_usd <= $4::double precision + $5::double precision
 			RETURNING 1`,
-			userID, period, amount, limit, budgetEpsilon).Scan(&one)
+			userID, period, amount, limit, budgetEpsilon, from, to).Scan(&one)
 	})
 	if errors.Is(err, pgx.ErrNoRows) { // nothing inserted or updated: the condition refused it
 		return store.ErrBudgetExceeded

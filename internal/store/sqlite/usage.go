@@ -301,13 +301,16 @@ func (s *Store) ReserveBudget(ctx context.Context, userID uuid.UUID, period stri
 	if err := checkBudgetArgs(period, amount); err != nil {
 		return fmt.Errorf("reserve budget: %w", err)
 	}
+	from, to := periodBounds(period)
 	var one int
 	err := s.w(ctx).QueryRowContext(ctx, `INSERT INTO budget_periods AS b (user_id, period, spent_usd, reserved_usd)
-		SELECT ?1, ?2, 0.0, ?3 WHERE ?3 <= ?4 + ?5
+		SELECT ?1, ?2, u.spent, ?3 FROM (SELECT total(cost_usd) AS spent FROM llm_usage
+			WHERE user_id = ?1 AND created_at >= ?6 AND created_at < ?7) AS u
+		WHERE u.spent + ?3 <= ?4 + ?5
 		ON CONFLICT (user_id, period) DO UPDATE SET reserved_usd = b.reserved_usd + excluded.reserved_usd
 		WHERE b.spent_usd + b.reserved_usd + excluded.reserved_usd <= ?4 + ?5
 		RETURNING 1`,
-		userID.String(), period, amount, limit, budgetEpsilon).Scan(&one)
+		userID.String(), period, amount, limit, budgetEpsilon, fmtTime(from), fmtTime(to)).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) { // nothing inserted or updated: the condition refused it
 		return store.ErrBudgetExceeded
 	}
@@ -365,6 +368,13 @@ func (s *Store) BudgetState(ctx context.Context, userID uuid.UUID, period string
 		return 0, 0, fmt.Errorf("budget state of user %s for %s: %w", userID, period, translate(err))
 	}
 	return spent, reserved, nil
+}
+
+// periodBounds is the start of a "2006-01" period and of the next, in UTC. The
+// period has been checked by checkBudgetArgs.
+func periodBounds(period string) (from, to time.Time) {
+	from, _ = time.Parse("2006-01", period)
+	return from, from.AddDate(0, 1, 0)
 }
 
 // checkBudgetArgs rejects a malformed period and negative or non-finite amounts

@@ -320,6 +320,26 @@ func testBudget(t *testing.T, s store.Store) {
 		}
 	}
 	wantErr(t, s.ReserveBudget(ctx(t), store.NewID(), june, 1, 0.1), store.ErrNotFound, "budget of an unknown user")
+
+	// A period's first reservation counts the month's usage from before the budget:
+	// only that month's (UTC), and only the user's.
+	c := newUser(t, s)
+	at := func(v string) time.Time {
+		tm, err := time.Parse(time.RFC3339Nano, v)
+		must(t, err)
+		return tm
+	}
+	must(t, s.InsertUsage(ctx(t), []store.LLMUsage{
+		{UserID: c.ID, Provider: "openai", Model: "m", CostUSD: 7, CreatedAt: at("2025-07-31T23:59:59.999Z")},
+		{UserID: c.ID, Provider: "openai", Model: "m", CostUSD: 0.25, CreatedAt: at("2025-08-01T00:00:00Z")},
+		{UserID: c.ID, Provider: "openai", Model: "m", CostUSD: 0.35, CreatedAt: at("2025-08-31T23:59:59.999Z")},
+		{UserID: c.ID, Provider: "openai", Model: "m", CostUSD: 5, CreatedAt: at("2025-09-01T00:00:00Z")},
+		{UserID: b.ID, Provider: "openai", Model: "m", CostUSD: 9, CreatedAt: at("2025-08-15T12:00:00Z")},
+	}))
+	wantErr(t, s.ReserveBudget(ctx(t), c.ID, "2025-08", 1.0, 0.5), store.ErrBudgetExceeded, "reserve past the month's earlier spend")
+	wantBudget(t, s, c, "2025-08", 0, 0)
+	must(t, s.ReserveBudget(ctx(t), c.ID, "2025-08", 1.0, 0.4))
+	wantBudget(t, s, c, "2025-08", 0.6, 0.4)
 }
 
 // testBudgetConcurrent: 50 callers each reserve $0.03 against $1.00 at once; exactly 33
