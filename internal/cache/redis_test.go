@@ -16,36 +16,7 @@ import (
 
 // newTestRedis returns a client for the test Redis and a key prefix of this test's own;
 // the prefix's keys are deleted when the test ends.
-func newTestRedis(t testing.TB) (*redis.Client, string) {
-	t.Helper()
-	opt, err := redis.ParseURL(testutil.RedisURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	opt.ContextTimeoutEnabled = true
-	client := redis.NewClient(opt)
-	prefix := testutil.RedisPrefix(t)
-	t.Cleanup(func() {
-		defer client.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		iter := client.Scan(ctx, 0, prefix+"*", 500).Iterator()
-		var keys []string
-		for iter.Next(ctx) {
-			keys = append(keys, iter.Val())
-		}
-		if err := iter.Err(); err != nil {
-			t.Errorf("cleanup scan %s*: %v", prefix, err)
-			return
-		}
-		if len(keys) > 0 {
-			if err := client.Unlink(ctx, keys...).Err(); err != nil {
-				t.Errorf("cleanup unlink: %v", err)
-			}
-		}
-	})
-	return client, prefix
-}
+func newTestRedis(t testing.TB) (*redis.Client, string) { return testutil.RedisScratch(t) }
 
 // fastFailOptions are client options for a Redis expected to be unreachable: short
 // timeouts, no retries.

@@ -15,44 +15,11 @@ import (
 	"github.com/vibecoder/vibecoder/internal/testutil"
 )
 
-func newTestClient(t testing.TB) *redis.Client {
-	t.Helper()
-	opt, err := redis.ParseURL(testutil.RedisURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	opt.ContextTimeoutEnabled = true
-	c := redis.NewClient(opt)
-	t.Cleanup(func() { c.Close() })
-	return c
-}
+func newTestClient(t testing.TB) *redis.Client { return testutil.RedisClient(t) }
 
 // newTestRedis returns a client and a key prefix of this test's own, whose keys are
 // deleted when the test ends.
-func newTestRedis(t testing.TB) (*redis.Client, string) {
-	t.Helper()
-	client := newTestClient(t)
-	prefix := testutil.RedisPrefix(t)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		iter := client.Scan(ctx, 0, prefix+"*", 500).Iterator()
-		var keys []string
-		for iter.Next(ctx) {
-			keys = append(keys, iter.Val())
-		}
-		if err := iter.Err(); err != nil {
-			t.Errorf("cleanup scan %s*: %v", prefix, err)
-			return
-		}
-		if len(keys) > 0 {
-			if err := client.Unlink(ctx, keys...).Err(); err != nil {
-				t.Errorf("cleanup unlink: %v", err)
-			}
-		}
-	})
-	return client, prefix
-}
+func newTestRedis(t testing.TB) (*redis.Client, string) { return testutil.RedisScratch(t) }
 
 // rewind moves key's TAT back by d, as if d had passed on the server.
 func rewind(t *testing.T, client *redis.Client, key string, d time.Duration) {

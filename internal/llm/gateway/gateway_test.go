@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/vibecoder/vibecoder/internal/cache"
 	"github.com/vibecoder/vibecoder/internal/llm"
@@ -625,16 +624,6 @@ func TestBrokenCacheAndLimiterDegradeToUpstream(t *testing.T) {
 	}
 }
 
-func redisClient(t *testing.T) *redis.Client {
-	opt, err := redis.ParseURL(testutil.RedisURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := redis.NewClient(opt)
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
 // TestThreeGatewaysShareRedis stands in for three gateway processes: each has its own
 // Redis connection; the 20/minute limit admits exactly 20 of their 60 calls, and a
 // response cached by one is a hit on the others.
@@ -644,7 +633,7 @@ func TestThreeGatewaysShareRedis(t *testing.T) {
 	st := openStore(t)
 	var gws []*env
 	for range 3 {
-		rdb := redisClient(t)
+		rdb := testutil.RedisClient(t)
 		gws = append(gws, newEnv(t, opts{st: st, providers: []llm.Provider{openaiProvider(t, srv.URL)},
 			cache:   cache.NewRedis(rdb, prefix+"c:"),
 			limiter: ratelimit.NewRedis(rdb, prefix+"rl:"),
