@@ -29,6 +29,10 @@ type Config struct {
 
 	OTelEndpoint    string // OTEL_EXPORTER_OTLP_ENDPOINT: OTLP/HTTP base URL (http://collector:4318); empty: no tracing
 	OTelServiceName string // OTEL_SERVICE_NAME (vibecoder)
+	// OTelHeaders are OTEL_EXPORTER_OTLP_HEADERS and OTEL_EXPORTER_OTLP_TRACES_HEADERS
+	// ("key=value,…"), which the exporter reads itself; kept here so their values,
+	// often a collector's API key, are redacted from logs.
+	OTelHeaders string
 
 	OpenAIKey     string // OPENAI_API_KEY
 	OpenAIBaseURL string // OPENAI_BASE_URL: any OpenAI-compatible server
@@ -101,6 +105,16 @@ func (c Config) Secrets() []string {
 			out = append(out, s)
 		}
 	}
+	for _, kv := range strings.Split(c.OTelHeaders, ",") {
+		k, v, ok := strings.Cut(kv, "=")
+		if v = strings.TrimSpace(v); !ok || v == "" || !credentialHeader(k) && len(v) < 16 {
+			continue // a plain setting (x-dataset=prod): redacting it would blank every "prod" in the logs
+		}
+		out = append(out, v)
+		if dec, err := url.QueryUnescape(v); err == nil && dec != v {
+			out = append(out, dec)
+		}
+	}
 	for _, raw := range []string{c.DatabaseURL, c.RedisURL} {
 		if u, err := url.Parse(raw); err == nil && u.User != nil {
 			if p, ok := u.User.Password(); ok && p != "" {
@@ -109,6 +123,17 @@ func (c Config) Secrets() []string {
 		}
 	}
 	return out
+}
+
+// credentialHeader reports whether an OTLP header's name says it carries a credential.
+func credentialHeader(name string) bool {
+	name = strings.ToLower(name)
+	for _, w := range []string{"auth", "key", "token", "secret", "team", "password", "signature", "credential"} {
+		if strings.Contains(name, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // Load reads the configuration through getenv (os.Getenv in production) and reports
@@ -145,6 +170,7 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	c.OTelEndpoint = get("OTEL_EXPORTER_OTLP_ENDPOINT", "")
 	c.OTelServiceName = get("OTEL_SERVICE_NAME", "vibecoder")
+	c.OTelHeaders = strings.Trim(get("OTEL_EXPORTER_OTLP_HEADERS", "")+","+get("OTEL_EXPORTER_OTLP_TRACES_HEADERS", ""), ",")
 	var errs []error
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{key}, args...)...))

@@ -44,10 +44,12 @@ func TestInvalidValuesAllReported(t *testing.T) {
 
 func TestScaleOutAndSecrets(t *testing.T) {
 	c, err := Load(env(map[string]string{
-		"DATABASE_URL":   "postgres://app:pw-secret@db:5432/vibe",
-		"REDIS_URL":      "redis://:redis-secret@cache:6379/0",
-		"OPENAI_API_KEY": "sk-test",
-		"LOG_LEVEL":      "DEBUG",
+		"DATABASE_URL":                      "postgres://app:pw-secret@db:5432/vibe",
+		"REDIS_URL":                         "redis://:redis-secret@cache:6379/0",
+		"OPENAI_API_KEY":                    "sk-test",
+		"LOG_LEVEL":                         "DEBUG",
+		"OTEL_EXPORTER_OTLP_HEADERS":        "x-honeycomb-team=hc-secret,x-dataset=ds",
+		"OTEL_EXPORTER_OTLP_TRACES_HEADERS": "Authorization=Bearer%20otlp-secret",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -56,10 +58,13 @@ func TestScaleOutAndSecrets(t *testing.T) {
 		t.Fatal("DATABASE_URL set but embedded")
 	}
 	got := strings.Join(c.Secrets(), ",")
-	for _, s := range []string{"pw-secret", "redis-secret", "sk-test"} {
+	for _, s := range []string{"pw-secret", "redis-secret", "sk-test", "hc-secret", "Bearer%20otlp-secret", "Bearer otlp-secret"} {
 		if !strings.Contains(got, s) {
 			t.Errorf("Secrets() misses %s", s)
 		}
+	}
+	if strings.Contains(got, "ds") {
+		t.Errorf("Secrets() holds the plain header value \"ds\": %s", got)
 	}
 }
 
