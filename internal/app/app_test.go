@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -232,5 +233,51 @@ func TestHealthReportsJobsAndDisk(t *testing.T) {
 			t.Fatalf("no live worker reported: %+v", h)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestWorkerServesOps: a worker-only process (vibecoder worker with
+// VIBECODER_WORKER_ADDR) serves its metrics and health, and nothing of the API.
+func TestWorkerServesOps(t *testing.T) {
+	a := newApp(t, map[string]string{"VIBECODER_DATA_DIR": t.TempDir(), "VIBECODER_WORKER_ADDR": "127.0.0.1:0"})
+	defer a.Close()
+	ln, err := net.Listen("tcp", a.Config.WorkerAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.RunWorkersListener(ctx, ln) }()
+	base := "http://" + ln.Addr().String()
+	get := func(path string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, p := range []string{"/livez", "/readyz", "/health"} {
+		if code, body := get(p); code != http.StatusOK {
+			t.Fatalf("%s: %d %s", p, code, body)
+		}
+	}
+	if code, body := get("/metrics"); code != http.StatusOK || !strings.Contains(body, `vibecoder_http_requests_total{method="GET",route="GET /livez",status="200"} 1`) ||
+		!strings.Contains(body, "go_goroutines") {
+		t.Fatalf("/metrics: %d\n%s", code, body)
+	}
+	for _, p := range []string{"/api/v1/projects", "/v1/models", "/"} {
+		if code, body := get(p); code != http.StatusNotFound || !strings.Contains(body, "a worker serves only") {
+			t.Fatalf("%s on a worker: %d %s", p, code, body)
+		}
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("RunWorkersListener: %v", err)
+	}
+	if _, err := http.Get(base + "/livez"); err == nil {
+		t.Fatal("the ops listener still answers after the worker stopped")
 	}
 }

@@ -2,7 +2,10 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"time"
 
@@ -124,15 +127,48 @@ func (a *App) StartBackground(ctx context.Context) (func(), error) {
 
 // RunWorkers works jobs until ctx is cancelled (vibecoder worker): no HTTP server.
 func (a *App) RunWorkers(ctx context.Context) error {
+	var ln net.Listener
+	if a.Config.WorkerAddr != "" {
+		var err error
+		if ln, err = net.Listen("tcp", a.Config.WorkerAddr); err != nil {
+			return fmt.Errorf("listen on %s (VIBECODER_WORKER_ADDR): %w", a.Config.WorkerAddr, err)
+		}
+	}
+	return a.RunWorkersListener(ctx, ln)
+}
+
+// RunWorkersListener is RunWorkers serving the operational endpoints (OpsHandler) on
+// ln, or on nothing when ln is nil.
+func (a *App) RunWorkersListener(ctx context.Context, ln net.Listener) error {
 	stop, err := a.StartBackground(ctx)
 	if err != nil {
+		if ln != nil {
+			ln.Close()
+		}
 		return err
 	}
+	var srv *http.Server
+	errc := make(chan error, 1)
+	if ln != nil {
+		srv = &http.Server{Handler: a.HTTP.OpsHandler(), ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog: slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn)}
+		go func() { errc <- srv.Serve(ln) }()
+		a.Log.Info("worker serving metrics and health", slog.String("addr", ln.Addr().String()))
+	}
 	a.Log.Info("worker running", slog.String("dialect", a.Store.Dialect()))
-	<-ctx.Done()
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+		err = fmt.Errorf("worker ops server: %w", err)
+	}
 	a.Log.Info("worker stopping")
+	if srv != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = srv.Shutdown(sctx)
+		cancel()
+	}
 	stop()
-	return nil
+	return err
 }
 
 // heartbeatTTL is how long a worker process counts as alive after its last heartbeat.

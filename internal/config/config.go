@@ -21,6 +21,9 @@ type Config struct {
 	RedisURL    string // REDIS_URL: Redis for cache, rate limits; empty keeps them in process
 	DataDir     string // VIBECODER_DATA_DIR (./data)
 	Addr        string // VIBECODER_ADDR (:8080)
+	// WorkerAddr is where `vibecoder worker` serves /metrics, /health, /livez and
+	// /readyz (VIBECODER_WORKER_ADDR; empty: nowhere).
+	WorkerAddr string
 	LogLevel    slog.Level
 	LogLevelRaw string // LOG_LEVEL (info)
 
@@ -150,6 +153,7 @@ func Load(getenv func(string) string) (Config, error) {
 		RedisURL:      get("REDIS_URL", ""),
 		DataDir:       get("VIBECODER_DATA_DIR", "./data"),
 		Addr:          get("VIBECODER_ADDR", ":8080"),
+		WorkerAddr:    get("VIBECODER_WORKER_ADDR", ""),
 		LogLevelRaw:   strings.ToLower(get("LOG_LEVEL", "info")),
 		LogtailToken:  get("LOGTAIL_SOURCE_TOKEN", ""),
 		LogtailURL:    get("LOGTAIL_INGEST_URL", "https://in.logs.betterstack.com"),
@@ -186,10 +190,15 @@ func Load(getenv func(string) string) (Config, error) {
 			bad("REDIS_URL", "must be a redis:// or rediss:// URL with a host")
 		}
 	}
-	if _, port, err := net.SplitHostPort(c.Addr); err != nil {
-		bad("VIBECODER_ADDR", "must be host:port or :port, got %q", c.Addr)
-	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-		bad("VIBECODER_ADDR", "port %q is not a number in 0-65535", port)
+	for _, a := range []struct{ name, v string }{{"VIBECODER_ADDR", c.Addr}, {"VIBECODER_WORKER_ADDR", c.WorkerAddr}} {
+		if a.v == "" && a.name == "VIBECODER_WORKER_ADDR" {
+			continue
+		}
+		if _, port, err := net.SplitHostPort(a.v); err != nil {
+			bad(a.name, "must be host:port or :port, got %q", a.v)
+		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			bad(a.name, "port %q is not a number in 0-65535", port)
+		}
 	}
 	switch c.LogLevelRaw {
 	case "debug":

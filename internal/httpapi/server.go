@@ -63,6 +63,23 @@ func (s *Server) Handler() http.Handler {
 	return s.requestID(s.accessLog(s.observeHTTP(s.recoverPanics(observe.TraceHTTP(s.cfg.Tracer, http.HandlerFunc(s.route))))))
 }
 
+// OpsHandler serves only the operational endpoints — /health, /livez, /readyz and,
+// when enabled, /metrics — with the same middleware as Handler: what a worker-only
+// process exposes, so its own job metrics can be scraped.
+func (s *Server) OpsHandler() http.Handler {
+	ops := http.NewServeMux()
+	for _, p := range []string{"GET /health", "GET /livez", "GET /readyz", "GET /metrics"} {
+		ops.Handle(p, s.mux)
+	}
+	return s.requestID(s.accessLog(s.observeHTTP(s.recoverPanics(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := ops.Handler(r); pattern == "" {
+			s.problem(w, r, http.StatusNotFound, "Not Found", "a worker serves only /health, /livez, /readyz and /metrics")
+			return
+		}
+		ops.ServeHTTP(w, r)
+	})))))
+}
+
 // route serves matched requests with the mux and answers unmatched ones (404, or 405
 // with Allow for a known path with another method) as problem+json.
 func (s *Server) route(w http.ResponseWriter, r *http.Request) {
