@@ -96,8 +96,10 @@ type fixture struct {
 	upstream string // base URL
 	client   *http.Client
 	key      string
-	// upstreamConns counts connections the upstream accepted.
+	// upstreamConns counts connections the upstream accepted; viaDials is how many it
+	// accepted during compare's last phase through the gateway.
 	upstreamConns atomic.Int64
+	viaDials      int64
 }
 
 // measure is load, with the Redis server's CPU time (when the app uses Redis) counted
@@ -109,7 +111,7 @@ func (f *fixture) measure(b *testing.B, n, c int, do func(int) error) run {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if f.app.Redis != nil {
+	if f.app != nil && f.app.Redis != nil {
 		r.redis = f.redisCPU(b) - r0
 		if r.others >= 0 {
 			r.others = max(r.others-r.redis, 0)
@@ -120,7 +122,7 @@ func (f *fixture) measure(b *testing.B, n, c int, do func(int) error) run {
 
 // redisCPU is the CPU time the Redis server has used since it started (INFO cpu).
 func (f *fixture) redisCPU(b *testing.B) time.Duration {
-	if f.app.Redis == nil {
+	if f.app == nil || f.app.Redis == nil {
 		return 0
 	}
 	info, err := f.app.Redis.Info(context.Background(), "cpu").Result()
@@ -327,51 +329,65 @@ func (f *fixture) call(base string, body []byte, noCache bool, wantCache string)
 // upstream), both from c clients, and reports both latency distributions and their
 // difference: what the gateway adds.
 func (f *fixture) benchAddedLatency(b *testing.B, c int) {
+	calls := f.app.LLM.Stats().UpstreamCalls.Load()
+	_, g := f.compare(b, c, f.upstream, f.gateway, "gw-")
+	// Every request through the gateway went upstream: the warm-up's 2c, b.N, and at
+	// c=1 the interleaved phase's b.N.
+	want := int64(2*c + b.N)
+	if c == 1 {
+		want += int64(b.N)
+	}
+	if n := f.app.LLM.Stats().UpstreamCalls.Load() - calls; n != want {
+		b.Fatalf("%d upstream calls for %d gateway requests", n, want)
+	}
+	b.ReportMetric(g.perSecond(), "gw-req/s")
+	if f.app.Redis != nil {
+		b.ReportMetric(g.redisPerRequest(), "gw-redis-cpu-µs/req")
+	}
+	// New upstream connections per gateway request: 0 when the gateway's client
+	// keeps its connections alive, 1 when it dials for every call.
+	b.ReportMetric(float64(f.viaDials)/float64(b.N), "dials/gw-req")
+}
+
+// compare sends b.N requests straight to the upstream at direct, then b.N through
+// via (Cache-Control: no-cache and a distinct prompt each, so each one goes upstream),
+// both from c clients, and reports both latency distributions, their difference (what
+// via adds) and the process's CPU per request of each phase (the direct phase's is the
+// load generator's and the upstream's share, so the difference is what via spends).
+// At c=1 it then sends both kinds again interleaved in blocks from one client, so
+// drift between the phases (the VM's neighbours, the heap) falls on both. The
+// metrics of via are prefixed with prefix.
+func (f *fixture) compare(b *testing.B, c int, direct, via, prefix string) (run, run) {
 	nonce := time.Now().UnixNano()
 	body := func(phase string, i int) []byte { return chatBody(fmt.Sprintf("(%d/%s/%d)", nonce, phase, i)) }
-	direct := func(i int) error { return f.call(f.upstream, body("d", i), false, "") }
-	viaGateway := func(i int) error { return f.call(f.gateway, body("g", i), true, "MISS") }
-	// Warm both connection pools (ours, and the gateway's to the upstream).
-	for _, do := range []func(int) error{direct, viaGateway} {
+	toDirect := func(i int) error { return f.call(direct, body("d", i), false, "") }
+	toVia := func(i int) error { return f.call(via, body("v", i), true, "MISS") }
+	// Warm the connection pools (ours, and via's to the upstream).
+	for _, do := range []func(int) error{toDirect, toVia} {
 		if _, err := load(2*c, c, do); err != nil {
 			b.Fatal(err)
 		}
 	}
-	calls := f.app.LLM.Stats().UpstreamCalls.Load()
 	b.ResetTimer()
-	d := f.measure(b, b.N, c, direct)
+	d := f.measure(b, b.N, c, toDirect)
 	conns := f.upstreamConns.Load()
-	g := f.measure(b, b.N, c, viaGateway)
-	b.StopTimer()
-	conns = f.upstreamConns.Load() - conns
-	if n := f.app.LLM.Stats().UpstreamCalls.Load() - calls; n != int64(b.N) {
-		b.Fatalf("%d upstream calls for %d gateway requests", n, b.N)
-	}
+	v := f.measure(b, b.N, c, toVia)
+	f.viaDials = f.upstreamConns.Load() - conns
 	if c == 1 {
-		// Then both kinds interleaved in blocks from the same client, so drift
-		// between the phases (the VM's neighbours, the heap) falls on both.
-		di, gi := f.interleaved(b, b.N, direct, viaGateway)
-		b.ReportMetric(micros(gi.pct(50)-di.pct(50)), "added-p50-interleaved-µs")
-		b.ReportMetric(micros(gi.pct(99)-di.pct(99)), "added-p99-interleaved-µs")
+		di, vi := f.interleaved(b, b.N, toDirect, toVia)
+		b.ReportMetric(micros(vi.pct(50)-di.pct(50)), "added-p50-interleaved-µs")
+		b.ReportMetric(micros(vi.pct(99)-di.pct(99)), "added-p99-interleaved-µs")
 	}
 	b.StopTimer()
 	report(b, "direct-", d)
-	report(b, "gw-", g)
-	b.ReportMetric(micros(g.pct(50)-d.pct(50)), "added-p50-µs")
-	b.ReportMetric(micros(g.pct(99)-d.pct(99)), "added-p99-µs")
-	b.ReportMetric(g.perSecond(), "gw-req/s")
-	// Process CPU per request: the direct phase's is the load generator's and the
-	// upstream's share, so the difference is what the gateway spends.
+	report(b, prefix, v)
+	b.ReportMetric(micros(v.pct(50)-d.pct(50)), "added-p50-µs")
+	b.ReportMetric(micros(v.pct(99)-d.pct(99)), "added-p99-µs")
 	b.ReportMetric(d.cpuPerRequest(), "direct-cpu-µs/req")
-	b.ReportMetric(g.cpuPerRequest(), "gw-cpu-µs/req")
-	if f.app.Redis != nil {
-		b.ReportMetric(g.redisPerRequest(), "gw-redis-cpu-µs/req")
-	}
-	reportOthers(b, d, g)
-	// New upstream connections per gateway request: 0 when the gateway's client
-	// keeps its connections alive, 1 when it dials for every call.
-	b.ReportMetric(float64(conns)/float64(b.N), "dials/gw-req")
+	b.ReportMetric(v.cpuPerRequest(), prefix+"cpu-µs/req")
+	reportOthers(b, d, v)
 	b.ReportMetric(0, "ns/op") // an op is a request of each kind: not a useful figure
+	return d, v
 }
 
 // interleaveBlock is how many requests of one kind interleaved sends in a row.
@@ -530,40 +546,7 @@ func BenchmarkProxyFloor(b *testing.B) {
 	f := &fixture{client: &http.Client{Transport: tr}, key: "unused"}
 	b.Cleanup(f.closeRaw)
 	for _, c := range []int{1, saturating} {
-		b.Run(fmt.Sprintf("AddedLatency/c=%d", c), func(b *testing.B) {
-			nonce := time.Now().UnixNano()
-			body := func(phase string, i int) []byte { return chatBody(fmt.Sprintf("(%d/%s/%d)", nonce, phase, i)) }
-			direct := func(i int) error { return f.call(up.URL, body("d", i), false, "") }
-			viaProxy := func(i int) error { return f.call(proxy.URL, body("p", i), true, "MISS") }
-			for _, do := range []func(int) error{direct, viaProxy} {
-				if _, err := load(2*c, c, do); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ResetTimer()
-			d, err := load(b.N, c, direct)
-			if err != nil {
-				b.Fatal(err)
-			}
-			p, err := load(b.N, c, viaProxy)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if c == 1 {
-				di, pi := f.interleaved(b, b.N, direct, viaProxy)
-				b.ReportMetric(micros(pi.pct(50)-di.pct(50)), "added-p50-interleaved-µs")
-				b.ReportMetric(micros(pi.pct(99)-di.pct(99)), "added-p99-interleaved-µs")
-			}
-			b.StopTimer()
-			report(b, "direct-", d)
-			report(b, "proxy-", p)
-			b.ReportMetric(micros(p.pct(50)-d.pct(50)), "added-p50-µs")
-			b.ReportMetric(micros(p.pct(99)-d.pct(99)), "added-p99-µs")
-			b.ReportMetric(d.cpuPerRequest(), "direct-cpu-µs/req")
-			b.ReportMetric(p.cpuPerRequest(), "proxy-cpu-µs/req")
-			reportOthers(b, d, p)
-			b.ReportMetric(0, "ns/op")
-		})
+		b.Run(fmt.Sprintf("AddedLatency/c=%d", c), func(b *testing.B) { f.compare(b, c, up.URL, proxy.URL, "proxy-") })
 	}
 }
 
