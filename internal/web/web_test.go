@@ -20,6 +20,13 @@ import (
 // newServer runs the real app (embedded SQLite) behind httptest.
 func newServer(t *testing.T) *httptest.Server {
 	t.Helper()
+	_, srv := newAppServer(t)
+	return srv
+}
+
+// newAppServer is newServer that also returns the app, for tests that seed its store.
+func newAppServer(t *testing.T) (*app.App, *httptest.Server) {
+	t.Helper()
 	vars := map[string]string{"VIBECODER_DATA_DIR": t.TempDir(), "LOG_LEVEL": "error"}
 	cfg, err := config.Load(func(k string) string { return vars[k] })
 	if err != nil {
@@ -32,7 +39,7 @@ func newServer(t *testing.T) *httptest.Server {
 	t.Cleanup(func() { a.Close() })
 	srv := httptest.NewServer(a.HTTP.Handler())
 	t.Cleanup(srv.Close)
-	return srv
+	return a, srv
 }
 
 // browser is a cookie-keeping client that does not follow redirects.
