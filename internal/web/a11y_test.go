@@ -197,6 +197,15 @@ func a11yProblems(doc *html.Node) []string {
 			if name == "" {
 				bad(n, "chart without a name (a <title> or aria-label)")
 			}
+			// role="img" hides the bars' own titles from assistive technology, so
+			// the numbers must also be in a table beside the chart.
+			hasTable := false
+			for d := range n.Parent.Descendants() {
+				hasTable = hasTable || (d.Type == html.ElementNode && d.DataAtom == atom.Table)
+			}
+			if !hasTable {
+				bad(n, "chart without a table of its values beside it")
+			}
 		case n.Namespace != "":
 		case n.DataAtom == atom.Img:
 			if _, ok := attr(n, "alt"); !ok {
@@ -300,7 +309,7 @@ func describe(n *html.Node) string {
 func TestA11yProblemsFindsFaults(t *testing.T) {
 	const good = `<!doctype html><html lang="en"><head><title>T</title></head><body><main>` +
 		`<label for="a">A</label><input id="a"><label>B <input></label><input aria-label="C"><input type="hidden">` +
-		`<button>Go</button><a href="/">Home</a><img src="x.png" alt=""><svg role="img" aria-label="chart"></svg></main></body></html>`
+		`<button>Go</button><a href="/">Home</a><img src="x.png" alt=""><div><svg role="img" aria-label="chart"></svg><table></table></div></main></body></html>`
 	tests := []struct{ name, html, want string }{
 		{"no lang", `<html><title>T</title><main></main></html>`, "no lang"},
 		{"no title", `<html lang="en"><main></main></html>`, "no <title>"},
@@ -312,6 +321,7 @@ func TestA11yProblemsFindsFaults(t *testing.T) {
 		{"empty link", `<html lang="en"><title>T</title><main><a href="/"></a></main></html>`, "link without"},
 		{"chart without role", `<html lang="en"><title>T</title><main><svg aria-label="x"></svg></main></html>`, "role"},
 		{"chart without name", `<html lang="en"><title>T</title><main><svg role="img"><g><title>bar</title></g></svg></main></html>`, "chart without a name"},
+		{"chart without a table", `<html lang="en"><title>T</title><main><div><svg role="img" aria-label="x"></svg></div></main></html>`, "table of its values"},
 		{"positive tabindex", `<html lang="en"><title>T</title><main><div tabindex="2"></div></main></html>`, "positive tabindex"},
 		{"image without alt", `<html lang="en"><title>T</title><main><img src="x.png"></main></html>`, "without alt"},
 		{"dangling labelledby", `<html lang="en"><title>T</title><main><input aria-labelledby="nope"></main></html>`, "not on the page"},
