@@ -157,7 +157,9 @@ func TestBrowserWatchesARun(t *testing.T) {
 	deadline := time.Now().Add(3 * time.Minute)
 	var status string
 	for {
-		status, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#x-status")))
+		// Read in one step in the page: the page replaces the #x-status badge as the
+		// run goes on, so a query-then-read could find the node gone in between.
+		status, err = chromedp.Run(ctx, chromedp.Evaluate[string](`(document.getElementById('x-status') || {}).innerText || ''`))
 		if err != nil {
 			t.Fatal(err)
 		}

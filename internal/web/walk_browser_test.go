@@ -165,11 +165,13 @@ func TestBrowserWalkthrough(t *testing.T) {
 		t.Logf("screenshot %s", path)
 	}
 	// waitText polls sel's text until done accepts it; the page updates itself (index
-	// status, the live execution), so there is no event to wait on from here.
+	// status, the live execution), so there is no event to wait on from here. It reads
+	// the text in one step in the page: the page replaces some of these elements
+	// (badges), and a query-then-read could find the node gone in between.
 	waitText := func(sel string, done func(string) bool) string {
 		t.Helper()
 		for {
-			s := text(sel)
+			s := eval(fmt.Sprintf(`(document.querySelector(%q) || {}).innerText || ''`, sel))
 			if done(s) {
 				return s
 			}
