@@ -1,8 +1,6 @@
 package web_test
 
 import (
-	"context"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -149,48 +147,11 @@ type focusState struct {
 // the log-in form and the new-project form can be filled in and submitted with the
 // keyboard alone.
 func TestBrowserAccessibility(t *testing.T) {
-	chrome := chromiumPath()
-	if chrome == "" {
-		msg := "Chromium not found (apt-get install -y --no-install-recommends chromium, or set VIBECODER_CHROMIUM)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip("SKIPPING the browser test: " + msg)
-	}
-	if testing.Short() {
-		t.Skip("browser test skipped in -short mode")
-	}
+	chrome := requireChromium(t)
 	f := newA11yFixture(t)
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chrome), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
-	defer cancelAlloc()
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	defer cancelCtx()
-	if err := chromedp.Do(ctx, chromedp.Navigate(f.srv.URL+"/signup")); err != nil {
-		t.Fatalf("start Chromium: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-
-	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, steps...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	eval := func(js string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
-		if err != nil {
-			t.Fatalf("evaluate %s: %v", js, err)
-		}
-		return s
-	}
+	b := openTab(t, chrome, 1280, 900, f.srv.URL+"/signup", 2*time.Minute)
+	ctx, do, eval := b.ctx, b.do, b.eval
 	focused := func() focusState {
 		t.Helper()
 		s, err := chromedp.Run(ctx, chromedp.Evaluate[focusState](focusedJS))

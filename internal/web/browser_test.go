@@ -1,7 +1,6 @@
 package web_test
 
 import (
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,70 +45,13 @@ func artifactsDir(t *testing.T) string {
 // TestBrowserSignupAndProject drives the dashboard in headless Chromium: sign up,
 // create a project, open it, look at the system page, with a screenshot of each.
 func TestBrowserSignupAndProject(t *testing.T) {
-	chrome := chromiumPath()
-	if chrome == "" {
-		msg := "Chromium not found (install it: apt-get install -y --no-install-recommends chromium, or set VIBECODER_CHROMIUM)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip("SKIPPING the browser test: " + msg)
-	}
-	if testing.Short() {
-		t.Skip("browser test skipped in -short mode")
-	}
+	chrome := requireChromium(t)
 	srv := newServer(t)
 	out := artifactsDir(t)
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chrome),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
-	defer cancelAlloc()
-	ctx, cancelCtx := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
-	defer cancelCtx()
-	// The first call starts the browser and must not carry a timeout (it would stop
-	// the browser); the steps after it run under one.
-	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/signup")); err != nil {
-		t.Fatalf("start Chromium: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
-	defer cancel()
-
-	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, steps...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	text := func(sel chromedp.CSS) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(sel))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return s
-	}
-	shot := func(name string) {
-		t.Helper()
-		buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // quality 100 is PNG; lower is JPEG
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		path := filepath.Join(out, name+".png")
-		if err := os.WriteFile(path, buf, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("screenshot %s", path)
-	}
+	b := openTab(t, chrome, 1280, 900, srv.URL+"/signup", 90*time.Second, chromedp.WithLogf(t.Logf))
+	do, text := b.do, b.text
+	shot := func(name string) { t.Helper(); b.shot(out, name) }
 
 	do("signup page", chromedp.WaitVisible(chromedp.CSS("#email")))
 	shot("01-signup")

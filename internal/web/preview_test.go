@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -21,9 +20,7 @@ import (
 
 	"github.com/vibecoder/vibecoder/internal/app"
 	"github.com/vibecoder/vibecoder/internal/audit"
-	"github.com/vibecoder/vibecoder/internal/config"
 	"github.com/vibecoder/vibecoder/internal/gitops"
-	"github.com/vibecoder/vibecoder/internal/observe"
 	"github.com/vibecoder/vibecoder/internal/store"
 )
 
@@ -43,19 +40,8 @@ type previewFixture struct {
 
 func newPreviewFixture(t *testing.T) *previewFixture {
 	t.Helper()
-	dataDir := t.TempDir()
-	vars := map[string]string{"VIBECODER_DATA_DIR": dataDir, "LOG_LEVEL": "error"}
-	cfg, err := config.Load(func(k string) string { return vars[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := app.New(t.Context(), cfg, observe.NewLogger(io.Discard, cfg.LogLevel, observe.NewRedactor(nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close() })
-	srv := httptest.NewServer(a.HTTP.Handler())
-	t.Cleanup(srv.Close)
+	a, srv := newAppServer(t)
+	dataDir := a.Config.DataDir
 	f := &previewFixture{a: a, srv: srv, dataDir: dataDir, owner: newBrowser(t, srv)}
 	f.owner.signup("owner@example.com")
 	u, err := a.Store.GetUserByEmail(t.Context(), "owner@example.com")

@@ -2,9 +2,6 @@ package web_test
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,10 +13,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/vibecoder/vibecoder/internal/app"
-	"github.com/vibecoder/vibecoder/internal/config"
 	"github.com/vibecoder/vibecoder/internal/llm/llmtest"
-	"github.com/vibecoder/vibecoder/internal/observe"
 	"github.com/vibecoder/vibecoder/internal/store"
 )
 
@@ -39,36 +33,9 @@ func gitRun(t *testing.T, dir string, args ...string) {
 // open; the page shows it finish, with the diff, the passing tests and the review.
 // A second user gets 404 for the same page. Screenshot: 07-execution-finished.png.
 func TestBrowserWatchesARun(t *testing.T) {
-	chrome := chromiumPath()
-	if chrome == "" {
-		msg := "Chromium not found (apt-get install -y --no-install-recommends chromium, or set VIBECODER_CHROMIUM)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip("SKIPPING the browser test: " + msg)
-	}
-	_, bwrapErr := exec.LookPath("bwrap")
-	if bwrapErr != nil && os.Getenv("CI") == "true" {
-		t.Fatal("CI=true and bubblewrap is not installed (scripts/install-deps.sh)")
-	}
+	chrome := requireChromium(t)
 	root := t.TempDir()
-	src := filepath.Join(root, "src")
-	if err := os.MkdirAll(src, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for name, body := range map[string]string{
-		"go.mod":       "module example.com/calc\n\ngo 1.22\n",
-		"calc.go":      "package calc\n\n// Add returns the sum of a and b.\nfunc Add(a, b int) int {\n\treturn a - b\n}\n",
-		"calc_test.go": "package calc\n\nimport \"testing\"\n\nfunc TestAdd(t *testing.T) {\n\tif got := Add(2, 3); got != 5 {\n\t\tt.Fatalf(\"Add(2, 3) = %d, want 5\", got)\n\t}\n}\n",
-	} {
-		if err := os.WriteFile(filepath.Join(src, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	gitRun(t, src, "init", "-q", "-b", "main")
-	gitRun(t, src, "add", ".")
-	gitRun(t, src, "commit", "-q", "-m", "calc")
-
+	src := calcRepo(t, root, "src", nil)
 	fake := llmtest.NewOpenAI(t, func(req llmtest.RecordedRequest) llmtest.Reply {
 		usage := &llmtest.Usage{PromptTokens: 800, CompletionTokens: 90}
 		for _, m := range req.Messages {
@@ -78,33 +45,7 @@ func TestBrowserWatchesARun(t *testing.T) {
 		}
 		return llmtest.Reply{Text: "calc.go\n```go\n<<<<<<< SEARCH\n\treturn a - b\n=======\n\treturn a + b\n>>>>>>> REPLACE\n```\n", Usage: usage}
 	})
-	vars := map[string]string{
-		"VIBECODER_DATA_DIR":          t.TempDir(),
-		"LOG_LEVEL":                   "error",
-		"OPENAI_API_KEY":              "sk-test-0123456789abcdef0123",
-		"OPENAI_BASE_URL":             fake.URL,
-		"VIBECODER_DEFAULT_MODEL":     "openai/gpt-4o-mini",
-		"VIBECODER_ALLOW_UNSANDBOXED": fmt.Sprint(bwrapErr != nil),
-		"VIBECODER_LOCAL_REPO_ROOTS":  root,
-	}
-	cfg, err := config.Load(func(k string) string { return vars[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := app.New(t.Context(), cfg, observe.NewLogger(io.Discard, cfg.LogLevel, observe.NewRedactor(nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sctx, stop := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- a.ServeListener(sctx, ln) }()
-	defer func() { stop(); <-served }()
-	base := "http://" + ln.Addr().String()
+	a, base := serveRunApp(t, fake.URL, root, sandboxMissing(t))
 
 	// The owner signs up in the browser; the run is started for them through the store.
 	b := browserAt(t, base)
@@ -127,15 +68,7 @@ func TestBrowserWatchesARun(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chrome), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 1000),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
-	defer cancelAlloc()
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	defer cancelCtx()
+	ctx := newChromium(t, chrome, 1280, 1000)
 	// Carry the signed-in session into the browser: log in through the page.
 	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/login")); err != nil {
 		t.Fatalf("start Chromium: %v", err)

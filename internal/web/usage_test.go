@@ -1,35 +1,19 @@
 package web_test
 
 import (
-	"io"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
-	"github.com/vibecoder/vibecoder/internal/app"
-	"github.com/vibecoder/vibecoder/internal/config"
-	"github.com/vibecoder/vibecoder/internal/observe"
 	"github.com/vibecoder/vibecoder/internal/store"
 )
 
 // TestUsagePage: spend by day is drawn as inline SVG from the user's own usage rows,
 // and another user's spend is not on it.
 func TestUsagePage(t *testing.T) {
-	vars := map[string]string{"VIBECODER_DATA_DIR": t.TempDir(), "LOG_LEVEL": "error"}
-	cfg, err := config.Load(func(k string) string { return vars[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := app.New(t.Context(), cfg, observe.NewLogger(io.Discard, cfg.LogLevel, observe.NewRedactor(nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	srv := httptest.NewServer(a.HTTP.Handler())
-	defer srv.Close()
+	a, srv := newAppServer(t)
 
 	b := newBrowser(t, srv)
 	b.signup("usage@example.com")

@@ -4,13 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,10 +15,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/vibecoder/vibecoder/internal/app"
-	"github.com/vibecoder/vibecoder/internal/config"
 	"github.com/vibecoder/vibecoder/internal/llm/llmtest"
-	"github.com/vibecoder/vibecoder/internal/observe"
 )
 
 // siteAnswer is the fake coder's answer: it fixes Add and writes a small static web
@@ -42,40 +36,9 @@ const siteAnswer = "calc.go\n```go\n<<<<<<< SEARCH\n\treturn a - b\n=======\n\tr
 // cannot call the API), create and revoke an API key, and look at usage. A second
 // user gets 404 for every page and preview of the first. Screenshots: walk-*.png.
 func TestBrowserWalkthrough(t *testing.T) {
-	chrome := chromiumPath()
-	if chrome == "" {
-		msg := "Chromium not found (apt-get install -y --no-install-recommends chromium, or set VIBECODER_CHROMIUM)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip("SKIPPING the browser test: " + msg)
-	}
-	if testing.Short() {
-		t.Skip("browser test skipped in -short mode")
-	}
-	_, bwrapErr := exec.LookPath("bwrap")
-	if bwrapErr != nil && os.Getenv("CI") == "true" {
-		t.Fatal("CI=true and bubblewrap is not installed (scripts/install-deps.sh)")
-	}
+	chrome := requireChromium(t)
 	root := t.TempDir()
-	src := filepath.Join(root, "calc")
-	if err := os.MkdirAll(src, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for name, body := range map[string]string{
-		"go.mod":       "module example.com/calc\n\ngo 1.22\n",
-		"calc.go":      "package calc\n\n// Add returns the sum of a and b.\nfunc Add(a, b int) int {\n\treturn a - b\n}\n",
-		"calc_test.go": "package calc\n\nimport \"testing\"\n\nfunc TestAdd(t *testing.T) {\n\tif got := Add(2, 3); got != 5 {\n\t\tt.Fatalf(\"Add(2, 3) = %d, want 5\", got)\n\t}\n}\n",
-		"README.md":    "# calc\n\nA calculator library. Add returns the sum of two integers.\n",
-	} {
-		if err := os.WriteFile(filepath.Join(src, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	gitRun(t, src, "init", "-q", "-b", "main")
-	gitRun(t, src, "add", ".")
-	gitRun(t, src, "commit", "-q", "-m", "calc")
-
+	src := calcRepo(t, root, "calc", map[string]string{"README.md": "# calc\n\nA calculator library. Add returns the sum of two integers.\n"})
 	fake := llmtest.NewOpenAI(t, func(req llmtest.RecordedRequest) llmtest.Reply {
 		usage := &llmtest.Usage{PromptTokens: 900, CompletionTokens: 160}
 		for _, m := range req.Messages {
@@ -85,85 +48,13 @@ func TestBrowserWalkthrough(t *testing.T) {
 		}
 		return llmtest.Reply{Text: siteAnswer, Usage: usage}
 	})
-	dataDir := t.TempDir()
-	vars := map[string]string{
-		"VIBECODER_DATA_DIR":          dataDir,
-		"LOG_LEVEL":                   "error",
-		"OPENAI_API_KEY":              "sk-test-0123456789abcdef0123",
-		"OPENAI_BASE_URL":             fake.URL,
-		"VIBECODER_DEFAULT_MODEL":     "openai/gpt-4o-mini",
-		"VIBECODER_ALLOW_UNSANDBOXED": fmt.Sprint(bwrapErr != nil),
-		"VIBECODER_LOCAL_REPO_ROOTS":  root,
-	}
-	cfg, err := config.Load(func(k string) string { return vars[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := app.New(t.Context(), cfg, observe.NewLogger(io.Discard, cfg.LogLevel, observe.NewRedactor(nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sctx, stop := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- a.ServeListener(sctx, ln) }()
-	defer func() { stop(); <-served }()
-	base := "http://" + ln.Addr().String()
+	a, base := serveRunApp(t, fake.URL, root, sandboxMissing(t))
+	dataDir := a.Config.DataDir
 	out := artifactsDir(t)
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chrome), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 1000),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
-	defer cancelAlloc()
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	defer cancelCtx()
-	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/signup")); err != nil {
-		t.Fatalf("start Chromium: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	defer cancel()
-
-	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, steps...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return s
-	}
-	eval := func(js string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
-		if err != nil {
-			t.Fatalf("evaluate %s: %v", js, err)
-		}
-		return s
-	}
-	shot := func(name string) {
-		t.Helper()
-		buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		path := filepath.Join(out, name+".png")
-		if err := os.WriteFile(path, buf, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("screenshot %s", path)
-	}
+	b := openTab(t, chrome, 1280, 1000, base+"/signup", 5*time.Minute)
+	ctx, do, text, eval := b.ctx, b.do, b.text, b.eval
+	shot := func(name string) { t.Helper(); b.shot(out, name) }
 	// waitText polls sel's text until done accepts it; the page updates itself (index
 	// status, the live execution), so there is no event to wait on from here. It reads
 	// the text in one step in the page: the page replaces some of these elements
@@ -386,14 +277,7 @@ func bearerStatus(t *testing.T, base, key string) int {
 // image. Were this ever to change, the capability scheme would still be right; the
 // explanation in preview.go would need updating.
 func TestBrowserSandboxedSubresourcesCarryNoCookie(t *testing.T) {
-	chrome := chromiumPath()
-	if chrome == "" {
-		msg := "Chromium not found (apt-get install -y --no-install-recommends chromium, or set VIBECODER_CHROMIUM)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip("SKIPPING the browser test: " + msg)
-	}
+	chrome := requireChromium(t)
 	got := make(chan [2]string, 16) // path, "cookie" or "none"
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /login", func(w http.ResponseWriter, r *http.Request) {
@@ -416,12 +300,7 @@ func TestBrowserSandboxedSubresourcesCarryNoCookie(t *testing.T) {
 	})
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
-	opts := []chromedp.ExecAllocatorOption{chromedp.ExecPath(chrome), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.UserDataDir(t.TempDir())}
-	actx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
-	defer cancelAlloc()
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	defer cancelCtx()
+	ctx := newChromium(t, chrome, 800, 600)
 	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/login")); err != nil {
 		t.Fatalf("start Chromium: %v", err)
 	}
