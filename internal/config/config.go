@@ -23,7 +23,7 @@ type Config struct {
 	Addr        string // VIBECODER_ADDR (:8080)
 	// WorkerAddr is where `vibecoder worker` serves /metrics, /health, /livez and
 	// /readyz (VIBECODER_WORKER_ADDR; empty: nowhere).
-	WorkerAddr string
+	WorkerAddr  string
 	LogLevel    slog.Level
 	LogLevelRaw string // LOG_LEVEL (info)
 
