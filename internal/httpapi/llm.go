@@ -334,6 +334,7 @@ type chatContent struct {
 }
 
 func (c *chatContent) UnmarshalJSON(raw []byte) error {
+	*c = chatContent{} // a repeated key: the last one wins, as for every other field
 	switch {
 	case len(raw) == 0 || string(raw) == "null":
 		return nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
@@ -285,11 +286,24 @@ func (p *openAIProvider) decodeChatResponse(body []byte) (*Response, error) {
 		msg.ForEach(func(k, v gjson.Result) bool {
 			switch k.Str {
 			case "content":
-				if v.Type != gjson.String && v.Type != gjson.Null {
-					bad = "message content is not a string"
+				switch {
+				case v.Type == gjson.String || v.Type == gjson.Null:
+					out.Text = v.Str
+				case v.IsArray():
+					// Content parts (Mistral's reasoning models answer so): the text
+					// parts, in order; thinking and other parts are not the answer.
+					var b strings.Builder
+					v.ForEach(func(_, part gjson.Result) bool {
+						if part.Get("type").Str == "text" {
+							b.WriteString(part.Get("text").Str)
+						}
+						return true
+					})
+					out.Text = b.String()
+				default:
+					bad = "message content is not a string or an array of parts"
 					return false
 				}
-				out.Text = v.Str
 			case "tool_calls":
 				if v.IsArray() && len(v.Array()) > 0 {
 					out.ToolCalls = json.RawMessage(v.Raw)
@@ -311,6 +325,11 @@ func (p *openAIProvider) decodeChatResponse(body []byte) (*Response, error) {
 		num := func(v gjson.Result, name string) int {
 			if v.Type == gjson.Number {
 				return int(v.Int())
+			}
+			if v.Type == gjson.String { // some servers quote their counts, as openai-go tolerates
+				if n, err := strconv.ParseInt(strings.TrimSpace(v.Str), 10, 64); err == nil && n >= 0 {
+					return int(n)
+				}
 			}
 			if v.Exists() && v.Type != gjson.Null && bad == "" {
 				bad = name + " is not a number"

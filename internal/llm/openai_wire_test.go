@@ -132,12 +132,27 @@ func TestDecodeChatResponse(t *testing.T) {
 		`{"choices":[5]}`, `{"choices":[{"message":"hi"}]}`, `{"choices":[{"message":{"content":5}}]}`,
 		`{"choices":[{"message":{"content":"a","tool_calls":{}}}]}`, `{"choices":[{"finish_reason":1}]}`,
 		`{"id":7,"choices":[{"message":{"content":"a"}}]}`, `{"choices":[{"message":{"content":"a"}}],"usage":"lots"}`,
-		`{"choices":[{"message":{"content":"a"}}],"usage":{"prompt_tokens":"9"}}`,
+		`{"choices":[{"message":{"content":"a"}}],"usage":{"prompt_tokens":"nine"}}`,
+		`{"choices":[{"message":{"content":{"text":"a"}}}]}`,
 	} {
 		_, err := p.decodeChatResponse([]byte(body))
 		var e *Error
 		if !errors.As(err, &e) || e.Status != http.StatusBadGateway || e.Type != TypeBadUpstreamResponse {
 			t.Errorf("%q: got %v, want a bad-upstream-response error", body, err)
+		}
+	}
+	// Answers openai-go also accepts, in forms servers other than OpenAI's use.
+	for body, want := range map[string]Response{
+		// Mistral's reasoning models: content parts; only the text parts are the answer.
+		`{"id":"a","model":"magistral","choices":[{"message":{"role":"assistant","content":[{"type":"thinking","thinking":[{"type":"text","text":"hmm"}]},{"type":"text","text":"4"},{"type":"text","text":"2"}]},"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":30,"total_tokens":39}}`: {
+			ID: "a", Model: "magistral", Text: "42", FinishReason: "stop", Usage: Usage{PromptTokens: 9, CompletionTokens: 30, TotalTokens: 39}},
+		// Quoted counts.
+		`{"id":"b","choices":[{"message":{"content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":"9","completion_tokens":"3"}}`: {
+			ID: "b", Text: "ok", FinishReason: "stop", Usage: Usage{PromptTokens: 9, CompletionTokens: 3, TotalTokens: 12}},
+	} {
+		got, err := p.decodeChatResponse([]byte(body))
+		if err != nil || !reflect.DeepEqual(*got, want) {
+			t.Errorf("%s:\n got %+v, %v\nwant %+v", body, got, err, want)
 		}
 	}
 }

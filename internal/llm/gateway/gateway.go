@@ -372,6 +372,10 @@ func (g *Gateway) do(ctx context.Context, call *Call, fn func(llm.Chunk) error) 
 	if fn != nil && !f.streamed() {
 		for _, c := range e.stream() {
 			if err := fn(c); err != nil {
+				if !leader {
+					settle(0) // the follower's reservation, which no one else releases
+					record(errorStatus(err))
+				}
 				return nil, err
 			}
 		}

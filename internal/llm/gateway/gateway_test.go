@@ -694,3 +694,37 @@ func TestUsageRetriedWithoutNewCalls(t *testing.T) {
 		t.Fatalf("failures counted %d, want 3", n)
 	}
 }
+
+// TestStreamingFollowerReleasesReservation: a streaming request that joins a shared,
+// non-streamed call and whose client fails while the answer is replayed to it still
+// releases its budget reservation.
+func TestStreamingFollowerReleasesReservation(t *testing.T) {
+	entered := make(chan struct{}, 1)
+	srv := llmtest.NewOpenAI(t, func(llmtest.RecordedRequest) llmtest.Reply {
+		entered <- struct{}{}
+		return llmtest.Reply{Text: "done", Delay: 300 * time.Millisecond, Usage: &llmtest.Usage{PromptTokens: 5, CompletionTokens: 5}}
+	})
+	e := newEnv(t, opts{providers: []llm.Provider{openaiProvider(t, srv.URL)}, cfg: gateway.Config{MonthlyBudgetUSD: 10}})
+	u := e.users[0]
+	done := make(chan error, 1)
+	go func() { _, err := e.gw.Complete(context.Background(), call(u, "same")); done <- err }()
+	<-entered // the leader's call is upstream: the next identical call joins it
+	boom := errors.New("client went away")
+	if _, err := e.gw.Stream(context.Background(), call(u, "same"), func(llm.Chunk) error { return boom }); !errors.Is(err, boom) {
+		t.Fatalf("follower: %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	e.gw.Close()
+	_, reserved, err := e.store.BudgetState(t.Context(), u, time.Now().UTC().Format("2006-01"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reserved > 1e-9 {
+		t.Fatalf("reservation leaked: %.6f still reserved after every call ended", reserved)
+	}
+	if srv.Calls() != 1 {
+		t.Fatalf("%d upstream calls: the follower did not join", srv.Calls())
+	}
+}
