@@ -728,3 +728,30 @@ func TestStreamingFollowerReleasesReservation(t *testing.T) {
 		t.Fatalf("%d upstream calls: the follower did not join", srv.Calls())
 	}
 }
+
+// TestUsageRowOfADeletedProject: a call whose project is deleted before its usage row
+// is written does not poison the batch: its row is kept without the project, and the
+// rows around it are written as usual.
+func TestUsageRowOfADeletedProject(t *testing.T) {
+	srv := llmtest.NewOpenAI(t, llmtest.Text("hi"))
+	e := newEnv(t, opts{providers: []llm.Provider{openaiProvider(t, srv.URL)}})
+	u := e.users[0]
+	p := &store.Project{UserID: u, Name: "p", RepoURL: "/tmp/x", DefaultBranch: "main"}
+	if err := e.store.CreateProject(t.Context(), p); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.DeleteProject(t.Context(), u, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		c := call(u, fmt.Sprint("call ", i))
+		if i == 2 {
+			c.ProjectID = &p.ID
+		}
+		mustComplete(t, e.gw, c)
+	}
+	st := e.stats(u) // closes the gateway: every row written or given up
+	if len(st) != 1 || st[0].Calls != 5 {
+		t.Fatalf("usage stats %+v, want the 5 calls", st)
+	}
+}

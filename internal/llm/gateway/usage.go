@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -32,8 +33,11 @@ type usageWriter struct {
 	timer   *time.Timer // kicks the writer when a batch has lingered
 	kick    chan struct{}
 
+	closed bool // Close has begun: Record writes its row itself
+
 	failures atomic.Int64 // failed batch writes, each retried
 	written  atomic.Int64
+	dropped  atomic.Int64 // rows the store refuses for good (their user is gone)
 	stopOnce sync.Once
 	stop     chan struct{}
 	stopped  chan struct{}
@@ -73,8 +77,17 @@ func (w *usageWriter) Record(row store.LLMUsage) {
 		row.CreatedAt = store.Now()
 	}
 	w.mu.Lock()
-	for len(w.buf) >= w.maxRows {
+	for len(w.buf) >= w.maxRows && !w.closed {
 		w.notFull.Wait()
+	}
+	if w.closed {
+		// The writer is finishing (or done): write this row now rather than leave it
+		// in a buffer nobody will read again.
+		w.mu.Unlock()
+		if rest := w.salvage([]store.LLMUsage{row}); len(rest) > 0 {
+			w.log.Error("llm usage row written after shutdown began could not be stored", slog.String("id", row.ID.String()))
+		}
+		return
 	}
 	w.buf = append(w.buf, row)
 	switch {
@@ -87,13 +100,18 @@ func (w *usageWriter) Record(row store.LLMUsage) {
 	w.mu.Unlock()
 }
 
-// take empties the buffer into batch.
+// take moves buffered rows into batch, up to maxBatch rows in all; when rows are
+// left behind it kicks the writer again.
 func (w *usageWriter) take(batch []store.LLMUsage) []store.LLMUsage {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	batch = append(batch, w.buf...)
-	w.buf = w.buf[:0]
+	n := min(len(w.buf), max(w.maxBatch-len(batch), 0))
+	batch = append(batch, w.buf[:n]...)
+	w.buf = append(w.buf[:0], w.buf[n:]...)
 	w.armed = false
+	if len(w.buf) > 0 {
+		w.wake()
+	}
 	w.notFull.Broadcast()
 	return batch
 }
@@ -114,10 +132,18 @@ func (w *usageWriter) run() {
 			}
 		case <-w.stop:
 			// Write everything, retrying until it lands or the shutdown deadline
-			// given to Close passes.
+			// given to Close passes. Close set closed first, so the buffer only
+			// shrinks from here: Record calls write their rows themselves.
 			w.timer.Stop()
-			w.flush(w.take(batch), true)
-			return
+			for {
+				batch = w.flush(w.take(batch), true)
+				w.mu.Lock()
+				empty := len(w.buf) == 0
+				w.mu.Unlock()
+				if empty || len(batch) > 0 {
+					return
+				}
+			}
 		}
 	}
 }
@@ -139,6 +165,15 @@ func (w *usageWriter) flush(batch []store.LLMUsage, final bool) []store.LLMUsage
 			return batch[:0]
 		}
 		w.failures.Add(1)
+		if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) {
+			// Retrying the batch as it is cannot help: some row is refused for good.
+			// Write the rows one by one, mending what can be mended.
+			w.log.Warn("llm usage batch refused; writing its rows one by one", slog.Int("rows", len(batch)), slog.Any("error", err))
+			if batch = w.salvage(batch); len(batch) == 0 {
+				return batch
+			}
+			err = errors.New("transient failures while writing rows one by one")
+		}
 		w.log.Warn("llm usage write failed; will retry", slog.Int("rows", len(batch)), slog.Int("attempt", attempt), slog.Any("error", err))
 		if !final && (attempt >= 3 && len(batch) < 4*w.maxBatch || w.stopping()) {
 			return batch // kept; retried with the next flush
@@ -152,6 +187,40 @@ func (w *usageWriter) flush(batch []store.LLMUsage, final bool) []store.LLMUsage
 	}
 }
 
+// salvage writes rows one at a time and returns those that failed for a reason that
+// may pass (to retry). A row whose project or execution is gone (deleted while its
+// call ran) is kept without them; a row already stored (a retry after a commit whose
+// answer was lost) is skipped; a row whose user is gone cannot be stored and is
+// logged and counted as dropped.
+func (w *usageWriter) salvage(rows []store.LLMUsage) []store.LLMUsage {
+	var keep []store.LLMUsage
+	for _, r := range rows {
+		err := w.insertOne(r)
+		if errors.Is(err, store.ErrNotFound) && (r.ProjectID != nil || r.ExecutionID != nil) {
+			r.ProjectID, r.ExecutionID = nil, nil
+			err = w.insertOne(r)
+		}
+		switch {
+		case err == nil:
+			w.written.Add(1)
+		case errors.Is(err, store.ErrConflict):
+		case errors.Is(err, store.ErrNotFound):
+			w.dropped.Add(1)
+			w.log.Error("llm usage row dropped: its user no longer exists", slog.String("id", r.ID.String()),
+				slog.String("user_id", r.UserID.String()), slog.Float64("cost_usd", r.CostUSD))
+		default:
+			keep = append(keep, r)
+		}
+	}
+	return keep
+}
+
+func (w *usageWriter) insertOne(r store.LLMUsage) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return w.insert(ctx, []store.LLMUsage{r})
+}
+
 func (w *usageWriter) stopping() bool {
 	select {
 	case <-w.stop:
@@ -163,7 +232,13 @@ func (w *usageWriter) stopping() bool {
 
 // Close writes everything queued and stops the writer.
 func (w *usageWriter) Close() {
-	w.stopOnce.Do(func() { close(w.stop) })
+	w.stopOnce.Do(func() {
+		w.mu.Lock()
+		w.closed = true
+		w.notFull.Broadcast()
+		w.mu.Unlock()
+		close(w.stop)
+	})
 	<-w.stopped
 }
 
