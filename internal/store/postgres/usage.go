@@ -238,8 +238,27 @@ func (s *Store) ReserveBudget(ctx context.Context, userID uuid.UUID, period stri
 	from, _ := time.Parse("2006-01", period)
 	to := from.AddDate(0, 1, 0)
 	err := s.tenantTx(ctx, userID, func(tx pgx.Tx) error {
+		// The period's row, when it exists, is updated under its row lock with the
+		// check in the same statement. Only a period's first reservation sums the
+		// month's usage to start from; two first reservations racing meet in the
+		// upsert's conflict arm, which checks the row that won.
+		tag, err := tx.Exec(ctx, `UPDATE budget_periods SET reserved_usd = reserved_usd + $3::double precision
+			WHERE user_id = $1::uuid AND period = $2::text
+			  AND spent_usd + reserved_usd + $3::double precision <= $4::double precision + $5::double precision`,
+			userID, period, amount, limit, budgetEpsilon)
+		if err != nil || tag.RowsAffected() == 1 {
+			return err
+		}
+		var exists bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM budget_periods WHERE user_id = $1::uuid AND period = $2::text)`,
+			userID, period).Scan(&exists); err != nil {
+			return err
+		}
+		if exists {
+			return store.ErrBudgetExceeded
+		}
 		var one int
-		return tx.QueryRow(ctx, `INSERT INTO budget_periods AS b (user_id, period, spent_usd, reserved_usd)
+		err = tx.QueryRow(ctx, `INSERT INTO budget_periods AS b (user_id, period, spent_usd, reserved_usd)
 			SELECT $1::uuid, $2::text, u.spent, $3::double precision
 			FROM (SELECT coalesce(sum(cost_usd), 0)::double precision AS spent FROM llm_usage
 				WHERE user_id = $1::uuid AND created_at >= $6::timestamptz AND created_at < $7::timestamptz) AS u
@@ -248,9 +267,13 @@ func (s *Store) ReserveBudget(ctx context.Context, userID uuid.UUID, period stri
 			WHERE b.spent_usd + b.reserved_usd + EXCLUDED.reserved_usd <= $4::double precision + $5::double precision
 			RETURNING 1`,
 			userID, period, amount, limit, budgetEpsilon, from, to).Scan(&one)
+		if errors.Is(err, pgx.ErrNoRows) { // nothing inserted or updated: the condition refused it
+			return store.ErrBudgetExceeded
+		}
+		return err
 	})
-	if errors.Is(err, pgx.ErrNoRows) { // nothing inserted or updated: the condition refused it
-		return store.ErrBudgetExceeded
+	if errors.Is(err, store.ErrBudgetExceeded) {
+		return err
 	}
 	if err != nil {
 		return fmt.Errorf("reserve budget of user %s for %s: %w", userID, period, translate(err))

@@ -302,17 +302,41 @@ func (s *Store) ReserveBudget(ctx context.Context, userID uuid.UUID, period stri
 		return fmt.Errorf("reserve budget: %w", err)
 	}
 	from, to := periodBounds(period)
-	var one int
-	err := s.w(ctx).QueryRowContext(ctx, `INSERT INTO budget_periods AS b (user_id, period, spent_usd, reserved_usd)
-		SELECT ?1, ?2, u.spent, ?3 FROM (SELECT total(cost_usd) AS spent FROM llm_usage
-			WHERE user_id = ?1 AND created_at >= ?6 AND created_at < ?7) AS u
-		WHERE u.spent + ?3 <= ?4 + ?5
-		ON CONFLICT (user_id, period) DO UPDATE SET reserved_usd = b.reserved_usd + excluded.reserved_usd
-		WHERE b.spent_usd + b.reserved_usd + excluded.reserved_usd <= ?4 + ?5
-		RETURNING 1`,
-		userID.String(), period, amount, limit, budgetEpsilon, fmtTime(from), fmtTime(to)).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) { // nothing inserted or updated: the condition refused it
+	// One write transaction (SQLite has one writer): the period's row is updated if it
+	// exists; only its first reservation sums the month's usage to start from.
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE budget_periods SET reserved_usd = reserved_usd + ?3
+			WHERE user_id = ?1 AND period = ?2 AND spent_usd + reserved_usd + ?3 <= ?4 + ?5`,
+			userID.String(), period, amount, limit, budgetEpsilon)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			return err
+		}
+		var exists bool
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM budget_periods WHERE user_id = ? AND period = ?)`,
+			userID.String(), period).Scan(&exists); err != nil {
+			return err
+		}
+		if exists {
+			return store.ErrBudgetExceeded
+		}
+		res, err = tx.ExecContext(ctx, `INSERT INTO budget_periods (user_id, period, spent_usd, reserved_usd)
+			SELECT ?1, ?2, u.spent, ?3 FROM (SELECT total(cost_usd) AS spent FROM llm_usage
+				WHERE user_id = ?1 AND created_at >= ?6 AND created_at < ?7) AS u
+			WHERE u.spent + ?3 <= ?4 + ?5`,
+			userID.String(), period, amount, limit, budgetEpsilon, fmtTime(from), fmtTime(to))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			return err
+		}
 		return store.ErrBudgetExceeded
+	})
+	if errors.Is(err, store.ErrBudgetExceeded) {
+		return err
 	}
 	if err != nil {
 		return fmt.Errorf("reserve budget of user %s for %s: %w", userID, period, translate(err))
