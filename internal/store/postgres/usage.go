@@ -95,7 +95,9 @@ func (s *Store) InsertUsage(ctx context.Context, rows []store.LLMUsage) error {
 				return fmt.Errorf("insert usage rows: a transaction of user %s cannot write a row of user %s", cur.userID, rows[i].UserID)
 			}
 		}
-		err = write(cur.tx)
+		// All or none inside the caller's transaction too: a savepoint undoes a
+		// refused batch, and the caller's transaction goes on.
+		err = pgx.BeginFunc(ctx, cur.tx, write)
 	} else {
 		err = pgx.BeginFunc(ctx, s.pool, write)
 	}

@@ -114,7 +114,22 @@ func (s *Store) InsertUsage(ctx context.Context, rows []store.LLMUsage) error {
 			stmts[size] = st
 		}
 	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) (err error) {
+		if joined {
+			// All or none inside the caller's transaction too: a refused row undoes
+			// the rows before it, and the caller's transaction goes on.
+			if _, err := tx.ExecContext(ctx, "SAVEPOINT insert_usage"); err != nil {
+				return err
+			}
+			defer func() {
+				if err != nil {
+					_, _ = tx.ExecContext(ctx, "ROLLBACK TO insert_usage")
+				}
+				if _, rerr := tx.ExecContext(ctx, "RELEASE insert_usage"); err == nil {
+					err = rerr
+				}
+			}()
+		}
 		args := make([]any, 0, 15*sizes[0])
 		start := 0
 		for _, size := range sizes {

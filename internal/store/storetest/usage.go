@@ -196,6 +196,14 @@ func testUsageAllOrNone(t *testing.T, s store.Store) {
 		long[i].ID = uuid.Nil
 	}
 	must(t, s.InTx(ctx(t), b.ID, func(ctx context.Context, _ any) error { return s.InsertUsage(ctx, long[:70]) }))
+	// A refused batch inside a transaction writes none of its rows; the transaction,
+	// which handles the error, commits what else it did.
+	missingProject := store.NewID()
+	must(t, s.InTx(ctx(t), b.ID, func(ctx context.Context, _ any) error {
+		bad := []store.LLMUsage{good(b), good(b), {UserID: b.ID, ProjectID: &missingProject, Provider: "openai", Model: "gpt"}}
+		wantErr(t, s.InsertUsage(ctx, bad), store.ErrNotFound, "a refused batch in a transaction")
+		return nil
+	}))
 	got, err = s.UsageStats(ctx(t), b.ID, time.Time{})
 	must(t, err)
 	if len(got) != 1 || got[0].Calls != 220 {
