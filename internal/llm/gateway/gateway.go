@@ -262,7 +262,11 @@ func (g *Gateway) do(ctx context.Context, call *Call, fn func(llm.Chunk) error) 
 	req := call.Request
 	req.Model = model
 	res := &Result{Provider: prov.Name(), Model: model}
-	row := store.LLMUsage{UserID: call.UserID, ProjectID: call.ProjectID, ExecutionID: call.ExecutionID, Provider: prov.Name(), Model: model, Status: "ok"}
+	// The call's row is dated when the call began, on the clock its budget period is
+	// taken from, so a call across midnight at a month's end counts in one month only.
+	began := g.cfg.Now().UTC()
+	row := store.LLMUsage{UserID: call.UserID, ProjectID: call.ProjectID, ExecutionID: call.ExecutionID, Provider: prov.Name(), Model: model,
+		Status: "ok", CreatedAt: began}
 	record := func(status string) {
 		row.Status = status
 		row.LatencyMS = time.Since(start).Milliseconds()
@@ -306,7 +310,7 @@ func (g *Gateway) do(ctx context.Context, call *Call, fn func(llm.Chunk) error) 
 	// Reserve the worst case against the budget before anything goes upstream.
 	period, reserved := "", 0.0
 	if lim.budget > 0 {
-		period = g.cfg.Now().UTC().Format("2006-01")
+		period = began.Format("2006-01")
 		if price, ok := g.prices.Cost(prov.Name(), model, promptUpperBound(&req), req.MaxTokens, 0); ok && price > 0 {
 			if err := g.store.ReserveBudget(ctx, call.UserID, period, lim.budget, price); err != nil {
 				if errors.Is(err, store.ErrBudgetExceeded) {

@@ -307,10 +307,15 @@ func (s *Store) SettleBudget(ctx context.Context, userID uuid.UUID, period strin
 		if reserved > budgetEpsilon {
 			return errNothingReserved
 		}
-		// A concurrent first settlement may have created the row since the UPDATE.
-		_, err = tx.Exec(ctx, `INSERT INTO budget_periods AS b (user_id, period, spent_usd, reserved_usd) VALUES ($1, $2, $3, 0)
-			ON CONFLICT (user_id, period) DO UPDATE SET spent_usd = b.spent_usd + EXCLUDED.spent_usd`,
-			userID, period, actual)
+		// The period's first row starts from the month's usage, as in ReserveBudget. A
+		// concurrent first settlement may have created the row since the UPDATE.
+		from, _ := time.Parse("2006-01", period)
+		_, err = tx.Exec(ctx, `INSERT INTO budget_periods AS b (user_id, period, spent_usd, reserved_usd)
+			SELECT $1::uuid, $2::text, u.spent + $3::double precision, 0
+			FROM (SELECT coalesce(sum(cost_usd), 0)::double precision AS spent FROM llm_usage
+				WHERE user_id = $1::uuid AND created_at >= $4::timestamptz AND created_at < $5::timestamptz) AS u
+			ON CONFLICT (user_id, period) DO UPDATE SET spent_usd = b.spent_usd + $3::double precision`,
+			userID, period, actual, from, from.AddDate(0, 1, 0))
 		return err
 	})
 	if err != nil {

@@ -386,8 +386,12 @@ func (s *Store) SettleBudget(ctx context.Context, userID uuid.UUID, period strin
 		if reserved > budgetEpsilon {
 			return errNothingReserved
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO budget_periods (user_id, period, spent_usd, reserved_usd) VALUES (?, ?, ?, 0.0)`,
-			userID.String(), period, actual)
+		// The period's first row starts from the month's usage, as in ReserveBudget.
+		from, to := periodBounds(period)
+		_, err = tx.ExecContext(ctx, `INSERT INTO budget_periods (user_id, period, spent_usd, reserved_usd)
+			SELECT ?1, ?2, u.spent + ?3, 0.0 FROM (SELECT total(cost_usd) AS spent FROM llm_usage
+				WHERE user_id = ?1 AND created_at >= ?4 AND created_at < ?5) AS u`,
+			userID.String(), period, actual, fmtTime(from), fmtTime(to))
 		return err
 	})
 	if err != nil {

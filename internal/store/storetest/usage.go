@@ -348,6 +348,9 @@ func testBudget(t *testing.T, s store.Store) {
 	wantBudget(t, s, c, "2025-08", 0, 0)
 	must(t, s.ReserveBudget(ctx(t), c.ID, "2025-08", 1.0, 0.4))
 	wantBudget(t, s, c, "2025-08", 0.6, 0.4)
+	// So does a period's first settlement without a reservation.
+	must(t, s.SettleBudget(ctx(t), c.ID, "2025-09", 0, 0.5))
+	wantBudget(t, s, c, "2025-09", 5.5, 0)
 }
 
 // testBudgetConcurrent: 50 callers each reserve $0.03 against $1.00 at once; exactly 33
