@@ -12,7 +12,6 @@ import (
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
-	"github.com/openai/openai-go/v3/packages/param"
 	"github.com/openai/openai-go/v3/packages/ssestream"
 )
 
@@ -103,13 +102,7 @@ func newOpenAIProvider(cfg ProviderConfig, kind openAIKind) (Provider, error) {
 func (p *openAIProvider) Name() string { return p.name }
 
 func (p *openAIProvider) Complete(ctx context.Context, req *Request) (*Response, error) {
-	if err := checkRequest(p.name, req, true); err != nil {
-		return nil, err
-	}
-	if _, err := parseResponseFormat(p.name, req.ResponseFormat); err != nil {
-		return nil, err
-	}
-	body, err := p.appendChatBody(make([]byte, 0, 512+requestTextLen(req)), req)
+	body, err := p.chatBody(req, false)
 	if err != nil {
 		return nil, err
 	}
@@ -133,14 +126,14 @@ func requestTextLen(req *Request) int {
 }
 
 func (p *openAIProvider) Stream(ctx context.Context, req *Request, fn func(Chunk) error) (*Response, error) {
-	params, opts, err := p.params(req)
+	body, err := p.chatBody(req, true)
 	if err != nil {
 		return nil, err
 	}
-	params.StreamOptions.IncludeUsage = openai.Bool(true)
 	ctx, cancel := withTimeout(ctx, p.timeout)
 	defer cancel()
-	stream := p.chat.NewStreaming(ctx, params, opts...)
+	// The SDK sends our body (openai_wire.go) and decodes the event stream.
+	stream := p.chat.NewStreaming(ctx, openai.ChatCompletionNewParams{}, option.WithRequestBody("application/json", body))
 	defer stream.Close()
 
 	out := &Response{}
@@ -241,98 +234,6 @@ func (p *openAIProvider) Embed(ctx context.Context, model string, inputs []strin
 		u.TotalTokens = u.PromptTokens
 	}
 	return out, u, nil
-}
-
-// params translates a Request into openai-go parameters plus body options for the parts passed
-// through as raw JSON.
-func (p *openAIProvider) params(req *Request) (openai.ChatCompletionNewParams, []option.RequestOption, error) {
-	var params openai.ChatCompletionNewParams
-	if err := checkRequest(p.name, req, true); err != nil {
-		return params, nil, err
-	}
-	if _, err := parseResponseFormat(p.name, req.ResponseFormat); err != nil {
-		return params, nil, err
-	}
-	params.Model = req.Model
-	for i, m := range req.Messages {
-		msg, err := p.message(m)
-		if err != nil {
-			return params, nil, newError(p.name, http.StatusBadRequest, TypeInvalidRequest, fmt.Sprintf("messages[%d]: %v", i, err))
-		}
-		params.Messages = append(params.Messages, msg)
-	}
-	if req.MaxTokens > 0 {
-		if p.kind == kindOpenAI {
-			// OpenAI deprecated max_tokens and its reasoning models reject it; compatible
-			// servers mostly only know max_tokens.
-			params.MaxCompletionTokens = openai.Int(int64(req.MaxTokens))
-		} else {
-			params.MaxTokens = openai.Int(int64(req.MaxTokens))
-		}
-	}
-	if req.Temperature != nil {
-		params.Temperature = openai.Float(*req.Temperature)
-	}
-	if req.TopP != nil {
-		params.TopP = openai.Float(*req.TopP)
-	}
-	if req.Seed != nil {
-		params.Seed = openai.Int(*req.Seed)
-	}
-	if len(req.Stop) > 0 {
-		params.Stop = openai.ChatCompletionNewParamsStopUnion{OfStringArray: req.Stop}
-	}
-
-	var opts []option.RequestOption
-	if hasJSON(req.ResponseFormat) {
-		opts = append(opts, option.WithJSONSet("response_format", req.ResponseFormat))
-	}
-	if hasJSON(req.Tools) {
-		if !json.Valid(req.Tools) {
-			return params, nil, newError(p.name, http.StatusBadRequest, TypeInvalidRequest, "tools is not valid JSON")
-		}
-		opts = append(opts, option.WithJSONSet("tools", req.Tools))
-	}
-	for _, k := range sortedKeys(req.Extra) {
-		opts = append(opts, option.WithJSONSet(sjsonKey(k), req.Extra[k]))
-	}
-	return params, opts, nil
-}
-
-func (p *openAIProvider) message(m Message) (openai.ChatCompletionMessageParamUnion, error) {
-	switch m.Role {
-	case RoleSystem:
-		return openai.SystemMessage(m.Content), nil
-	case RoleDeveloper:
-		if p.kind != kindOpenAI {
-			return openai.SystemMessage(m.Content), nil
-		}
-		return openai.DeveloperMessage(m.Content), nil
-	case RoleUser:
-		return openai.UserMessage(m.Content), nil
-	case RoleTool:
-		if m.ToolCallID == "" {
-			return openai.ChatCompletionMessageParamUnion{}, errors.New("a tool message needs tool_call_id")
-		}
-		return openai.ToolMessage(m.Content, m.ToolCallID), nil
-	default: // assistant
-		if !hasJSON(m.ToolCalls) {
-			return openai.AssistantMessage(m.Content), nil
-		}
-		if !json.Valid(m.ToolCalls) {
-			return openai.ChatCompletionMessageParamUnion{}, errors.New("tool_calls is not valid JSON")
-		}
-		body := map[string]any{"role": "assistant", "tool_calls": m.ToolCalls, "content": nil}
-		if m.Content != "" {
-			body["content"] = m.Content
-		}
-		raw, err := json.Marshal(body)
-		if err != nil {
-			return openai.ChatCompletionMessageParamUnion{}, err
-		}
-		am := param.Override[openai.ChatCompletionAssistantMessageParam](json.RawMessage(raw))
-		return openai.ChatCompletionMessageParamUnion{OfAssistant: &am}, nil
-	}
 }
 
 func (p *openAIProvider) mapError(ctx context.Context, err error) error {

@@ -19,14 +19,30 @@ import (
 // a request. So Complete still goes through the SDK's client — its transport, headers,
 // authentication, base URL, origin checks and error type — but hands it the body
 // encoded here (Client.Post with a []byte body) and takes the answer back as bytes, to
-// decode into the few fields we use.
-// TestOpenAIWireMatchesSDK keeps the body byte-for-byte equivalent, as JSON, to
-// the one the SDK builds from the same request.
+// decode into the few fields we use. Stream sends the same body (with the stream
+// fields) through the SDK's NewStreaming, which decodes the events; one encoder
+// serves both.
+// TestOpenAIWireMatchesSDK keeps the body equivalent, as JSON, to the one the SDK
+// builds from the same request through its own parameter types.
+
+// chatBody checks req and returns its chat completions request body (appendChatBody),
+// streamed or not.
+func (p *openAIProvider) chatBody(req *Request, stream bool) ([]byte, error) {
+	if err := checkRequest(p.name, req, true); err != nil {
+		return nil, err
+	}
+	if _, err := parseResponseFormat(p.name, req.ResponseFormat); err != nil {
+		return nil, err
+	}
+	return p.appendChatBody(make([]byte, 0, 512+requestTextLen(req)), req, stream)
+}
 
 // appendChatBody appends the chat completions request body for req: the JSON object
-// openai-go would send for params(req), with response_format, tools and Extra set at
-// the top level (an Extra key replaces a field of the same name).
-func (p *openAIProvider) appendChatBody(b []byte, req *Request) ([]byte, error) {
+// openai-go builds from ChatCompletionNewParams, with response_format, tools and Extra
+// set at the top level (an Extra key replaces a field of the same name). A stream asks
+// for usage in its last chunk (stream_options.include_usage), without which OpenAI
+// sends none.
+func (p *openAIProvider) appendChatBody(b []byte, req *Request, stream bool) ([]byte, error) {
 	b = append(b, '{')
 	first := true
 	field := func(name string) {
@@ -106,6 +122,14 @@ func (p *openAIProvider) appendChatBody(b []byte, req *Request) ([]byte, error) 
 		}
 		field("tools")
 		b = append(b, req.Tools...)
+	}
+	if stream {
+		field("stream")
+		b = append(b, "true"...)
+		if set("stream_options") {
+			field("stream_options")
+			b = append(b, `{"include_usage":true}`...)
+		}
 	}
 	for _, k := range sortedKeys(req.Extra) {
 		raw, err := json.Marshal(req.Extra[k])

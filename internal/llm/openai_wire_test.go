@@ -4,19 +4,22 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"reflect"
 	"testing"
 
 	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+	"github.com/openai/openai-go/v3/packages/param"
 
 	"github.com/vibecoder/vibecoder/internal/llm/llmtest"
 )
 
-// TestOpenAIWireMatchesSDK sends each request twice to a local OpenAI-format server:
-// once through Stream, whose body openai-go builds from params, and once through
-// Complete, whose body appendChatBody builds. Apart from the streaming fields the two
-// bodies must be the same JSON, for every provider kind.
+// TestOpenAIWireMatchesSDK sends each request to a local OpenAI-format server through
+// openai-go's own parameter types (sdkParams), then through Complete and Stream, whose
+// bodies appendChatBody builds. They must be the same JSON (a stream's plus its stream
+// fields), for every provider kind.
 func TestOpenAIWireMatchesSDK(t *testing.T) {
 	f := func(v float64) *float64 { return &v }
 	seed := int64(-42)
@@ -52,26 +55,34 @@ func TestOpenAIWireMatchesSDK(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if _, err := p.Stream(context.Background(), req, func(Chunk) error { return nil }); err != nil {
-					t.Fatalf("stream: %v", err)
+				// The reference: the body openai-go builds from its own parameter types.
+				params, opts, err := sdkParams(p.(*openAIProvider), req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := p.(*openAIProvider).chat.New(context.Background(), params, opts...); err != nil {
+					t.Fatalf("sdk: %v", err)
 				}
 				sdk, _ := srv.Last()
 				if _, err := p.Complete(context.Background(), req); err != nil {
 					t.Fatalf("complete: %v", err)
 				}
 				ours, _ := srv.Last()
-				want := map[string]any{}
-				if err := json.Unmarshal(sdk.RawBody, &want); err != nil {
-					t.Fatal(err)
+				if _, err := p.Stream(context.Background(), req, func(Chunk) error { return nil }); err != nil {
+					t.Fatalf("stream: %v", err)
 				}
-				delete(want, "stream")
-				delete(want, "stream_options")
-				var got map[string]any
-				if err := json.Unmarshal(ours.RawBody, &got); err != nil {
-					t.Fatalf("our body is not JSON: %v\n%s", err, ours.RawBody)
-				}
-				if !reflect.DeepEqual(got, want) {
+				streamed, _ := srv.Last()
+				want := jsonObject(t, sdk.RawBody)
+				if got := jsonObject(t, ours.RawBody); !reflect.DeepEqual(got, want) {
 					t.Errorf("bodies differ\nours: %s\nsdk:  %s", ours.RawBody, sdk.RawBody)
+				}
+				// A stream's body is the same plus the stream fields (unless Extra sets them).
+				want["stream"] = true
+				if _, ok := req.Extra["stream_options"]; !ok {
+					want["stream_options"] = map[string]any{"include_usage": true}
+				}
+				if got := jsonObject(t, streamed.RawBody); !reflect.DeepEqual(got, want) {
+					t.Errorf("stream bodies differ\nours: %s\nwant: %v", streamed.RawBody, want)
 				}
 				if ours.Header.Get("Authorization") != sdk.Header.Get("Authorization") || ours.Header.Get("Content-Type") != "application/json" {
 					t.Errorf("headers differ: %v vs %v", ours.Header, sdk.Header)
@@ -155,4 +166,105 @@ func TestDecodeChatResponse(t *testing.T) {
 			t.Errorf("%s:\n got %+v, %v\nwant %+v", body, got, err, want)
 		}
 	}
+}
+
+// sdkParams translates a Request into openai-go's own parameter types plus body options
+// for the parts passed through as raw JSON: the reference appendChatBody is held to.
+func sdkParams(p *openAIProvider, req *Request) (openai.ChatCompletionNewParams, []option.RequestOption, error) {
+	var params openai.ChatCompletionNewParams
+	if err := checkRequest(p.name, req, true); err != nil {
+		return params, nil, err
+	}
+	if _, err := parseResponseFormat(p.name, req.ResponseFormat); err != nil {
+		return params, nil, err
+	}
+	params.Model = req.Model
+	for i, m := range req.Messages {
+		msg, err := sdkMessage(p, m)
+		if err != nil {
+			return params, nil, newError(p.name, http.StatusBadRequest, TypeInvalidRequest, fmt.Sprintf("messages[%d]: %v", i, err))
+		}
+		params.Messages = append(params.Messages, msg)
+	}
+	if req.MaxTokens > 0 {
+		if p.kind == kindOpenAI {
+			// OpenAI deprecated max_tokens and its reasoning models reject it; compatible
+			// servers mostly only know max_tokens.
+			params.MaxCompletionTokens = openai.Int(int64(req.MaxTokens))
+		} else {
+			params.MaxTokens = openai.Int(int64(req.MaxTokens))
+		}
+	}
+	if req.Temperature != nil {
+		params.Temperature = openai.Float(*req.Temperature)
+	}
+	if req.TopP != nil {
+		params.TopP = openai.Float(*req.TopP)
+	}
+	if req.Seed != nil {
+		params.Seed = openai.Int(*req.Seed)
+	}
+	if len(req.Stop) > 0 {
+		params.Stop = openai.ChatCompletionNewParamsStopUnion{OfStringArray: req.Stop}
+	}
+
+	var opts []option.RequestOption
+	if hasJSON(req.ResponseFormat) {
+		opts = append(opts, option.WithJSONSet("response_format", req.ResponseFormat))
+	}
+	if hasJSON(req.Tools) {
+		if !json.Valid(req.Tools) {
+			return params, nil, newError(p.name, http.StatusBadRequest, TypeInvalidRequest, "tools is not valid JSON")
+		}
+		opts = append(opts, option.WithJSONSet("tools", req.Tools))
+	}
+	for _, k := range sortedKeys(req.Extra) {
+		opts = append(opts, option.WithJSONSet(sjsonKey(k), req.Extra[k]))
+	}
+	return params, opts, nil
+}
+
+func sdkMessage(p *openAIProvider, m Message) (openai.ChatCompletionMessageParamUnion, error) {
+	switch m.Role {
+	case RoleSystem:
+		return openai.SystemMessage(m.Content), nil
+	case RoleDeveloper:
+		if p.kind != kindOpenAI {
+			return openai.SystemMessage(m.Content), nil
+		}
+		return openai.DeveloperMessage(m.Content), nil
+	case RoleUser:
+		return openai.UserMessage(m.Content), nil
+	case RoleTool:
+		if m.ToolCallID == "" {
+			return openai.ChatCompletionMessageParamUnion{}, errors.New("a tool message needs tool_call_id")
+		}
+		return openai.ToolMessage(m.Content, m.ToolCallID), nil
+	default: // assistant
+		if !hasJSON(m.ToolCalls) {
+			return openai.AssistantMessage(m.Content), nil
+		}
+		if !json.Valid(m.ToolCalls) {
+			return openai.ChatCompletionMessageParamUnion{}, errors.New("tool_calls is not valid JSON")
+		}
+		body := map[string]any{"role": "assistant", "tool_calls": m.ToolCalls, "content": nil}
+		if m.Content != "" {
+			body["content"] = m.Content
+		}
+		raw, err := json.Marshal(body)
+		if err != nil {
+			return openai.ChatCompletionMessageParamUnion{}, err
+		}
+		am := param.Override[openai.ChatCompletionAssistantMessageParam](json.RawMessage(raw))
+		return openai.ChatCompletionMessageParamUnion{OfAssistant: &am}, nil
+	}
+}
+
+func jsonObject(t *testing.T, raw []byte) map[string]any {
+	t.Helper()
+	var v map[string]any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Fatalf("not a JSON object: %v\n%s", err, raw)
+	}
+	return v
 }
