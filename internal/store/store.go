@@ -733,3 +733,19 @@ type DailyUsage struct {
 type UsageDays interface {
 	UsageByDay(ctx context.Context, userID uuid.UUID, since time.Time) ([]DailyUsage, error)
 }
+
+// BudgetPeriod checks a budget period ("2006-01") and amounts of money before they
+// reach the database (a negative reservation would release budget) and returns the
+// period's bounds in UTC: its first instant and the next period's.
+func BudgetPeriod(period string, amounts ...float64) (from, to time.Time, err error) {
+	from, err = time.Parse("2006-01", period)
+	if err != nil || len(period) != 7 {
+		return time.Time{}, time.Time{}, fmt.Errorf("period %q is not YYYY-MM", period)
+	}
+	for _, a := range amounts {
+		if a < 0 || math.IsNaN(a) || math.IsInf(a, 0) {
+			return time.Time{}, time.Time{}, fmt.Errorf("amount %v is not a finite, non-negative number", a)
+		}
+	}
+	return from, from.AddDate(0, 1, 0), nil
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/google/uuid"
@@ -234,12 +233,11 @@ func (s *Store) SetUserLimits(ctx context.Context, l *store.UserLimits) error {
 // re-evaluate the WHERE on the newest version, so concurrent callers, in any number
 // of processes, cannot overspend.
 func (s *Store) ReserveBudget(ctx context.Context, userID uuid.UUID, period string, limit, amount float64) error {
-	if err := checkBudgetArgs(period, amount); err != nil {
+	from, to, err := store.BudgetPeriod(period, amount)
+	if err != nil {
 		return fmt.Errorf("reserve budget: %w", err)
 	}
-	from, _ := time.Parse("2006-01", period)
-	to := from.AddDate(0, 1, 0)
-	err := s.tenantTx(ctx, userID, func(tx pgx.Tx) error {
+	err = s.tenantTx(ctx, userID, func(tx pgx.Tx) error {
 		// The period's row, when it exists, is updated under its row lock with the
 		// check in the same statement. Only a period's first reservation sums the
 		// month's usage to start from; two first reservations racing meet in the
@@ -295,10 +293,11 @@ var errNothingReserved = errors.New("no reservation to release in this period")
 // (An upsert cannot do both: the check is evaluated on the insert arm's proposed row
 // before the conflict is detected, so it would have to carry a negative reservation.)
 func (s *Store) SettleBudget(ctx context.Context, userID uuid.UUID, period string, reserved, actual float64) error {
-	if err := checkBudgetArgs(period, reserved, actual); err != nil {
+	from, to, err := store.BudgetPeriod(period, reserved, actual)
+	if err != nil {
 		return fmt.Errorf("settle budget: %w", err)
 	}
-	err := s.tenantTx(ctx, userID, func(tx pgx.Tx) error {
+	err = s.tenantTx(ctx, userID, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE budget_periods SET reserved_usd = reserved_usd - $3, spent_usd = spent_usd + $4
 			WHERE user_id = $1 AND period = $2`, userID, period, reserved, actual)
 		if err != nil || tag.RowsAffected() == 1 {
@@ -309,13 +308,12 @@ func (s *Store) SettleBudget(ctx context.Context, userID uuid.UUID, period strin
 		}
 		// The period's first row starts from the month's usage, as in ReserveBudget. A
 		// concurrent first settlement may have created the row since the UPDATE.
-		from, _ := time.Parse("2006-01", period)
 		_, err = tx.Exec(ctx, `INSERT INTO budget_periods AS b (user_id, period, spent_usd, reserved_usd)
 			SELECT $1::uuid, $2::text, u.spent + $3::double precision, 0
 			FROM (SELECT coalesce(sum(cost_usd), 0)::double precision AS spent FROM llm_usage
 				WHERE user_id = $1::uuid AND created_at >= $4::timestamptz AND created_at < $5::timestamptz) AS u
 			ON CONFLICT (user_id, period) DO UPDATE SET spent_usd = b.spent_usd + $3::double precision`,
-			userID, period, actual, from, from.AddDate(0, 1, 0))
+			userID, period, actual, from, to)
 		return err
 	})
 	if err != nil {
@@ -337,20 +335,6 @@ func (s *Store) BudgetState(ctx context.Context, userID uuid.UUID, period string
 		return 0, 0, fmt.Errorf("budget state of user %s for %s: %w", userID, period, translate(err))
 	}
 	return spent, reserved, nil
-}
-
-// checkBudgetArgs rejects a malformed period and negative or non-finite amounts
-// before they reach the database: a negative reservation would release budget.
-func checkBudgetArgs(period string, amounts ...float64) error {
-	if _, err := time.Parse("2006-01", period); err != nil || len(period) != 7 {
-		return fmt.Errorf("period %q is not YYYY-MM", period)
-	}
-	for _, a := range amounts {
-		if a < 0 || math.IsNaN(a) || math.IsInf(a, 0) {
-			return fmt.Errorf("amount %v is not a finite, non-negative number", a)
-		}
-	}
-	return nil
 }
 
 // UsageByDay implements store.UsageDays.

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math"
 	"strings"
 	"time"
 
@@ -313,13 +312,13 @@ func floatPtrArg(v *float64) any {
 // time, so the check and the increment cannot interleave with another reservation,
 // even one from another process.
 func (s *Store) ReserveBudget(ctx context.Context, userID uuid.UUID, period string, limit, amount float64) error {
-	if err := checkBudgetArgs(period, amount); err != nil {
+	from, to, err := store.BudgetPeriod(period, amount)
+	if err != nil {
 		return fmt.Errorf("reserve budget: %w", err)
 	}
-	from, to := periodBounds(period)
 	// One write transaction (SQLite has one writer): the period's row is updated if it
 	// exists; only its first reservation sums the month's usage to start from.
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE budget_periods SET reserved_usd = reserved_usd + ?3
 			WHERE user_id = ?1 AND period = ?2 AND spent_usd + reserved_usd + ?3 <= ?4 + ?5`,
 			userID.String(), period, amount, limit, budgetEpsilon)
@@ -371,10 +370,11 @@ var errNothingReserved = errors.New("no reservation to release in this period")
 // (An upsert cannot do both: the check is evaluated on the insert arm's proposed row
 // before the conflict is detected, so it would have to carry a negative reservation.)
 func (s *Store) SettleBudget(ctx context.Context, userID uuid.UUID, period string, reserved, actual float64) error {
-	if err := checkBudgetArgs(period, reserved, actual); err != nil {
+	from, to, err := store.BudgetPeriod(period, reserved, actual)
+	if err != nil {
 		return fmt.Errorf("settle budget: %w", err)
 	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE budget_periods SET reserved_usd = reserved_usd - ?3, spent_usd = spent_usd + ?4
 			WHERE user_id = ?1 AND period = ?2`, userID.String(), period, reserved, actual)
 		if err != nil {
@@ -387,7 +387,6 @@ func (s *Store) SettleBudget(ctx context.Context, userID uuid.UUID, period strin
 			return errNothingReserved
 		}
 		// The period's first row starts from the month's usage, as in ReserveBudget.
-		from, to := periodBounds(period)
 		_, err = tx.ExecContext(ctx, `INSERT INTO budget_periods (user_id, period, spent_usd, reserved_usd)
 			SELECT ?1, ?2, u.spent + ?3, 0.0 FROM (SELECT total(cost_usd) AS spent FROM llm_usage
 				WHERE user_id = ?1 AND created_at >= ?4 AND created_at < ?5) AS u`,
@@ -411,27 +410,6 @@ func (s *Store) BudgetState(ctx context.Context, userID uuid.UUID, period string
 		return 0, 0, fmt.Errorf("budget state of user %s for %s: %w", userID, period, translate(err))
 	}
 	return spent, reserved, nil
-}
-
-// periodBounds is the start of a "2006-01" period and of the next, in UTC. The
-// period has been checked by checkBudgetArgs.
-func periodBounds(period string) (from, to time.Time) {
-	from, _ = time.Parse("2006-01", period)
-	return from, from.AddDate(0, 1, 0)
-}
-
-// checkBudgetArgs rejects a malformed period and negative or non-finite amounts
-// before they reach the database: a negative reservation would release budget.
-func checkBudgetArgs(period string, amounts ...float64) error {
-	if _, err := time.Parse("2006-01", period); err != nil || len(period) != 7 {
-		return fmt.Errorf("period %q is not YYYY-MM", period)
-	}
-	for _, a := range amounts {
-		if a < 0 || math.IsNaN(a) || math.IsInf(a, 0) {
-			return fmt.Errorf("amount %v is not a finite, non-negative number", a)
-		}
-	}
-	return nil
 }
 
 // UsageByDay implements store.UsageDays.
