@@ -143,7 +143,7 @@ func parsePreview(r *http.Request) (previewTarget, string) {
 		if t.expiry, err = strconv.ParseInt(exp, 10, 64); !ok || err != nil {
 			return t, "not found"
 		}
-		if t.mac, err = base64.RawURLEncoding.DecodeString(mac); err != nil {
+		if t.mac, err = base64.RawURLEncoding.Strict().DecodeString(mac); err != nil {
 			return t, "not found"
 		}
 	}

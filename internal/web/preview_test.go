@@ -250,9 +250,12 @@ func TestPreviewOwnerOnly(t *testing.T) {
 	_, sig, _ := strings.Cut(strings.TrimPrefix(strings.TrimSuffix(base, "/"), "/preview/"), ".")
 	for what, path := range map[string]string{
 		"another id":         "/preview/" + uuid.NewString() + "." + sig + "/index.html",
-		"tampered signature": base[:len(base)-3] + "A" + base[len(base)-2:] + "index.html",
+		"tampered signature": base[:len(base)-3] + tamper(base[len(base)-3]) + base[len(base)-2:] + "index.html",
 		"no signature":       "/preview/" + id + ".9999999999./index.html",
-		"not a uuid":         "/preview/../index.html",
+		// The same MAC bytes spelled differently (the unused low bits of the last
+		// character set): one capability has one spelling.
+		"re-spelled signature": base[:len(base)-2] + respell(base[len(base)-2]) + "/index.html",
+		"not a uuid":           "/preview/../index.html",
 	} {
 		p := other.get(path)
 		if p.status == http.StatusOK {
@@ -368,4 +371,22 @@ func TestPreviewFinished(t *testing.T) {
 	if !strings.Contains(p.body, "without a commit") {
 		t.Errorf("no commit: %q", p.body)
 	}
+}
+
+// tamper gives a base64url character other than c, so a "tampered" signature
+// always differs from the real one (replacing with a fixed letter left it
+// unchanged whenever the signature already had that letter there).
+func tamper(c byte) string {
+	if c == 'A' {
+		return "B"
+	}
+	return "A"
+}
+
+// respell sets the lowest bit of a base64url character's value: in the last
+// character of a 32-byte value's encoding that bit carries no data.
+func respell(c byte) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	i := strings.IndexByte(alphabet, c)
+	return string(alphabet[i^1])
 }
