@@ -163,8 +163,8 @@ func TestPipelineEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs bytes.Buffer
-	a, err := app.New(t.Context(), cfg, slog.New(slog.NewJSONHandler(&lockedWriter{w: &logs}, nil)))
+	logs := &lockedWriter{w: &bytes.Buffer{}}
+	a, err := app.New(t.Context(), cfg, slog.New(slog.NewJSONHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,8 +293,16 @@ func TestPipelineEndToEnd(t *testing.T) {
 	if len(prs) != 1 || prs[0].Head != ex.Commit.Branch || prs[0].Base != "main" || !strings.Contains(prs[0].Body, "the test passes") {
 		t.Fatalf("pull requests: %+v", prs)
 	}
-	// The workspace is gone, the task is done, and the gateway accounted each call.
-	if entries, _ := os.ReadDir(filepath.Join(vars["VIBECODER_DATA_DIR"], "workspaces")); len(entries) != 0 {
+	// The workspace is gone, the task is done, and the gateway accounted each call. The
+	// worker removes the workspace just after it commits the finished status (so a
+	// failed commit can still retry in it): give it a moment.
+	var entries []os.DirEntry
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if entries, _ = os.ReadDir(filepath.Join(vars["VIBECODER_DATA_DIR"], "workspaces")); len(entries) == 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if len(entries) != 0 {
 		t.Errorf("workspaces left behind: %v", entries)
 	}
 	var tk struct{ Status string }

@@ -20,7 +20,12 @@ import (
 // wall-clock time, and the CPU time the whole process spent meanwhile (server, load
 // generator and fake upstream together: they share the machine's cores).
 type run struct {
-	lat     []time.Duration
+	lat []time.Duration
+	// own is every request's latency less the time the upstream spent serving it (its
+	// fixed delay and that timer's jitter), sorted: what the path to the upstream and
+	// back costs, without the upstream's own variance. Empty when no request went
+	// upstream.
+	own     []time.Duration
 	elapsed time.Duration
 	cpu     time.Duration
 	// redis is the CPU time the Redis server used meanwhile (when the app uses one).
@@ -33,14 +38,15 @@ type run struct {
 
 // load sends n requests from c workers (a closed loop: each worker starts its next
 // request when the previous one has answered) and times each one. do(i) sends request
-// i, for a distinct i in [0, n). The load generator runs in the benchmark's process and
-// so shares its CPUs with the server under test.
-func load(n, c int, do func(i int) error) (run, error) {
+// i, for a distinct i in [0, n), and returns how long the upstream spent serving it
+// (0 when it did not go upstream). The load generator runs in the benchmark's process
+// and so shares its CPUs with the server under test.
+func load(n, c int, do func(i int) (time.Duration, error)) (run, error) {
 	c = max(min(c, n), 1)
 	var next atomic.Int64
 	var firstErr error
 	var errOnce sync.Once
-	lats := make([][]time.Duration, c)
+	lats, owns := make([][]time.Duration, c), make([][]time.Duration, c)
 	var wg sync.WaitGroup
 	host0, cpu0, start := hostBusy(), cpuTime(), time.Now()
 	for w := range c {
@@ -52,31 +58,43 @@ func load(n, c int, do func(i int) error) (run, error) {
 					return
 				}
 				t0 := time.Now()
-				if err := do(i); err != nil {
+				served, err := do(i)
+				if err != nil {
 					errOnce.Do(func() { firstErr = fmt.Errorf("request %d: %w", i, err) })
 					next.Store(int64(n)) // stop every worker
 					return
 				}
-				lats[w] = append(lats[w], time.Since(t0))
+				lat := time.Since(t0)
+				lats[w] = append(lats[w], lat)
+				if served > 0 {
+					owns[w] = append(owns[w], lat-served)
+				}
 			}
 		})
 	}
 	wg.Wait()
-	r := run{elapsed: time.Since(start), cpu: cpuTime() - cpu0, others: -1, lat: slices.Concat(lats...)}
+	r := run{elapsed: time.Since(start), cpu: cpuTime() - cpu0, others: -1, lat: slices.Concat(lats...), own: slices.Concat(owns...)}
 	if host1 := hostBusy(); host0 >= 0 && host1 >= 0 {
 		r.others = max(host1-host0-r.cpu, 0)
 	}
 	slices.Sort(r.lat)
+	slices.Sort(r.own)
 	return r, firstErr
 }
 
-// pct returns the p-th percentile (0 < p ≤ 100) by the nearest-rank method.
-func (r run) pct(p float64) time.Duration {
-	if len(r.lat) == 0 {
+// pct returns the p-th percentile (0 < p ≤ 100) of the latencies by the nearest-rank
+// method.
+func (r run) pct(p float64) time.Duration { return percentile(r.lat, p) }
+
+// ownPct is pct of the latencies less the upstream's service time.
+func (r run) ownPct(p float64) time.Duration { return percentile(r.own, p) }
+
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
 		return 0
 	}
-	i := int(math.Ceil(p/100*float64(len(r.lat)))) - 1
-	return r.lat[max(i, 0)]
+	i := int(math.Ceil(p/100*float64(len(sorted)))) - 1
+	return sorted[max(i, 0)]
 }
 
 func (r run) perSecond() float64 { return float64(len(r.lat)) / r.elapsed.Seconds() }
@@ -130,6 +148,9 @@ func micros(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
 func report(b *testing.B, prefix string, r run) {
 	b.ReportMetric(micros(r.pct(50)), prefix+"p50-µs")
 	b.ReportMetric(micros(r.pct(99)), prefix+"p99-µs")
+	if len(r.own) > 0 {
+		b.ReportMetric(micros(r.ownPct(50)), prefix+"own-p50-µs")
+	}
 }
 
 // reportOthers reports the busiest of the runs' machine contention.

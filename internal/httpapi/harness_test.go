@@ -115,6 +115,13 @@ func (e *env) assertNoSecretsInLogs(t *testing.T) {
 }
 
 // logText returns everything logged so far, once every in-flight request has finished.
+// settle waits until every request the server has begun is done with: a JSON answer
+// reaches the client before its request's metrics and access-log line are recorded.
+func (e *env) settle() {
+	e.serving.Lock()
+	defer e.serving.Unlock()
+}
+
 func (e *env) logText() string {
 	e.serving.Lock()
 	defer e.serving.Unlock()

@@ -1,12 +1,23 @@
 package httpapi_test
 
 import (
+	"bytes"
+	"encoding/json"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/vibecoder/vibecoder/internal/app"
+	"github.com/vibecoder/vibecoder/internal/config"
+	"github.com/vibecoder/vibecoder/internal/observe"
 )
 
 var uuidRE = regexp.MustCompile(`[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}`)
@@ -126,4 +137,68 @@ func TestAccessLog(t *testing.T) {
 			}
 		}
 	})
+}
+
+// gatedLog holds back every access-log line until open is closed.
+type gatedLog struct {
+	open chan struct{}
+	held atomic.Int32
+}
+
+func (g *gatedLog) Write(p []byte) (int, error) {
+	if bytes.Contains(p, []byte(`"msg":"http request"`)) {
+		g.held.Add(1)
+		select {
+		case <-g.open:
+		case <-time.After(30 * time.Second):
+		}
+	}
+	return len(p), nil
+}
+
+// TestAnswerSentBeforeBookkeeping: a JSON answer reaches the client whole before the
+// request's access-log line is written (and its metrics recorded): a slow log sink or
+// the logging work itself does not delay the answer.
+func TestAnswerSentBeforeBookkeeping(t *testing.T) {
+	vars := map[string]string{"VIBECODER_DATA_DIR": t.TempDir()}
+	cfg, err := config.Load(func(k string) string { return vars[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &gatedLog{open: make(chan struct{})}
+	a, err := app.New(t.Context(), cfg, observe.NewLogger(g, cfg.LogLevel, observe.NewRedactor(cfg.Secrets())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(a.HTTP.Handler())
+	t.Cleanup(func() {
+		srv.Close()
+		if err := a.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	var once sync.Once
+	release := func() { once.Do(func() { close(g.open) }) }
+	t.Cleanup(release)
+
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Get(srv.URL + "/readyz")
+	if err != nil {
+		t.Fatalf("the answer waited for the access log: %v", err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatalf("reading the answer: %v", err)
+	}
+	if g.held.Load() != 1 {
+		t.Errorf("%d access-log lines were being written when the answer arrived, want 1 (held back)", g.held.Load())
+	}
+	release()
+	if resp.StatusCode != http.StatusOK || !json.Valid(body) {
+		t.Fatalf("readyz: %d %q", resp.StatusCode, body)
+	}
+	if resp.ContentLength != int64(len(body)) || len(resp.TransferEncoding) != 0 {
+		t.Errorf("Content-Length %d, Transfer-Encoding %v for a %d-byte answer: want its length, not chunks", resp.ContentLength, resp.TransferEncoding, len(body))
+	}
 }

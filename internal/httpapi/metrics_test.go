@@ -27,6 +27,7 @@ const metricsToken = "metrics-token-0123456789abcdef"
 // scrape reads /metrics as Prometheus does and parses it with Prometheus's own parser.
 func scrape(t *testing.T, c *client) map[string]*dto.MetricFamily {
 	t.Helper()
+	c.e.settle()
 	r := c.ok(http.StatusOK, "GET", "/metrics", nil, header("Authorization", "Bearer "+metricsToken))
 	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
 		t.Fatalf("GET /metrics: Content-Type %q, want the text exposition", ct)

@@ -4,9 +4,12 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"sync"
 
 	"github.com/vibecoder/vibecoder/internal/audit"
 	"go.opentelemetry.io/otel/trace"
@@ -86,6 +89,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	h, pattern := s.mux.Handler(r)
 	if pattern != "" {
 		s.mux.ServeHTTP(w, r)
+		sendNow(w)
 		return
 	}
 	probe := &headerProbe{header: http.Header{}}
@@ -100,6 +104,18 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.problem(w, r, http.StatusNotFound, "Not Found", "no such resource: "+r.URL.Path)
 	}
+}
+
+// sendNow sends a complete answer — one whose Content-Length is set, as writeJSON
+// sets it — to the client straight away, instead of when the handler chain returns:
+// the access log, metrics and trace of the request then no longer delay it. Answers
+// of unknown length are left to net/http, which then picks Content-Length or chunked
+// encoding as it always has.
+func sendNow(w http.ResponseWriter) {
+	if rec, ok := w.(*statusRecorder); !ok || rec.status == 0 || w.Header().Get("Content-Length") == "" {
+		return
+	}
+	_ = http.NewResponseController(w).Flush()
 }
 
 // headerProbe records what the mux's own fallback handlers would answer.
@@ -180,9 +196,27 @@ func (s *Server) getReadyz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, status, map[string]any{"ready": ok, "status": rep.Status, "database": rep.Database, "redis": rep.Redis, "jobs": rep.Jobs, "disk": rep.Disk})
 }
 
+// jsonBuffers holds writeJSON's encoding buffers; one grown past 64 KiB is not kept.
+var jsonBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// writeJSON answers with v as JSON (one line, as json.Encoder writes it) and its
+// Content-Length, so route can send the answer before the middleware's bookkeeping.
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	buf := jsonBuffers.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= 64<<10 {
+			buf.Reset()
+			jsonBuffers.Put(buf)
+		}
+	}()
+	if err := json.NewEncoder(buf).Encode(v); err != nil {
+		// Every value handed here encodes; if one ever does not, the client gets a 500
+		// rather than half a document.
+		http.Error(w, `{"error":"the response could not be encoded"}`, http.StatusInternalServerError)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	_ = enc.Encode(v)
+	_, _ = w.Write(buf.Bytes())
 }
