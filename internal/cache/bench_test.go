@@ -3,11 +3,10 @@ package cache
 import (
 	"context"
 	"fmt"
-	"slices"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/vibecoder/vibecoder/internal/testutil"
 )
 
 const (
@@ -44,40 +43,17 @@ func benchGet(b *testing.B, c Cache) {
 	}
 }
 
-// benchGetParallel runs Gets from GOMAXPROCS goroutines and reports the p99 latency of
-// a single Get alongside the throughput.
+// benchGetParallel runs Gets from parallelism goroutines per CPU and reports the p99
+// latency of a single Get alongside the throughput.
 func benchGetParallel(b *testing.B, c Cache, parallelism int) {
 	keys := fill(b, c)
 	ctx := context.Background()
-	var (
-		mu   sync.Mutex
-		all  []time.Duration
-		next atomic.Int64
-	)
-	b.SetParallelism(parallelism)
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		lat := make([]time.Duration, 0, 1024)
-		i := int(next.Add(7919))
-		for pb.Next() {
-			start := time.Now()
-			if _, ok, err := c.Get(ctx, keys[i%len(keys)]); !ok || err != nil {
-				b.Errorf("miss: %v", err)
-				return
-			}
-			lat = append(lat, time.Since(start))
-			i++
+	testutil.BenchParallelP99(b, parallelism, func(i int) error {
+		if _, ok, err := c.Get(ctx, keys[i%len(keys)]); !ok || err != nil {
+			return fmt.Errorf("miss: %v", err)
 		}
-		mu.Lock()
-		all = append(all, lat...)
-		mu.Unlock()
+		return nil
 	})
-	b.StopTimer()
-	if len(all) > 0 {
-		slices.Sort(all)
-		b.ReportMetric(float64(all[len(all)*99/100].Nanoseconds()), "p99-ns")
-	}
 }
 
 func newBenchMemory(b *testing.B) *Memory {
@@ -110,22 +86,13 @@ func BenchmarkMemorySet(b *testing.B) {
 	}
 }
 
-func BenchmarkRedisGet(b *testing.B) {
-	client, prefix := newTestRedis(b)
-	benchGet(b, NewRedis(client, prefix))
-}
+func BenchmarkRedisGet(b *testing.B) { benchGet(b, NewRedis(newTestRedis(b))) }
 
 // BenchmarkRedisGetParallel runs one goroutine per CPU: at the target of 10,000 hits/s
 // and a ~50µs round trip, about one request is in flight at a time (Little's law), so
 // its p99 is the figure to compare with the 3ms target.
-func BenchmarkRedisGetParallel(b *testing.B) {
-	client, prefix := newTestRedis(b)
-	benchGetParallel(b, NewRedis(client, prefix), 1)
-}
+func BenchmarkRedisGetParallel(b *testing.B) { benchGetParallel(b, NewRedis(newTestRedis(b)), 1) }
 
 // BenchmarkRedisGetSaturated runs 8 goroutines per CPU to find the throughput ceiling;
 // its p99 is queueing on the CPUs the benchmark shares with Redis.
-func BenchmarkRedisGetSaturated(b *testing.B) {
-	client, prefix := newTestRedis(b)
-	benchGetParallel(b, NewRedis(client, prefix), 8)
-}
+func BenchmarkRedisGetSaturated(b *testing.B) { benchGetParallel(b, NewRedis(newTestRedis(b)), 8) }

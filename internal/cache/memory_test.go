@@ -7,27 +7,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vibecoder/vibecoder/internal/testutil"
 )
-
-// fakeClock is a settable clock for expiry tests.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{t: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 func newMemory(t *testing.T, maxBytes int64, opts ...MemoryOption) *Memory {
 	t.Helper()
@@ -171,7 +153,7 @@ func TestMemoryItemLargerThanBoundIsNotStored(t *testing.T) {
 }
 
 func TestMemoryTTL(t *testing.T) {
-	clk := newFakeClock()
+	clk := testutil.NewClock()
 	m := newMemory(t, 1<<10, WithClock(clk.Now))
 	mustSet(t, m, "short", []byte("1"), time.Second)
 	mustSet(t, m, "long", []byte("2"), time.Minute)
@@ -208,7 +190,7 @@ func TestMemoryTTL(t *testing.T) {
 }
 
 func TestMemoryEvictionCountsExpiredEntriesAsExpired(t *testing.T) {
-	clk := newFakeClock()
+	clk := testutil.NewClock()
 	m := newMemory(t, 20, WithClock(clk.Now))
 	mustSet(t, m, "a", bytes.Repeat([]byte("x"), 9), time.Second)
 	mustSet(t, m, "b", bytes.Repeat([]byte("x"), 9), 0)
@@ -220,7 +202,7 @@ func TestMemoryEvictionCountsExpiredEntriesAsExpired(t *testing.T) {
 }
 
 func TestMemoryConcurrent(t *testing.T) {
-	clk := newFakeClock()
+	clk := testutil.NewClock()
 	const maxBytes = 4 << 10
 	m := newMemory(t, maxBytes, WithClock(clk.Now))
 	ctx := context.Background()

@@ -18,32 +18,6 @@ import (
 // the prefix's keys are deleted when the test ends.
 func newTestRedis(t testing.TB) (*redis.Client, string) { return testutil.RedisScratch(t) }
 
-// fastFailOptions are client options for a Redis expected to be unreachable: short
-// timeouts, no retries.
-func fastFailOptions(addr string) *redis.Options {
-	return &redis.Options{
-		Addr:                  addr,
-		DialTimeout:           200 * time.Millisecond,
-		ReadTimeout:           200 * time.Millisecond,
-		WriteTimeout:          200 * time.Millisecond,
-		DialerRetries:         1,
-		MaxRetries:            -1,
-		ContextTimeoutEnabled: true,
-	}
-}
-
-// deadAddr returns a local address nothing listens on.
-func deadAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 // proxy forwards TCP connections to a real Redis until Kill, which closes the listener
 // and every forwarded connection: a Redis that disappears mid-life.
 type proxy struct {
@@ -198,9 +172,7 @@ func TestRedisIsolationByPrefix(t *testing.T) {
 }
 
 func TestRedisUnreachableReturnsError(t *testing.T) {
-	client := redis.NewClient(fastFailOptions(deadAddr(t)))
-	defer client.Close()
-	c := NewRedis(client, "x:")
+	c := NewRedis(testutil.UnreachableRedis(t), "x:")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 
@@ -235,7 +207,7 @@ func TestRedisClosedClientReturnsError(t *testing.T) {
 func TestRedisDisappearsReturnsError(t *testing.T) {
 	client, prefix := newTestRedis(t)
 	p := startProxy(t, client.Options().Addr)
-	opt := fastFailOptions(p.Addr())
+	opt := testutil.FailFastRedisOptions(p.Addr())
 	opt.DB, opt.Username, opt.Password = client.Options().DB, client.Options().Username, client.Options().Password
 	viaProxy := redis.NewClient(opt)
 	defer viaProxy.Close()
@@ -255,38 +227,7 @@ func TestRedisDisappearsReturnsError(t *testing.T) {
 // and never answers, with client timeouts disabled: only the ctx deadline can end the
 // call, so a hang here (the test timing out) means the deadline was ignored.
 func TestRedisHonoursContextDeadline(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	var held []net.Conn
-	var mu sync.Mutex
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			held = append(held, c)
-			mu.Unlock()
-		}
-	}()
-	defer func() {
-		mu.Lock()
-		for _, c := range held {
-			c.Close()
-		}
-		mu.Unlock()
-	}()
-
-	opt := fastFailOptions(ln.Addr().String())
-	opt.ReadTimeout, opt.WriteTimeout, opt.DialTimeout = -1, -1, time.Hour
-	opt.Protocol = 2 // no HELLO handshake, so the stall is in the command itself
-	client := redis.NewClient(opt)
-	defer client.Close()
-	c := NewRedis(client, "x:")
+	c := NewRedis(testutil.SilentRedis(t), "x:")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()

@@ -71,6 +71,26 @@ func fixtureRepo(t *testing.T, dir string) string {
 	return dir
 }
 
+// newProject makes a fixture repository (fixtureRepo) at project in a fresh temporary
+// directory and returns both.
+func newProject(t *testing.T) (tmp, project string) {
+	t.Helper()
+	tmp = t.TempDir()
+	return tmp, fixtureRepo(t, filepath.Join(tmp, "project"))
+}
+
+// newWorkspace creates a workspace of repo at dir (Workspaces.Create) and removes it
+// when the test ends.
+func newWorkspace(t *testing.T, w *Workspaces, repo, defaultBranch, dir string, opts ...CreateOption) *Workspace {
+	t.Helper()
+	ws, err := w.Create(t.Context(), repo, defaultBranch, dir, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.Remove() })
+	return ws
+}
+
 // bareRemote makes a bare copy of repo at dir (a project's remote, as on GitHub).
 func bareRemote(t *testing.T, repo, dir string) string {
 	t.Helper()

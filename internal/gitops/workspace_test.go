@@ -28,8 +28,7 @@ const testToken = "ghp_testtoken0123456789abcdefSECRET"
 func TestPipeline(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	tmp := t.TempDir()
-	project := fixtureRepo(t, filepath.Join(tmp, "src"))
+	tmp, project := newProject(t)
 	bare := bareRemote(t, project, filepath.Join(tmp, "remotes", "acme", "widgets.git"))
 	remoteURL := "file://" + bare
 	w := newWorkspaces(t)
@@ -159,17 +158,11 @@ func TestPipeline(t *testing.T) {
 func TestLocalProject(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	tmp := t.TempDir()
-	project := fixtureRepo(t, filepath.Join(tmp, "project"))
+	tmp, project := newProject(t)
 	writeFile(t, filepath.Join(project, "wip.txt"), "the user's uncommitted work\n")
 	mainBefore := gitT(t, project, "rev-parse", "main")
-	w := newWorkspaces(t)
 
-	ws, err := w.Create(ctx, project, "main", filepath.Join(tmp, "ws"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.Remove()
+	ws := newWorkspace(t, newWorkspaces(t), project, "main", filepath.Join(tmp, "ws"))
 	if !ws.Local || ws.Source != project || ws.BaseSHA != mainBefore {
 		t.Errorf("workspace = %+v", ws)
 	}
@@ -211,26 +204,17 @@ func TestLocalProject(t *testing.T) {
 func TestCreate(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	tmp := t.TempDir()
-	project := fixtureRepo(t, filepath.Join(tmp, "project"))
+	tmp, project := newProject(t)
 	w := newWorkspaces(t)
 
 	t.Run("missing branch falls back to the default", func(t *testing.T) {
-		ws, err := w.Create(ctx, "file://"+project, "develop", filepath.Join(tmp, "fallback"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ws.Remove()
+		ws := newWorkspace(t, w, "file://"+project, "develop", filepath.Join(tmp, "fallback"))
 		if ws.BaseBranch != "main" {
 			t.Errorf("base branch = %s", ws.BaseBranch)
 		}
 	})
 	t.Run("empty branch takes the default", func(t *testing.T) {
-		ws, err := w.Create(ctx, project, "", filepath.Join(tmp, "nobranch"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ws.Remove()
+		ws := newWorkspace(t, w, project, "", filepath.Join(tmp, "nobranch"))
 		if ws.BaseBranch != "main" {
 			t.Errorf("base branch = %s", ws.BaseBranch)
 		}
@@ -291,14 +275,8 @@ func TestCreate(t *testing.T) {
 func TestCommit(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	tmp := t.TempDir()
-	project := fixtureRepo(t, filepath.Join(tmp, "project"))
-	w := newWorkspaces(t)
-	ws, err := w.Create(ctx, project, "main", filepath.Join(tmp, "ws"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.Remove()
+	tmp, project := newProject(t)
+	ws := newWorkspace(t, newWorkspaces(t), project, "main", filepath.Join(tmp, "ws"))
 
 	if _, _, err := ws.Commit(ctx, "vibecoder/x-nothing", "Nothing", Author{}); !errors.Is(err, ErrNothingToCommit) {
 		t.Errorf("unchanged workspace: err = %v, want ErrNothingToCommit", err)
@@ -343,18 +321,13 @@ func TestCommit(t *testing.T) {
 func TestPushRejectedAndForce(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	tmp := t.TempDir()
-	project := fixtureRepo(t, filepath.Join(tmp, "project"))
+	tmp, project := newProject(t)
 	bare := bareRemote(t, project, filepath.Join(tmp, "remote.git"))
 	w := newWorkspaces(t)
 	branch := BranchName("t1", "Same task twice")
 
 	run := func(name, content string) *Workspace {
-		ws, err := w.Create(ctx, bare, "main", filepath.Join(tmp, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { ws.Remove() })
+		ws := newWorkspace(t, w, bare, "main", filepath.Join(tmp, name))
 		writeFile(t, filepath.Join(ws.Dir, "f.txt"), content)
 		if _, _, err := ws.Commit(ctx, branch, "Same task", Author{}); err != nil {
 			t.Fatal(err)
@@ -389,15 +362,9 @@ func TestPushRejectedAndForce(t *testing.T) {
 func TestPushAfterRemoteMoved(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	tmp := t.TempDir()
-	project := fixtureRepo(t, filepath.Join(tmp, "project"))
+	tmp, project := newProject(t)
 	bare := bareRemote(t, project, filepath.Join(tmp, "remote.git"))
-	w := newWorkspaces(t)
-	ws, err := w.Create(ctx, "file://"+bare, "main", filepath.Join(tmp, "ws"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.Remove()
+	ws := newWorkspace(t, newWorkspaces(t), "file://"+bare, "main", filepath.Join(tmp, "ws"))
 	if got := gitT(t, ws.Dir, "--git-dir="+ws.GitDir, "rev-list", "--count", "HEAD"); got != "1" {
 		t.Errorf("clone depth = %s commits, want 1", got)
 	}
@@ -423,7 +390,7 @@ func TestPushAfterRemoteMoved(t *testing.T) {
 // A developer's configuration (global excludes that hide *.go, a hook path, a GIT_DIR
 // left in the environment) cannot change what a workspace commits.
 func TestIgnoresUserConfig(t *testing.T) {
-	tmp := t.TempDir()
+	tmp, project := newProject(t) // before HOME changes
 	home := filepath.Join(tmp, "home")
 	writeFile(t, filepath.Join(home, ".gitconfig"), "[core]\n\texcludesFile = "+filepath.Join(home, "ignore")+
 		"\n\thooksPath = "+filepath.Join(home, "hooks")+"\n[user]\n\tname = Global User\n\temail = global@example.com\n"+
@@ -434,19 +401,13 @@ func TestIgnoresUserConfig(t *testing.T) {
 	if err := os.Chmod(filepath.Join(home, "hooks/pre-commit"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	project := fixtureRepo(t, filepath.Join(tmp, "project")) // before HOME changes
 	t.Setenv("HOME", home)
 	t.Setenv("XDG_CONFIG_HOME", filepath.Join(home, ".config"))
 	t.Setenv("GIT_DIR", filepath.Join(tmp, "nowhere"))
 	t.Setenv("GIT_AUTHOR_NAME", "Env Author")
 
 	ctx := t.Context()
-	w := newWorkspaces(t)
-	ws, err := w.Create(ctx, project, "main", filepath.Join(tmp, "ws"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.Remove()
+	ws := newWorkspace(t, newWorkspaces(t), project, "main", filepath.Join(tmp, "ws"))
 	writeFile(t, filepath.Join(ws.Dir, "new.go"), "package widgets\n")
 	writeFile(t, filepath.Join(ws.Dir, "notes.txt"), "notes\n")
 	sha, files, err := ws.Commit(ctx, "vibecoder/cfg", "Config", Author{Name: "Ada", Email: "ada@example.com"})
@@ -504,8 +465,7 @@ func gitHTTPServer(t *testing.T, root, token string) (url string, seen func() []
 func TestTokenOverHTTP(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	tmp := t.TempDir()
-	project := fixtureRepo(t, filepath.Join(tmp, "project"))
+	tmp, project := newProject(t)
 	root := filepath.Join(tmp, "srv")
 	bareRemote(t, project, filepath.Join(root, "acme", "widgets.git"))
 	base, seen := gitHTTPServer(t, root, testToken)
@@ -525,11 +485,7 @@ func TestTokenOverHTTP(t *testing.T) {
 		t.Errorf("error shows the token: %v", err)
 	}
 
-	ws, err := w.Create(ctx, remote, "main", filepath.Join(tmp, "ws"), WithToken(testToken))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.Remove()
+	ws := newWorkspace(t, w, remote, "main", filepath.Join(tmp, "ws"), WithToken(testToken))
 	writeFile(t, filepath.Join(ws.Dir, "x.txt"), "x\n")
 	sha, _, err := ws.Commit(ctx, "vibecoder/http", "Over HTTP", Author{})
 	if err != nil {
@@ -564,24 +520,19 @@ func TestTokenOverHTTP(t *testing.T) {
 func TestURLCredentialsNotKept(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	tmp := t.TempDir()
-	project := fixtureRepo(t, filepath.Join(tmp, "project"))
+	tmp, project := newProject(t)
 	root := filepath.Join(tmp, "srv")
 	bareRemote(t, project, filepath.Join(root, "acme", "widgets.git"))
 	base, _ := gitHTTPServer(t, root, testToken)
 	withCreds := strings.Replace(base, "http://", "http://x-access-token:"+testToken+"@", 1) + "/acme/widgets.git"
 	w := newWorkspaces(t)
-	ws, err := w.Create(ctx, withCreds, "main", filepath.Join(tmp, "ws"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.Remove()
+	ws := newWorkspace(t, w, withCreds, "main", filepath.Join(tmp, "ws"))
 	if strings.Contains(ws.Source, testToken) {
 		t.Errorf("Source = %s", ws.Source)
 	}
 	assertNoSecret(t, ws.GitDir, testToken)
 
-	_, err = w.Create(ctx, strings.Replace(withCreds, "widgets", "missing", 1), "main", filepath.Join(tmp, "ws2"))
+	_, err := w.Create(ctx, strings.Replace(withCreds, "widgets", "missing", 1), "main", filepath.Join(tmp, "ws2"))
 	if err == nil || strings.Contains(err.Error(), testToken) {
 		t.Errorf("err = %v", err)
 	}
@@ -592,14 +543,8 @@ func TestURLCredentialsNotKept(t *testing.T) {
 func TestPlantedGitDirIgnored(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	tmp := t.TempDir()
-	project := fixtureRepo(t, filepath.Join(tmp, "project"))
-	w := newWorkspaces(t)
-	ws, err := w.Create(ctx, project, "main", filepath.Join(tmp, "ws"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.Remove()
+	tmp, project := newProject(t)
+	ws := newWorkspace(t, newWorkspaces(t), project, "main", filepath.Join(tmp, "ws"))
 	pwned := filepath.Join(tmp, "pwned")
 	script := "#!/bin/sh\ntouch " + pwned + "\n"
 	writeFile(t, filepath.Join(ws.Dir, ".git/config"), "[core]\n\tfsmonitor = "+filepath.Join(ws.Dir, ".git/hooks/pre-commit")+

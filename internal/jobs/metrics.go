@@ -24,12 +24,6 @@ GROUP BY kind, state`
 // seconds, not per request.
 func (q *Queue) CountActive(ctx context.Context) (map[string]map[string]int64, error) {
 	out := map[string]map[string]int64{}
-	add := func(kind, state string, n int64) {
-		if out[kind] == nil {
-			out[kind] = map[string]int64{}
-		}
-		out[kind][state] = n
-	}
 	switch s := q.st.(type) {
 	case *sqlite.Store:
 		// River shares the writer connection; the query is short and infrequent.
@@ -38,15 +32,7 @@ func (q *Queue) CountActive(ctx context.Context) (map[string]map[string]int64, e
 			return nil, fmt.Errorf("count jobs: %w", err)
 		}
 		defer rows.Close()
-		for rows.Next() {
-			var kind, state string
-			var n int64
-			if err := rows.Scan(&kind, &state, &n); err != nil {
-				return nil, fmt.Errorf("count jobs: %w", err)
-			}
-			add(kind, state, n)
-		}
-		if err := rows.Err(); err != nil {
+		if err := scanCounts(rows, out); err != nil {
 			return nil, fmt.Errorf("count jobs: %w", err)
 		}
 	case *postgres.Store:
@@ -55,21 +41,37 @@ func (q *Queue) CountActive(ctx context.Context) (map[string]map[string]int64, e
 			return nil, fmt.Errorf("count jobs: %w", err)
 		}
 		defer rows.Close()
-		for rows.Next() {
-			var kind, state string
-			var n int64
-			if err := rows.Scan(&kind, &state, &n); err != nil {
-				return nil, fmt.Errorf("count jobs: %w", err)
-			}
-			add(kind, state, n)
-		}
-		if err := rows.Err(); err != nil {
+		if err := scanCounts(rows, out); err != nil {
 			return nil, fmt.Errorf("count jobs: %w", err)
 		}
 	default:
 		return nil, fmt.Errorf("jobs: no job count for store %T", q.st)
 	}
 	return out, nil
+}
+
+// countRows is what the rows of countActive offer in both dialects: database/sql's
+// *sql.Rows (SQLite) and pgx.Rows (PostgreSQL).
+type countRows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// scanCounts reads countActive's (kind, state, count) rows into out, by kind then state.
+func scanCounts(rows countRows, out map[string]map[string]int64) error {
+	for rows.Next() {
+		var kind, state string
+		var n int64
+		if err := rows.Scan(&kind, &state, &n); err != nil {
+			return err
+		}
+		if out[kind] == nil {
+			out[kind] = map[string]int64{}
+		}
+		out[kind][state] = n
+	}
+	return rows.Err()
 }
 
 // FinishedFunc hears of one finished job attempt: its kind, how it ended (completed,

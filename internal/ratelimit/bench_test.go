@@ -2,12 +2,11 @@ package ratelimit
 
 import (
 	"context"
-	"slices"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/vibecoder/vibecoder/internal/testutil"
 )
 
 // The limits are generous so every call does the full admit path (read, decide, write).
@@ -15,11 +14,17 @@ var benchLimit = Limit{Rate: 1 << 30, Period: time.Second, Burst: 1 << 30}
 
 const benchKeys = 1000
 
-func benchAllow(b *testing.B, l Limiter) {
+// userKeys returns benchKeys distinct keys, each a user of its own.
+func userKeys() []string {
 	keys := make([]string, benchKeys)
 	for i := range keys {
 		keys[i] = "user:" + strconv.Itoa(i)
 	}
+	return keys
+}
+
+func benchAllow(b *testing.B, l Limiter) {
+	keys := userKeys()
 	ctx := context.Background()
 	b.ReportAllocs()
 	i := 0
@@ -31,62 +36,26 @@ func benchAllow(b *testing.B, l Limiter) {
 	}
 }
 
-// benchAllowParallel reports the p99 latency of one Allow alongside the throughput.
+// benchAllowParallel runs Allows from parallelism goroutines per CPU and reports the
+// p99 latency of one Allow alongside the throughput.
 func benchAllowParallel(b *testing.B, l Limiter, parallelism int) {
-	keys := make([]string, benchKeys)
-	for i := range keys {
-		keys[i] = "user:" + strconv.Itoa(i)
-	}
+	keys := userKeys()
 	ctx := context.Background()
-	var (
-		mu   sync.Mutex
-		all  []time.Duration
-		next atomic.Int64
-	)
-	b.SetParallelism(parallelism)
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		lat := make([]time.Duration, 0, 1024)
-		i := int(next.Add(7919))
-		for pb.Next() {
-			start := time.Now()
-			if _, err := l.Allow(ctx, keys[i%len(keys)], benchLimit, 1); err != nil {
-				b.Error(err)
-				return
-			}
-			lat = append(lat, time.Since(start))
-			i++
-		}
-		mu.Lock()
-		all = append(all, lat...)
-		mu.Unlock()
+	testutil.BenchParallelP99(b, parallelism, func(i int) error {
+		_, err := l.Allow(ctx, keys[i%len(keys)], benchLimit, 1)
+		return err
 	})
-	b.StopTimer()
-	if len(all) > 0 {
-		slices.Sort(all)
-		b.ReportMetric(float64(all[len(all)*99/100].Nanoseconds()), "p99-ns")
-	}
 }
 
 func BenchmarkMemoryAllow(b *testing.B) { benchAllow(b, NewMemory(nil)) }
 
 func BenchmarkMemoryAllowParallel(b *testing.B) { benchAllowParallel(b, NewMemory(nil), 1) }
 
-func BenchmarkRedisAllow(b *testing.B) {
-	client, prefix := newTestRedis(b)
-	benchAllow(b, NewRedis(client, prefix))
-}
+func BenchmarkRedisAllow(b *testing.B) { benchAllow(b, NewRedis(newTestRedis(b))) }
 
 // BenchmarkRedisAllowParallel runs one goroutine per CPU, about the concurrency of
 // 10,000 requests/s at a ~50µs round trip.
-func BenchmarkRedisAllowParallel(b *testing.B) {
-	client, prefix := newTestRedis(b)
-	benchAllowParallel(b, NewRedis(client, prefix), 1)
-}
+func BenchmarkRedisAllowParallel(b *testing.B) { benchAllowParallel(b, NewRedis(newTestRedis(b)), 1) }
 
 // BenchmarkRedisAllowSaturated runs 8 goroutines per CPU to find the throughput ceiling.
-func BenchmarkRedisAllowSaturated(b *testing.B) {
-	client, prefix := newTestRedis(b)
-	benchAllowParallel(b, NewRedis(client, prefix), 8)
-}
+func BenchmarkRedisAllowSaturated(b *testing.B) { benchAllowParallel(b, NewRedis(newTestRedis(b)), 8) }

@@ -9,26 +9,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/vibecoder/vibecoder/internal/testutil"
 )
-
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{t: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 func allow(t *testing.T, l Limiter, key string, limit Limit, cost int) Result {
 	t.Helper()
@@ -40,7 +23,7 @@ func allow(t *testing.T, l Limiter, key string, limit Limit, cost int) Result {
 }
 
 func TestMemoryBurstThenReject(t *testing.T) {
-	clk := newFakeClock()
+	clk := testutil.NewClock()
 	l := NewMemory(clk.Now)
 	lim := PerMinute(20)
 	for i := range 20 {
@@ -83,7 +66,7 @@ func TestMemoryBurstThenReject(t *testing.T) {
 }
 
 func TestMemoryBurstDiffersFromRate(t *testing.T) {
-	clk := newFakeClock()
+	clk := testutil.NewClock()
 	l := NewMemory(clk.Now)
 	lim := Limit{Rate: 10, Period: time.Second, Burst: 3} // one per 100ms, 3 at once
 	for i := range 3 {
@@ -108,7 +91,7 @@ func TestMemoryBurstDiffersFromRate(t *testing.T) {
 }
 
 func TestMemoryCost(t *testing.T) {
-	clk := newFakeClock()
+	clk := testutil.NewClock()
 	l := NewMemory(clk.Now)
 	tpm := PerMinute(1000) // tokens per minute
 
@@ -165,7 +148,7 @@ func TestInvalidArguments(t *testing.T) {
 }
 
 func TestMemoryForgetsIdleKeys(t *testing.T) {
-	clk := newFakeClock()
+	clk := testutil.NewClock()
 	l := NewMemory(clk.Now)
 	lim := PerSecond(1)
 	for round := range 10 {
@@ -184,7 +167,7 @@ func TestMemoryForgetsIdleKeys(t *testing.T) {
 }
 
 func TestMemoryConcurrentAdmitsExactlyBurst(t *testing.T) {
-	clk := newFakeClock()
+	clk := testutil.NewClock()
 	l := NewMemory(clk.Now)
 	var admitted atomic.Int64
 	var wg sync.WaitGroup

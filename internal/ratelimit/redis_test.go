@@ -3,7 +3,6 @@ package ratelimit
 import (
 	"context"
 	"errors"
-	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -193,23 +192,7 @@ func TestRedisInvalidArguments(t *testing.T) {
 }
 
 func TestRedisUnreachableReturnsError(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // nothing listens there now
-	client := redis.NewClient(&redis.Options{
-		Addr:                  addr,
-		DialTimeout:           200 * time.Millisecond,
-		ReadTimeout:           200 * time.Millisecond,
-		WriteTimeout:          200 * time.Millisecond,
-		DialerRetries:         1,
-		MaxRetries:            -1,
-		ContextTimeoutEnabled: true,
-	})
-	defer client.Close()
-	l := NewRedis(client, "x:")
+	l := NewRedis(testutil.UnreachableRedis(t), "x:")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if r, err := l.Allow(ctx, "k", PerMinute(20), 1); err == nil || r.Allowed {
@@ -221,42 +204,7 @@ func TestRedisUnreachableReturnsError(t *testing.T) {
 // answers, with client timeouts disabled: only the ctx deadline can end the call, so a
 // hang here (the test timing out) means the deadline was ignored.
 func TestRedisHonoursContextDeadline(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	var mu sync.Mutex
-	var held []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			held = append(held, c)
-			mu.Unlock()
-		}
-	}()
-	defer func() {
-		mu.Lock()
-		for _, c := range held {
-			c.Close()
-		}
-		mu.Unlock()
-	}()
-	client := redis.NewClient(&redis.Options{
-		Addr:                  ln.Addr().String(),
-		Protocol:              2,
-		DialTimeout:           time.Hour,
-		ReadTimeout:           -1,
-		WriteTimeout:          -1,
-		MaxRetries:            -1,
-		ContextTimeoutEnabled: true,
-	})
-	defer client.Close()
-	l := NewRedis(client, "x:")
+	l := NewRedis(testutil.SilentRedis(t), "x:")
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	if _, err := l.Allow(ctx, "k", PerMinute(20), 1); err == nil {
