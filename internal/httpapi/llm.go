@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -64,6 +65,17 @@ func setLLMHeaders(w http.ResponseWriter, res *gateway.Result, cached bool) {
 	if res != nil && res.RateLimit != nil {
 		res.RateLimit.SetHeaders(w.Header())
 	}
+}
+
+// newCompletionID is a chat completion's id as OpenAI spells them: "chatcmpl-" and 32
+// lower-case hex digits (here a random UUID's).
+func newCompletionID() string {
+	const prefix = "chatcmpl-"
+	u := uuid.New()
+	var b [len(prefix) + 2*len(u)]byte
+	copy(b[:], prefix)
+	hex.Encode(b[len(prefix):], u[:])
+	return string(b[:])
 }
 
 // generateRequest is the body of POST /llm/generate.
@@ -468,7 +480,7 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	u := userFrom(r.Context())
 	noCache, noStore := cacheControl(r)
 	call := &gateway.Call{UserID: u.ID, Model: in.Model, Request: req, NoCache: noCache, NoStore: noStore}
-	id := "chatcmpl-" + strings.ReplaceAll(uuid.NewString(), "-", "")
+	id := newCompletionID()
 	created := time.Now().Unix()
 
 	if !in.Stream {

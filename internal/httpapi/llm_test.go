@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,6 +19,9 @@ import (
 
 	"github.com/vibecoder/vibecoder/internal/llm/llmtest"
 )
+
+// completionID is the shape of OpenAI's chat completion ids.
+var completionID = regexp.MustCompile(`^chatcmpl-[0-9a-f]{32}$`)
 
 // What the fake providers answer. The OpenAI fake streams fakeChunks; joined, they are
 // the text of every answer it gives.
@@ -511,7 +515,7 @@ func TestChatCompletions(t *testing.T) {
 			r := chat(t, chatBody(prompt))
 			wantStatus(t, r, http.StatusOK, "chat")
 			wantHeader(t, r, "X-Cache", "MISS")
-			if !strings.HasPrefix(r.str("id"), "chatcmpl-") || r.str("object") != "chat.completion" ||
+			if !completionID.MatchString(r.str("id")) || r.str("object") != "chat.completion" ||
 				jnum(r.body["created"]) <= 0 || r.str("model") != gptMini {
 				t.Errorf("envelope: %s", r.raw)
 			}
@@ -549,7 +553,7 @@ func TestChatCompletions(t *testing.T) {
 				t.Errorf("stream: role %q deltas %q finish %q\n%s", s.role, s.deltas, s.finish, r.raw)
 			}
 			for i := range s.ids {
-				if s.ids[i] != s.ids[0] || !strings.HasPrefix(s.ids[i], "chatcmpl-") || s.objects[i] != "chat.completion.chunk" {
+				if s.ids[i] != s.ids[0] || !completionID.MatchString(s.ids[i]) || s.objects[i] != "chat.completion.chunk" {
 					t.Fatalf("chunk %d: id %q object %q (first id %q)", i, s.ids[i], s.objects[i], s.ids[0])
 				}
 			}

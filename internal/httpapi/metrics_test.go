@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 
 	"github.com/vibecoder/vibecoder/internal/httpapi"
 	"github.com/vibecoder/vibecoder/internal/observe"
+	"github.com/vibecoder/vibecoder/internal/testutil"
 )
 
 const metricsToken = "metrics-token-0123456789abcdef"
@@ -236,31 +236,12 @@ func with(m map[string]string, k, v string) map[string]string {
 	return out
 }
 
-// clock is a fake time source that handlers move forward, so the latencies the
-// metrics see are exactly the ones the test chose.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // TestMetricsPercentiles drives known latencies through a test route (the handler
 // moves a fake clock by the latency the path asks for) and checks the summary's
 // percentiles exactly, the histogram's buckets against them, and the slow-request log.
 func TestMetricsPercentiles(t *testing.T) {
 	e := newEnv(t, "sqlite", nil) // the figures do not depend on the database
-	clk := &clock{now: time.Unix(1_700_000_000, 0)}
+	clk := testutil.NewClock()    // handlers move it forward: the metrics see exactly the latencies the test chose
 	logs := &logBuffer{}
 	log := observe.NewLogger(logs, e.app.Config.LogLevel, observe.NewRedactor(nil))
 	srv := httpapi.New(e.app.Store, e.app.Auth, observe.NewHealth("sqlite", e.app.Store.Ping, nil), log, httpapi.Config{})
@@ -270,7 +251,7 @@ func TestMetricsPercentiles(t *testing.T) {
 	}
 	srv.Handle("GET /test/latency/{ms}", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n, _ := strconv.Atoi(r.PathValue("ms"))
-		clk.advance(time.Duration(n) * time.Millisecond)
+		clk.Advance(time.Duration(n) * time.Millisecond)
 		if r.URL.Query().Has("stream") {
 			w.Header().Set("Content-Type", "text/event-stream")
 		}
