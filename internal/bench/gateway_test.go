@@ -54,9 +54,9 @@ const (
 // completion is the upstream's answer text: about 1 KB, a typical short completion.
 var completion = strings.Repeat("Use a buffered channel and a WaitGroup to fan the work out. ", 18)
 
-// serviceTimes records how long the upstream spent serving each request (from its
-// handler's start to just before it writes the answer: the fixed delay, that timer's
-// jitter, reading the body), by the tag that ends the request's prompt. A latency less
+// serviceTimes records how long the upstream spent serving each request (from when
+// it has read the request's body to just before it writes the answer: the fixed delay
+// and that timer's jitter), by the tag that ends the request's prompt. A latency less
 // its request's service time is what the path to the upstream and back costs; the
 // timer's jitter, tens to hundreds of microseconds on this VM and the same whichever
 // way a request came, then no longer hides what a gateway adds.
@@ -110,11 +110,11 @@ func upstream(delay time.Duration, served *serviceTimes) http.Handler {
 	length := strconv.Itoa(len(body))
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/chat/completions", func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
 		req, err := io.ReadAll(r.Body)
 		if err != nil {
 			return
 		}
+		start := time.Now() // the body's arrival is the path's, not the upstream's, time
 		t := time.NewTimer(delay)
 		defer t.Stop()
 		select {

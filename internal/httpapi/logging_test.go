@@ -15,8 +15,11 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/vibecoder/vibecoder/internal/app"
-	"github.com/vibecoder/vibecoder/internal/config"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/vibecoder/vibecoder/internal/httpapi"
 	"github.com/vibecoder/vibecoder/internal/observe"
 )
 
@@ -157,48 +160,55 @@ func (g *gatedLog) Write(p []byte) (int, error) {
 }
 
 // TestAnswerSentBeforeBookkeeping: a JSON answer reaches the client whole before the
-// request's access-log line is written (and its metrics recorded): a slow log sink or
-// the logging work itself does not delay the answer.
+// request's access-log line is written (and its metrics and span recorded): a slow log
+// sink or the logging work itself does not delay the answer — with tracing on too,
+// whose middleware wraps the response writer. The log line is held back until the
+// answer has arrived; had the answer waited for it, the client would time out.
 func TestAnswerSentBeforeBookkeeping(t *testing.T) {
-	vars := map[string]string{"VIBECODER_DATA_DIR": t.TempDir()}
-	cfg, err := config.Load(func(k string) string { return vars[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := &gatedLog{open: make(chan struct{})}
-	a, err := app.New(t.Context(), cfg, observe.NewLogger(g, cfg.LogLevel, observe.NewRedactor(cfg.Secrets())))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(a.HTTP.Handler())
-	t.Cleanup(func() {
-		srv.Close()
-		if err := a.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	var once sync.Once
-	release := func() { once.Do(func() { close(g.open) }) }
-	t.Cleanup(release)
+	e := newEnv(t, "sqlite", nil)
+	for _, tc := range []struct {
+		name string
+		tp   trace.TracerProvider
+	}{
+		{"without tracing", nil},
+		{"with tracing", sdktrace.NewTracerProvider(sdktrace.WithSyncer(tracetest.NewInMemoryExporter()))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := &gatedLog{open: make(chan struct{})}
+			var once sync.Once
+			release := func() { once.Do(func() { close(g.open) }) }
+			log := observe.NewLogger(g, e.app.Config.LogLevel, observe.NewRedactor(nil))
+			srv := httpapi.New(e.app.Store, e.app.Auth, observe.NewHealth("sqlite", e.app.Store.Ping, nil), log, httpapi.Config{Tracer: tc.tp})
+			if err := srv.EnableMetrics(observe.NewMetrics(observe.MetricsConfig{}), httpapi.MetricsConfig{}); err != nil {
+				t.Fatal(err)
+			}
+			hs := httptest.NewServer(srv.Handler())
+			t.Cleanup(hs.Close)
+			t.Cleanup(release) // before the server closes: its handler may be holding the line
 
-	client := &http.Client{Timeout: 10 * time.Second}
-	resp, err := client.Get(srv.URL + "/readyz")
-	if err != nil {
-		t.Fatalf("the answer waited for the access log: %v", err)
-	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		t.Fatalf("reading the answer: %v", err)
-	}
-	if g.held.Load() != 1 {
-		t.Errorf("%d access-log lines were being written when the answer arrived, want 1 (held back)", g.held.Load())
-	}
-	release()
-	if resp.StatusCode != http.StatusOK || !json.Valid(body) {
-		t.Fatalf("readyz: %d %q", resp.StatusCode, body)
-	}
-	if resp.ContentLength != int64(len(body)) || len(resp.TransferEncoding) != 0 {
-		t.Errorf("Content-Length %d, Transfer-Encoding %v for a %d-byte answer: want its length, not chunks", resp.ContentLength, resp.TransferEncoding, len(body))
+			resp, err := (&http.Client{Timeout: 10 * time.Second}).Get(hs.URL + "/health")
+			if err != nil {
+				t.Fatalf("the answer waited for the access log: %v", err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil {
+				t.Fatalf("reading the answer: %v", err)
+			}
+			if resp.StatusCode != http.StatusOK || !json.Valid(body) {
+				t.Fatalf("health: %d %q", resp.StatusCode, body)
+			}
+			if resp.ContentLength != int64(len(body)) || len(resp.TransferEncoding) != 0 {
+				t.Errorf("Content-Length %d, Transfer-Encoding %v for a %d-byte answer: want its length, not chunks", resp.ContentLength, resp.TransferEncoding, len(body))
+			}
+			// The request's log line comes after its answer, and is held back until
+			// released: see it being written, so the test knows it was this one.
+			for deadline := time.Now().Add(10 * time.Second); g.held.Load() == 0; time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("the request's access-log line was never written")
+				}
+			}
+			release()
+		})
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -257,8 +258,21 @@ func TestMetricsPercentiles(t *testing.T) {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	}))
-	hs := httptest.NewServer(srv.Handler())
+	// settle waits for every request begun to be done with: a JSON answer (the
+	// /metrics summary) reaches the client before its own metrics are taken, which
+	// must not read the clock after the test has moved it on.
+	var serving sync.RWMutex
+	handler := srv.Handler()
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		serving.RLock()
+		defer serving.RUnlock()
+		handler.ServeHTTP(w, r)
+	}))
 	t.Cleanup(hs.Close)
+	settle := func() {
+		serving.Lock()
+		defer serving.Unlock()
+	}
 	get := func(path string, hdr ...string) *http.Response {
 		t.Helper()
 		req, _ := http.NewRequestWithContext(t.Context(), "GET", hs.URL+path, nil)
@@ -326,7 +340,9 @@ func TestMetricsPercentiles(t *testing.T) {
 	}
 
 	// A request over the threshold is logged as a warning with its route and timing.
+	settle()
 	get("/test/latency/2500")
+	settle()
 	found := false
 	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
 		var l map[string]any

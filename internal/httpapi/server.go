@@ -112,10 +112,26 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 // of unknown length are left to net/http, which then picks Content-Length or chunked
 // encoding as it always has.
 func sendNow(w http.ResponseWriter) {
-	if rec, ok := w.(*statusRecorder); !ok || rec.status == 0 || w.Header().Get("Content-Length") == "" {
+	if w.Header().Get("Content-Length") == "" || !answered(w) {
 		return
 	}
 	_ = http.NewResponseController(w).Flush()
+}
+
+// answered reports whether the handler has begun its answer, by the access log's
+// statusRecorder, found through whatever wrappers (the tracing middleware's) sit
+// between it and route.
+func answered(w http.ResponseWriter) bool {
+	for {
+		switch v := w.(type) {
+		case *statusRecorder:
+			return v.status != 0
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = v.Unwrap()
+		default:
+			return false
+		}
+	}
 }
 
 // headerProbe records what the mux's own fallback handlers would answer.
@@ -211,8 +227,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	}()
 	if err := json.NewEncoder(buf).Encode(v); err != nil {
 		// Every value handed here encodes; if one ever does not, the client gets a 500
-		// rather than half a document.
-		http.Error(w, `{"error":"the response could not be encoded"}`, http.StatusInternalServerError)
+		// problem rather than half a document.
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = w.Write([]byte(`{"type":"about:blank","title":"Internal Server Error","status":500,"detail":"the answer could not be encoded"}` + "\n"))
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")

@@ -143,7 +143,9 @@ func parsePreview(r *http.Request) (previewTarget, string) {
 		if t.expiry, err = strconv.ParseInt(exp, 10, 64); !ok || err != nil {
 			return t, "not found"
 		}
-		if t.mac, err = base64.RawURLEncoding.Strict().DecodeString(mac); err != nil {
+		// One capability has one spelling: the decoder would also take the unused low
+		// bits of the last character set, and line breaks anywhere.
+		if t.mac, err = base64.RawURLEncoding.DecodeString(mac); err != nil || base64.RawURLEncoding.EncodeToString(t.mac) != mac {
 			return t, "not found"
 		}
 	}

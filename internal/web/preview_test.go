@@ -390,3 +390,27 @@ func respell(c byte) string {
 	i := strings.IndexByte(alphabet, c)
 	return string(alphabet[i^1])
 }
+
+// TestPreviewSignatureHasOneSpelling: a capability link is served only as it was
+// issued. Go's base64 decoder skips line breaks (even in strict mode), and the path
+// value arrives with %0A and %0D decoded, so a signature with a line break in it would
+// otherwise decode to the same MAC.
+func TestPreviewSignatureHasOneSpelling(t *testing.T) {
+	f := newPreviewFixture(t)
+	base := f.capability(t) // "/preview/<id>.<exp>.<sig>/"
+	other := newBrowser(t, f.srv)
+	if p := other.get(base + "index.html"); p.status != http.StatusOK {
+		t.Fatalf("the capability itself: %d %s", p.status, p.body)
+	}
+	sig := base[strings.LastIndexByte(strings.TrimSuffix(base, "/"), '.')+1 : len(base)-1]
+	prefix := base[:len(base)-1-len(sig)]
+	for what, spelled := range map[string]string{
+		"LF inside":   sig[:10] + "%0A" + sig[10:],
+		"CRLF at end": sig + "%0D%0A",
+	} {
+		p := other.get(prefix + spelled + "/index.html")
+		if p.status == http.StatusOK {
+			t.Errorf("%s: a re-spelled signature (%s) was served: %d", what, spelled, p.status)
+		}
+	}
+}
