@@ -45,12 +45,13 @@ type LLMCacheInfo struct {
 // cacheControl reads the request's Cache-Control: no-cache skips the lookup, no-store
 // skips the write.
 func cacheControl(r *http.Request) (noCache, noStore bool) {
-	for _, part := range strings.Split(r.Header.Get("Cache-Control"), ",") {
-		switch strings.ToLower(strings.TrimSpace(part)) {
-		case "no-cache":
-			noCache = true
-		case "no-store":
-			noStore = true
+	// Every Cache-Control field counts (a list may be split over several), and
+	// directive names are case-insensitive (RFC 9111 §5.2).
+	for _, field := range r.Header.Values("Cache-Control") {
+		for part := range strings.SplitSeq(field, ",") {
+			part = strings.TrimSpace(part)
+			noCache = noCache || strings.EqualFold(part, "no-cache")
+			noStore = noStore || strings.EqualFold(part, "no-store")
 		}
 	}
 	return
