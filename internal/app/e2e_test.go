@@ -24,19 +24,6 @@ import (
 	"github.com/vibecoder/vibecoder/internal/testutil"
 )
 
-func git(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t",
-		"GIT_COMMITTER_EMAIL=t@example.com", "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %v: %v\n%s", args, err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
-
 // fixtureRepo makes a Go module whose test fails (Add subtracts), pushed to a bare
 // "remote" at <root>/acme/calc.git, and returns the remote's path.
 func fixtureRepo(t *testing.T) string {
@@ -47,19 +34,9 @@ func fixtureRepo(t *testing.T) string {
 		"calc.go":      "// Package calc adds numbers.\npackage calc\n\n// Add returns the sum of a and b.\nfunc Add(a, b int) int {\n\treturn a - b\n}\n",
 		"calc_test.go": "package calc\n\nimport \"testing\"\n\nfunc TestAdd(t *testing.T) {\n\tif got := Add(2, 3); got != 5 {\n\t\tt.Fatalf(\"Add(2, 3) = %d, want 5\", got)\n\t}\n}\n",
 	}
-	if err := os.MkdirAll(src, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for name, body := range files {
-		if err := os.WriteFile(filepath.Join(src, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	git(t, src, "init", "-q", "-b", "main")
-	git(t, src, "add", ".")
-	git(t, src, "commit", "-q", "-m", "calc")
+	testutil.GitRepo(t, src, files, "calc")
 	remote := filepath.Join(root, "acme", "calc.git")
-	git(t, root, "clone", "-q", "--bare", src, remote)
+	testutil.Git(t, root, "clone", "-q", "--bare", src, remote)
 	return remote
 }
 
@@ -283,10 +260,10 @@ func TestPipelineEndToEnd(t *testing.T) {
 		t.Errorf("branch %q", ex.Commit.Branch)
 	}
 	// The branch is on the remote with the fix.
-	if sha := git(t, remote, "rev-parse", ex.Commit.Branch); sha != ex.Commit.SHA {
+	if sha := testutil.Git(t, remote, "rev-parse", ex.Commit.Branch); sha != ex.Commit.SHA {
 		t.Fatalf("remote branch at %s, commit %s", sha, ex.Commit.SHA)
 	}
-	if body := git(t, remote, "show", ex.Commit.Branch+":calc.go"); !strings.Contains(body, "return a + b") {
+	if body := testutil.Git(t, remote, "show", ex.Commit.Branch+":calc.go"); !strings.Contains(body, "return a + b") {
 		t.Fatalf("pushed calc.go:\n%s", body)
 	}
 	prs := gh.PullRequests("acme", "calc")

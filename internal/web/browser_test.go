@@ -55,11 +55,7 @@ func TestBrowserSignupAndProject(t *testing.T) {
 
 	do("signup page", chromedp.WaitVisible(chromedp.CSS("#email")))
 	shot("01-signup")
-	do("sign up",
-		chromedp.SendKeys(chromedp.CSS("#email"), "browser@example.com"),
-		chromedp.SendKeys(chromedp.CSS("#password"), "correct horse battery"),
-		chromedp.Submit(chromedp.CSS("#password")),
-		chromedp.WaitVisible(chromedp.CSS("#project-form")))
+	do("sign up", signIn("browser@example.com")...)
 	do("create a project",
 		chromedp.SendKeys(chromedp.CSS("#p-name"), "Browser demo"),
 		chromedp.SendKeys(chromedp.CSS("#p-repo"), "https://example.com/browser-demo.git"),

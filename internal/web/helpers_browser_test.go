@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
@@ -16,6 +17,7 @@ import (
 	"github.com/vibecoder/vibecoder/internal/app"
 	"github.com/vibecoder/vibecoder/internal/config"
 	"github.com/vibecoder/vibecoder/internal/observe"
+	"github.com/vibecoder/vibecoder/internal/testutil"
 )
 
 // requireChromium returns the Chromium to drive. Without one the test fails under
@@ -69,25 +71,13 @@ func sandboxMissing(t *testing.T) bool {
 func calcRepo(t *testing.T, root, name string, extra map[string]string) string {
 	t.Helper()
 	src := filepath.Join(root, name)
-	if err := os.MkdirAll(src, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	files := map[string]string{
 		"go.mod":       "module example.com/calc\n\ngo 1.22\n",
 		"calc.go":      "package calc\n\n// Add returns the sum of a and b.\nfunc Add(a, b int) int {\n\treturn a - b\n}\n",
 		"calc_test.go": "package calc\n\nimport \"testing\"\n\nfunc TestAdd(t *testing.T) {\n\tif got := Add(2, 3); got != 5 {\n\t\tt.Fatalf(\"Add(2, 3) = %d, want 5\", got)\n\t}\n}\n",
 	}
-	for name, body := range extra {
-		files[name] = body
-	}
-	for name, body := range files {
-		if err := os.WriteFile(filepath.Join(src, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	gitRun(t, src, "init", "-q", "-b", "main")
-	gitRun(t, src, "add", ".")
-	gitRun(t, src, "commit", "-q", "-m", "calc")
+	maps.Copy(files, extra)
+	testutil.GitRepo(t, src, files, "calc")
 	return src
 }
 
@@ -146,6 +136,18 @@ func openTab(t *testing.T, chrome string, width, height int, url string, timeout
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	t.Cleanup(cancel)
 	return tab{t: t, ctx: ctx}
+}
+
+// signIn fills the sign-up or log-in form on the page as email (with the password
+// every browser test uses), submits it and waits for the projects page that follows.
+func signIn(email string) []chromedp.Action[chromedp.Void] {
+	return []chromedp.Action[chromedp.Void]{
+		chromedp.WaitVisible(chromedp.CSS("#email")),
+		chromedp.SendKeys(chromedp.CSS("#email"), email),
+		chromedp.SendKeys(chromedp.CSS("#password"), "correct horse battery"),
+		chromedp.Submit(chromedp.CSS("#password")),
+		chromedp.WaitVisible(chromedp.CSS("#project-form")),
+	}
 }
 
 // do runs steps; what names them in a failure.

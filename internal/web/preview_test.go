@@ -22,6 +22,7 @@ import (
 	"github.com/vibecoder/vibecoder/internal/audit"
 	"github.com/vibecoder/vibecoder/internal/gitops"
 	"github.com/vibecoder/vibecoder/internal/store"
+	"github.com/vibecoder/vibecoder/internal/testutil"
 )
 
 // previewSecret is planted beside the workspaces; no preview may ever show it.
@@ -302,15 +303,7 @@ func TestPreviewFinished(t *testing.T) {
 	}
 	// A repository for the workspace to have come from.
 	repo := filepath.Join(t.TempDir(), "repo")
-	if err := os.MkdirAll(repo, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(repo, "README.md"), []byte("# site\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	gitRun(t, repo, "init", "-q", "-b", "main")
-	gitRun(t, repo, "add", ".")
-	gitRun(t, repo, "commit", "-q", "-m", "readme")
+	testutil.GitRepo(t, repo, map[string]string{"README.md": "# site\n"}, "readme")
 	ws, err := git.Create(ctx, repo, "main", filepath.Join(t.TempDir(), "ws"))
 	if err != nil {
 		t.Fatal(err)

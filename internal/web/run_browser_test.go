@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,17 +15,6 @@ import (
 	"github.com/vibecoder/vibecoder/internal/llm/llmtest"
 	"github.com/vibecoder/vibecoder/internal/store"
 )
-
-func gitRun(t *testing.T, dir string, args ...string) {
-	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t",
-		"GIT_COMMITTER_EMAIL=t@example.com", "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("git %v: %v\n%s", args, err, out)
-	}
-}
 
 // TestBrowserWatchesARun: a task runs to the end (a fake LLM fixes a failing Go test;
 // the tests run in the sandbox; the reviewer approves) while the execution page is
@@ -75,15 +63,10 @@ func TestBrowserWatchesARun(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 4*time.Minute)
 	defer cancel()
-	if err := chromedp.Do(ctx,
-		chromedp.WaitVisible(chromedp.CSS("#email")),
-		chromedp.SendKeys(chromedp.CSS("#email"), "watcher@example.com"),
-		chromedp.SendKeys(chromedp.CSS("#password"), "correct horse battery"),
-		chromedp.Submit(chromedp.CSS("#password")),
-		chromedp.WaitVisible(chromedp.CSS("#project-form")),
+	if err := chromedp.Do(ctx, append(signIn("watcher@example.com"),
 		chromedp.Navigate(base+"/executions/"+e.ID.String()),
 		chromedp.WaitVisible(chromedp.CSS("#timeline")),
-	); err != nil {
+	)...); err != nil {
 		t.Fatalf("open the execution page: %v", err)
 	}
 	// Wait, on the live page, for the run to finish.

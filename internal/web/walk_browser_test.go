@@ -75,12 +75,7 @@ func TestBrowserWalkthrough(t *testing.T) {
 	}
 
 	// Sign up and create a project from the fixture repository.
-	do("sign up",
-		chromedp.WaitVisible(chromedp.CSS("#email")),
-		chromedp.SendKeys(chromedp.CSS("#email"), "walker@example.com"),
-		chromedp.SendKeys(chromedp.CSS("#password"), "correct horse battery"),
-		chromedp.Submit(chromedp.CSS("#password")),
-		chromedp.WaitVisible(chromedp.CSS("#project-form")))
+	do("sign up", signIn("walker@example.com")...)
 	do("create a project",
 		chromedp.SendKeys(chromedp.CSS("#p-name"), "calc"),
 		chromedp.SendKeys(chromedp.CSS("#p-repo"), src),
