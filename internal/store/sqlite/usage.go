@@ -147,10 +147,11 @@ func (s *Store) InsertUsage(ctx context.Context, rows []store.LLMUsage) error {
 			if err != nil {
 				return translate(err)
 			}
-			if n, err := res.RowsAffected(); err != nil || n == int64(len(chunk)) {
-				if err != nil {
-					return err
-				}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			if n == int64(len(chunk)) {
 				start += size
 				continue
 			}
