@@ -22,6 +22,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vibecoder/vibecoder/internal/app"
@@ -673,7 +675,9 @@ func benchRedis(b *testing.B) string {
 // gateway can add here. A bare forwarding handler (read the body, POST it upstream
 // on a keep-alive client, copy the answer back; no authentication, JSON, cache,
 // limits or logging) sits in front of the same upstream and is measured the same way,
-// from the same process.
+// from the same process. SDK/AddedLatency/c=1 is the same forwarder making its
+// upstream call through openai-go, as the gateway's OpenAI adapter does: the least a
+// gateway built on the official SDK can add here.
 func BenchmarkProxyFloor(b *testing.B) {
 	f := &fixture{key: "unused"}
 	up := httptest.NewServer(upstream(upstreamDelay, &f.served))
@@ -703,6 +707,28 @@ func BenchmarkProxyFloor(b *testing.B) {
 		_, _ = io.Copy(w, resp.Body)
 	}))
 	b.Cleanup(proxy.Close)
+	// The same forwarder with the upstream call made through openai-go, as the
+	// gateway's OpenAI adapter makes it (Client.Post with the body as bytes, the
+	// answer taken back as bytes): the least a gateway built on the official SDK
+	// can add here.
+	sdk := openai.Client{Options: []option.RequestOption{option.WithBaseURL(up.URL + "/v1"),
+		option.WithHTTPClient(fwd), option.WithMaxRetries(0), option.WithAPIKey("unused")}}
+	sdkProxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		var answer []byte
+		if err := sdk.Post(r.Context(), "chat/completions", body, &answer); err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Cache", "MISS")
+		_, _ = w.Write(answer)
+	}))
+	b.Cleanup(sdkProxy.Close)
 	tr := &http.Transport{MaxIdleConns: 4 * saturating, MaxIdleConnsPerHost: 2 * saturating, IdleConnTimeout: time.Minute}
 	b.Cleanup(tr.CloseIdleConnections)
 	f.client = &http.Client{Transport: tr}
@@ -710,6 +736,7 @@ func BenchmarkProxyFloor(b *testing.B) {
 	for _, c := range []int{1, saturating} {
 		b.Run(fmt.Sprintf("AddedLatency/c=%d", c), func(b *testing.B) { f.compare(b, c, up.URL, proxy.URL, "proxy-") })
 	}
+	b.Run("SDK/AddedLatency/c=1", func(b *testing.B) { f.compare(b, 1, up.URL, sdkProxy.URL, "proxy-") })
 }
 
 // TestChatBody keeps the benchmarks' hand-built request bodies valid JSON.
