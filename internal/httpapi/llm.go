@@ -491,7 +491,8 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		setLLMHeaders(w, res, res.Cached)
-		writeJSON(w, http.StatusOK, chatCompletion(id, created, res))
+		body := chatCompletion(id, created, res)
+		writeChatCompletion(w, &body)
 		return
 	}
 
@@ -641,6 +642,65 @@ func chatCompletion(id string, created int64, res *gateway.Result) chatCompletio
 	return chatCompletionBody{ID: id, Object: "chat.completion", Created: created, Model: res.Provider + "/" + res.Model,
 		Choices: []chatChoiceBody{{Index: 0, Message: msg, FinishReason: finish}},
 		Usage:   chatUsage(res.Response.Usage)}
+}
+
+// writeChatCompletion writes c as writeJSON would, encoded by appendChatCompletion
+// rather than by reflection: every non-streamed answer goes through here.
+func writeChatCompletion(w http.ResponseWriter, c *chatCompletionBody) {
+	buf := jsonBuffers.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= 64<<10 {
+			buf.Reset()
+			jsonBuffers.Put(buf)
+		}
+	}()
+	b, ok := appendChatCompletion(buf.AvailableBuffer(), c)
+	if !ok {
+		writeJSON(w, http.StatusOK, c)
+		return
+	}
+	buf.Write(b)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// appendChatCompletion appends c, and the newline json.Encoder ends with, byte for
+// byte as encoding/json encodes it (TestAppendChatCompletion). It reports false, and
+// leaves the encoding to encoding/json, when the message has tool calls: raw JSON,
+// which encoding/json compacts and escapes.
+func appendChatCompletion(b []byte, c *chatCompletionBody) ([]byte, bool) {
+	if len(c.Choices) != 1 || len(c.Choices[0].Message.ToolCalls) > 0 {
+		return b, false
+	}
+	ch := &c.Choices[0]
+	b = append(b, `{"id":`...)
+	b = llm.AppendJSONString(b, c.ID)
+	b = append(b, `,"object":`...)
+	b = llm.AppendJSONString(b, c.Object)
+	b = append(b, `,"created":`...)
+	b = strconv.AppendInt(b, c.Created, 10)
+	b = append(b, `,"model":`...)
+	b = llm.AppendJSONString(b, c.Model)
+	b = append(b, `,"choices":[{"index":`...)
+	b = strconv.AppendInt(b, int64(ch.Index), 10)
+	b = append(b, `,"message":{"role":`...)
+	b = llm.AppendJSONString(b, ch.Message.Role)
+	b = append(b, `,"content":`...)
+	b = llm.AppendJSONString(b, ch.Message.Content)
+	b = append(b, `},"finish_reason":`...)
+	b = llm.AppendJSONString(b, ch.FinishReason)
+	u := &c.Usage
+	b = append(b, `}],"usage":{"prompt_tokens":`...)
+	b = strconv.AppendInt(b, int64(u.PromptTokens), 10)
+	b = append(b, `,"completion_tokens":`...)
+	b = strconv.AppendInt(b, int64(u.CompletionTokens), 10)
+	b = append(b, `,"total_tokens":`...)
+	b = strconv.AppendInt(b, int64(u.TotalTokens), 10)
+	b = append(b, `,"prompt_tokens_details":{"cached_tokens":`...)
+	b = strconv.AppendInt(b, int64(u.PromptTokensDetails.CachedTokens), 10)
+	return append(b, "}}}\n"...), true
 }
 
 func (s *Server) listModels(w http.ResponseWriter, r *http.Request) {

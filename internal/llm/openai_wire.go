@@ -50,7 +50,7 @@ func (p *openAIProvider) appendChatBody(b []byte, req *Request, stream bool) ([]
 			b = append(b, ',')
 		}
 		first = false
-		b = appendJSONString(b, name)
+		b = AppendJSONString(b, name)
 		b = append(b, ':')
 	}
 	set := func(name string) bool {
@@ -58,7 +58,7 @@ func (p *openAIProvider) appendChatBody(b []byte, req *Request, stream bool) ([]
 		return !overridden
 	}
 	field("model")
-	b = appendJSONString(b, req.Model)
+	b = AppendJSONString(b, req.Model)
 	field("messages")
 	b = append(b, '[')
 	for i, m := range req.Messages {
@@ -105,7 +105,7 @@ func (p *openAIProvider) appendChatBody(b []byte, req *Request, stream bool) ([]
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendJSONString(b, s)
+			b = AppendJSONString(b, s)
 		}
 		b = append(b, ']')
 	}
@@ -165,25 +165,26 @@ func (p *openAIProvider) appendMessage(b []byte, m Message) ([]byte, error) {
 			if m.Content == "" {
 				b = append(b, "null"...)
 			} else {
-				b = appendJSONString(b, m.Content)
+				b = AppendJSONString(b, m.Content)
 			}
 			return append(b, '}'), nil
 		}
 	}
 	b = append(b, `{"role":`...)
-	b = appendJSONString(b, role)
+	b = AppendJSONString(b, role)
 	b = append(b, `,"content":`...)
-	b = appendJSONString(b, m.Content)
+	b = AppendJSONString(b, m.Content)
 	if role == RoleTool {
 		b = append(b, `,"tool_call_id":`...)
-		b = appendJSONString(b, m.ToolCallID)
+		b = AppendJSONString(b, m.ToolCallID)
 	}
 	return append(b, '}'), nil
 }
 
-// appendJSONString appends s as a JSON string, escaped as encoding/json does (HTML
-// characters and U+2028/U+2029 too; invalid UTF-8 becomes U+FFFD).
-func appendJSONString(b []byte, s string) []byte {
+// AppendJSONString appends s as a JSON string, byte for byte as encoding/json writes
+// it (HTML characters and U+2028/U+2029 escaped too; invalid UTF-8 becomes U+FFFD).
+// The gateway's hot paths encode with it instead of reflection.
+func AppendJSONString(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	b = append(b, '"')
 	start := 0
