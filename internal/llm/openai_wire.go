@@ -181,6 +181,17 @@ func (p *openAIProvider) appendMessage(b []byte, m Message) ([]byte, error) {
 	return append(b, '}'), nil
 }
 
+// jsonSafe[c] reports whether the ASCII byte c stands for itself in a JSON string
+// as encoding/json writes it (HTML-escaped): not a control character, quote,
+// backslash, '<', '>' or '&'. A table, as encoding/json's own, is what keeps the
+// common case to one load and one branch per byte.
+var jsonSafe = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
 // AppendJSONString appends s as a JSON string, byte for byte as encoding/json writes
 // it (HTML characters and U+2028/U+2029 escaped too; invalid UTF-8 becomes U+FFFD).
 // The gateway's hot paths encode with it instead of reflection.
@@ -191,7 +202,7 @@ func AppendJSONString(b []byte, s string) []byte {
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+			if jsonSafe[c] {
 				i++
 				continue
 			}
