@@ -118,7 +118,7 @@ func NewLogger(w io.Writer, level slog.Leveler, red *Redactor) *slog.Logger {
 				case slog.Level:
 					// Every record's level: nothing to redact. As a string it is written
 					// directly; as the Level it is, the JSON handler would marshal it
-					// through encoding/json (Level.MarshalJSON), a third of the line's cost.
+					// through encoding/json (Level.MarshalJSON), an allocation a line.
 					return slog.String(a.Key, v.String())
 				}
 				if v, changed := red.redactAny(a.Value.Any()); changed {
