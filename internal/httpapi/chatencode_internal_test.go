@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// chatEncodingCases are answers whose encodings appendChatCompletion must match.
+// chatEncodingCases are answers whose encodings appendJSON must match.
 var chatEncodingCases = []string{"", "plain", "<b>\"q\" & 'a'</b>\n\t\\", "\u2028\u2029", "\x00\x1f\x7f", "\xff\xfe", "é🦫", "a\xe2\x80"}
 
 func chatEncodingBody(text string, n int) chatCompletionBody {
@@ -23,12 +23,16 @@ func checkChatEncoding(t *testing.T, c chatCompletionBody) {
 	if err := json.NewEncoder(&want).Encode(c); err != nil {
 		t.Fatal(err)
 	}
-	got, ok := appendChatCompletion([]byte("prefix"), &c)
+	got, ok := c.appendJSON([]byte("prefix"))
 	if !ok {
-		t.Fatalf("appendChatCompletion refused %+v", c)
+		t.Fatalf("appendJSON refused %+v", c)
 	}
 	if string(got) != "prefix"+want.String() {
-		t.Errorf("appendChatCompletion:\n got %s\nwant %s", got[len("prefix"):], want.Bytes())
+		t.Errorf("appendJSON:\n got %s\nwant %s", got[len("prefix"):], want.Bytes())
+	}
+	var viaWriter bytes.Buffer // the path writeJSON takes
+	if err := encodeJSON(&viaWriter, &c); err != nil || viaWriter.String() != want.String() {
+		t.Errorf("encodeJSON: %v\n got %s\nwant %s", err, viaWriter.Bytes(), want.Bytes())
 	}
 }
 
@@ -40,12 +44,12 @@ func TestAppendChatCompletion(t *testing.T) {
 	}
 	c := chatEncodingBody("x", 1)
 	c.Choices[0].Message.ToolCalls = json.RawMessage(`[{"id":"call_1"}]`)
-	if b, ok := appendChatCompletion(nil, &c); ok || len(b) != 0 {
-		t.Errorf("tool calls: appendChatCompletion = %q, %v; want it to decline", b, ok)
+	if b, ok := c.appendJSON(nil); ok || len(b) != 0 {
+		t.Errorf("tool calls: appendJSON = %q, %v; want it to decline", b, ok)
 	}
 	c.Choices = append(chatEncodingBody("x", 1).Choices, chatEncodingBody("y", 2).Choices...)
-	if _, ok := appendChatCompletion(nil, &c); ok {
-		t.Error("two choices: appendChatCompletion accepted them")
+	if _, ok := c.appendJSON(nil); ok {
+		t.Error("two choices: appendJSON accepted them")
 	}
 }
 
@@ -65,7 +69,7 @@ func BenchmarkChatCompletionEncoding(b *testing.B) {
 	b.Run("append", func(b *testing.B) {
 		buf := make([]byte, 0, 4096)
 		for b.Loop() {
-			buf, _ = appendChatCompletion(buf[:0], &c)
+			buf, _ = c.appendJSON(buf[:0])
 		}
 	})
 	b.Run("encoding-json", func(b *testing.B) {

@@ -492,7 +492,7 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		}
 		setLLMHeaders(w, res, res.Cached)
 		body := chatCompletion(id, created, res)
-		writeChatCompletion(w, &body)
+		writeJSON(w, http.StatusOK, &body)
 		return
 	}
 
@@ -644,33 +644,11 @@ func chatCompletion(id string, created int64, res *gateway.Result) chatCompletio
 		Usage:   chatUsage(res.Response.Usage)}
 }
 
-// writeChatCompletion writes c as writeJSON would, encoded by appendChatCompletion
-// rather than by reflection: every non-streamed answer goes through here.
-func writeChatCompletion(w http.ResponseWriter, c *chatCompletionBody) {
-	buf := jsonBuffers.Get().(*bytes.Buffer)
-	defer func() {
-		if buf.Cap() <= 64<<10 {
-			buf.Reset()
-			jsonBuffers.Put(buf)
-		}
-	}()
-	b, ok := appendChatCompletion(buf.AvailableBuffer(), c)
-	if !ok {
-		writeJSON(w, http.StatusOK, c)
-		return
-	}
-	buf.Write(b)
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(buf.Bytes())
-}
-
-// appendChatCompletion appends c, and the newline json.Encoder ends with, byte for
-// byte as encoding/json encodes it (TestAppendChatCompletion). It reports false, and
-// leaves the encoding to encoding/json, when the message has tool calls: raw JSON,
-// which encoding/json compacts and escapes.
-func appendChatCompletion(b []byte, c *chatCompletionBody) ([]byte, bool) {
+// appendJSON appends c, and the newline json.Encoder ends with, byte for byte as
+// encoding/json encodes it (TestAppendChatCompletion): writeJSON encodes every
+// non-streamed answer so. It reports false, and leaves the encoding to encoding/json,
+// when the message has tool calls: raw JSON, which encoding/json compacts and escapes.
+func (c *chatCompletionBody) appendJSON(b []byte) ([]byte, bool) {
 	if len(c.Choices) != 1 || len(c.Choices[0].Message.ToolCalls) > 0 {
 		return b, false
 	}

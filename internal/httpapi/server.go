@@ -215,6 +215,25 @@ func (s *Server) getReadyz(w http.ResponseWriter, r *http.Request) {
 // jsonBuffers holds writeJSON's encoding buffers; one grown past 64 KiB is not kept.
 var jsonBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
+// jsonAppender is a value that encodes itself, byte for byte as encoding/json would
+// and without reflection (answers on the gateway's hot path). ok is false when it
+// leaves a value to encoding/json.
+type jsonAppender interface {
+	appendJSON(b []byte) (_ []byte, ok bool)
+}
+
+// encodeJSON writes v to buf as json.Encoder does, through its own appendJSON when
+// it has one.
+func encodeJSON(buf *bytes.Buffer, v any) error {
+	if a, ok := v.(jsonAppender); ok {
+		if b, ok := a.appendJSON(buf.AvailableBuffer()); ok {
+			buf.Write(b)
+			return nil
+		}
+	}
+	return json.NewEncoder(buf).Encode(v)
+}
+
 // writeJSON answers with v as JSON (one line, as json.Encoder writes it) and its
 // Content-Length, so route can send the answer before the middleware's bookkeeping.
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -225,7 +244,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 			jsonBuffers.Put(buf)
 		}
 	}()
-	if err := json.NewEncoder(buf).Encode(v); err != nil {
+	if err := encodeJSON(buf, v); err != nil {
 		// Every value handed here encodes; if one ever does not, the client gets a 500
 		// problem rather than half a document.
 		w.Header().Set("Content-Type", "application/problem+json")
