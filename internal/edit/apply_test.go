@@ -7,23 +7,11 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/vibecoder/vibecoder/internal/testutil"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")
-
-// writeTree creates files (path → content) under root.
-func writeTree(t *testing.T, root string, files map[string]string) {
-	t.Helper()
-	for name, content := range files {
-		p := filepath.Join(root, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
 
 func mustRead(t *testing.T, path string) string {
 	t.Helper()
@@ -71,7 +59,7 @@ func TestApplyMatches(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			root := t.TempDir()
-			writeTree(t, root, map[string]string{"f.txt": tt.file})
+			testutil.WriteTree(t, root, map[string]string{"f.txt": tt.file})
 			tt.edit.Path = "f.txt"
 			res, err := Apply(root, []Edit{tt.edit})
 			if err != nil {
@@ -114,7 +102,7 @@ func TestApplyFailures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			root := t.TempDir()
-			writeTree(t, root, map[string]string{"a.go": file, "bin": "x\n\x00\n", "dir/keep": ""})
+			testutil.WriteTree(t, root, map[string]string{"a.go": file, "bin": "x\n\x00\n", "dir/keep": ""})
 			res, err := Apply(root, []Edit{tt.edit})
 			if err != nil {
 				t.Fatal(err)
@@ -146,7 +134,7 @@ func TestApplyFailures(t *testing.T) {
 // ones that fail do not stop the others, and that each file is written once and whole.
 func TestApplySequence(t *testing.T) {
 	root := t.TempDir()
-	writeTree(t, root, map[string]string{"a.go": "one\ntwo\nthree\n", "b.go": "b\n"})
+	testutil.WriteTree(t, root, map[string]string{"a.go": "one\ntwo\nthree\n", "b.go": "b\n"})
 	if err := os.Chmod(filepath.Join(root, "a.go"), 0o750); err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +194,7 @@ func TestApplySequence(t *testing.T) {
 // leaves the link itself in place.
 func TestApplyThroughInnerSymlink(t *testing.T) {
 	root := t.TempDir()
-	writeTree(t, root, map[string]string{"real/a.go": "x\n"})
+	testutil.WriteTree(t, root, map[string]string{"real/a.go": "x\n"})
 	if err := os.Symlink("real/a.go", filepath.Join(root, "link.go")); err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +242,7 @@ func TestApplyBadRoot(t *testing.T) {
 // TestFailureReport checks the message the model gets, end to end from an answer.
 func TestFailureReport(t *testing.T) {
 	root := t.TempDir()
-	writeTree(t, root, map[string]string{"calc.go": "package calc\n\nfunc Add(a, b int) int {\n\treturn a + b\n}\n\nfunc Sub(a, b int) int {\n\treturn a - b\n}\n"})
+	testutil.WriteTree(t, root, map[string]string{"calc.go": "package calc\n\nfunc Add(a, b int) int {\n\treturn a + b\n}\n\nfunc Sub(a, b int) int {\n\treturn a - b\n}\n"})
 	answer := md(`calc.go
 '''go
 <<<<<<< SEARCH
@@ -328,7 +316,7 @@ calc.go
 // edit of the same answer produced: the reason must not claim they are missing.
 func TestApplyLaterEditProducesSearch(t *testing.T) {
 	root := t.TempDir()
-	writeTree(t, root, map[string]string{"a.txt": "a\n"})
+	testutil.WriteTree(t, root, map[string]string{"a.txt": "a\n"})
 	res, err := Apply(root, []Edit{
 		{Path: "a.txt", Search: "b\n", Replace: "c\n"},
 		{Path: "a.txt", Search: "a\n", Replace: "b\n"},

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vibecoder/vibecoder/internal/testutil"
 )
 
 // requireBwrap fails under CI=true and skips, loudly, elsewhere when bubblewrap is missing.
@@ -532,15 +534,7 @@ func TestGoTestInSandbox(t *testing.T) {
 			"sub/sub.go":    "package sub\n",
 			"sub/x_test.go": "package sub\n\nimport \"testing\"\n\nfunc TestSub(t *testing.T) {}\n",
 		}
-		for name, body := range files {
-			p := filepath.Join(ws, name)
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
+		testutil.WriteTree(t, ws, files)
 		return ws
 	}
 	goTest := Spec{Command: []string{"go", "test", "./..."}, Env: g.Env(cache), CacheDir: cache, Timeout: 5 * time.Minute}

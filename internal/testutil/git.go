@@ -31,8 +31,17 @@ func GitRepo(t testing.TB, dir string, files map[string]string, message string) 
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	WriteTree(t, dir, files)
+	Git(t, dir, "init", "-q", "-b", "main")
+	Git(t, dir, "add", ".")
+	Git(t, dir, "commit", "-q", "-m", message)
+}
+
+// WriteTree writes files (path → content) under root, making directories as needed.
+func WriteTree(t testing.TB, root string, files map[string]string) {
+	t.Helper()
 	for name, body := range files {
-		p := filepath.Join(dir, name)
+		p := filepath.Join(root, name)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -40,7 +49,4 @@ func GitRepo(t testing.TB, dir string, files map[string]string, message string) 
 			t.Fatal(err)
 		}
 	}
-	Git(t, dir, "init", "-q", "-b", "main")
-	Git(t, dir, "add", ".")
-	Git(t, dir, "commit", "-q", "-m", message)
 }
