@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/vibecoder/vibecoder/internal/safefs"
 )
 
 // maxFileSize bounds the files Apply reads: source files are far smaller, and a model has no business
@@ -163,11 +165,16 @@ func readFile(r *os.Root, rel string) (content string, perm fs.FileMode, exists 
 		return "", 0, false, errors.New("the path is a directory, not a file")
 	case !info.Mode().IsRegular():
 		return "", 0, false, errors.New("the path is not a regular file")
-	case info.Size() > maxFileSize:
-		return "", 0, false, fmt.Errorf("the file is too large to edit (%d bytes)", info.Size())
 	}
-	data, err := r.ReadFile(rel)
-	if err != nil {
+	// Opened without blocking and checked again on the open file: what the name
+	// means may have changed since the Stat.
+	data, info, err := safefs.ReadIn(r, rel, maxFileSize)
+	switch {
+	case errors.Is(err, safefs.ErrTooLarge):
+		return "", 0, false, fmt.Errorf("the file is too large to edit (over %d bytes)", maxFileSize)
+	case errors.Is(err, safefs.ErrNotRegular):
+		return "", 0, false, errors.New("the path is not a regular file")
+	case err != nil:
 		return "", 0, false, fmt.Errorf("cannot read the file: %v", unwrapPath(err))
 	}
 	if bytes.IndexByte(data, 0) >= 0 {

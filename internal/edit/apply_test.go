@@ -6,7 +6,9 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/vibecoder/vibecoder/internal/testutil"
 )
@@ -326,5 +328,48 @@ func TestApplyLaterEditProducesSearch(t *testing.T) {
 	}
 	if len(res.Failed) != 1 || res.Failed[0].NotFound || !strings.Contains(res.Failed[0].Reason, "now matches line 1") {
 		t.Errorf("failed %+v", res.Failed)
+	}
+}
+
+// TestApplySpecialFiles: an edit of a FIFO, a device node or a link to /dev/zero or
+// /proc/self/environ fails with a reason at once; nothing blocks and nothing is read.
+func TestApplySpecialFiles(t *testing.T) {
+	root := t.TempDir()
+	if err := syscall.Mkfifo(filepath.Join(root, "hang.go"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	names := []string{"hang.go", "zero.go", "env.go"}
+	if err := syscall.Mknod(filepath.Join(root, "devzero.go"), syscall.S_IFCHR|0o644, 1<<8|5); err == nil {
+		names = append(names, "devzero.go")
+	}
+	for link, target := range map[string]string{"zero.go": "/dev/zero", "env.go": "/proc/self/environ"} {
+		if err := os.Symlink(target, filepath.Join(root, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var edits []Edit
+	for _, n := range names {
+		edits = append(edits, Edit{Path: n, Search: "x\n", Replace: "y\n"})
+	}
+	done := make(chan Result, 1)
+	go func() {
+		res, err := Apply(root, edits)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- res
+	}()
+	select {
+	case res := <-done:
+		if len(res.Applied) != 0 || len(res.Failed) != len(names) {
+			t.Fatalf("applied %d, failed %d of %d: %+v", len(res.Applied), len(res.Failed), len(names), res)
+		}
+		for _, f := range res.Failed {
+			if strings.Contains(f.Reason, "PATH=") {
+				t.Errorf("%s: the reason carries what was read: %q", f.Edit.Path, f.Reason)
+			}
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Apply blocked on a special file")
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"path/filepath"
 	"runtime"
 	"sync"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/vibecoder/vibecoder/internal/llm"
+	"github.com/vibecoder/vibecoder/internal/safefs"
 	"github.com/vibecoder/vibecoder/internal/store"
 )
 
@@ -153,11 +153,13 @@ func (ix *Indexer) Index(ctx context.Context, p *store.Project, progress func(Ev
 	if err != nil {
 		return fail(err)
 	}
-	realRoot, err := filepath.EvalSymlinks(root)
+	// The checkout is read as untrusted: nothing is followed out of it.
+	tree, err := safefs.Open(root)
 	if err != nil {
 		return fail(err)
 	}
-	files, err := ix.listFiles(ctx, root, isGit)
+	defer tree.Close()
+	files, err := ix.listFiles(ctx, tree, root, isGit)
 	if err != nil {
 		return fail(err)
 	}
@@ -176,7 +178,7 @@ func (ix *Indexer) Index(ctx context.Context, p *store.Project, progress func(Ev
 	for range ix.cfg.Workers {
 		wg.Go(func() {
 			for rel := range jobs {
-				r := ix.readFile(root, realRoot, rel, old[rel])
+				r := ix.readFile(tree, rel, old[rel])
 				select {
 				case results <- r:
 				case <-wctx.Done():
@@ -284,12 +286,12 @@ func (ix *Indexer) Index(ctx context.Context, p *store.Project, progress func(Ev
 var errVanished = errors.New("file vanished")
 
 // readFile reads, checks and (when its hash changed) chunks one file.
-func (ix *Indexer) readFile(root, realRoot, rel, oldHash string) fileResult {
+func (ix *Indexer) readFile(tree *safefs.Tree, rel, oldHash string) fileResult {
 	r := fileResult{rel: rel}
 	if r.skip = skipByName(rel); r.skip != "" {
 		return r
 	}
-	data, skip, err := openInRoot(root, realRoot, rel, ix.cfg.MaxFileBytes)
+	data, skip, err := openInRoot(tree, rel, ix.cfg.MaxFileBytes)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			r.err = errVanished

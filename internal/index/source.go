@@ -16,6 +16,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/vibecoder/vibecoder/internal/safefs"
 	"github.com/vibecoder/vibecoder/internal/store"
 )
 
@@ -138,9 +139,9 @@ func sameDir(a, b string) bool {
 }
 
 // listFiles returns the repository's files as slash-separated paths relative to root:
-// what git tracks plus untracked files not ignored, or, outside git, a walk honouring a
-// top-level .gitignore.
-func (ix *Indexer) listFiles(ctx context.Context, root string, isGit bool) ([]string, error) {
+// what git tracks plus untracked files not ignored, or, outside git, a walk of tree
+// (which never descends through a link) honouring a top-level .gitignore.
+func (ix *Indexer) listFiles(ctx context.Context, tree *safefs.Tree, root string, isGit bool) ([]string, error) {
 	if isGit {
 		out, err := ix.git(ctx, root, "-c", "core.quotePath=off", "ls-files", "-z", "--cached", "--others", "--exclude-standard")
 		if err != nil {
@@ -156,11 +157,11 @@ func (ix *Indexer) listFiles(ctx context.Context, root string, isGit bool) ([]st
 		}
 		return files, nil
 	}
-	ign := readGitignore(filepath.Join(root, ".gitignore"))
+	ign := readGitignore(tree)
 	var files []string
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	err := tree.WalkDir(func(rel string, d fs.DirEntry, err error) error {
 		if err != nil {
-			if p == root {
+			if rel == "." {
 				return err
 			}
 			return nil // unreadable entries are skipped
@@ -168,14 +169,12 @@ func (ix *Indexer) listFiles(ctx context.Context, root string, isGit bool) ([]st
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(root, p)
-		rel = filepath.ToSlash(rel)
 		if rel == "." {
 			return nil
 		}
 		if d.IsDir() {
 			if d.Name() == ".git" || ign.match(rel, true) {
-				return filepath.SkipDir
+				return fs.SkipDir
 			}
 			return nil
 		}
@@ -198,14 +197,16 @@ type ignorePattern struct {
 	anchored bool
 }
 
-func readGitignore(p string) gitignore {
-	f, err := os.Open(p)
+// maxGitignore bounds the .gitignore read.
+const maxGitignore = 1 << 20
+
+func readGitignore(tree *safefs.Tree) gitignore {
+	data, err := tree.ReadFile(".gitignore", maxGitignore)
 	if err != nil {
 		return nil
 	}
-	defer f.Close()
 	var g gitignore
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(bytes.NewReader(data))
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
 		if line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, "!") {
@@ -301,43 +302,28 @@ func skipByContent(data []byte) string {
 	return ""
 }
 
-// openInRoot reads root/rel unless it must be skipped: a symlink is followed only to a
-// regular file that stays inside root.
-func openInRoot(root, realRoot, rel string, maxBytes int64) ([]byte, string, error) {
-	p := filepath.Join(root, filepath.FromSlash(rel))
-	fi, err := os.Lstat(p)
+// openInRoot reads rel from tree unless it must be skipped. A link is followed only to
+// a regular file that stays inside the tree; a FIFO, socket or device is never opened
+// for reading (safefs), so it cannot block the indexer.
+func openInRoot(tree *safefs.Tree, rel string, maxBytes int64) ([]byte, string, error) {
+	fi, err := tree.Lstat(rel)
 	if err != nil {
 		return nil, "", err
 	}
-	if fi.Mode()&os.ModeSymlink != 0 {
-		target, err := filepath.EvalSymlinks(p)
-		if err != nil {
-			return nil, skipSymlink, nil // dangling
-		}
-		r, err := filepath.Rel(realRoot, target)
-		if err != nil || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) || filepath.IsAbs(r) {
-			return nil, skipSymlink, nil // points out of the repository
-		}
-		if fi, err = os.Stat(target); err != nil {
-			return nil, skipSymlink, nil
-		}
-		if fi.IsDir() {
-			return nil, skipSymlink, nil // directories are not followed
-		}
-		p = target
-	}
-	if !fi.Mode().IsRegular() {
+	link := fi.Mode()&fs.ModeSymlink != 0
+	if !link && !fi.Mode().IsRegular() {
 		return nil, skipNotFile, nil
 	}
-	if fi.Size() > maxBytes {
+	data, err := tree.ReadFile(rel, maxBytes)
+	switch {
+	case errors.Is(err, safefs.ErrTooLarge):
 		return nil, skipTooLarge, nil
-	}
-	data, err := os.ReadFile(p)
-	if err != nil {
+	case link && err != nil:
+		return nil, skipSymlink, nil // dangling, out of the repository, or not to a file
+	case errors.Is(err, safefs.ErrNotRegular):
+		return nil, skipNotFile, nil // swapped since the Lstat
+	case err != nil:
 		return nil, "", err
-	}
-	if int64(len(data)) > maxBytes {
-		return nil, skipTooLarge, nil
 	}
 	return data, "", nil
 }

@@ -2,20 +2,26 @@ package pipeline
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"regexp"
+
+	"github.com/vibecoder/vibecoder/internal/safefs"
 )
 
 var makeTestTarget = regexp.MustCompile(`(?m)^test\s*:`)
 
+// maxManifest bounds a package.json or Makefile read to detect the test command.
+const maxManifest = 1 << 20
+
 // DetectTestCommand guesses a repository's test command from its files, in this
-// order: Go, npm, Python, Rust, make. It returns "" when it finds none.
+// order: Go, npm, Python, Rust, make. It returns "" when it finds none. Only regular
+// files inside dir count (read through safefs: the workspace is untrusted).
 func DetectTestCommand(dir string) string {
-	exists := func(name string) bool {
-		_, err := os.Stat(filepath.Join(dir, name))
-		return err == nil
+	tree, err := safefs.Open(dir)
+	if err != nil {
+		return ""
 	}
+	defer tree.Close()
+	exists := tree.Exists
 	switch {
 	case exists("go.mod"):
 		return "go test ./..."
@@ -23,7 +29,7 @@ func DetectTestCommand(dir string) string {
 		var pkg struct {
 			Scripts map[string]string `json:"scripts"`
 		}
-		if b, err := os.ReadFile(filepath.Join(dir, "package.json")); err == nil && json.Unmarshal(b, &pkg) == nil && pkg.Scripts["test"] != "" {
+		if b, err := tree.ReadFile("package.json", maxManifest); err == nil && json.Unmarshal(b, &pkg) == nil && pkg.Scripts["test"] != "" {
 			return "npm test"
 		}
 	case exists("pytest.ini") || exists("pyproject.toml") || exists("setup.py") || exists("tox.ini"):
@@ -31,7 +37,7 @@ func DetectTestCommand(dir string) string {
 	case exists("Cargo.toml"):
 		return "cargo test"
 	}
-	if b, err := os.ReadFile(filepath.Join(dir, "Makefile")); err == nil && makeTestTarget.Match(b) {
+	if b, err := tree.ReadFile("Makefile", maxManifest); err == nil && makeTestTarget.Match(b) {
 		return "make test"
 	}
 	return ""

@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/vibecoder/vibecoder/internal/gitops"
+	"github.com/vibecoder/vibecoder/internal/safefs"
 	"github.com/vibecoder/vibecoder/internal/store"
 )
 
@@ -44,22 +44,23 @@ func (p *Pipeline) keepSnapshot(ctx context.Context, e *store.Execution, ws *git
 
 // PreviewFiles returns the files of execution e (which the caller has checked belongs
 // to the viewer) for the dashboard's preview, read-only, with the function that
-// releases them. While the execution runs they are its working copy, opened with
-// os.Root (no name or symbolic link leads out of it); once it has finished they are the
+// releases them. While the execution runs they are its working copy, read through
+// safefs (no name or symbolic link leads out of it, and only directories and regular
+// files open: a FIFO or device cannot block the server); once it has finished they are the
 // tree it committed, from a snapshot kept for PreviewRetention (the workspace itself
 // is gone). Both read this process's data directory: a server that does not share the
 // workers' data directory has no previews. Without files to show, the error wraps
 // ErrNoPreview.
 func (p *Pipeline) PreviewFiles(ctx context.Context, e *store.Execution) (fs.FS, func(), error) {
 	if !terminal(e.Status) {
-		root, err := os.OpenRoot(p.workspaceDir(e))
+		tree, err := safefs.Open(p.workspaceDir(e))
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, nil, fmt.Errorf("%w: the execution's workspace is not ready yet (or is on another server)", ErrNoPreview)
 		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("open the workspace of execution %s: %w", e.ID, err)
 		}
-		return root.FS(), func() { _ = root.Close() }, nil
+		return tree.FS(), func() { _ = tree.Close() }, nil
 	}
 	var d Details
 	if len(e.Details) > 0 {

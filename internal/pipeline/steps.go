@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -18,6 +20,7 @@ import (
 	"github.com/vibecoder/vibecoder/internal/jobs"
 	"github.com/vibecoder/vibecoder/internal/llm"
 	"github.com/vibecoder/vibecoder/internal/llm/gateway"
+	"github.com/vibecoder/vibecoder/internal/safefs"
 	"github.com/vibecoder/vibecoder/internal/sandbox"
 	"github.com/vibecoder/vibecoder/internal/store"
 )
@@ -157,8 +160,14 @@ func (p *Pipeline) codegen(ctx context.Context, job *river.Job[CodegenArgs]) err
 	return err
 }
 
+// maxPromptFile bounds one file read into the coder's prompt; the prompt's whole budget
+// is smaller still.
+const maxPromptFile = 64 << 10
+
 // codegenPrompt is the coder's context: the task, retrieved code, a map of the
-// repository, the files most likely to change, and the last failing test run.
+// repository, the files most likely to change, and the last failing test run. The
+// workspace is untrusted (the repository's files and whatever the tests left): it is
+// read through safefs, so a link out of it, a FIFO or a device contributes nothing.
 func (p *Pipeline) codegenPrompt(ctx context.Context, e *store.Execution, d *Details, task *store.Task, dir string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Task\n%s\n\n%s\n\n", task.Title, task.Description)
@@ -173,7 +182,13 @@ func (p *Pipeline) codegenPrompt(ctx context.Context, e *store.Execution, d *Det
 			b.WriteString("\n")
 		}
 	}
-	files := repoFiles(dir, 400)
+	tree, err := safefs.Open(dir)
+	if err != nil {
+		p.Log.Warn("open the workspace for the prompt", slog.String("execution_id", e.ID.String()), slog.Any("error", err))
+		return b.String()
+	}
+	defer tree.Close()
+	files := repoFiles(tree, 400)
 	b.WriteString("# Repository files\n")
 	for _, f := range files {
 		b.WriteString(f + "\n")
@@ -195,8 +210,8 @@ func (p *Pipeline) codegenPrompt(ctx context.Context, e *store.Execution, d *Det
 	sort.Strings(names)
 	b.WriteString("# Files you will likely edit (full text)\n")
 	for _, f := range names {
-		body, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(f)))
-		if err != nil || len(body) > budget {
+		body, err := tree.ReadFile(f, int64(min(budget, maxPromptFile)))
+		if err != nil {
 			continue
 		}
 		budget -= len(body)
@@ -218,22 +233,22 @@ func isSource(path string) bool {
 	return false
 }
 
-// repoFiles lists up to max files of the working copy, skipping hidden and vendored directories.
-func repoFiles(dir string, max int) []string {
+// repoFiles lists up to max regular files of the working copy, skipping hidden and
+// vendored directories; links and special files are not listed.
+func repoFiles(tree *safefs.Tree, max int) []string {
 	var out []string
-	_ = filepath.WalkDir(dir, func(path string, de os.DirEntry, err error) error {
+	_ = tree.WalkDir(func(name string, de fs.DirEntry, err error) error {
 		if err != nil || len(out) >= max {
-			return filepath.SkipDir
+			return fs.SkipDir
 		}
-		name := de.Name()
 		if de.IsDir() {
-			if path != dir && (strings.HasPrefix(name, ".") || name == "vendor" || name == "node_modules") {
-				return filepath.SkipDir
+			if name != "." && (strings.HasPrefix(de.Name(), ".") || de.Name() == "vendor" || de.Name() == "node_modules") {
+				return fs.SkipDir
 			}
 			return nil
 		}
-		if rel, err := filepath.Rel(dir, path); err == nil {
-			out = append(out, filepath.ToSlash(rel))
+		if de.Type().IsRegular() {
+			out = append(out, name)
 		}
 		return nil
 	})

@@ -46,6 +46,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/vibecoder/vibecoder/internal/safefs"
 )
 
 // ErrNoSandbox is returned by [Runner.Run] when bubblewrap is not available and the configuration
@@ -495,16 +497,18 @@ func realDir(p, what string) (string, error) {
 	return real, nil
 }
 
-// chownTree gives every file under dirs (not following symlinks) to uid:gid. Changing the owner
-// also clears set-uid and set-gid bits the command may have set on its files.
+// chownTree gives every entry under dirs to uid:gid. Each is changed where it is (a link itself,
+// never its target) through an os.Root, so a link swapped in for a directory while the walk runs
+// cannot lead it out of the tree. Changing the owner also clears set-uid and set-gid bits the
+// command may have set on its files.
 func chownTree(dirs []string, uid, gid int) error {
 	for _, d := range dirs {
-		err := filepath.WalkDir(d, func(p string, _ os.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			return os.Lchown(p, uid, gid)
-		})
+		t, err := safefs.Open(d)
+		if err != nil {
+			return err
+		}
+		err = t.Lchown(uid, gid)
+		_ = t.Close()
 		if err != nil {
 			return err
 		}

@@ -566,3 +566,48 @@ func goTestCache(t *testing.T) string {
 	}
 	return t.TempDir()
 }
+
+// TestHandBackDoesNotFollowLinks: the command leaves links to files and directories
+// outside the workspace (and a FIFO) behind; taking the workspace back changes the
+// links themselves, never what they point to, and does not block.
+func TestHandBackDoesNotFollowLinks(t *testing.T) {
+	r := newSandboxed(t, Config{})
+	if !r.root {
+		t.Log("not root: the workspace is not lent to another uid, so there is nothing to hand back; checking the links only")
+	}
+	outside := t.TempDir()
+	victim := filepath.Join(outside, "victim")
+	if err := os.WriteFile(victim, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(victim, 4321, 4321); err != nil && os.Geteuid() == 0 {
+		t.Fatal(err)
+	}
+	ws := t.TempDir()
+	// The links are made on the host side (the sandbox cannot see outside), as a
+	// repository would commit them; the command adds its own and a FIFO.
+	for name, target := range map[string]string{"file-link": victim, "dir-link": outside, "etc": "/etc"} {
+		if err := os.Symlink(target, filepath.Join(ws, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res := run(t, r, Spec{Dir: ws, Shell: `mkfifo hang.go && ln -s /etc/shadow shadow.go && mkdir d && ln -s .. d/up`})
+	if res.ExitCode != 0 {
+		t.Fatalf("command failed: %d\n%s", res.ExitCode, res.Output)
+	}
+	for _, p := range []string{victim, outside, "/etc", "/etc/shadow"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := 0
+		if p == victim && os.Geteuid() == 0 {
+			want = 4321
+		} else if p == outside {
+			want = os.Geteuid()
+		}
+		if st := fi.Sys().(*syscall.Stat_t); int(st.Uid) != want {
+			t.Errorf("%s is owned by uid %d after the run, want %d: the hand-back followed a link", p, st.Uid, want)
+		}
+	}
+}

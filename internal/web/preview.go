@@ -63,8 +63,13 @@ const previewCSP = "sandbox allow-scripts; default-src 'self'; script-src 'self'
 	"img-src 'self' data: blob:; font-src 'self' data:; media-src 'self' data: blob:; connect-src 'none'; form-action 'none'; " +
 	"frame-ancestors 'self'; base-uri 'none'; object-src 'none'; worker-src 'none'; frame-src 'none'"
 
-// previewTTL is how long a preview link works.
-const previewTTL = time.Hour
+// previewTTL is how long a preview link works. A link claiming a later expiry is
+// refused (past previewClockSkew, for servers whose clocks differ a little), so even
+// a signature made with a stolen key is worth an hour at most.
+const (
+	previewTTL       = time.Hour
+	previewClockSkew = time.Minute
+)
 
 // maxPreviewFile bounds a file the preview reads into memory when it cannot seek.
 const maxPreviewFile = 32 << 20
@@ -254,6 +259,9 @@ func escapePath(p string) string {
 
 // previewExecution checks a capability and returns its execution, or nil and why not.
 func (w *Web) previewExecution(r *http.Request, t previewTarget) (*store.Execution, string) {
+	if t.expiry > w.now().Add(previewTTL+previewClockSkew).Unix() {
+		return nil, "no such preview"
+	}
 	owner, found, err := w.st.ResourceOwner(r.Context(), store.ResourceExecution, t.id.String())
 	if err != nil || !found {
 		return nil, "no such preview"

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -288,6 +289,53 @@ func TestPreviewOwnerOnly(t *testing.T) {
 	wantStatus(t, p, http.StatusNotFound, "expired")
 	if !strings.Contains(p.body, "expired") {
 		t.Errorf("expired capability: %q", p.body)
+	}
+	// A link that claims to last longer than an hour is refused even when signed with
+	// the server's key (a leaked key once forged a link valid for three years).
+	for _, ahead := range []time.Duration{2 * time.Hour, 24 * time.Hour, 3 * 365 * 24 * time.Hour} {
+		p = signedOut.get(sign(time.Now().Add(ahead).Unix()))
+		wantStatus(t, p, http.StatusNotFound, fmt.Sprintf("a link valid for %s", ahead))
+		if strings.Contains(p.body, "Hello preview") {
+			t.Errorf("a link valid for %s served the file", ahead)
+		}
+	}
+}
+
+// TestPreviewSpecialFiles: a FIFO, a device node and links to /proc/self/environ,
+// /dev/zero and the preview key itself in the working copy: each answers 404 at once,
+// nothing blocks, nothing leaks.
+func TestPreviewSpecialFiles(t *testing.T) {
+	f := newPreviewFixture(t)
+	base := f.capability(t)
+	ws := filepath.Join(f.dataDir, "workspaces", f.exec.ID.String())
+	if err := syscall.Mkfifo(filepath.Join(ws, "hang.html"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mknod(filepath.Join(ws, "zero.html"), syscall.S_IFCHR|0o644, 1<<8|5); err != nil {
+		t.Logf("no device node (%v): zero.html is absent", err)
+	}
+	for link, target := range map[string]string{"env.html": "/proc/self/environ", "devzero.html": "/dev/zero",
+		"key.html": filepath.Join(f.dataDir, "preview.key"), "relkey.html": "../../preview.key"} {
+		if err := os.Symlink(target, filepath.Join(ws, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	key, err := os.ReadFile(filepath.Join(f.dataDir, "preview.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"hang.html", "zero.html", "env.html", "devzero.html", "key.html", "relkey.html"} {
+		done := make(chan page, 1)
+		go func() { done <- f.owner.get(base + name) }()
+		select {
+		case p := <-done:
+			wantStatus(t, p, http.StatusNotFound, name)
+			if strings.Contains(p.body, strings.TrimSpace(string(key))) || strings.Contains(p.body, "PATH=") {
+				t.Errorf("%s leaked: %q", name, p.body)
+			}
+		case <-time.After(15 * time.Second):
+			t.Fatalf("%s: the preview blocked", name)
+		}
 	}
 }
 
