@@ -181,6 +181,9 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	// Shutdown waits for in-flight requests; event streams never finish on their own,
+	// so they are told to end (with a final event) as soon as it starts.
+	srv.RegisterOnShutdown(a.HTTP.Drain)
 	go a.sweepSessions(ctx)
 	stopJobs, err := a.StartBackground(ctx)
 	if err != nil {

@@ -181,7 +181,9 @@ func (s *Server) projectEvents(w http.ResponseWriter, r *http.Request) {
 // (or ?after=), then new events as they arrive — woken by this process's hub, by
 // PostgreSQL NOTIFY through the hub, or by polling — with a heartbeat comment every
 // 15 s. When finished reports true after the backlog is drained, the stream ends
-// (an execution that has finished sends nothing more).
+// (an execution that has finished sends nothing more). When the server drains for
+// shutdown the stream ends too, with a "shutdown" event that carries no id (so the
+// client's Last-Event-ID stays the last event it got) and a retry hint.
 func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, userID uuid.UUID, f store.EventFilter, finished func(context.Context) bool) {
 	raw := r.Header.Get("Last-Event-ID")
 	if raw == "" {
@@ -245,6 +247,9 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, userID uui
 		}
 		select {
 		case <-ctx.Done():
+			return
+		case <-s.draining:
+			_ = sse.raw("retry: 1000\nevent: shutdown\ndata: {\"reason\":\"the server is shutting down; reconnect with Last-Event-ID\"}\n\n")
 			return
 		case <-wake:
 		case <-poll.C:

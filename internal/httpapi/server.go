@@ -48,7 +48,19 @@ type Server struct {
 	pipeline     *pipeline.Pipeline
 	audit        *auditor
 	metrics      *httpMetrics // nil until EnableMetrics
+
+	// draining is closed by Drain when the process shuts down: event streams, which
+	// would otherwise stay open until the shutdown timeout, end.
+	draining  chan struct{}
+	drainOnce sync.Once
 }
+
+// Drain tells long-lived responses (event streams) to end now: each sends a final
+// "shutdown" event and closes, so a graceful shutdown waits only for real work. A
+// client reconnects, to another process, with Last-Event-ID and misses nothing. Call
+// it when shutdown starts (http.Server.RegisterOnShutdown); calling it again does
+// nothing.
+func (s *Server) Drain() { s.drainOnce.Do(func() { close(s.draining) }) }
 
 // New returns a Server with every route registered.
 func New(st store.Store, authSvc *auth.Service, health *observe.Health, log *slog.Logger, cfg Config) *Server {
@@ -56,7 +68,7 @@ func New(st store.Store, authSvc *auth.Service, health *observe.Health, log *slo
 		cfg.MaxBodyBytes = 1 << 20
 	}
 	s := &Server{store: st, auth: authSvc, health: health, log: log, cfg: cfg, mux: http.NewServeMux(),
-		audit: newAuditor(audit.New(st, log))}
+		audit: newAuditor(audit.New(st, log)), draining: make(chan struct{})}
 	s.routes()
 	return s
 }
