@@ -255,23 +255,35 @@ func TestNoPrivileges(t *testing.T) {
 	}
 }
 
+// TestNoServerSecrets checks that the server's environment does not reach the command. What the
+// command can read of other processes differs by mode: sandboxed, /proc is its own PID namespace, so
+// it reads every environment it can see; unsandboxed it shares the host's /proc, where unrelated
+// processes (other tests, other services) may hold any variable at all, so it reads only its own
+// process tree's — which is exactly what the runner controls.
 func TestNoServerSecrets(t *testing.T) {
 	secret := "sk-secret-" + randomHex(t)
 	t.Setenv("OPENAI_API_KEY", secret)
 	t.Setenv("VIBECODER_TEST_SECRET", secret)
-	script := `env
-		for f in /proc/[0-9]*/environ /proc/[0-9]*/cmdline; do tr '\0' '\n' <"$f"; echo; done
-		for d in /proc/[0-9]*; do echo "PROC $d"; done`
-	check := func(t *testing.T, r *Runner) {
-		res := run(t, r, Spec{Shell: script, Env: map[string]string{"SPEC_VAR": "spec-marker"}})
-		if strings.Contains(res.Output, secret) || strings.Contains(res.Output, "OPENAI_API_KEY") {
+	script := func(procs string) string {
+		return `sleep 30 & child=$!
+		env
+		for p in ` + procs + `; do echo "PROC $p"; tr '\0' '\n' <"$p/environ"; echo; tr '\0' '\n' <"$p/cmdline"; echo; done
+		kill $child`
+	}
+	check := func(t *testing.T, r *Runner, procs string) {
+		res := run(t, r, Spec{Shell: script(procs), Env: map[string]string{"SPEC_VAR": "spec-marker"}})
+		if strings.Contains(res.Output, secret) || strings.Contains(res.Output, "OPENAI_API_KEY") || strings.Contains(res.Output, "VIBECODER_TEST_SECRET") {
 			t.Errorf("the server's secret leaked into the command:\n%s", res.Output)
 		}
-		// The scan works: it finds the variables the command was given, in env and in /proc.
+		// The scan works: it finds the variables the command was given, in env and in /proc, and
+		// reads the background child's environment as well as its own.
 		for _, want := range []string{"ALLOWED_VAR=visible-marker", "SPEC_VAR=spec-marker"} {
-			if n := strings.Count(res.Output, want); n < 2 {
-				t.Errorf("%s seen %d times, want env and /proc/*/environ:\n%s", want, n, res.Output)
+			if n := strings.Count(res.Output, want); n < 3 {
+				t.Errorf("%s seen %d times, want env and at least two /proc/*/environ:\n%s", want, n, res.Output)
 			}
+		}
+		if !strings.Contains(res.Output, "sleep\n30") {
+			t.Errorf("the child's cmdline was not read:\n%s", res.Output)
 		}
 		if res.Sandboxed {
 			// In its own PID namespace the command sees a handful of processes, not the host's.
@@ -282,10 +294,10 @@ func TestNoServerSecrets(t *testing.T) {
 	}
 	cfg := Config{Env: map[string]string{"ALLOWED_VAR": "visible-marker"}}
 	t.Run("unsandboxed", func(t *testing.T) {
-		check(t, newUnsandboxed(t, cfg))
+		check(t, newUnsandboxed(t, cfg), `/proc/$$ /proc/self /proc/$child`)
 	})
 	t.Run("sandboxed", func(t *testing.T) {
-		check(t, newSandboxed(t, cfg))
+		check(t, newSandboxed(t, cfg), `/proc/[0-9]*`)
 	})
 }
 
