@@ -104,6 +104,9 @@ const (
 	IndexRunning = "indexing"
 	IndexReady   = "ready"
 	IndexFailed  = "failed"
+	// IndexCancelled: the last index job was cancelled; an earlier index (IndexedAt) is
+	// still searchable.
+	IndexCancelled = "cancelled"
 )
 
 // Project is a code repository registered by a user.
