@@ -25,9 +25,13 @@
 //     The private /tmp and /dev/shm are tmpfs bounded by Config.TmpBytes each.
 //   - Output: stdout and stderr share one pipe that is always drained; the first and last halves of
 //     MaxOutputBytes are kept and the total is counted, so a command writing gigabytes never blocks.
+//   - Nested user namespaces: refused by a seccomp filter (unshare and clone with CLONE_NEWUSER fail
+//     with EPERM, clone3 with ENOSYS) on amd64 and arm64, in both modes, and also by bwrap's own
+//     disable-userns when the server is not root. [Isolation.UserNamespaces] says which; on other
+//     architectures a root server cannot refuse them, and unsandboxed runs never do.
 //
-// Not enforced: CPU share, disk usage in the workspace (RLIMIT_FSIZE only bounds a single file),
-// system calls (no seccomp filter) and, when the server is root, nested user namespaces.
+// Not enforced: CPU share, disk usage in the workspace (RLIMIT_FSIZE only bounds a single file)
+// and system calls other than those making user namespaces.
 package sandbox
 
 import (
@@ -162,6 +166,10 @@ type Isolation struct {
 	// "none".
 	ProcessLimit string
 	MemoryLimit  string
+	// UserNamespaces says what stops the command from making a user namespace: "seccomp",
+	// "disable-userns" (bwrap's, non-root servers only), both joined with "+", or "allowed"
+	// (unsandboxed, or a root server on an architecture without a filter here).
+	UserNamespaces string
 }
 
 // Runner runs commands with one Config. It is safe for concurrent use.
@@ -172,7 +180,8 @@ type Runner struct {
 	prlimit string // empty: no rlimits
 	setpriv string // drops root inside the sandbox; required when the server is root
 	cg      cgroupManager
-	root    bool // the server runs as root: privileged bwrap, command dropped to cfg.UID
+	root    bool   // the server runs as root: privileged bwrap, command dropped to cfg.UID
+	seccomp []byte // the user namespace filter for bwrap's --seccomp; nil: none for this GOARCH
 }
 
 // New checks the configuration and finds bubblewrap, prlimit and a usable cgroup hierarchy.
@@ -247,6 +256,7 @@ func New(cfg Config) (*Runner, error) {
 		r.setpriv, _ = filepath.Abs(p)
 	}
 	r.cg = detectCgroups()
+	r.seccomp = userNSFilter()
 	return r, nil
 }
 
@@ -279,6 +289,17 @@ func (r *Runner) Isolation() Isolation {
 		return strings.Join(s, "+")
 	}
 	iso.ProcessLimit, iso.MemoryLimit = join(procs), join(mem)
+	var userns []string
+	if r.bwrap != "" && r.seccomp != nil {
+		userns = append(userns, "seccomp")
+	}
+	if r.bwrap != "" && !r.root {
+		userns = append(userns, "disable-userns")
+	}
+	iso.UserNamespaces = join(userns)
+	if iso.UserNamespaces == "none" {
+		iso.UserNamespaces = "allowed"
+	}
 	return iso
 }
 
@@ -386,6 +407,14 @@ func (r *Runner) Run(ctx context.Context, spec Spec) (*Result, error) {
 	cmd.Env = envList // bwrap hands its own environment to the command: this is the whole of it
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = out, out
+	if r.bwrap != "" && r.seccomp != nil {
+		f, err := seccompFile(r.seccomp)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		cmd.ExtraFiles = []*os.File{f} // fd 3: bwrapArgs's --seccomp 3
+	}
 	// Pdeathsig and bwrap's --die-with-parent fire when the forking thread exits, so keep this
 	// goroutine on its thread until the command is reaped.
 	runtime.LockOSThread()

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -577,4 +578,124 @@ func goTestCache(t *testing.T) string {
 		}
 	}
 	return t.TempDir()
+}
+
+// usernsProbe builds testdata/usernsprobe into a directory anyone may read.
+func usernsProbe(t *testing.T) string {
+	t.Helper()
+	dir := dataDir(t)
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "usernsprobe")
+	cmd := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "./testdata/usernsprobe")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build the probe: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// nestedUserNS tries every way to a user namespace: unshare(2) through the unshare command,
+// clone(2) and clone3(2) through the probe, copied into the workspace (the one host directory
+// the sandbox sees).
+func nestedUserNS(t *testing.T, probe string) Spec {
+	t.Helper()
+	data, err := os.ReadFile(probe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := t.TempDir()
+	if err := os.WriteFile(filepath.Join(ws, "usernsprobe"), data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return Spec{Dir: ws, Shell: `unshare -Ur true; echo "unshare -Ur: $?"
+		unshare --user true; echo "unshare --user: $?"
+		./usernsprobe`}
+}
+
+func TestNoNestedUserNamespaces(t *testing.T) {
+	probe := usernsProbe(t)
+
+	// Control: without the sandbox every attempt succeeds, so the probe can tell.
+	un := newUnsandboxed(t, Config{})
+	if got := un.Isolation().UserNamespaces; got != "allowed" {
+		t.Errorf("unsandboxed Isolation().UserNamespaces = %q, want allowed", got)
+	}
+	res := run(t, un, nestedUserNS(t, probe))
+	for _, want := range []string{"unshare -Ur: 0", "unshare --user: 0", "clone: made a user namespace", "clone3: made a user namespace"} {
+		if !strings.Contains(res.Output, want) {
+			t.Fatalf("control run without the sandbox: no %q, so the probe proves nothing:\n%s", want, res.Output)
+		}
+	}
+
+	checkNoNestedUserNS(t, newSandboxed(t, Config{}), nestedUserNS(t, probe))
+}
+
+func checkNoNestedUserNS(t *testing.T, r *Runner, spec Spec) {
+	t.Helper()
+	iso := r.Isolation()
+	if iso.UserNamespaces == "allowed" {
+		t.Fatalf("Isolation().UserNamespaces = allowed on %s (root %v): no way to refuse them here", runtime.GOARCH, os.Geteuid() == 0)
+	}
+	res := run(t, r, spec)
+	t.Logf("isolation %+v:\n%s", iso, res.Output)
+	for _, want := range []string{"clone: refused: operation not permitted", "clone3: refused: function not implemented"} {
+		if !strings.Contains(res.Output, want) {
+			t.Errorf("want %q", want)
+		}
+	}
+	for _, bad := range []string{"unshare -Ur: 0", "unshare --user: 0", "made a user namespace"} {
+		if strings.Contains(res.Output, bad) {
+			t.Errorf("the sandboxed command made a user namespace (%q)", bad)
+		}
+	}
+	if !strings.Contains(res.Output, "unshare -Ur: ") || !strings.Contains(res.Output, "unshare --user: ") {
+		t.Error("the unshare attempts did not run")
+	}
+}
+
+// TestNoNestedUserNamespacesNonRoot checks the other mode, bwrap in its own user namespace: as
+// root, by running this test again as nobody.
+func TestNoNestedUserNamespacesNonRoot(t *testing.T) {
+	if probe := os.Getenv("VIBECODER_TEST_USERNS_PROBE"); probe != "" {
+		if os.Geteuid() == 0 {
+			t.Fatal("the non-root run is root")
+		}
+		checkNoNestedUserNS(t, newSandboxed(t, Config{}), nestedUserNS(t, probe))
+		return
+	}
+	probe := usernsProbe(t)
+	if os.Geteuid() != 0 {
+		checkNoNestedUserNS(t, newSandboxed(t, Config{}), nestedUserNS(t, probe))
+		return
+	}
+	requireBwrap(t)
+	// The test binary may sit in a directory only root can enter: copy it beside the probe.
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(filepath.Dir(probe), "sandbox.test")
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(t.Context(), "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--",
+		bin, "-test.run=^TestNoNestedUserNamespacesNonRoot$", "-test.count=1", "-test.v")
+	cmd.Env = []string{"PATH=" + DefaultPath, "TMPDIR=/tmp", "HOME=/tmp", "VIBECODER_TEST_USERNS_PROBE=" + probe}
+	if ci := os.Getenv("CI"); ci != "" {
+		cmd.Env = append(cmd.Env, "CI="+ci)
+	}
+	out, err := cmd.CombinedOutput()
+	t.Logf("as nobody:\n%s", out)
+	if err != nil {
+		t.Fatalf("the non-root run failed: %v", err)
+	}
+	if !bytes.Contains(out, []byte("--- PASS: TestNoNestedUserNamespacesNonRoot")) {
+		t.Fatal("the non-root run did not pass the test (skipped?)")
+	}
 }
