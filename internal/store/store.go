@@ -637,6 +637,7 @@ const (
 // PrepareAudit fills an entry's defaults (id, time, outcome, metadata) in place and
 // validates it. Both dialects call it in AppendAudit.
 func PrepareAudit(e *AuditEntry) error {
+	Sanitize(e)
 	if e.ID == uuid.Nil {
 		e.ID = NewID()
 	}
