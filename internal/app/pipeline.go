@@ -19,6 +19,7 @@ func (a *App) buildPipeline(jobsCfg pipeline.Config) (*pipeline.Pipeline, error)
 		DefaultTimeout:   a.Config.TestTimeout,
 		MemoryBytes:      a.Config.SandboxMemory,
 		MaxProcs:         a.Config.SandboxProcs,
+		DiskBytes:        a.Config.SandboxDisk,
 		MaxOutputBytes:   256 << 10,
 		Env:              map[string]string{},
 		Logger:           a.Log,
@@ -39,7 +40,9 @@ func (a *App) buildPipeline(jobsCfg pipeline.Config) (*pipeline.Pipeline, error)
 	}
 	iso := sb.Isolation()
 	a.Log.Info("sandbox", slog.Bool("bubblewrap", iso.Sandboxed), slog.String("process_limit", iso.ProcessLimit),
-		slog.String("memory_limit", iso.MemoryLimit), slog.Bool("unsandboxed_allowed", a.Config.AllowUnsandboxed))
+		slog.String("memory_limit", iso.MemoryLimit), slog.String("user_namespaces", iso.UserNamespaces),
+		slog.String("disk_limit", iso.DiskLimit), slog.Int64("disk_bytes", a.Config.SandboxDisk),
+		slog.Bool("unsandboxed_allowed", a.Config.AllowUnsandboxed))
 	git, err := gitops.NewWorkspaces(a.Log, gitops.Config{})
 	if err != nil {
 		return nil, err

@@ -79,6 +79,7 @@ type Config struct {
 	AllowUnsandboxed bool          // VIBECODER_ALLOW_UNSANDBOXED (false): run tests without bubblewrap
 	SandboxMemory    int64         // VIBECODER_SANDBOX_MEMORY_BYTES (2 GiB)
 	SandboxProcs     int64         // VIBECODER_SANDBOX_PROCS (512)
+	SandboxDisk      int64         // VIBECODER_SANDBOX_DISK_BYTES (2 GiB): a test run's workspace and build cache together
 	TestTimeout      time.Duration // VIBECODER_TEST_TIMEOUT (10m)
 	MaxRepairs       int           // VIBECODER_MAX_REPAIRS (2)
 	GitAuthorName    string        // VIBECODER_GIT_AUTHOR_NAME (Vibe Coder)
@@ -332,6 +333,9 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.SandboxProcs, err = parseInt(get("VIBECODER_SANDBOX_PROCS", "512"), 8, 100000); err != nil {
 		bad("VIBECODER_SANDBOX_PROCS", "%v", err)
+	}
+	if c.SandboxDisk, err = parseInt(get("VIBECODER_SANDBOX_DISK_BYTES", "2147483648"), 64<<20, 1<<50); err != nil {
+		bad("VIBECODER_SANDBOX_DISK_BYTES", "%v", err)
 	}
 	if c.TestTimeout, err = parseDuration(get("VIBECODER_TEST_TIMEOUT", "10m"), time.Second, 24*time.Hour); err != nil {
 		bad("VIBECODER_TEST_TIMEOUT", "%v", err)

@@ -99,3 +99,21 @@ func TestCheckLocalRepo(t *testing.T) {
 		t.Fatal("a relative root was accepted")
 	}
 }
+
+func TestSandboxDisk(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SandboxDisk != 2<<30 {
+		t.Errorf("default SandboxDisk = %d, want 2 GiB", c.SandboxDisk)
+	}
+	if c, err = Load(env(map[string]string{"VIBECODER_SANDBOX_DISK_BYTES": "10737418240"})); err != nil || c.SandboxDisk != 10<<30 {
+		t.Errorf("10 GiB: %d, %v", c.SandboxDisk, err)
+	}
+	for _, bad := range []string{"-1", "0", "1048576", "lots"} {
+		if _, err := Load(env(map[string]string{"VIBECODER_SANDBOX_DISK_BYTES": bad})); err == nil || !strings.Contains(err.Error(), "VIBECODER_SANDBOX_DISK_BYTES") {
+			t.Errorf("VIBECODER_SANDBOX_DISK_BYTES=%s: %v", bad, err)
+		}
+	}
+}

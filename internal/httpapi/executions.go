@@ -84,6 +84,12 @@ func (s *Server) listExecutions(w http.ResponseWriter, r *http.Request) {
 			s.problem(w, r, http.StatusBadRequest, "Bad Request", "task_id is not a valid id")
 			return
 		}
+		// A filter naming another user's task (or none) is a 404, as the task's own
+		// routes answer, not an empty list that says nothing about whether it exists.
+		if _, err := s.store.GetTask(r.Context(), u.ID, id); err != nil {
+			s.ownedError(w, r, "task", store.ResourceTask, id.String(), err)
+			return
+		}
 		taskID = id
 	}
 	s.writeExecutions(w, r, u.ID, taskID)

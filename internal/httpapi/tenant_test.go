@@ -150,7 +150,7 @@ func TestCrossTenant(t *testing.T) {
 				"/api/v1/executions/" + ids["execution"],
 				"/api/v1/executions/" + ids["execution"] + "/commits",
 				"/api/v1/executions/" + ids["execution"] + "/reviews",
-				"/api/v1/projects", "/api/v1/agents", "/api/v1/executions",
+				"/api/v1/projects", "/api/v1/agents", "/api/v1/executions", "/api/v1/executions?task_id=" + ids["task"],
 				"/api/v1/jobs/" + ids["job"], "/api/v1/jobs?project_id=" + ids["project"],
 			} {
 				out[path] = alice.ok(http.StatusOK, "GET", path, nil).body
@@ -188,8 +188,20 @@ func TestCrossTenant(t *testing.T) {
 			}
 		}
 
-		wantProblem(t, bob.do("GET", "/api/v1/jobs?project_id="+ids["project"], nil), http.StatusNotFound, "Bob lists Alice's project's jobs")
-		for _, path := range []string{"/api/v1/projects", "/api/v1/agents", "/api/v1/apikeys", "/api/v1/executions", "/api/v1/executions?task_id=" + ids["task"]} {
+		// List routes filtered by an id answer like the id routes: Alice's id and a missing
+		// one are the same 404, not an empty list.
+		for _, filter := range []struct{ path, id string }{
+			{"/api/v1/jobs?project_id=", ids["project"]},
+			{"/api/v1/executions?task_id=", ids["task"]},
+		} {
+			r := bob.do("GET", filter.path+filter.id, nil)
+			wantProblem(t, r, http.StatusNotFound, "Bob: GET "+filter.path+"<Alice's>")
+			missing := bob.do("GET", filter.path+uuid.NewString(), nil)
+			if a, b := withoutPerRequest(r.body), withoutPerRequest(missing.body); missing.status != r.status || !reflect.DeepEqual(a, b) {
+				t.Errorf("GET %s: Alice's id answers %d %s, a missing id %d %s", filter.path, r.status, r.raw, missing.status, missing.raw)
+			}
+		}
+		for _, path := range []string{"/api/v1/projects", "/api/v1/agents", "/api/v1/apikeys", "/api/v1/executions"} {
 			r := bob.ok(http.StatusOK, "GET", path, nil)
 			for kind, id := range ids {
 				if kind == "job" {

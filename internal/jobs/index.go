@@ -2,12 +2,14 @@ package jobs
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 
 	"github.com/google/uuid"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/vibecoder/vibecoder/internal/observe"
@@ -78,7 +80,13 @@ func (w *IndexWorker) Work(ctx context.Context, j *river.Job[IndexArgs]) (err er
 	}
 	if err != nil {
 		cur.IndexStatus = store.IndexFailed
-		if j.Attempt < j.MaxAttempts && ctx.Err() == nil {
+		switch {
+		case errors.Is(context.Cause(ctx), river.ErrJobCancelledRemotely):
+			cur.IndexStatus = store.IndexCancelled // by the user: River does not retry it
+			_ = w.st.UpdateProject(sctx, cur)
+			emit("index.cancelled", map[string]any{"job_id": j.ID, "attempt": j.Attempt})
+			return err
+		case j.Attempt < j.MaxAttempts && ctx.Err() == nil:
 			cur.IndexStatus = store.IndexQueued // it will be retried
 		}
 		_ = w.st.UpdateProject(sctx, cur)
@@ -102,4 +110,44 @@ func (q *Queue) EnqueueIndex(ctx context.Context, p *store.Project) (*Job, error
 		cp.IndexStatus = store.IndexQueued
 		return q.st.UpdateProject(ctx, &cp)
 	})
+}
+
+// indexCancelled settles a project's index status after one of its index jobs was
+// cancelled before it ran, when no worker will: the project is "queued" because of that
+// job, and stays so only while another index job of the project is waiting; one running
+// makes it "indexing", none at all "cancelled". (A running job's cancellation reaches its
+// worker, which records it.) Only the newest unfinished index jobs are looked at; a
+// project with an older one still waiting beyond them shows "cancelled" until it starts.
+func (q *Queue) indexCancelled(ctx context.Context, ref store.JobRef) error {
+	p, err := q.st.GetProject(ctx, ref.UserID, ref.ProjectID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if p.IndexStatus != store.IndexQueued {
+		return nil
+	}
+	rows, err := q.c.unfinished(ctx, KindIndex, 500)
+	if err != nil {
+		return fmt.Errorf("list index jobs: %w", err)
+	}
+	status := store.IndexCancelled
+	for _, row := range rows {
+		var a IndexArgs
+		if row.ID == ref.JobID || json.Unmarshal(row.EncodedArgs, &a) != nil || a.ProjectID != ref.ProjectID {
+			continue
+		}
+		if row.State == rivertype.JobStateRunning {
+			status = store.IndexRunning
+			break
+		}
+		status = store.IndexQueued
+	}
+	if status == p.IndexStatus {
+		return nil
+	}
+	p.IndexStatus = status
+	return q.st.UpdateProject(ctx, p)
 }

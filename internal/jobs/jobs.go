@@ -151,6 +151,7 @@ type client interface {
 	JobCancel(ctx context.Context, id int64) (*rivertype.JobRow, error)
 	JobRetry(ctx context.Context, id int64) (*rivertype.JobRow, error)
 	list(ctx context.Context, ids []int64) ([]*rivertype.JobRow, error)
+	unfinished(ctx context.Context, kind string, limit int) ([]*rivertype.JobRow, error)
 }
 
 type riverClient[TTx any] struct {
@@ -174,6 +175,18 @@ func (c riverClient[TTx]) list(ctx context.Context, ids []int64) ([]*rivertype.J
 		return nil, nil
 	}
 	res, err := c.JobList(ctx, river.NewJobListParams().IDs(ids...).First(len(ids)))
+	if err != nil {
+		return nil, err
+	}
+	return res.Jobs, nil
+}
+
+// unfinished lists up to limit jobs of kind that are waiting or running, newest first.
+func (c riverClient[TTx]) unfinished(ctx context.Context, kind string, limit int) ([]*rivertype.JobRow, error) {
+	res, err := c.JobList(ctx, river.NewJobListParams().Kinds(kind).
+		States(rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
+			rivertype.JobStateRunning, rivertype.JobStateScheduled).
+		OrderBy(river.JobListOrderByID, river.SortOrderDesc).First(limit))
 	if err != nil {
 		return nil, err
 	}

@@ -124,7 +124,7 @@ func newHarness(t *testing.T, dialect string, cfg Config) *harness {
 	return newHarnessWith(t, dialect, cfg)
 }
 
-// newHarnessWith also registers extra workers (each a river.Worker of some args type).
+// newHarnessWith also registers extra workers: a *chainWorker, or a func that adds its own.
 func newHarnessWith(t *testing.T, dialect string, cfg Config, extra ...any) *harness {
 	t.Helper()
 	st := openStore(t, dialect)
@@ -144,8 +144,11 @@ func newHarnessWith(t *testing.T, dialect string, cfg Config, extra ...any) *har
 	river.AddWorker(workers, &failWorker{Policy: PolicyFor[failArgs](cfg, "test_fail")})
 	river.AddWorker(workers, h.block)
 	for _, w := range extra {
-		if cw, ok := w.(*chainWorker); ok {
-			river.AddWorker(workers, cw)
+		switch w := w.(type) {
+		case *chainWorker:
+			river.AddWorker(workers, w)
+		case func(store.Store, *river.Workers):
+			w(st, workers)
 		}
 	}
 	q, err := New(st, workers, slog.New(slog.DiscardHandler), cfg)
@@ -347,6 +350,103 @@ func TestGracefulStop(t *testing.T) {
 		}
 		if got.State != string(rivertype.JobStateRetryable) && got.State != string(rivertype.JobStateAvailable) {
 			t.Fatalf("cancelled-by-shutdown job is %s, want back in the queue", got.State)
+		}
+	})
+}
+
+// blockIndexer blocks until its context ends.
+type blockIndexer struct{ started chan struct{} }
+
+func (b *blockIndexer) Index(ctx context.Context, _ *store.Project, _ func(string, any)) (any, error) {
+	b.started <- struct{}{}
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// TestCancelledIndexJob: cancelling a project's index job leaves the project's
+// index_status truthful, whether the job was waiting (no worker will ever see it) or
+// running (its worker sees the cancellation).
+func TestCancelledIndexJob(t *testing.T) {
+	dialects(t, func(t *testing.T, d string) {
+		cfg := testConfig()
+		cfg.Queues[KindIndex] = QueueConfig{Concurrency: 1, Timeout: time.Minute, MaxAttempts: 3, Backoff: time.Millisecond}
+		ix := &blockIndexer{started: make(chan struct{}, 10)}
+		var iw *IndexWorker
+		h := newHarnessWith(t, d, cfg, func(st store.Store, ws *river.Workers) {
+			iw = NewIndexWorker(cfg, st, ix, NewEvents(st, NewHub()), slog.New(slog.DiscardHandler))
+			river.AddWorker(ws, iw)
+		})
+		status := func() string {
+			t.Helper()
+			p, err := h.st.GetProject(t.Context(), h.user, h.project)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return p.IndexStatus
+		}
+		waitStatus := func(want string) {
+			t.Helper()
+			for deadline := time.Now().Add(30 * time.Second); status() != want; time.Sleep(20 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("index_status = %q, want %q", status(), want)
+				}
+			}
+		}
+		p, err := h.st.GetProject(t.Context(), h.user, h.project)
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		// Running: the worker records the cancellation.
+		running, err := h.q.EnqueueIndex(t.Context(), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		<-ix.started
+		waitStatus(store.IndexRunning)
+		// Waiting behind it (concurrency 1): cancelling this one leaves the running one's status.
+		waiting, err := h.q.EnqueueIndex(t.Context(), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := status(); got != store.IndexQueued {
+			t.Fatalf("after the second enqueue index_status = %q", got)
+		}
+		if j, err := h.q.Cancel(t.Context(), h.user, waiting.ID); err != nil || j.State != string(rivertype.JobStateCancelled) {
+			t.Fatalf("cancel the waiting job: %+v, %v", j, err)
+		}
+		if got := status(); got != store.IndexRunning {
+			t.Fatalf("a waiting index job cancelled while another runs: index_status = %q, want %q", got, store.IndexRunning)
+		}
+		if _, err := h.q.Cancel(t.Context(), h.user, running.ID); err != nil {
+			t.Fatal(err)
+		}
+		h.waitState(t, running.ID, rivertype.JobStateCancelled)
+		waitStatus(store.IndexCancelled)
+
+		// Waiting with nothing running: an insert-only queue (an API process) queues a job no
+		// process here works, and cancels it.
+		apiCfg := testConfig()
+		apiCfg.Queues[KindIndex] = cfg.Queues[KindIndex]
+		api, err := New(h.st, nil, slog.New(slog.DiscardHandler), apiCfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := h.q.Stop(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		queued, err := api.EnqueueIndex(t.Context(), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := status(); got != store.IndexQueued {
+			t.Fatalf("after enqueue index_status = %q", got)
+		}
+		if j, err := api.Cancel(t.Context(), h.user, queued.ID); err != nil || j.State != string(rivertype.JobStateCancelled) {
+			t.Fatalf("cancel the queued job: %+v, %v", j, err)
+		}
+		if got := status(); got != store.IndexCancelled {
+			t.Fatalf("a queued index job was cancelled: index_status = %q, want %q", got, store.IndexCancelled)
 		}
 	})
 }

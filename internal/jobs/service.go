@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/google/uuid"
@@ -139,6 +140,13 @@ func (q *Queue) Cancel(ctx context.Context, userID uuid.UUID, jobID int64) (*Job
 	}
 	if err != nil {
 		return nil, fmt.Errorf("cancel job %d: %w", jobID, err)
+	}
+	if ref.Kind == KindIndex && row.State == rivertype.JobStateCancelled {
+		// It will never run, so no worker will tell the project.
+		if err := q.indexCancelled(ctx, *ref); err != nil {
+			q.log.WarnContext(ctx, "record a cancelled index job on its project", slog.Int64("job_id", jobID),
+				slog.String("project_id", ref.ProjectID.String()), slog.Any("error", err))
+		}
 	}
 	j := view(*ref, row)
 	return &j, nil

@@ -120,6 +120,11 @@ func (r *Runner) bwrapArgs(workspace, cacheDir string) []string {
 		parents(cacheDir)
 		a = append(a, "--bind", cacheDir, cacheDir)
 	}
+	if r.seccomp != nil {
+		// Applied by bwrap last, just before it runs the command: see seccomp.go. The filter
+		// is on fd 3 (Run's cmd.ExtraFiles).
+		a = append(a, "--seccomp", "3")
+	}
 	parents(workspace)
 	a = append(a,
 		"--bind", workspace, workspace,

@@ -16,18 +16,29 @@
 //   - Wall clock: a context deadline; on expiry the whole process group is sent SIGKILL. Under
 //     bubblewrap that kills bwrap, whose --die-with-parent kills the sandbox's init, and the kernel
 //     then kills every process left in the sandbox's PID namespace.
+//
 //   - Processes: a pids cgroup (pids.max) created per run when a writable cgroup hierarchy is
 //     available (cgroup v2 with the pids controller delegated to our cgroup, or cgroup v1's pids
 //     hierarchy); otherwise RLIMIT_NPROC, which counts per sandbox only in bwrap's user namespace
 //     and otherwise over all processes of the uid. [Runner.Isolation] says which is in force.
+//
 //   - Memory: RLIMIT_AS per process (util-linux prlimit, inside the sandbox), plus memory.max on
 //     cgroup v2. The cgroup v1 memory hierarchy is left alone: it belongs to the container runtime.
 //     The private /tmp and /dev/shm are tmpfs bounded by Config.TmpBytes each.
+//
 //   - Output: stdout and stderr share one pipe that is always drained; the first and last halves of
 //     MaxOutputBytes are kept and the total is counted, so a command writing gigabytes never blocks.
 //
-// Not enforced: CPU share, disk usage in the workspace (RLIMIT_FSIZE only bounds a single file),
-// system calls (no seccomp filter) and, when the server is root, nested user namespaces.
+//   - Nested user namespaces: refused by a seccomp filter (unshare and clone with CLONE_NEWUSER fail
+//     with EPERM, clone3 with ENOSYS) on amd64 and arm64, in both modes, and also by bwrap's own
+//     disable-userns when the server is not root. [Isolation.UserNamespaces] says which; on other
+//     architectures a root server cannot refuse them, and unsandboxed runs never do.
+//
+//   - Disk: RLIMIT_FSIZE bounds each file; a watcher measures the workspace and the cache dir
+//     (and files the run deleted but holds open) and kills the run past Config.DiskBytes
+//     ([Result.DiskExceeded]; see disk.go for how, and [Isolation.DiskLimit]).
+//
+// Not enforced: CPU share and system calls other than those making user namespaces.
 package sandbox
 
 import (
@@ -91,6 +102,9 @@ type Config struct {
 	TmpBytes int64
 	// MaxFileBytes bounds the size of any single file written (RLIMIT_FSIZE).
 	MaxFileBytes int64
+	// DiskBytes bounds what a run keeps on the host's disk: the workspace and the cache dir
+	// together, what they held before the run included (DefaultDiskBytes when zero).
+	DiskBytes int64
 
 	// ExtraReadOnly lists host paths bound read-only at the same place, e.g. a Go toolchain or a
 	// module cache outside /usr.
@@ -133,7 +147,7 @@ type Spec struct {
 // Result is what a run did.
 type Result struct {
 	// ExitCode is the command's exit status; a command killed by signal N reports 128+N, and -1
-	// means it was killed on timeout or cancellation.
+	// means it was killed on timeout, on cancellation or for its disk use.
 	ExitCode int
 	// Output is stdout and stderr interleaved as written, capped to MaxOutputBytes: when
 	// Truncated, the middle is replaced by a line saying how many bytes were left out.
@@ -150,6 +164,9 @@ type Result struct {
 	// because of the sandbox's cgroup limits (only known when a cgroup is in use).
 	ProcLimitHit   bool
 	MemoryLimitHit bool
+	// DiskExceeded reports that the run was killed for its disk use (Config.DiskBytes), or
+	// because that use could not be measured; Output ends with a line saying which.
+	DiskExceeded bool
 	// Sandboxed reports whether the command ran under bubblewrap.
 	Sandboxed bool
 }
@@ -164,6 +181,14 @@ type Isolation struct {
 	// "none".
 	ProcessLimit string
 	MemoryLimit  string
+	// UserNamespaces says what stops the command from making a user namespace: "seccomp",
+	// "disable-userns" (bwrap's, non-root servers only), both joined with "+", or "allowed"
+	// (unsandboxed, or a root server on an architecture without a filter here).
+	UserNamespaces string
+	// DiskLimit says what counts towards Config.DiskBytes: "files" (the workspace's and the
+	// cache dir's) or "files+held" (also files the run deleted but keeps open, which needs
+	// CAP_SYS_PTRACE when the server is root and the command is not).
+	DiskLimit string
 }
 
 // Runner runs commands with one Config. It is safe for concurrent use.
@@ -174,7 +199,9 @@ type Runner struct {
 	prlimit string // empty: no rlimits
 	setpriv string // drops root inside the sandbox; required when the server is root
 	cg      cgroupManager
-	root    bool // the server runs as root: privileged bwrap, command dropped to cfg.UID
+	root    bool   // the server runs as root: privileged bwrap, command dropped to cfg.UID
+	held    bool   // the disk watcher can see the command's open files (see Isolation.DiskLimit)
+	seccomp []byte // the user namespace filter for bwrap's --seccomp; nil: none for this GOARCH
 }
 
 // New checks the configuration and finds bubblewrap, prlimit and a usable cgroup hierarchy.
@@ -197,10 +224,13 @@ func New(cfg Config) (*Runner, error) {
 	if cfg.MaxFileBytes == 0 {
 		cfg.MaxFileBytes = DefaultMaxFileBytes
 	}
+	if cfg.DiskBytes == 0 {
+		cfg.DiskBytes = DefaultDiskBytes
+	}
 	switch {
 	case cfg.DefaultTimeout < 0:
 		return nil, errors.New("sandbox: DefaultTimeout must be positive")
-	case cfg.MemoryBytes < 0, cfg.MaxProcs < 0, cfg.TmpBytes < 0, cfg.MaxFileBytes < 0:
+	case cfg.MemoryBytes < 0, cfg.MaxProcs < 0, cfg.TmpBytes < 0, cfg.MaxFileBytes < 0, cfg.DiskBytes < 0:
 		return nil, errors.New("sandbox: limits must be positive")
 	case cfg.MaxOutputBytes < 2:
 		return nil, errors.New("sandbox: MaxOutputBytes must be at least 2")
@@ -249,6 +279,10 @@ func New(cfg Config) (*Runner, error) {
 		r.setpriv, _ = filepath.Abs(p)
 	}
 	r.cg = detectCgroups()
+	r.seccomp = userNSFilter()
+	// A root server's command runs as another uid (when sandboxed); reading its /proc/<pid>/fd
+	// then takes CAP_SYS_PTRACE, which a container's root may lack.
+	r.held = !r.root || r.bwrap == "" || canReadOthersFDs()
 	return r, nil
 }
 
@@ -281,6 +315,21 @@ func (r *Runner) Isolation() Isolation {
 		return strings.Join(s, "+")
 	}
 	iso.ProcessLimit, iso.MemoryLimit = join(procs), join(mem)
+	var userns []string
+	if r.bwrap != "" && r.seccomp != nil {
+		userns = append(userns, "seccomp")
+	}
+	if r.bwrap != "" && !r.root {
+		userns = append(userns, "disable-userns")
+	}
+	iso.UserNamespaces = join(userns)
+	if iso.UserNamespaces == "none" {
+		iso.UserNamespaces = "allowed"
+	}
+	iso.DiskLimit = "files"
+	if r.held {
+		iso.DiskLimit = "files+held"
+	}
 	return iso
 }
 
@@ -383,11 +432,22 @@ func (r *Runner) Run(ctx context.Context, spec Spec) (*Result, error) {
 
 	runCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	// The disk watcher stops the command through cmdCtx, with a *DiskLimitError as the cause.
+	cmdCtx, stop := context.WithCancelCause(runCtx)
+	defer stop(nil)
 	out := newCapBuffer(r.cfg.MaxOutputBytes)
-	cmd := exec.CommandContext(runCtx, full[0], full[1:]...)
+	cmd := exec.CommandContext(cmdCtx, full[0], full[1:]...)
 	cmd.Env = envList // bwrap hands its own environment to the command: this is the whole of it
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = out, out
+	if r.bwrap != "" && r.seccomp != nil {
+		f, err := seccompFile(r.seccomp)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		cmd.ExtraFiles = []*os.File{f} // fd 3: bwrapArgs's --seccomp 3
+	}
 	// Pdeathsig and bwrap's --die-with-parent fire when the forking thread exits, so keep this
 	// goroutine on its thread until the command is reaped.
 	runtime.LockOSThread()
@@ -396,9 +456,34 @@ func (r *Runner) Run(ctx context.Context, spec Spec) (*Result, error) {
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 2 * time.Second
 
+	procs := func() []int { return descendants(cmd.Process.Pid) }
+	if cg != nil {
+		procs = func() []int { return cgroupPids(cg.procsFile()) }
+	}
+	meter, err := newDiskMeter([]string{dir, cacheDir}, r.held, procs)
+	if err != nil {
+		return nil, err
+	}
+
 	start := time.Now()
-	runErr := cmd.Run()
+	runErr := cmd.Start()
+	if runErr == nil {
+		watchCtx, endWatch := context.WithCancel(cmdCtx)
+		watched := make(chan struct{})
+		go func() {
+			defer close(watched)
+			watchDisk(watchCtx, meter, r.cfg.DiskBytes, func(e *DiskLimitError) { stop(e) })
+		}()
+		runErr = cmd.Wait()
+		endWatch()
+		<-watched
+	}
 	res := &Result{Duration: time.Since(start), Sandboxed: r.bwrap != ""}
+	var diskErr *DiskLimitError
+	if errors.As(context.Cause(cmdCtx), &diskErr) {
+		res.DiskExceeded = true
+		fmt.Fprintf(out, "\n[%v]\n", diskErr)
+	}
 	res.Output, res.Truncated, res.TotalBytes = out.result()
 	if cg != nil {
 		res.ProcLimitHit, res.MemoryLimitHit = cg.events()
@@ -424,6 +509,10 @@ func (r *Runner) Run(ctx context.Context, spec Spec) (*Result, error) {
 		default:
 			res.ExitCode = ws.ExitStatus()
 		}
+	}
+	if res.DiskExceeded && res.ExitCode == 128+int(syscall.SIGKILL) {
+		res.ExitCode = -1
+		return res, nil
 	}
 	if ctxErr := runCtx.Err(); ctxErr != nil && res.ExitCode == 128+int(syscall.SIGKILL) {
 		res.ExitCode = -1

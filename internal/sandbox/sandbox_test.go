@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -255,23 +256,35 @@ func TestNoPrivileges(t *testing.T) {
 	}
 }
 
+// TestNoServerSecrets checks that the server's environment does not reach the command. What the
+// command can read of other processes differs by mode: sandboxed, /proc is its own PID namespace, so
+// it reads every environment it can see; unsandboxed it shares the host's /proc, where unrelated
+// processes (other tests, other services) may hold any variable at all, so it reads only its own
+// process tree's — which is exactly what the runner controls.
 func TestNoServerSecrets(t *testing.T) {
 	secret := "sk-secret-" + randomHex(t)
 	t.Setenv("OPENAI_API_KEY", secret)
 	t.Setenv("VIBECODER_TEST_SECRET", secret)
-	script := `env
-		for f in /proc/[0-9]*/environ /proc/[0-9]*/cmdline; do tr '\0' '\n' <"$f"; echo; done
-		for d in /proc/[0-9]*; do echo "PROC $d"; done`
-	check := func(t *testing.T, r *Runner) {
-		res := run(t, r, Spec{Shell: script, Env: map[string]string{"SPEC_VAR": "spec-marker"}})
-		if strings.Contains(res.Output, secret) || strings.Contains(res.Output, "OPENAI_API_KEY") {
+	script := func(procs string) string {
+		return `sleep 30 & child=$!
+		env
+		for p in ` + procs + `; do echo "PROC $p"; tr '\0' '\n' <"$p/environ"; echo; tr '\0' '\n' <"$p/cmdline"; echo; done
+		kill $child`
+	}
+	check := func(t *testing.T, r *Runner, procs string) {
+		res := run(t, r, Spec{Shell: script(procs), Env: map[string]string{"SPEC_VAR": "spec-marker"}})
+		if strings.Contains(res.Output, secret) || strings.Contains(res.Output, "OPENAI_API_KEY") || strings.Contains(res.Output, "VIBECODER_TEST_SECRET") {
 			t.Errorf("the server's secret leaked into the command:\n%s", res.Output)
 		}
-		// The scan works: it finds the variables the command was given, in env and in /proc.
+		// The scan works: it finds the variables the command was given, in env and in /proc, and
+		// reads the background child's environment as well as its own.
 		for _, want := range []string{"ALLOWED_VAR=visible-marker", "SPEC_VAR=spec-marker"} {
-			if n := strings.Count(res.Output, want); n < 2 {
-				t.Errorf("%s seen %d times, want env and /proc/*/environ:\n%s", want, n, res.Output)
+			if n := strings.Count(res.Output, want); n < 3 {
+				t.Errorf("%s seen %d times, want env and at least two /proc/*/environ:\n%s", want, n, res.Output)
 			}
+		}
+		if !strings.Contains(res.Output, "sleep\n30") {
+			t.Errorf("the child's cmdline was not read:\n%s", res.Output)
 		}
 		if res.Sandboxed {
 			// In its own PID namespace the command sees a handful of processes, not the host's.
@@ -282,10 +295,10 @@ func TestNoServerSecrets(t *testing.T) {
 	}
 	cfg := Config{Env: map[string]string{"ALLOWED_VAR": "visible-marker"}}
 	t.Run("unsandboxed", func(t *testing.T) {
-		check(t, newUnsandboxed(t, cfg))
+		check(t, newUnsandboxed(t, cfg), `/proc/$$ /proc/self /proc/$child`)
 	})
 	t.Run("sandboxed", func(t *testing.T) {
-		check(t, newSandboxed(t, cfg))
+		check(t, newSandboxed(t, cfg), `/proc/[0-9]*`)
 	})
 }
 
@@ -610,4 +623,269 @@ func TestHandBackDoesNotFollowLinks(t *testing.T) {
 			t.Errorf("%s is owned by uid %d after the run, want %d: the hand-back followed a link", p, st.Uid, want)
 		}
 	}
+}
+
+// usernsProbe builds testdata/usernsprobe into a directory anyone may read.
+func usernsProbe(t *testing.T) string {
+	t.Helper()
+	dir := dataDir(t)
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "usernsprobe")
+	cmd := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "./testdata/usernsprobe")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build the probe: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// nestedUserNS tries every way to a user namespace: unshare(2) through the unshare command,
+// clone(2) and clone3(2) through the probe, copied into the workspace (the one host directory
+// the sandbox sees).
+func nestedUserNS(t *testing.T, probe string) Spec {
+	t.Helper()
+	data, err := os.ReadFile(probe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := t.TempDir()
+	if err := os.WriteFile(filepath.Join(ws, "usernsprobe"), data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return Spec{Dir: ws, Shell: `unshare -Ur true; echo "unshare -Ur: $?"
+		unshare --user true; echo "unshare --user: $?"
+		./usernsprobe`}
+}
+
+func TestNoNestedUserNamespaces(t *testing.T) {
+	probe := usernsProbe(t)
+
+	// Control: without the sandbox every attempt succeeds, so the probe can tell.
+	un := newUnsandboxed(t, Config{})
+	if got := un.Isolation().UserNamespaces; got != "allowed" {
+		t.Errorf("unsandboxed Isolation().UserNamespaces = %q, want allowed", got)
+	}
+	res := run(t, un, nestedUserNS(t, probe))
+	for _, want := range []string{"unshare -Ur: 0", "unshare --user: 0", "clone: made a user namespace", "clone3: made a user namespace"} {
+		if !strings.Contains(res.Output, want) {
+			t.Fatalf("control run without the sandbox: no %q, so the probe proves nothing:\n%s", want, res.Output)
+		}
+	}
+
+	checkNoNestedUserNS(t, newSandboxed(t, Config{}), nestedUserNS(t, probe))
+}
+
+func checkNoNestedUserNS(t *testing.T, r *Runner, spec Spec) {
+	t.Helper()
+	iso := r.Isolation()
+	if iso.UserNamespaces == "allowed" {
+		t.Fatalf("Isolation().UserNamespaces = allowed on %s (root %v): no way to refuse them here", runtime.GOARCH, os.Geteuid() == 0)
+	}
+	res := run(t, r, spec)
+	t.Logf("isolation %+v:\n%s", iso, res.Output)
+	for _, want := range []string{"clone: refused: operation not permitted", "clone3: refused: function not implemented"} {
+		if !strings.Contains(res.Output, want) {
+			t.Errorf("want %q", want)
+		}
+	}
+	for _, bad := range []string{"unshare -Ur: 0", "unshare --user: 0", "made a user namespace"} {
+		if strings.Contains(res.Output, bad) {
+			t.Errorf("the sandboxed command made a user namespace (%q)", bad)
+		}
+	}
+	if !strings.Contains(res.Output, "unshare -Ur: ") || !strings.Contains(res.Output, "unshare --user: ") {
+		t.Error("the unshare attempts did not run")
+	}
+}
+
+// TestNoNestedUserNamespacesNonRoot checks the other mode, bwrap in its own user namespace: as
+// root, by running this test again as nobody.
+func TestNoNestedUserNamespacesNonRoot(t *testing.T) {
+	if probe := os.Getenv("VIBECODER_TEST_USERNS_PROBE"); probe != "" {
+		if os.Geteuid() == 0 {
+			t.Fatal("the non-root run is root")
+		}
+		checkNoNestedUserNS(t, newSandboxed(t, Config{}), nestedUserNS(t, probe))
+		return
+	}
+	probe := usernsProbe(t)
+	if os.Geteuid() != 0 {
+		checkNoNestedUserNS(t, newSandboxed(t, Config{}), nestedUserNS(t, probe))
+		return
+	}
+	requireBwrap(t)
+	// The test binary may sit in a directory only root can enter: copy it beside the probe.
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(filepath.Dir(probe), "sandbox.test")
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(t.Context(), "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--",
+		bin, "-test.run=^TestNoNestedUserNamespacesNonRoot$", "-test.count=1", "-test.v")
+	cmd.Env = []string{"PATH=" + DefaultPath, "TMPDIR=/tmp", "HOME=/tmp", "VIBECODER_TEST_USERNS_PROBE=" + probe}
+	if ci := os.Getenv("CI"); ci != "" {
+		cmd.Env = append(cmd.Env, "CI="+ci)
+	}
+	out, err := cmd.CombinedOutput()
+	t.Logf("as nobody:\n%s", out)
+	if err != nil {
+		t.Fatalf("the non-root run failed: %v", err)
+	}
+	if !bytes.Contains(out, []byte("--- PASS: TestNoNestedUserNamespacesNonRoot")) {
+		t.Fatal("the non-root run did not pass the test (skipped?)")
+	}
+}
+
+// TestDiskLimit: a command writing far more than the disk limit, in files each under
+// RLIMIT_FSIZE, in the workspace and the cache dir, is stopped near the limit, and the result
+// says why.
+func TestDiskLimit(t *testing.T) {
+	const limit = 300 << 20
+	check := func(t *testing.T, r *Runner) {
+		ws, cache := dataDir(t), dataDir(t)
+		// 20 files of 100 MiB, alternately in the workspace and the cache dir: 2000 MiB tried.
+		script := fmt.Sprintf(`i=0; while [ $i -lt 20 ]; do
+			dd if=/dev/zero of=%q/f$i bs=1M count=100 2>/dev/null || echo "dd $i failed"; i=$((i+1))
+			dd if=/dev/zero of=f$i bs=1M count=100 2>/dev/null || echo "dd $i failed"; i=$((i+1))
+		done; echo WROTE-ALL`, cache)
+		res := run(t, r, Spec{Dir: ws, CacheDir: cache, Shell: script, Env: map[string]string{"LC_ALL": "C"}})
+		used := diskUse(t, ws) + diskUse(t, cache)
+		t.Logf("exit %d diskExceeded %v, %d MiB left on disk; output:\n%s", res.ExitCode, res.DiskExceeded, used>>20, res.Output)
+		if !res.DiskExceeded || res.ExitCode != -1 || res.TimedOut {
+			t.Errorf("DiskExceeded=%v ExitCode=%d TimedOut=%v, want the disk limit to stop it", res.DiskExceeded, res.ExitCode, res.TimedOut)
+		}
+		if strings.Contains(res.Output, "WROTE-ALL") {
+			t.Error("the command finished writing 2000 MiB under a 300 MiB limit")
+		}
+		if !strings.Contains(res.Output, "over the 314572800-byte disk limit") {
+			t.Error("the output does not say the disk limit stopped the command")
+		}
+		// Near the limit: an interval's worth of writing over it (page-cache speed, so allow
+		// generously for a busy machine), not the 2000 MiB tried.
+		if used < limit || used > limit+700<<20 {
+			t.Errorf("%d MiB on disk after the run, want just over the %d MiB limit", used>>20, limit>>20)
+		}
+	}
+	t.Run("unsandboxed", func(t *testing.T) { check(t, newUnsandboxed(t, Config{DiskBytes: limit})) })
+	t.Run("sandboxed", func(t *testing.T) { check(t, newSandboxed(t, Config{DiskBytes: limit})) })
+}
+
+// TestDiskLimitHeldFiles: files deleted while still open take disk space no walk sees; the
+// watcher finds them through the run's /proc/<pid>/fd.
+func TestDiskLimitHeldFiles(t *testing.T) {
+	const limit = 200 << 20
+	check := func(t *testing.T, r *Runner) {
+		if iso := r.Isolation(); iso.DiskLimit != "files+held" {
+			t.Skipf("WARNING: SKIPPED, deleted open files are not counted here (%+v): the server needs CAP_SYS_PTRACE", iso)
+		}
+		ws := dataDir(t)
+		res := run(t, r, Spec{Dir: ws, Timeout: 30 * time.Second, Shell: `exec 3>f3 4>f4 5>f5 6>f6; rm f3 f4 f5 f6
+			for fd in 3 4 5 6; do dd if=/dev/zero bs=1M count=100 2>/dev/null >&$fd; done
+			echo HELD; sleep 60; echo SLEPT`})
+		t.Logf("exit %d diskExceeded %v timedOut %v; output:\n%s", res.ExitCode, res.DiskExceeded, res.TimedOut, res.Output)
+		if !res.DiskExceeded || res.TimedOut || strings.Contains(res.Output, "SLEPT") {
+			t.Errorf("DiskExceeded=%v TimedOut=%v: 400 MiB held in deleted files under a 200 MiB limit was not stopped", res.DiskExceeded, res.TimedOut)
+		}
+	}
+	t.Run("unsandboxed", func(t *testing.T) { check(t, newUnsandboxed(t, Config{DiskBytes: limit})) })
+	t.Run("sandboxed", func(t *testing.T) { check(t, newSandboxed(t, Config{DiskBytes: limit})) })
+}
+
+// diskUse is what the disk watcher counts under dir.
+func diskUse(t *testing.T, dir string) int64 {
+	t.Helper()
+	m, err := newDiskMeter([]string{dir}, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := m.measure()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestDiskMeterWalk: the walk counts blocks, once per inode, and is not led astray by what
+// a command can leave in a workspace: links out, FIFOs, sockets, trees too deep to walk.
+func TestDiskMeterWalk(t *testing.T) {
+	ws := t.TempDir()
+	big := make([]byte, 4<<20)
+	if _, err := rand.Read(big); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ws, "big"), big, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(filepath.Join(ws, "big"), filepath.Join(ws, "big-again")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(ws, "sub"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(filepath.Join(ws, "big"), filepath.Join(ws, "sub", "big-third")); err != nil {
+		t.Fatal(err)
+	}
+	for name, target := range map[string]string{"usr": "/usr", "root": "/", "loop": ".", "self": "sub/..", "dangling": "/no/such"} {
+		if err := os.Symlink(target, filepath.Join(ws, "sub", name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := syscall.Mkfifo(filepath.Join(ws, "fifo"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("unix", filepath.Join(ws, "sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+
+	done := make(chan int64, 1)
+	go func() { done <- diskUse(t, ws) }()
+	var n int64
+	select {
+	case n = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the walk is stuck (on the FIFO?)")
+	}
+	// One copy of the 4 MiB file plus a little for directories, links and special files.
+	if n < 4<<20 || n > 4<<20+256<<10 {
+		t.Errorf("measured %d bytes, want 4 MiB once and a little metadata (links followed or counted twice?)", n)
+	}
+
+	// A chain deeper than the walk goes is not counted as empty: it is an error.
+	deep := t.TempDir()
+	fd, err := syscall.Open(deep, syscall.O_RDONLY|syscall.O_DIRECTORY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range diskMaxDepth + 5 {
+		if err := syscall.Mkdirat(fd, "d", 0o700); err != nil {
+			t.Fatal(err)
+		}
+		next, err := syscall.Openat(fd, "d", syscall.O_RDONLY|syscall.O_DIRECTORY, 0)
+		syscall.Close(fd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fd = next
+	}
+	syscall.Close(fd)
+	m, err := newDiskMeter([]string{deep}, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.measure(); err == nil || !strings.Contains(err.Error(), "directories deep") {
+		t.Errorf("a tree %d deep measured without error: %v", diskMaxDepth+5, err)
+	}
+	// t.TempDir's cleanup cannot remove a path that long by name.
+	t.Cleanup(func() { _ = exec.Command("rm", "-rf", deep).Run() })
 }

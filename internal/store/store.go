@@ -104,6 +104,9 @@ const (
 	IndexRunning = "indexing"
 	IndexReady   = "ready"
 	IndexFailed  = "failed"
+	// IndexCancelled: the last index job was cancelled; an earlier index (IndexedAt) is
+	// still searchable.
+	IndexCancelled = "cancelled"
 )
 
 // Project is a code repository registered by a user.
@@ -634,6 +637,7 @@ const (
 // PrepareAudit fills an entry's defaults (id, time, outcome, metadata) in place and
 // validates it. Both dialects call it in AppendAudit.
 func PrepareAudit(e *AuditEntry) error {
+	Sanitize(e)
 	if e.ID == uuid.Nil {
 		e.ID = NewID()
 	}

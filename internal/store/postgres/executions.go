@@ -27,6 +27,7 @@ func scanExecution(r pgx.Row) (*store.Execution, error) {
 // task, which supplies ProjectID; when the task is not the user's nothing is inserted
 // and the result is ErrNotFound. An empty Status becomes ExecQueued.
 func (s *Store) CreateExecution(ctx context.Context, e *store.Execution) error {
+	store.Sanitize(e)
 	ensureID(&e.ID)
 	if e.Status == "" {
 		e.Status = store.ExecQueued
@@ -94,6 +95,7 @@ func (s *Store) ListExecutions(ctx context.Context, userID, taskID uuid.UUID, pa
 // (status, step, error, tokens, cost, start and finish times) and sets UpdatedAt, and
 // ProjectID, TaskID and CreatedAt from the stored row.
 func (s *Store) UpdateExecution(ctx context.Context, e *store.Execution) error {
+	store.Sanitize(e)
 	now := store.Now()
 	if len(e.Details) == 0 {
 		e.Details = json.RawMessage(`{}`)
@@ -129,6 +131,7 @@ func scanCommit(r pgx.Row) (*store.Commit, error) {
 // CreateCommit implements store.Executions. ProjectID is taken from the execution, which
 // must be the user's (ErrNotFound otherwise). Nil FilesChanged is stored as [].
 func (s *Store) CreateCommit(ctx context.Context, c *store.Commit) error {
+	store.Sanitize(c)
 	ensureID(&c.ID)
 	if c.FilesChanged == nil {
 		c.FilesChanged = []string{}
@@ -185,6 +188,7 @@ func scanReview(r pgx.Row) (*store.Review, error) {
 // which must be the user's, and so must the agent when AgentID is set (ErrNotFound
 // otherwise). Nil Comments are stored as [].
 func (s *Store) CreateReview(ctx context.Context, r *store.Review) error {
+	store.Sanitize(r)
 	ensureID(&r.ID)
 	if r.AgentID != nil && *r.AgentID == uuid.Nil {
 		r.AgentID = nil

@@ -23,6 +23,7 @@ func scanTask(r pgx.Row) (*store.Task, error) {
 // CreateTask implements store.Tasks. An empty Status becomes TaskOpen. The composite
 // foreign key on (project_id, user_id) turns another user's project into ErrNotFound.
 func (s *Store) CreateTask(ctx context.Context, t *store.Task) error {
+	store.Sanitize(t)
 	ensureID(&t.ID)
 	if t.Status == "" {
 		t.Status = store.TaskOpen
@@ -78,6 +79,7 @@ func (s *Store) ListTasks(ctx context.Context, userID, projectID uuid.UUID, page
 // never moves between projects) and sets UpdatedAt, and ProjectID and CreatedAt from
 // the stored row.
 func (s *Store) UpdateTask(ctx context.Context, t *store.Task) error {
+	store.Sanitize(t)
 	now := store.Now()
 	err := s.tenantTx(ctx, t.UserID, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `UPDATE tasks SET title = $3, description = $4, status = $5, updated_at = $6

@@ -47,6 +47,7 @@ const insertUsage = `INSERT INTO llm_usage (id, user_id, project_id, execution_i
 // checks every row against its own tenant. A row naming another user's project or
 // execution, or an unknown user, fails the whole batch with ErrNotFound.
 func (s *Store) InsertUsage(ctx context.Context, rows []store.LLMUsage) error {
+	store.Sanitize(rows)
 	if len(rows) == 0 {
 		return nil
 	}

@@ -40,6 +40,7 @@ func scanExecution(r scanner) (*store.Execution, error) {
 
 // CreateExecution implements store.Executions. The project is the task's.
 func (s *Store) CreateExecution(ctx context.Context, e *store.Execution) error {
+	store.Sanitize(e)
 	ensureID(&e.ID)
 	e.CreatedAt = store.Now()
 	e.UpdatedAt = e.CreatedAt
@@ -89,6 +90,7 @@ func (s *Store) ListExecutions(ctx context.Context, userID, taskID uuid.UUID, pa
 
 // UpdateExecution implements store.Executions.
 func (s *Store) UpdateExecution(ctx context.Context, e *store.Execution) error {
+	store.Sanitize(e)
 	e.UpdatedAt = store.Now()
 	if len(e.Details) == 0 {
 		e.Details = json.RawMessage(`{}`)
@@ -123,6 +125,7 @@ func scanCommit(r scanner) (*store.Commit, error) {
 
 // CreateCommit implements store.Executions. The project is the execution's.
 func (s *Store) CreateCommit(ctx context.Context, c *store.Commit) error {
+	store.Sanitize(c)
 	ensureID(&c.ID)
 	c.CreatedAt = store.Now()
 	if c.FilesChanged == nil {
@@ -183,6 +186,7 @@ func scanReview(r scanner) (*store.Review, error) {
 // CreateReview implements store.Executions. The project is the execution's; an agent,
 // when given, must be the same user's.
 func (s *Store) CreateReview(ctx context.Context, r *store.Review) error {
+	store.Sanitize(r)
 	ensureID(&r.ID)
 	r.CreatedAt = store.Now()
 	if r.Comments == nil {

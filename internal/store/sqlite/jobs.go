@@ -84,6 +84,7 @@ func (s *Store) ListJobRefs(ctx context.Context, userID, projectID uuid.UUID, be
 
 // AppendEvent implements store.Jobs.
 func (s *Store) AppendEvent(ctx context.Context, ev *store.Event) error {
+	store.Sanitize(ev)
 	ev.CreatedAt = store.Now()
 	data := ev.Data
 	if len(data) == 0 {

@@ -29,6 +29,7 @@ func scanTask(r scanner) (*store.Task, error) {
 
 // CreateTask implements store.Tasks.
 func (s *Store) CreateTask(ctx context.Context, t *store.Task) error {
+	store.Sanitize(t)
 	ensureID(&t.ID)
 	t.CreatedAt = store.Now()
 	t.UpdatedAt = t.CreatedAt
@@ -67,6 +68,7 @@ func (s *Store) ListTasks(ctx context.Context, userID, projectID uuid.UUID, page
 
 // UpdateTask implements store.Tasks.
 func (s *Store) UpdateTask(ctx context.Context, t *store.Task) error {
+	store.Sanitize(t)
 	t.UpdatedAt = store.Now()
 	err := mustAffect(s.w(ctx).ExecContext(ctx,
 		"UPDATE tasks SET title = ?, description = ?, status = ?, updated_at = ? WHERE id = ? AND user_id = ?",

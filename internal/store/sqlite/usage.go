@@ -83,6 +83,7 @@ func usageArgs(args []any, r *store.LLMUsage) []any {
 // as none. All rows go in one write transaction. A row naming another user's project
 // or execution, or an unknown user, fails the whole batch with ErrNotFound.
 func (s *Store) InsertUsage(ctx context.Context, rows []store.LLMUsage) error {
+	store.Sanitize(rows)
 	if len(rows) == 0 {
 		return nil
 	}
