@@ -448,7 +448,11 @@ func (w *Web) passwordRefused(rw http.ResponseWriter, r *http.Request, page stri
 	case errors.As(err, &te):
 		secs := max(int64((te.RetryAfter+time.Second-1)/time.Second), 1)
 		rw.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
-		d.Error = fmt.Sprintf("Too many failed logins. Wait %s, then try again.", time.Duration(secs)*time.Second)
+		wait := fmt.Sprintf("%d seconds", secs)
+		if secs > 60 {
+			wait = fmt.Sprintf("%d minutes", (secs+59)/60)
+		}
+		d.Error = "Too many failed logins. Wait " + wait + ", then try again."
 		w.render(rw, r, http.StatusTooManyRequests, page, d)
 	case errors.Is(err, auth.ErrBusy):
 		rw.Header().Set("Retry-After", "1")
