@@ -24,6 +24,7 @@ import (
 	"github.com/vibecoder/vibecoder/internal/llm/gateway"
 	"github.com/vibecoder/vibecoder/internal/observe"
 	"github.com/vibecoder/vibecoder/internal/pipeline"
+	"github.com/vibecoder/vibecoder/internal/ratelimit"
 	"github.com/vibecoder/vibecoder/internal/store"
 	"github.com/vibecoder/vibecoder/internal/store/postgres"
 	"github.com/vibecoder/vibecoder/internal/store/sqlite"
@@ -114,7 +115,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		}
 		redisPing = func(ctx context.Context) error { return a.Redis.Ping(ctx).Err() }
 	}
-	a.Auth, err = auth.New(st, log, auth.Config{SessionTTL: cfg.SessionTTL})
+	a.Auth, err = auth.New(st, log, AuthConfig(cfg, a.Redis))
 	if err != nil {
 		a.Close()
 		return nil, err
@@ -160,6 +161,25 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		return nil, err
 	}
 	return a, nil
+}
+
+// AuthConfig is the auth service's configuration: failed logins are counted in Redis
+// when there is one, so every replica enforces one limit, and in process otherwise.
+func AuthConfig(cfg config.Config, rdb *redis.Client) auth.Config {
+	c := auth.Config{
+		SessionTTL:      cfg.SessionTTL,
+		HashConcurrency: cfg.HashConcurrency,
+		HashWait:        cfg.HashWait,
+		AccountLimit:    cfg.LoginAccountLimit,
+		AddressLimit:    cfg.LoginIPLimit,
+	}
+	if c.HashWait == 0 {
+		c.HashWait = -1 // configured as "do not wait"
+	}
+	if rdb != nil {
+		c.Limiter = ratelimit.NewRedis(rdb, "vibecoder:login:")
+	}
+	return c
 }
 
 // Serve listens on the configured address until ctx is cancelled, then stops

@@ -124,7 +124,7 @@ func TestRestartKeepsData(t *testing.T) {
 
 		b := newApp(t, env)
 		defer b.Close()
-		if _, err := b.Auth.CheckLogin(t.Context(), "restart@example.com", "long-enough-password"); err != nil {
+		if _, err := b.Auth.CheckLogin(t.Context(), "restart@example.com", "long-enough-password", ""); err != nil {
 			t.Fatalf("login after restart: %v", err)
 		}
 		if _, _, err := b.Auth.APIKeyUser(t.Context(), key); err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/vibecoder/vibecoder/internal/auth"
 	"github.com/vibecoder/vibecoder/internal/httpapi"
 	"github.com/vibecoder/vibecoder/internal/observe"
 	"github.com/vibecoder/vibecoder/internal/store/postgres"
@@ -49,6 +50,23 @@ func (a *App) enableMetrics(ctx context.Context) error {
 			counter("vibecoder_llm_cache_errors_total", "LLM cache reads and writes that failed (reads count as misses).", st.CacheErrors.Load),
 			counter("vibecoder_llm_limiter_errors_total", "Rate-limiter failures (the call was admitted).", st.LimiterErrors.Load),
 			counter("vibecoder_llm_usage_write_failures_total", "Failed llm_usage batch writes (each retried).", g.UsageWriteFailures),
+		)
+		if err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+	}
+	if a.Auth != nil {
+		st := a.Auth.Stats
+		counter := func(name, help string, v func(auth.Stats) int64) prometheus.Collector {
+			return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(v(st())) })
+		}
+		err = m.Register(
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "vibecoder_auth_password_hashes_running", Help: "argon2id computations running now (bounded by VIBECODER_PASSWORD_HASH_CONCURRENCY)."},
+				func() float64 { return float64(st().HashRunning) }),
+			counter("vibecoder_auth_password_busy_total", "Signups and logins refused with 503 because every hashing slot stayed busy.", func(s auth.Stats) int64 { return s.HashBusy }),
+			counter("vibecoder_auth_login_failures_total", "Logins with a wrong password or an unknown email.", func(s auth.Stats) int64 { return s.LoginFailures }),
+			counter("vibecoder_auth_login_throttled_total", "Logins refused with 429 by a failed-login limit.", func(s auth.Stats) int64 { return s.LoginsThrottled }),
+			counter("vibecoder_auth_limiter_errors_total", "Failed-login limiter failures (counted in process instead).", func(s auth.Stats) int64 { return s.LimiterErrors }),
 		)
 		if err != nil {
 			return fmt.Errorf("metrics: %w", err)

@@ -106,14 +106,20 @@ func Record(ctx context.Context, rec Recorder, e Entry) {
 // Actor returns a pointer to id, for Entry.ActorID.
 func Actor(id uuid.UUID) *uuid.UUID { return &id }
 
-// FromRequest returns an entry carrying r's client address (the host of RemoteAddr),
-// user agent and request id.
+// FromRequest returns an entry carrying r's client address (ClientIP), user agent
+// and request id.
 func FromRequest(r *http.Request) Entry {
-	ip := r.RemoteAddr
-	if host, _, err := net.SplitHostPort(ip); err == nil {
-		ip = host
+	return Entry{IP: ClientIP(r), UserAgent: r.UserAgent(), RequestID: observe.RequestID(r.Context())}
+}
+
+// ClientIP is the address a request came from, as the server records it everywhere
+// (audit entries, sessions, the failed-login limit): the host of RemoteAddr. Proxy
+// headers such as X-Forwarded-For are not trusted: any client can send them.
+func ClientIP(r *http.Request) string {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
 	}
-	return Entry{IP: ip, UserAgent: r.UserAgent(), RequestID: observe.RequestID(r.Context())}
+	return r.RemoteAddr
 }
 
 // Store is where a StoreRecorder writes.

@@ -79,11 +79,11 @@ func TestServiceFlows(t *testing.T) {
 	if _, err := svc.Signup(ctx, "ada@example.com", "Ada", "another-pass", false); !errors.Is(err, auth.ErrEmailTaken) {
 		t.Fatalf("duplicate signup: %v", err)
 	}
-	if _, err := svc.CheckLogin(ctx, "ADA@example.com", "s3cret-pass"); err != nil {
+	if _, err := svc.CheckLogin(ctx, "ADA@example.com", "s3cret-pass", ""); err != nil {
 		t.Fatalf("login: %v", err)
 	}
-	_, errWrong := svc.CheckLogin(ctx, "ada@example.com", "wrong")
-	_, errUnknown := svc.CheckLogin(ctx, "nobody@example.com", "wrong")
+	_, errWrong := svc.CheckLogin(ctx, "ada@example.com", "wrong", "")
+	_, errUnknown := svc.CheckLogin(ctx, "nobody@example.com", "wrong", "")
 	if !errors.Is(errWrong, auth.ErrInvalidCredentials) || errWrong.Error() != errUnknown.Error() {
 		t.Fatalf("wrong password %v and unknown email %v must be the same error", errWrong, errUnknown)
 	}

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/vibecoder/vibecoder/internal/ratelimit"
 	"github.com/vibecoder/vibecoder/internal/store"
 )
 
@@ -32,6 +34,39 @@ type Config struct {
 	// 10s; negative disables). Revoking through this Service takes effect at once here;
 	// another process notices within the TTL.
 	KeyCacheTTL time.Duration
+
+	// HashConcurrency bounds the argon2id computations (signup, login) running at
+	// once, each holding Argon2.Memory (default max(2, GOMAXPROCS)).
+	HashConcurrency int
+	// HashWait is how long a password check waits for a free slot before ErrBusy
+	// (default 1s; negative: not at all).
+	HashWait time.Duration
+	// BeforeHash, when set, runs with a slot held just before each argon2id
+	// computation: instrumentation (tests hold slots with it).
+	BeforeHash func()
+
+	// Limiter counts failed logins per account and per client address: a
+	// ratelimit.Redis shares the counts across replicas; nil counts in process.
+	Limiter Limiter
+	// AccountLimit and AddressLimit are the failed-login budgets (zero:
+	// DefaultAccountLimit, DefaultAddressLimit).
+	AccountLimit ratelimit.Limit
+	AddressLimit ratelimit.Limit
+}
+
+// Stats are the service's running totals and gauges, for metrics.
+type Stats struct {
+	HashSlots   int   // the bound on concurrent argon2id computations
+	HashRunning int64 // computations running now
+	HashPeak    int64 // the most ever running at once
+	HashBusy    int64 // checks refused with ErrBusy
+	// LoginsThrottled are logins refused by a failed-login limit; LoginFailures are
+	// wrong passwords and unknown emails.
+	LoginsThrottled int64
+	LoginFailures   int64
+	// LimiterErrors are failed calls to the shared limiter (the throttle counted in
+	// process instead, or a refund was lost).
+	LimiterErrors int64
 }
 
 // maxCachedKeys bounds the key cache; when full it starts over.
@@ -52,6 +87,8 @@ type Service struct {
 	// dummyHash is verified when an email is unknown, so a login takes as long
 	// whether or not the account exists.
 	dummyHash string
+	gate      *hashGate
+	throttle  *throttle
 
 	mu   sync.Mutex
 	keys map[string]cachedKey // by key hash
@@ -68,19 +105,61 @@ func New(accounts store.Accounts, log *slog.Logger, cfg Config) (*Service, error
 	if cfg.KeyCacheTTL == 0 {
 		cfg.KeyCacheTTL = 10 * time.Second
 	}
+	if cfg.HashConcurrency <= 0 {
+		cfg.HashConcurrency = max(2, runtime.GOMAXPROCS(0))
+	}
+	if cfg.HashWait == 0 {
+		cfg.HashWait = time.Second
+	}
+	if cfg.AccountLimit == (ratelimit.Limit{}) {
+		cfg.AccountLimit = DefaultAccountLimit
+	}
+	if cfg.AddressLimit == (ratelimit.Limit{}) {
+		cfg.AddressLimit = DefaultAddressLimit
+	}
+	for _, l := range []ratelimit.Limit{cfg.AccountLimit, cfg.AddressLimit} {
+		if err := l.Validate(); err != nil {
+			return nil, fmt.Errorf("auth: failed-login limit: %w", err)
+		}
+	}
+	fallback := ratelimit.NewMemory(nil)
+	if cfg.Limiter == nil {
+		cfg.Limiter = fallback
+	}
 	dummy, err := HashPassword(randomToken(16), cfg.Argon2)
 	if err != nil {
 		return nil, err
 	}
-	return &Service{accounts: accounts, log: log, cfg: cfg, now: store.Now, dummyHash: dummy, keys: map[string]cachedKey{}}, nil
+	return &Service{accounts: accounts, log: log, cfg: cfg, now: store.Now, dummyHash: dummy, keys: map[string]cachedKey{},
+		gate:     newHashGate(cfg.HashConcurrency, cfg.HashWait, cfg.BeforeHash),
+		throttle: &throttle{lim: cfg.Limiter, fallback: fallback, account: cfg.AccountLimit, address: cfg.AddressLimit, log: log},
+	}, nil
+}
+
+// Stats returns the service's running totals.
+func (s *Service) Stats() Stats {
+	return Stats{
+		HashSlots:       cap(s.gate.slots),
+		HashRunning:     s.gate.running.Load(),
+		HashPeak:        s.gate.peak.Load(),
+		HashBusy:        s.gate.busy.Load(),
+		LoginsThrottled: s.throttle.throttled.Load(),
+		LoginFailures:   s.throttle.failures.Load(),
+		LimiterErrors:   s.throttle.errs.Load(),
+	}
 }
 
 // NormalizeEmail lower-cases and trims an email address.
 func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
 
 // Signup creates an account. The caller validates email, name and password first.
+// It returns ErrBusy when no hashing slot came free in time.
 func (s *Service) Signup(ctx context.Context, email, name, password string, admin bool) (*store.User, error) {
-	hash, err := HashPassword(password, s.cfg.Argon2)
+	var hash string
+	var err error
+	if gerr := s.gate.do(ctx, func() { hash, err = HashPassword(password, s.cfg.Argon2) }); gerr != nil {
+		return nil, gerr
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -94,21 +173,47 @@ func (s *Service) Signup(ctx context.Context, email, name, password string, admi
 	return u, nil
 }
 
-// CheckLogin returns the user whose email and password match, or ErrInvalidCredentials.
-func (s *Service) CheckLogin(ctx context.Context, email, password string) (*store.User, error) {
-	u, err := s.accounts.GetUserByEmail(ctx, NormalizeEmail(email))
-	if errors.Is(err, store.ErrNotFound) {
-		_, _ = CheckPassword(password, s.dummyHash)
-		return nil, ErrInvalidCredentials
-	}
+// CheckLogin returns the user whose email and password match, or
+// ErrInvalidCredentials. ip is the client's address (empty: only the account's limit
+// applies). Past a failed-login limit, of the account or of the address, it returns a
+// *ThrottledError (ErrThrottled) without checking the password, whether or not it is
+// right; when no hashing slot comes free in time, ErrBusy. Only failures count
+// against the limits.
+func (s *Service) CheckLogin(ctx context.Context, email, password, ip string) (*store.User, error) {
+	email = NormalizeEmail(email)
+	units, err := s.throttle.reserve(ctx, email, ip)
 	if err != nil {
+		return nil, err
+	}
+	u, err := s.checkLogin(ctx, email, password)
+	if errors.Is(err, ErrInvalidCredentials) {
+		s.throttle.failures.Add(1)
+	} else {
+		s.throttle.refund(ctx, units)
+	}
+	return u, err
+}
+
+func (s *Service) checkLogin(ctx context.Context, email, password string) (*store.User, error) {
+	u, err := s.accounts.GetUserByEmail(ctx, email)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("login: %w", err)
 	}
-	ok, err := CheckPassword(password, u.PasswordHash)
-	if err != nil {
-		return nil, fmt.Errorf("login: user %s: %w", u.ID, err)
+	encoded := s.dummyHash
+	if err == nil {
+		encoded = u.PasswordHash
 	}
-	if !ok {
+	var ok bool
+	var cerr error
+	if gerr := s.gate.do(ctx, func() { ok, cerr = CheckPassword(password, encoded) }); gerr != nil {
+		return nil, gerr
+	}
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, ErrInvalidCredentials
+	case cerr != nil:
+		return nil, fmt.Errorf("login: user %s: %w", u.ID, cerr)
+	case !ok:
 		return nil, ErrInvalidCredentials
 	}
 	return u, nil

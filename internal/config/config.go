@@ -9,9 +9,12 @@ import (
 	"net"
 	"net/url"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vibecoder/vibecoder/internal/ratelimit"
 )
 
 // Config is the whole configuration. Names of the environment variables are given
@@ -90,6 +93,12 @@ type Config struct {
 	ShutdownTimeout time.Duration // VIBECODER_SHUTDOWN_TIMEOUT (30s)
 	SessionTTL      time.Duration // VIBECODER_SESSION_TTL (168h)
 	SecureCookies   bool          // VIBECODER_SECURE_COOKIES (false): set for HTTPS deployments
+
+	// Passwords and logins.
+	HashConcurrency   int             // VIBECODER_PASSWORD_HASH_CONCURRENCY (max(2, GOMAXPROCS)): argon2id computations at once
+	HashWait          time.Duration   // VIBECODER_PASSWORD_HASH_WAIT (1s): wait for a hashing slot, then 503 (0: no wait)
+	LoginAccountLimit ratelimit.Limit // VIBECODER_LOGIN_ACCOUNT_LIMIT (5/15m): failed logins per account
+	LoginIPLimit      ratelimit.Limit // VIBECODER_LOGIN_IP_LIMIT (30/15m): failed logins per client address
 
 	MetricsToken string        // VIBECODER_METRICS_TOKEN: when set, GET /metrics needs Authorization: Bearer <token>
 	SlowRequest  time.Duration // VIBECODER_SLOW_REQUEST (2s): requests slower than this are logged as warnings
@@ -368,6 +377,24 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.SecureCookies, err = strconv.ParseBool(get("VIBECODER_SECURE_COOKIES", "false")); err != nil {
 		bad("VIBECODER_SECURE_COOKIES", "must be true or false")
 	}
+	if n, err := parseInt(get("VIBECODER_PASSWORD_HASH_CONCURRENCY", strconv.Itoa(max(2, runtime.GOMAXPROCS(0)))), 1, 1024); err != nil {
+		bad("VIBECODER_PASSWORD_HASH_CONCURRENCY", "%v", err)
+	} else {
+		c.HashConcurrency = int(n)
+	}
+	if raw := get("VIBECODER_PASSWORD_HASH_WAIT", "1s"); raw == "0" {
+		c.HashWait = 0
+	} else if c.HashWait, err = parseDuration(raw, time.Millisecond, time.Minute); err != nil {
+		bad("VIBECODER_PASSWORD_HASH_WAIT", "%v (0: refuse at once when every slot is busy)", err)
+	}
+	for _, l := range []struct {
+		key, def string
+		dst      *ratelimit.Limit
+	}{{"VIBECODER_LOGIN_ACCOUNT_LIMIT", "5/15m", &c.LoginAccountLimit}, {"VIBECODER_LOGIN_IP_LIMIT", "30/15m", &c.LoginIPLimit}} {
+		if *l.dst, err = parseRate(get(l.key, l.def)); err != nil {
+			bad(l.key, "%v", err)
+		}
+	}
 	c.MetricsToken = get("VIBECODER_METRICS_TOKEN", "")
 	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
 		bad("VIBECODER_METRICS_TOKEN", "must be at least 16 characters")
@@ -400,6 +427,24 @@ func parsePairs(raw, sep string) (map[string]string, error) {
 		out[k] = v
 	}
 	return out, nil
+}
+
+// parseRate parses "count/period" (5/15m): count units per period, all of them at
+// once if need be.
+func parseRate(raw string) (ratelimit.Limit, error) {
+	count, period, ok := strings.Cut(raw, "/")
+	if !ok {
+		return ratelimit.Limit{}, fmt.Errorf("%q is not count/period such as 5/15m", raw)
+	}
+	n, err := parseInt(strings.TrimSpace(count), 1, 100000)
+	if err != nil {
+		return ratelimit.Limit{}, err
+	}
+	d, err := parseDuration(strings.TrimSpace(period), time.Second, 7*24*time.Hour)
+	if err != nil {
+		return ratelimit.Limit{}, err
+	}
+	return ratelimit.Limit{Rate: int(n), Period: d, Burst: int(n)}, nil
 }
 
 func parseInt(raw string, lo, hi int64) (int64, error) {

@@ -1,9 +1,12 @@
 package config
 
 import (
+	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vibecoder/vibecoder/internal/ratelimit"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -18,6 +21,43 @@ func TestDefaults(t *testing.T) {
 	}
 	if c.SQLitePath() != "data/vibecoder.db" {
 		t.Fatalf("SQLitePath = %q", c.SQLitePath())
+	}
+	if c.HashConcurrency != max(2, runtime.GOMAXPROCS(0)) || c.HashWait != time.Second ||
+		c.LoginAccountLimit != (ratelimit.Limit{Rate: 5, Period: 15 * time.Minute, Burst: 5}) ||
+		c.LoginIPLimit != (ratelimit.Limit{Rate: 30, Period: 15 * time.Minute, Burst: 30}) {
+		t.Fatalf("login defaults: hashing %d, wait %v, account %+v, ip %+v", c.HashConcurrency, c.HashWait, c.LoginAccountLimit, c.LoginIPLimit)
+	}
+}
+
+func TestLoginSettings(t *testing.T) {
+	c, err := Load(env(map[string]string{
+		"VIBECODER_PASSWORD_HASH_CONCURRENCY": "3",
+		"VIBECODER_PASSWORD_HASH_WAIT":        "0",
+		"VIBECODER_LOGIN_ACCOUNT_LIMIT":       "10/1h",
+		"VIBECODER_LOGIN_IP_LIMIT":            " 100 / 30m ",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HashConcurrency != 3 || c.HashWait != 0 ||
+		c.LoginAccountLimit != (ratelimit.Limit{Rate: 10, Period: time.Hour, Burst: 10}) ||
+		c.LoginIPLimit != (ratelimit.Limit{Rate: 100, Period: 30 * time.Minute, Burst: 100}) {
+		t.Fatalf("hashing %d, wait %v, account %+v, ip %+v", c.HashConcurrency, c.HashWait, c.LoginAccountLimit, c.LoginIPLimit)
+	}
+	for key, raw := range map[string]string{
+		"VIBECODER_PASSWORD_HASH_CONCURRENCY": "0",
+		"VIBECODER_PASSWORD_HASH_WAIT":        "-1s",
+		"VIBECODER_LOGIN_ACCOUNT_LIMIT":       "5",
+		"VIBECODER_LOGIN_IP_LIMIT":            "0/15m",
+	} {
+		if _, err := Load(env(map[string]string{key: raw})); err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("%s=%q: error %v, want one naming %s", key, raw, err, key)
+		}
+	}
+	for _, raw := range []string{"5/0s", "x/15m", "5/forever", "5/15m/2"} {
+		if _, err := Load(env(map[string]string{"VIBECODER_LOGIN_ACCOUNT_LIMIT": raw})); err == nil {
+			t.Errorf("VIBECODER_LOGIN_ACCOUNT_LIMIT=%q accepted", raw)
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"errors"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -36,7 +37,7 @@ const (
 )
 
 func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u *store.User, status int) {
-	token, sess, err := s.auth.NewSession(r.Context(), u.ID, clientIP(r), r.UserAgent())
+	token, sess, err := s.auth.NewSession(r.Context(), u.ID, audit.ClientIP(r), r.UserAgent())
 	if err != nil {
 		s.internalError(w, r, err)
 		return
@@ -78,6 +79,9 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, http.StatusConflict, "Conflict", "an account with this email already exists")
 		return
 	}
+	if s.passwordRefused(w, r, err) {
+		return
+	}
 	if err != nil {
 		s.internalError(w, r, err)
 		return
@@ -99,10 +103,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, http.StatusUnauthorized, "Unauthorized", auth.ErrInvalidCredentials.Error())
 		return
 	}
-	u, err := s.auth.CheckLogin(r.Context(), in.Email, in.Password)
+	u, err := s.auth.CheckLogin(r.Context(), in.Email, in.Password, audit.ClientIP(r))
 	if errors.Is(err, auth.ErrInvalidCredentials) {
 		s.loginFailed(r, in.Email)
 		s.problem(w, r, http.StatusUnauthorized, "Unauthorized", auth.ErrInvalidCredentials.Error())
+		return
+	}
+	if s.passwordRefused(w, r, err) {
 		return
 	}
 	if err != nil {
@@ -111,6 +118,30 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	s.record(r, audit.Entry{ActorID: audit.Actor(u.ID), Action: audit.ActionLogin, TargetType: "user", TargetID: u.ID.String()})
 	s.startSession(w, r, u, http.StatusOK)
+}
+
+// passwordRefused answers when the auth service refused to check a password: 429
+// past a failed-login limit, 503 when every hashing slot stayed busy, both with
+// Retry-After. Throttled attempts are not audited: they are refused before any work,
+// and an audit row each would hand the work back to whoever is guessing.
+func (s *Server) passwordRefused(w http.ResponseWriter, r *http.Request, err error) bool {
+	var te *auth.ThrottledError
+	switch {
+	case errors.As(err, &te):
+		w.Header().Set("Retry-After", strconv.FormatInt(retrySeconds(te.RetryAfter), 10))
+		s.problem(w, r, http.StatusTooManyRequests, "Too Many Requests", te.Error())
+	case errors.Is(err, auth.ErrBusy):
+		w.Header().Set("Retry-After", "1")
+		s.problem(w, r, http.StatusServiceUnavailable, "Service Unavailable", auth.ErrBusy.Error())
+	default:
+		return false
+	}
+	return true
+}
+
+// retrySeconds is d in whole seconds rounded up, at least 1, for Retry-After.
+func retrySeconds(d time.Duration) int64 {
+	return max(int64((d+time.Second-1)/time.Second), 1)
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {

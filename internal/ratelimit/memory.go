@@ -56,6 +56,29 @@ func (m *Memory) Allow(_ context.Context, key string, limit Limit, cost int) (Re
 	return g.result(now, tat, allowed, time.Nanosecond), nil
 }
 
+// Refund gives back cost units of key's budget that Allow spent, for a request that
+// turned out not to count (a login whose password was right). The budget never grows
+// past full. It never returns an error for a valid limit and cost.
+func (m *Memory) Refund(_ context.Context, key string, limit Limit, cost int) error {
+	g, err := newGCRA(limit, cost, time.Nanosecond)
+	if err != nil {
+		return err
+	}
+	now := int64(m.now().Sub(m.base))
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	tat, ok := m.tat[key]
+	if !ok {
+		return nil
+	}
+	if tat -= g.increment; tat <= now {
+		delete(m.tat, key)
+	} else {
+		m.tat[key] = tat
+	}
+	return nil
+}
+
 // Len returns the number of keys held (for tests and metrics).
 func (m *Memory) Len() int {
 	m.mu.Lock()

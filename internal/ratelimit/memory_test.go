@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -231,5 +232,59 @@ func TestMulDiv(t *testing.T) {
 		if got := mulDiv(tt.a, tt.b, tt.c); got != tt.want {
 			t.Errorf("mulDiv(%d, %d, %d) = %d, want %d", tt.a, tt.b, tt.c, got, tt.want)
 		}
+	}
+}
+
+// refunder is a Limiter that can give back what Allow spent.
+type refunder interface {
+	Limiter
+	Refund(ctx context.Context, key string, limit Limit, cost int) error
+}
+
+// testRefund spends a burst of 5, refunds 2 and expects exactly 2 more admitted; then
+// refunds more than was spent and expects a full burst, not more.
+func testRefund(t *testing.T, l refunder) {
+	t.Helper()
+	ctx := context.Background()
+	lim := Limit{Rate: 5, Period: time.Hour, Burst: 5}
+	for range 5 {
+		if r := allow(t, l, "k", lim, 1); !r.Allowed {
+			t.Fatalf("within the burst: %+v", r)
+		}
+	}
+	if r := allow(t, l, "k", lim, 1); r.Allowed {
+		t.Fatalf("past the burst: %+v", r)
+	}
+	for range 2 {
+		if err := l.Refund(ctx, "k", lim, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 3 {
+		if r := allow(t, l, "k", lim, 1); r.Allowed != (i < 2) {
+			t.Fatalf("after refunding 2, request %d: %+v", i+1, r)
+		}
+	}
+	for range 20 {
+		if err := l.Refund(ctx, "k", lim, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Refund(ctx, "never-spent", lim, 1); err != nil {
+		t.Fatal(err)
+	}
+	if r := allow(t, l, "k", lim, 0); r.Remaining != 5 {
+		t.Fatalf("after refunding more than was spent: %+v, want a full burst of 5", r)
+	}
+	if err := l.Refund(ctx, "k", lim, -1); !errors.Is(err, ErrInvalidCost) {
+		t.Fatalf("negative refund: %v", err)
+	}
+}
+
+func TestMemoryRefund(t *testing.T) {
+	l := NewMemory(testutil.NewClock().Now)
+	testRefund(t, l)
+	if n := l.Len(); n != 0 {
+		t.Fatalf("a key refunded to a full budget is still held (%d keys)", n)
 	}
 }

@@ -37,6 +37,23 @@ end
 return {allowed, now, tat}
 `
 
+// refundScript moves a key's TAT back by ARGV[1] µs, deleting the key when its budget
+// is full again; a missing key is already full.
+const refundScript = `
+if redis.replicate_commands then redis.replicate_commands() end
+local tat = tonumber(redis.call('GET', KEYS[1]))
+if not tat then return 0 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local newtat = tat - tonumber(ARGV[1])
+if newtat <= now then
+  redis.call('DEL', KEYS[1])
+else
+  redis.call('SET', KEYS[1], string.format('%.0f', newtat), 'PX', math.ceil((newtat - now) / 1000))
+end
+return 1
+`
+
 // Redis is a Limiter shared by every process using the same Redis and prefix: each key
 // is one Redis string holding its TAT, updated by a Lua script (EVALSHA, falling back
 // to EVAL when the server does not have it cached).
@@ -59,6 +76,7 @@ type Redis struct {
 	client redis.UniversalClient
 	prefix string
 	script *redis.Script
+	refund *redis.Script
 
 	mu       sync.Mutex
 	pending  []*allowCall
@@ -83,7 +101,7 @@ var _ Limiter = (*Redis)(nil)
 
 // NewRedis returns a limiter keeping its state under prefix (for example "vc:rl:").
 func NewRedis(client redis.UniversalClient, prefix string) *Redis {
-	return &Redis{client: client, prefix: prefix, script: redis.NewScript(gcraScript)}
+	return &Redis{client: client, prefix: prefix, script: redis.NewScript(gcraScript), refund: redis.NewScript(refundScript)}
 }
 
 // Allow implements Limiter. Precision is one microsecond per request.
@@ -121,6 +139,20 @@ func (r *Redis) Allow(ctx context.Context, key string, limit Limit, cost int) (R
 		return Result{}, fmt.Errorf("ratelimit: redis: script returned %d values, want 3", len(c.vals))
 	}
 	return g.result(c.vals[1], c.vals[2], c.vals[0] == 1, time.Microsecond), nil
+}
+
+// Refund gives back cost units of key's budget that Allow spent, for a request that
+// turned out not to count (a login whose password was right). The budget never grows
+// past full. Refunds are rare, so each is its own round trip.
+func (r *Redis) Refund(ctx context.Context, key string, limit Limit, cost int) error {
+	g, err := newGCRA(limit, cost, time.Microsecond)
+	if err != nil {
+		return err
+	}
+	if err := r.refund.Run(ctx, r.client, []string{r.prefix + key}, g.increment).Err(); err != nil {
+		return fmt.Errorf("ratelimit: redis refund: %w", err)
+	}
+	return nil
 }
 
 // next takes the waiting calls as the next batch, keeping this pipeline slot, or

@@ -312,3 +312,11 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+func TestRedisRefund(t *testing.T) {
+	client, prefix := newTestRedis(t)
+	testRefund(t, NewRedis(client, prefix))
+	if n, err := client.Exists(context.Background(), prefix+"k").Result(); err != nil || n != 0 {
+		t.Fatalf("a key refunded to a full budget still exists (%d, %v)", n, err)
+	}
+}

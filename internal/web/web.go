@@ -10,14 +10,17 @@ import (
 	"embed"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -310,12 +313,54 @@ func formTokenOK(r *http.Request) bool {
 	return err == nil && c.Value != "" && auth.EqualTokens(r.PostFormValue("csrf_token"), c.Value)
 }
 
-// safeNext keeps post-login redirects on this site.
+// safeNext keeps post-login redirects on this site: it returns next when it is a plain
+// path of this origin, and /projects otherwise. Browsers forgive a lot in a Location
+// (they drop tabs and newlines, read \ as /, resolve dot segments), so anything
+// unusual is refused rather than cleaned: a control character or whitespace, a
+// backslash, a leading "//", a scheme or host, a dot segment, and percent-encodings
+// that decode to any of those (/%2F%2Fevil.example, /%5Cevil, /%09/evil).
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
-		return "/projects"
+	const fallback = "/projects"
+	if len(next) > 2048 || !plainPath(next) {
+		return fallback
 	}
-	return next
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || !strings.HasPrefix(u.Path, "/") {
+		return fallback
+	}
+	// Check what a server or browser that decodes once more would see, as many times
+	// as the text still changes (double encoding: %252F).
+	for s := next; ; {
+		dec, err := url.PathUnescape(s)
+		if err != nil || !plainPath(dec) {
+			return fallback
+		}
+		if dec == s {
+			return next
+		}
+		s = dec
+	}
+}
+
+// plainPath reports whether s starts with one "/" and holds no control character,
+// whitespace, backslash or dot segment, and is valid UTF-8.
+func plainPath(s string) bool {
+	if !strings.HasPrefix(s, "/") || strings.HasPrefix(s, "//") || !utf8.ValidString(s) || strings.ContainsRune(s, '\\') {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) || unicode.IsSpace(r) {
+			return false
+		}
+	}
+	path, _, _ := strings.Cut(s, "?")
+	path, _, _ = strings.Cut(path, "#")
+	for seg := range strings.SplitSeq(path, "/") {
+		if seg == "." || seg == ".." {
+			return false
+		}
+	}
+	return true
 }
 
 func (w *Web) loginPage(rw http.ResponseWriter, r *http.Request) {
@@ -338,7 +383,10 @@ func (w *Web) loginPost(rw http.ResponseWriter, r *http.Request) {
 		w.render(rw, r, http.StatusUnauthorized, "login", d)
 		return
 	}
-	u, err := w.auth.CheckLogin(r.Context(), email, password)
+	u, err := w.auth.CheckLogin(r.Context(), email, password, audit.ClientIP(r))
+	if w.passwordRefused(rw, r, "login", d, err) {
+		return
+	}
 	if errors.Is(err, auth.ErrInvalidCredentials) {
 		e := audit.FromRequest(r)
 		e.Action, e.TargetType, e.Outcome, e.Metadata = audit.ActionLogin, "user", "failure", map[string]any{"via": "web"}
@@ -380,12 +428,40 @@ func (w *Web) signupPost(rw http.ResponseWriter, r *http.Request) {
 		w.render(rw, r, http.StatusConflict, "signup", d)
 		return
 	}
+	if w.passwordRefused(rw, r, "signup", d, err) {
+		return
+	}
 	if err != nil {
 		w.serverError(rw, r, err)
 		return
 	}
 	w.record(r, u, audit.ActionSignup)
 	w.startSession(rw, r, u, "/projects")
+}
+
+// passwordRefused shows the form again, with Retry-After, when the auth service
+// refused to check a password: 429 past a failed-login limit, 503 when the server is
+// busy hashing other passwords.
+func (w *Web) passwordRefused(rw http.ResponseWriter, r *http.Request, page string, d pageData, err error) bool {
+	var te *auth.ThrottledError
+	switch {
+	case errors.As(err, &te):
+		secs := max(int64((te.RetryAfter+time.Second-1)/time.Second), 1)
+		rw.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+		wait := fmt.Sprintf("%d seconds", secs)
+		if secs > 60 {
+			wait = fmt.Sprintf("%d minutes", (secs+59)/60)
+		}
+		d.Error = "Too many failed logins. Wait " + wait + ", then try again."
+		w.render(rw, r, http.StatusTooManyRequests, page, d)
+	case errors.Is(err, auth.ErrBusy):
+		rw.Header().Set("Retry-After", "1")
+		d.Error = "The server is busy checking other passwords. Try again in a moment."
+		w.render(rw, r, http.StatusServiceUnavailable, page, d)
+	default:
+		return false
+	}
+	return true
 }
 
 func (w *Web) record(r *http.Request, u *store.User, action string) {
@@ -395,11 +471,7 @@ func (w *Web) record(r *http.Request, u *store.User, action string) {
 }
 
 func (w *Web) startSession(rw http.ResponseWriter, r *http.Request, u *store.User, next string) {
-	ip := r.RemoteAddr
-	if host, _, err := net.SplitHostPort(ip); err == nil {
-		ip = host
-	}
-	token, sess, err := w.auth.NewSession(r.Context(), u.ID, ip, r.UserAgent())
+	token, sess, err := w.auth.NewSession(r.Context(), u.ID, audit.ClientIP(r), r.UserAgent())
 	if err != nil {
 		w.serverError(rw, r, err)
 		return

@@ -3,6 +3,7 @@ package web_test
 import (
 	"bytes"
 	"encoding/json"
+	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -261,4 +262,41 @@ func TestForms(t *testing.T) {
 		wantStatus(t, replay.get("/projects"), http.StatusSeeOther, "projects with the logged-out cookie")
 		wantStatus(t, newBrowser(t, srv).post("/logout", url.Values{"csrf_token": {b.csrf}}), http.StatusUnauthorized, "logout signed out")
 	})
+}
+
+var hiddenNext = regexp.MustCompile(`name="next" value="([^"]*)"`)
+
+// TestLoginRedirectStaysOnSite logs in through the form with the open-redirect
+// variants in next, carried as a browser carries them (the login page's query string
+// into its hidden field, then the form post): each must land on /projects, and a
+// plain path of this site on itself.
+func TestLoginRedirectStaysOnSite(t *testing.T) {
+	srv := newServer(t)
+	newBrowser(t, srv).signup("redirect@example.com")
+	for _, tc := range []struct{ query, want string }{
+		{"/%09/evil.example/", "/projects"},
+		{url.QueryEscape("/\t/evil.example/"), "/projects"},
+		{url.QueryEscape("//evil.example"), "/projects"},
+		{url.QueryEscape(`/\evil.example`), "/projects"},
+		{url.QueryEscape("/%5Cevil"), "/projects"},
+		{url.QueryEscape("https://evil.example"), "/projects"},
+		{url.QueryEscape("/%2F%2Fevil.example"), "/projects"},
+		{"%00", "/projects"},
+		{url.QueryEscape("/ok/path?x=1"), "/ok/path?x=1"},
+	} {
+		t.Run(tc.query, func(t *testing.T) {
+			b := newBrowser(t, srv)
+			p := b.get("/login?next=" + tc.query)
+			m := hiddenNext.FindStringSubmatch(p.body)
+			if m == nil {
+				t.Fatalf("no next field in the login page:\n%s", p.body)
+			}
+			p = b.post("/login", url.Values{"csrf_token": {formToken(t, p)}, "email": {"redirect@example.com"},
+				"password": {"correct horse battery"}, "next": {html.UnescapeString(m[1])}})
+			wantStatus(t, p, http.StatusSeeOther, "login")
+			if loc := p.header.Get("Location"); loc != tc.want {
+				t.Fatalf("next=%s: Location %q, want %q", tc.query, loc, tc.want)
+			}
+		})
+	}
 }
