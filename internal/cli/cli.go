@@ -21,6 +21,7 @@ import (
 	"github.com/vibecoder/vibecoder/internal/audit"
 	"github.com/vibecoder/vibecoder/internal/auth"
 	"github.com/vibecoder/vibecoder/internal/config"
+	"github.com/vibecoder/vibecoder/internal/llm/gateway"
 	"github.com/vibecoder/vibecoder/internal/observe"
 	"github.com/vibecoder/vibecoder/internal/store"
 )
@@ -413,7 +414,7 @@ func (e env) userLimits(args []string) error {
 		}
 		b := "default"
 		if l.MonthlyBudgetUSD != nil {
-			b = fmt.Sprintf("$%.2f", *l.MonthlyBudgetUSD)
+			b = gateway.USD(*l.MonthlyBudgetUSD)
 		}
 		fmt.Fprintf(e.stdout, "limits for %s: %s requests/min, %s tokens/min, budget %s (running servers pick this up within 30s)\n",
 			u.Email, show(l.RequestsPerMinute), show(l.TokensPerMinute), b)

@@ -53,6 +53,8 @@ type Metrics struct {
 	cacheHits     prometheus.Counter
 	cacheMisses   prometheus.Counter
 	rateLimited   *prometheus.CounterVec
+	budgetOver    prometheus.Counter
+	budgetOverUSD prometheus.Counter
 	llmMu         sync.RWMutex
 	llmSeries     map[llmKey]*llmSeries
 	llmModels     map[string]*Window
@@ -156,6 +158,14 @@ func NewMetrics(cfg MetricsConfig) *Metrics {
 			Name: "vibecoder_llm_rate_limited_total",
 			Help: "LLM calls refused by a per-user limit, by kind (requests, tokens, budget).",
 		}, []string{"kind"}),
+		budgetOver: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vibecoder_llm_budget_overruns_total",
+			Help: "LLM calls whose provider-reported usage cost more than the call's budget reservation.",
+		}),
+		budgetOverUSD: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vibecoder_llm_budget_overrun_usd_total",
+			Help: "USD spent beyond budget reservations (provider-reported usage above the reserved worst case).",
+		}),
 		llmSeries:   map[llmKey]*llmSeries{},
 		llmModels:   map[string]*Window{},
 		llmAll:      NewWindow(cfg.WindowSize),
@@ -190,6 +200,7 @@ func NewMetrics(cfg MetricsConfig) *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.httpRequests, m.httpDuration, m.httpSlow,
 		m.llmRequests, m.llmTokens, m.llmCost, m.llmDuration, m.cacheHits, m.cacheMisses, m.rateLimited,
+		m.budgetOver, m.budgetOverUSD,
 		m.jobAttempts, m.jobRun, m.jobWait, m.jobsGauge,
 	)
 	return m
@@ -330,6 +341,13 @@ func (m *Metrics) ObserveRateLimited(kind string) {
 	m.limitedMu.Lock()
 	m.limited[kind]++
 	m.limitedMu.Unlock()
+}
+
+// ObserveBudgetOverrun counts a call whose reported usage cost overUSD more than its
+// budget reservation.
+func (m *Metrics) ObserveBudgetOverrun(overUSD float64) {
+	m.budgetOver.Inc()
+	m.budgetOverUSD.Add(max(overUSD, 0))
 }
 
 // ObserveJob records one finished job attempt: its kind, how it ended, how long it ran

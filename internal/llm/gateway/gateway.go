@@ -9,8 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,6 +35,7 @@ type UsageStore interface {
 	GetUserLimits(ctx context.Context, userID uuid.UUID) (*store.UserLimits, error)
 	ReserveBudget(ctx context.Context, userID uuid.UUID, period string, limit, amount float64) error
 	SettleBudget(ctx context.Context, userID uuid.UUID, period string, reserved, actual float64) error
+	BudgetState(ctx context.Context, userID uuid.UUID, period string) (spent, reserved float64, err error)
 }
 
 // Cache scopes.
@@ -75,6 +79,9 @@ type Observer interface {
 	// ObserveRateLimited is called when a per-user limit refuses a call: kind is
 	// "requests", "tokens" or "budget".
 	ObserveRateLimited(kind string)
+	// ObserveBudgetOverrun is called when a provider reports usage that costs more than
+	// the call's budget reservation; overUSD is the difference.
+	ObserveBudgetOverrun(overUSD float64)
 }
 
 func (c *Config) defaults() error {
@@ -142,6 +149,8 @@ type Counters struct {
 	LimiterErrors  atomic.Int64
 	RateLimited    atomic.Int64
 	BudgetRejected atomic.Int64
+	// BudgetOverruns counts calls whose reported usage cost more than their reservation.
+	BudgetOverruns atomic.Int64
 }
 
 // New returns a Gateway. Close flushes its usage rows.
@@ -311,23 +320,51 @@ func (g *Gateway) do(ctx context.Context, call *Call, fn func(llm.Chunk) error) 
 	period, reserved := "", 0.0
 	if lim.budget > 0 {
 		period = began.Format("2006-01")
-		if price, ok := g.prices.Cost(prov.Name(), model, promptUpperBound(&req), req.MaxTokens, 0); ok && price > 0 {
-			if err := g.store.ReserveBudget(ctx, call.UserID, period, lim.budget, price); err != nil {
-				if errors.Is(err, store.ErrBudgetExceeded) {
-					g.stats.BudgetRejected.Add(1)
-					g.observeLimited("budget")
-					err = &LimitError{Err: &llm.Error{Status: http.StatusPaymentRequired, Type: "budget_exceeded",
-						Message: fmt.Sprintf("this request could cost up to $%.4f, which would exceed your monthly budget of $%.2f", price, lim.budget)}}
+		if _, price, ok := g.prices.Lookup(prov.Name(), model); ok {
+			promptMax := promptUpperBound(&req)
+			if call.Request.MaxTokens == 0 {
+				// The caller named no bound: send upstream only as many completion
+				// tokens as the rest of the budget pays for, so the completion can never
+				// cost more than is reserved for it.
+				capped, err := g.affordable(ctx, call.UserID, period, lim.budget, price, promptMax, req.MaxTokens)
+				if err != nil {
+					record(errorStatus(err))
+					return res, err
 				}
-				record(errorStatus(err))
-				return res, err
+				if capped < req.MaxTokens {
+					// A completion cut short by the budget is not the answer the cache key
+					// stands for.
+					req.MaxTokens, call.NoStore = capped, true
+				}
 			}
-			reserved = price
+			if cost := price.Cost(promptMax, req.MaxTokens, 0); cost > 0 {
+				if err := g.store.ReserveBudget(ctx, call.UserID, period, lim.budget, cost); err != nil {
+					if errors.Is(err, store.ErrBudgetExceeded) {
+						err = g.budgetRefusal(ctx, call.UserID, period, lim.budget,
+							fmt.Sprintf("this request could cost up to %s, which would exceed your monthly budget of %s", USD(cost), USD(lim.budget)))
+					}
+					record(errorStatus(err))
+					return res, err
+				}
+				reserved = cost
+			}
 		}
 	}
 	settle := func(actual float64) {
 		if period == "" || reserved == 0 && actual == 0 {
 			return // no budget to keep: the usage rows alone record the spend
+		}
+		if over := actual - reserved; over > budgetEpsilon {
+			// The provider reported more than the request could have used (a chat
+			// template, a hidden tool prompt). The true cost is recorded all the same,
+			// and while it leaves the month over budget the user's calls are refused.
+			g.stats.BudgetOverruns.Add(1)
+			if o := g.cfg.Observer; o != nil {
+				o.ObserveBudgetOverrun(over)
+			}
+			g.log.Warn("llm usage cost more than its budget reservation", slog.String("user_id", call.UserID.String()),
+				slog.String("provider", prov.Name()), slog.String("model", model),
+				slog.Float64("reserved_usd", reserved), slog.Float64("actual_usd", actual))
 		}
 		// The settlement must land even if the client has gone.
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -710,6 +747,58 @@ func promptUpperBound(req *llm.Request) int {
 		n += len(m.Content) + len(m.ToolCalls) + 8
 	}
 	return n + len(req.Tools) + len(req.ResponseFormat)
+}
+
+// budgetEpsilon absorbs floating-point noise in budget arithmetic (a millionth of a cent).
+const budgetEpsilon = 1e-8
+
+// affordable returns how many completion tokens (at most want) the rest of the month's
+// budget pays for on top of a prompt of promptMax tokens, or a 402 when it pays for
+// none.
+func (g *Gateway) affordable(ctx context.Context, userID uuid.UUID, period string, budget float64, price pricing.Price, promptMax, want int) (int, error) {
+	spent, reserved, err := g.store.BudgetState(ctx, userID, period)
+	if err != nil {
+		return 0, fmt.Errorf("read llm budget: %w", err)
+	}
+	left := budget - spent - reserved - price.Cost(promptMax, 0, 0)
+	perToken := price.Cost(promptMax, 1, 0) - price.Cost(promptMax, 0, 0)
+	if perToken <= 0 {
+		return want, nil // completions are free here
+	}
+	n := int(math.Min(float64(want), math.Floor((left+budgetEpsilon)/perToken)))
+	if n < 1 {
+		return 0, g.budgetRefusal(ctx, userID, period, budget,
+			fmt.Sprintf("the rest of your monthly budget of %s cannot pay for this request", USD(budget)))
+	}
+	return n, nil
+}
+
+// budgetRefusal is the 402 for a call the budget cannot take, counted; when the month
+// is already over budget (usage reported above what was reserved) it says so.
+func (g *Gateway) budgetRefusal(ctx context.Context, userID uuid.UUID, period string, budget float64, msg string) error {
+	g.stats.BudgetRejected.Add(1)
+	g.observeLimited("budget")
+	if spent, _, err := g.store.BudgetState(ctx, userID, period); err == nil && spent > budget+budgetEpsilon {
+		msg = fmt.Sprintf("your monthly budget of %s is spent (%s this month); calls resume when the budget is raised or the month ends",
+			USD(budget), USD(spent))
+	}
+	return &LimitError{Err: &llm.Error{Status: http.StatusPaymentRequired, Type: "budget_exceeded", Message: msg}}
+}
+
+// USD formats a dollar amount for people: cents for amounts of a cent or more, and as
+// many significant digits as a smaller amount needs ($0.001, not $0.00).
+func USD(v float64) string {
+	switch {
+	case v == 0:
+		return "$0.00"
+	case math.Abs(v) >= 0.01:
+		if math.Abs(v-math.Round(v*100)/100) < 1e-9 || math.Abs(v) >= 100 {
+			return "$" + strconv.FormatFloat(v, 'f', 2, 64)
+		}
+		return "$" + strings.TrimRight(strconv.FormatFloat(v, 'f', 6, 64), "0")
+	}
+	r, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'g', 3, 64), 64)
+	return "$" + strconv.FormatFloat(r, 'f', -1, 64)
 }
 
 func errorStatus(err error) string {
