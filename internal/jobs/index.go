@@ -86,11 +86,21 @@ func (w *IndexWorker) Work(ctx context.Context, j *river.Job[IndexArgs]) (err er
 			_ = w.st.UpdateProject(sctx, cur)
 			emit("index.cancelled", map[string]any{"job_id": j.ID, "attempt": j.Attempt})
 			return err
-		case j.Attempt < j.MaxAttempts && ctx.Err() == nil:
-			cur.IndexStatus = store.IndexQueued // it will be retried
+		case j.Attempt < j.MaxAttempts:
+			// River retries every error but a cancellation while attempts are left,
+			// and an attempt stopped by shutdown or by its timeout is such an error:
+			// say so, rather than "failed" just before the retry starts.
+			cur.IndexStatus = store.IndexQueued
 		}
 		_ = w.st.UpdateProject(sctx, cur)
-		emit("index.failed", map[string]any{"error": err.Error(), "attempt": j.Attempt, "will_retry": cur.IndexStatus == store.IndexQueued})
+		data := map[string]any{"error": err.Error(), "attempt": j.Attempt, "will_retry": cur.IndexStatus == store.IndexQueued}
+		switch {
+		case errors.Is(context.Cause(ctx), context.DeadlineExceeded):
+			data["reason"] = "timeout"
+		case ctx.Err() != nil:
+			data["reason"] = "stopped" // the worker is shutting down
+		}
+		emit("index.failed", data)
 		return err
 	}
 	now := store.Now()
