@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/vibecoder/vibecoder/internal/gitops"
 	"github.com/vibecoder/vibecoder/internal/pipeline"
 	"github.com/vibecoder/vibecoder/internal/sandbox"
 )
@@ -40,10 +39,6 @@ func (a *App) buildPipeline(jobsCfg pipeline.Config) (*pipeline.Pipeline, error)
 	iso := sb.Isolation()
 	a.Log.Info("sandbox", slog.Bool("bubblewrap", iso.Sandboxed), slog.String("process_limit", iso.ProcessLimit),
 		slog.String("memory_limit", iso.MemoryLimit), slog.Bool("unsandboxed_allowed", a.Config.AllowUnsandboxed))
-	git, err := gitops.NewWorkspaces(a.Log, gitops.Config{})
-	if err != nil {
-		return nil, err
-	}
-	return pipeline.New(pipeline.Deps{Store: a.Store, Queue: a.Jobs, Gateway: a.LLM, Index: a.Index, Sandbox: sb, Git: git,
+	return pipeline.New(pipeline.Deps{Store: a.Store, Queue: a.Jobs, Gateway: a.LLM, Index: a.Index, Sandbox: sb, Git: a.Git,
 		Events: a.Events, Log: a.Log}, jobsCfg), nil
 }
