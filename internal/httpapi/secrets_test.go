@@ -176,11 +176,11 @@ func plantInBodies(t *testing.T, e *env) {
 		e.secret(s)
 	}
 	bodies := []any{
-		map[string]string{"name": strings.Repeat(gh, 20), "repo_url": "https://github.com/acme/p.git"},                                // too long
+		map[string]string{"name": strings.Repeat(gh, 20), "repo_url": "https://github.com/acme/p.git"},         // too long
 		map[string]string{"name": "", "repo_url": "https://git:" + urlPassword + "@example.com/r.git"},         // missing name
-		map[string]any{"name": "p", "repo_url": "https://github.com/acme/p.git", sk: gh},                                              // unknown field
+		map[string]any{"name": "p", "repo_url": "https://github.com/acme/p.git", sk: gh},                       // unknown field
 		map[string]any{"name": map[string]string{"token": gh}, "repo_url": "https://x:" + urlPassword + "@h/"}, // wrong type
-		`{"name": "` + sk + `", "repo_url": "https://github.com/acme/p.git"`,                                                          // truncated JSON
+		`{"name": "` + sk + `", "repo_url": "https://github.com/acme/p.git"`,                                   // truncated JSON
 		`{"name": "` + sk + `" "repo_url": 1}`,                                                                 // malformed JSON
 	}
 	for i, b := range bodies {
