@@ -18,6 +18,7 @@ import (
 	"github.com/vibecoder/vibecoder/internal/audit"
 	"github.com/vibecoder/vibecoder/internal/auth"
 	"github.com/vibecoder/vibecoder/internal/config"
+	"github.com/vibecoder/vibecoder/internal/gitops"
 	"github.com/vibecoder/vibecoder/internal/httpapi"
 	"github.com/vibecoder/vibecoder/internal/index"
 	"github.com/vibecoder/vibecoder/internal/jobs"
@@ -50,6 +51,10 @@ type App struct {
 	Index    *index.Indexer
 	Indexer  jobs.Indexer
 	Pipeline *pipeline.Pipeline
+	// Repos is the repository policy every part uses (registration, index, pipeline);
+	// Git runs git for the indexer and the pipeline.
+	Repos *gitops.RepoPolicy
+	Git   *gitops.Workspaces
 
 	health *observe.Health
 }
@@ -89,7 +94,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	if err != nil {
 		return nil, err
 	}
-	a := &App{Config: cfg, Log: log, Store: st}
+	a := &App{Config: cfg, Log: log, Store: st, Repos: &gitops.RepoPolicy{LocalRoots: cfg.LocalRepoRoots,
+		AllowPrivateRemotes: cfg.AllowPrivateRemotes, GitHubToken: cfg.GitHubToken}}
+	if a.Git, err = gitops.NewWorkspaces(log, gitops.Config{}); err != nil {
+		a.Close()
+		return nil, err
+	}
 	var redisPing observe.Pinger
 	if cfg.RedisURL != "" {
 		opt, err := redis.ParseURL(cfg.RedisURL)
@@ -127,7 +137,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		MaxBodyBytes:  cfg.MaxBodyBytes,
 		SecureCookies: cfg.SecureCookies,
 		Version:       Version,
-		CheckRepo:     cfg.CheckLocalRepo,
+		Repos:         a.Repos,
 		Tracer:        observe.TracerProviderFrom(ctx),
 	})
 	var cacheInfo func() httpapi.LLMCacheInfo
@@ -142,7 +152,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		a.Close()
 		return nil, err
 	}
-	a.Indexer = indexJobs{ix: ix, st: st, check: cfg.CheckLocalRepo}
+	a.Indexer = indexJobs{ix: ix}
 	a.Index = ix
 	a.HTTP.EnableSearch(ix)
 	if err := a.buildJobs(cfg.Workers); err != nil {

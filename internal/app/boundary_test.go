@@ -166,6 +166,11 @@ func TestPipelineWorkspaceLinks(t *testing.T) {
 	testCmd := fmt.Sprintf(`grep -q 'a + b' calc.go && exit 0; `+
 		`ln -sf /etc/shadow zz.go; ln -sf %s zkey.go; ln -sf /dev/zero zero.go; ln -sf /proc/self/environ zenv.go; `+
 		`mkfifo hang.go 2>/dev/null; mkdir -p deep && ln -sfn / deep/root; echo 'Add is wrong'; exit 1`, keyPath)
+	u, err := s.a.Store.GetUserByEmail(t.Context(), "boundary@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	remote = giveRepo(t, remote, u.ID.String())
 	var proj, task, run struct{ ID string }
 	if code := s.c.do("POST", "/api/v1/projects", map[string]string{"name": "calc", "repo_url": "file://" + remote, "test_command": testCmd}, &proj); code != 201 {
 		t.Fatalf("project: %d", code)

@@ -40,6 +40,21 @@ func fixtureRepo(t *testing.T) string {
 	return remote
 }
 
+// giveRepo moves fixtureRepo's <root>/acme into <root>/<userID>/acme, the user's own
+// directory of the local repository root (VIBECODER_LOCAL_REPO_ROOTS=<root>), and
+// returns the remote's new path.
+func giveRepo(t *testing.T, remote, userID string) string {
+	t.Helper()
+	root := filepath.Dir(filepath.Dir(remote))
+	if err := os.MkdirAll(filepath.Join(root, userID), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(root, "acme"), filepath.Join(root, userID, "acme")); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(root, userID, "acme", filepath.Base(remote))
+}
+
 const (
 	wrongFix = "The sum is wrong; multiply instead.\n\ncalc.go\n```go\n<<<<<<< SEARCH\n\treturn a - b\n=======\n\treturn a * b\n>>>>>>> REPLACE\n```\n"
 	rightFix = "The test wants a sum.\n\ncalc.go\n```go\n<<<<<<< SEARCH\n\treturn a * b\n=======\n\treturn a + b\n>>>>>>> REPLACE\n```\n"
@@ -119,7 +134,6 @@ func TestPipelineEndToEnd(t *testing.T) {
 	fake := llmtest.NewOpenAI(t, llmScript)
 	const token = "ghp_testtoken0123456789abcdefABCDEF"
 	gh := githubtest.NewServer(t, token)
-	gh.AddRepo("acme/calc", remote)
 
 	vars := map[string]string{
 		"VIBECODER_DATA_DIR":          t.TempDir(),
@@ -179,6 +193,12 @@ func TestPipelineEndToEnd(t *testing.T) {
 	resp.Body.Close()
 	http.DefaultClient.Jar = nil
 	c := httpClient{t: t, base: base, key: key.Key}
+	var me struct{ ID string }
+	if code := c.do("GET", "/api/v1/me", nil, &me); code != 200 {
+		t.Fatalf("me: %d", code)
+	}
+	remote = giveRepo(t, remote, me.ID)
+	gh.AddRepo("acme/calc", remote)
 
 	var proj, task struct{ ID string }
 	if code := c.do("POST", "/api/v1/projects", map[string]string{"name": "calc", "repo_url": "file://" + remote}, &proj); code != 201 {

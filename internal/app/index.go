@@ -2,30 +2,28 @@ package app
 
 import (
 	"context"
+	"errors"
 
 	"github.com/riverqueue/river"
 
+	"github.com/vibecoder/vibecoder/internal/gitops"
 	"github.com/vibecoder/vibecoder/internal/index"
 	"github.com/vibecoder/vibecoder/internal/store"
 )
 
-// indexJobs adapts the indexer to the index job's interface, checking first that the
-// project's owner may have the server read its repository.
+// indexJobs adapts the indexer to the index job's interface. The indexer checks the
+// repository against the policy for the project's owner each time; a refusal is not
+// retried.
 type indexJobs struct {
-	ix    *index.Indexer
-	st    store.Store
-	check func(repo string, admin bool) error
+	ix *index.Indexer
 }
 
 func (a indexJobs) Index(ctx context.Context, p *store.Project, progress func(typ string, data any)) (any, error) {
-	u, err := a.st.GetUser(ctx, p.UserID)
-	if err != nil {
-		return nil, err
+	stats, err := a.ix.Index(ctx, p, func(ev index.Event) { progress("index.progress", ev) })
+	if errors.Is(err, gitops.ErrRepoForbidden) || errors.Is(err, gitops.ErrRepoInvalid) {
+		return stats, river.JobCancel(err)
 	}
-	if err := a.check(p.RepoURL, u.IsAdmin); err != nil {
-		return nil, river.JobCancel(err)
-	}
-	return a.ix.Index(ctx, p, func(ev index.Event) { progress("index.progress", ev) })
+	return stats, err
 }
 
 // buildIndexer creates the repository indexer (embedding through the gateway's
@@ -34,5 +32,8 @@ func (a *App) buildIndexer() (*index.Indexer, error) {
 	return index.New(a.Store, a.LLM.Registry(), a.Log, index.Config{
 		DataDir:        a.Config.DataDir,
 		EmbeddingModel: a.Config.EmbeddingModel,
+		CloneTimeout:   a.Config.IndexCloneTimeout,
+		Repos:          a.Repos,
+		Git:            a.Git,
 	})
 }

@@ -51,7 +51,7 @@ func (a *App) buildJobs(work bool) error {
 		GitHubToken: a.Config.GitHubToken,
 		GitHubAPI:   a.Config.GitHubAPIURL,
 		Jobs:        cfg,
-		CheckRepo:   a.Config.CheckLocalRepo,
+		Repos:       a.Repos,
 	})
 	if err != nil {
 		return err

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/vibecoder/vibecoder/internal/gitops"
 	"github.com/vibecoder/vibecoder/internal/pipeline"
 	"github.com/vibecoder/vibecoder/internal/sandbox"
 )
@@ -43,10 +42,6 @@ func (a *App) buildPipeline(jobsCfg pipeline.Config) (*pipeline.Pipeline, error)
 		slog.String("memory_limit", iso.MemoryLimit), slog.String("user_namespaces", iso.UserNamespaces),
 		slog.String("disk_limit", iso.DiskLimit), slog.Int64("disk_bytes", a.Config.SandboxDisk),
 		slog.Bool("unsandboxed_allowed", a.Config.AllowUnsandboxed))
-	git, err := gitops.NewWorkspaces(a.Log, gitops.Config{})
-	if err != nil {
-		return nil, err
-	}
-	return pipeline.New(pipeline.Deps{Store: a.Store, Queue: a.Jobs, Gateway: a.LLM, Index: a.Index, Sandbox: sb, Git: git,
+	return pipeline.New(pipeline.Deps{Store: a.Store, Queue: a.Jobs, Gateway: a.LLM, Index: a.Index, Sandbox: sb, Git: a.Git,
 		Events: a.Events, Log: a.Log}, jobsCfg), nil
 }

@@ -80,6 +80,7 @@ func TestPipelineSurvivesRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	remote = giveRepo(t, remote, u.ID.String())
 	p := &store.Project{UserID: u.ID, Name: "calc", RepoURL: "file://" + remote, DefaultBranch: "main"}
 	if err := a1.Store.CreateProject(t.Context(), p); err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -74,9 +73,16 @@ type Config struct {
 	JobSoftStop     time.Duration                // VIBECODER_JOB_SOFT_STOP (30s)
 
 	// LocalRepoRoots are the directories under which projects may name a local path or
-	// file:// repository (VIBECODER_LOCAL_REPO_ROOTS, colon-separated). Unset: only
-	// administrators may use local repositories.
+	// file:// repository (VIBECODER_LOCAL_REPO_ROOTS, colon-separated): a user their own
+	// <root>/<user id>/…, an administrator anything below a root. Unset: only
+	// administrators may use local repositories. gitops.RepoPolicy applies the rule.
 	LocalRepoRoots []string
+	// AllowPrivateRemotes lets remote repositories resolve to loopback, private and
+	// other non-public addresses (VIBECODER_ALLOW_PRIVATE_REMOTES, false).
+	AllowPrivateRemotes bool
+	// IndexCloneTimeout bounds the index job's clone or fetch of a remote repository
+	// (VIBECODER_INDEX_CLONE_TIMEOUT, 5m).
+	IndexCloneTimeout time.Duration
 
 	// The agent pipeline.
 	AllowUnsandboxed bool          // VIBECODER_ALLOW_UNSANDBOXED (false): run tests without bubblewrap
@@ -334,6 +340,12 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 		c.LocalRepoRoots = append(c.LocalRepoRoots, filepath.Clean(root))
 	}
+	if c.AllowPrivateRemotes, err = strconv.ParseBool(get("VIBECODER_ALLOW_PRIVATE_REMOTES", "false")); err != nil {
+		bad("VIBECODER_ALLOW_PRIVATE_REMOTES", "must be true or false")
+	}
+	if c.IndexCloneTimeout, err = parseDuration(get("VIBECODER_INDEX_CLONE_TIMEOUT", "5m"), 10*time.Second, 2*time.Hour); err != nil {
+		bad("VIBECODER_INDEX_CLONE_TIMEOUT", "%v", err)
+	}
 	if c.AllowUnsandboxed, err = strconv.ParseBool(get("VIBECODER_ALLOW_UNSANDBOXED", "false")); err != nil {
 		bad("VIBECODER_ALLOW_UNSANDBOXED", "must be true or false")
 	}
@@ -482,46 +494,3 @@ func (l lines) Error() string {
 func (l lines) Unwrap() []error { return l }
 
 func joinLines(errs []error) error { return lines(errs) }
-
-// ErrLocalRepo refuses a local repository outside the allowed roots.
-var ErrLocalRepo = errors.New("local repository not allowed")
-
-// CheckLocalRepo decides whether a user may have the server read repo when it is a
-// local path or a file:// URL (anything else is fine): under LocalRepoRoots for
-// everyone when roots are configured, otherwise for administrators only. Without this
-// a user could index, and so read, any directory the server can.
-func (c Config) CheckLocalRepo(repo string, admin bool) error {
-	path := ""
-	switch {
-	case strings.HasPrefix(repo, "file://"):
-		u, err := url.Parse(repo)
-		if err != nil {
-			return fmt.Errorf("%w: %v", ErrLocalRepo, err)
-		}
-		path = u.Path
-	case filepath.IsAbs(repo):
-		path = repo
-	default:
-		return nil
-	}
-	if len(c.LocalRepoRoots) == 0 {
-		if admin {
-			return nil
-		}
-		return fmt.Errorf("%w: only administrators may use local repositories unless VIBECODER_LOCAL_REPO_ROOTS allows them", ErrLocalRepo)
-	}
-	real, err := filepath.EvalSymlinks(path)
-	if err != nil {
-		real = filepath.Clean(path)
-	}
-	for _, root := range c.LocalRepoRoots {
-		rr, err := filepath.EvalSymlinks(root)
-		if err != nil {
-			rr = root
-		}
-		if rel, err := filepath.Rel(rr, real); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
-			return nil
-		}
-	}
-	return fmt.Errorf("%w: %s is outside VIBECODER_LOCAL_REPO_ROOTS", ErrLocalRepo, path)
-}

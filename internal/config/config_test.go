@@ -108,35 +108,30 @@ func TestScaleOutAndSecrets(t *testing.T) {
 	}
 }
 
-func TestCheckLocalRepo(t *testing.T) {
+// The repository settings are read and validated here; gitops.RepoPolicy applies them
+// (its tests cover the rules).
+func TestRepoSettings(t *testing.T) {
 	root := t.TempDir()
-	none := Config{}
-	if err := none.CheckLocalRepo("/etc", false); err == nil {
-		t.Fatal("a user read /etc with no roots configured")
-	}
-	if err := none.CheckLocalRepo("/srv/repo", true); err != nil {
-		t.Fatalf("admin refused: %v", err)
-	}
-	if err := none.CheckLocalRepo("https://github.com/o/r.git", false); err != nil {
-		t.Fatalf("remote refused: %v", err)
-	}
-	c, err := Load(env(map[string]string{"VIBECODER_LOCAL_REPO_ROOTS": root}))
+	c, err := Load(env(map[string]string{"VIBECODER_LOCAL_REPO_ROOTS": root + ":" + root + "/b/", "VIBECODER_ALLOW_PRIVATE_REMOTES": "true",
+		"VIBECODER_INDEX_CLONE_TIMEOUT": "90s"}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for repo, ok := range map[string]bool{
-		root + "/a":                 true,
-		"file://" + root + "/b.git": true,
-		root + "/../etc":            false,
-		"/etc/passwd":               false,
-		"file:///etc":               false,
-	} {
-		if err := c.CheckLocalRepo(repo, false); (err == nil) != ok {
-			t.Errorf("CheckLocalRepo(%q) = %v, want allowed=%v", repo, err, ok)
-		}
+	if len(c.LocalRepoRoots) != 2 || c.LocalRepoRoots[1] != root+"/b" || !c.AllowPrivateRemotes || c.IndexCloneTimeout != 90*time.Second {
+		t.Fatalf("config = %v %v %v", c.LocalRepoRoots, c.AllowPrivateRemotes, c.IndexCloneTimeout)
 	}
-	if _, err := Load(env(map[string]string{"VIBECODER_LOCAL_REPO_ROOTS": "relative/dir"})); err == nil {
-		t.Fatal("a relative root was accepted")
+	d, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.AllowPrivateRemotes || d.IndexCloneTimeout != 5*time.Minute || len(d.LocalRepoRoots) != 0 {
+		t.Fatalf("defaults = %v %v %v", d.LocalRepoRoots, d.AllowPrivateRemotes, d.IndexCloneTimeout)
+	}
+	for k, v := range map[string]string{"VIBECODER_LOCAL_REPO_ROOTS": "relative/dir", "VIBECODER_ALLOW_PRIVATE_REMOTES": "yes please",
+		"VIBECODER_INDEX_CLONE_TIMEOUT": "1s"} {
+		if _, err := Load(env(map[string]string{k: v})); err == nil || !strings.Contains(err.Error(), k) {
+			t.Errorf("%s=%q: err = %v", k, v, err)
+		}
 	}
 }
 

@@ -3,6 +3,11 @@
 // with the git CLI, pushes, and pull requests through GitHub's REST API, and snapshots
 // (one commit's tree, read as an fs.FS) that outlive a workspace for the preview.
 //
+// A project's repository reaches git only as a Repository, which a RepoPolicy makes
+// from its repo_url for a user: the policy owns the parsing, who may use which local
+// path, which addresses a remote may have, and how git reaches it (pinned address,
+// credentials). The indexer's clones go through the same runner (Sync, Run).
+//
 // Every git command runs with a timeout, never prompts, and ignores the system and
 // user configuration (a developer's ~/.gitconfig, ~/.netrc or global excludes cannot
 // change what is committed or pushed). A workspace keeps its repository outside the

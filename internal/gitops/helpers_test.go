@@ -81,14 +81,40 @@ func newProject(t *testing.T) (tmp, project string) {
 
 // newWorkspace creates a workspace of repo at dir (Workspaces.Create) and removes it
 // when the test ends.
-func newWorkspace(t *testing.T, w *Workspaces, repo, defaultBranch, dir string, opts ...CreateOption) *Workspace {
+func newWorkspace(t *testing.T, w *Workspaces, repo *Repository, defaultBranch, dir string) *Workspace {
 	t.Helper()
-	ws, err := w.Create(t.Context(), repo, defaultBranch, dir, opts...)
+	ws, err := w.Create(t.Context(), repo, defaultBranch, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ws.Remove() })
 	return ws
+}
+
+// testPolicy lets an administrator use any local path and remotes on loopback (the
+// tests' servers), with token for HTTPS.
+func testPolicy(token string) *RepoPolicy {
+	return &RepoPolicy{AllowPrivateRemotes: true, GitHubToken: token}
+}
+
+// repoOf resolves raw under testPolicy(token), for an administrator.
+func repoOf(t *testing.T, raw string, token ...string) *Repository {
+	t.Helper()
+	r, err := testPolicy(strings.Join(token, "")).Resolve(t.Context(), raw, Owner{Admin: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// checked is repoOf for a repository that need not exist (RepoPolicy.Check).
+func checked(t *testing.T, raw string) *Repository {
+	t.Helper()
+	r, err := testPolicy("").Check(t.Context(), raw, Owner{Admin: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 // bareRemote makes a bare copy of repo at dir (a project's remote, as on GitHub).

@@ -8,20 +8,6 @@ import (
 	"strings"
 )
 
-// isRemote reports whether repo names a repository to clone by URL (any scheme, or
-// scp-like user@host:path) rather than a local path.
-func isRemote(repo string) bool {
-	if strings.Contains(repo, "://") {
-		return true
-	}
-	at, colon := strings.Index(repo, "@"), strings.Index(repo, ":")
-	return at > 0 && colon > at && !strings.ContainsAny(repo[:at], "/\\")
-}
-
-// IsRemoteURL reports whether a project's repository is given as a URL (https, ssh,
-// git, file, or scp-like user@host:path) rather than as a local path.
-func IsRemoteURL(repo string) bool { return isRemote(repo) }
-
 // Repo names a repository on GitHub (or GitHub Enterprise).
 type Repo struct {
 	// Host is the remote's host ("github.com"), empty for a file URL.
@@ -66,10 +52,9 @@ func ParseRepo(remote string) (Repo, error) {
 			return Repo{}, fmt.Errorf("%w: %q: %v", ErrNotRepoURL, RedactURL(remote), err)
 		}
 		host, p = u.Hostname(), u.Path
-	case isRemote(remote):
-		at := strings.Index(remote, "@")
-		colon := at + strings.Index(remote[at:], ":")
-		host, p = remote[at+1:colon], remote[colon+1:]
+	case scpLikeRE.MatchString(remote):
+		m := scpLikeRE.FindStringSubmatch(remote)
+		host, p = strings.Trim(m[2], "[]"), m[3]
 	default:
 		return Repo{}, fmt.Errorf("%w: %q is a local path", ErrNotRepoURL, remote)
 	}

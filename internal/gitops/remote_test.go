@@ -59,18 +59,6 @@ func TestParseRepo(t *testing.T) {
 	}
 }
 
-func TestIsRemoteURL(t *testing.T) {
-	t.Parallel()
-	for repo, want := range map[string]bool{
-		"https://github.com/a/b": true, "git@github.com:a/b.git": true, "file:///srv/a.git": true, "ssh://h/a": true,
-		"/home/me/project": false, "project": false, "./a@b:c": false, "C:/x": false,
-	} {
-		if got := IsRemoteURL(repo); got != want {
-			t.Errorf("IsRemoteURL(%q) = %v, want %v", repo, got, want)
-		}
-	}
-}
-
 func TestRedact(t *testing.T) {
 	t.Parallel()
 	got := redact("fatal: https://user:pw@host/x and tok123 and ssh://git@host/y", []string{"tok123"})

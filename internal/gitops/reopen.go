@@ -9,14 +9,15 @@ import (
 )
 
 // Open returns a workspace an earlier step created in dir (a later pipeline step runs
-// in another job, perhaps another process on the same machine). source, local and the
-// base are what Create recorded; the base commit must exist in the workspace.
+// in another job, perhaps another process on the same machine). source (shown, not
+// used: Push is given the repository), local and the base are what Create recorded;
+// the base commit must exist in the workspace.
 func (w *Workspaces) Open(ctx context.Context, dir, source string, local bool, baseBranch, baseSHA string) (*Workspace, error) {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("open workspace: %w", err)
 	}
-	ws := &Workspace{Dir: dir, GitDir: dir + ".git", ws: w, source: source, Source: RedactURL(source), Local: local,
+	ws := &Workspace{Dir: dir, GitDir: dir + ".git", ws: w, Source: RedactURL(source), Local: local,
 		BaseBranch: baseBranch, BaseSHA: baseSHA}
 	for _, p := range []string{ws.Dir, ws.GitDir} {
 		if st, err := os.Stat(p); err != nil || !st.IsDir() {

@@ -18,7 +18,7 @@ func TestSnapshot(t *testing.T) {
 	tmp := t.TempDir()
 	repo := fixtureRepo(t, filepath.Join(tmp, "repo"))
 	w := newWorkspaces(t)
-	ws, err := w.Create(ctx, repo, "main", filepath.Join(tmp, "ws"))
+	ws, err := w.Create(ctx, repoOf(t, repo), "main", filepath.Join(tmp, "ws"))
 	if err != nil {
 		t.Fatal(err)
 	}

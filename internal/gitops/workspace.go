@@ -41,11 +41,10 @@ type Workspace struct {
 	Dir string
 	// GitDir is the workspace's repository, Dir + ".git".
 	GitDir string
-	// Source is where the workspace was cloned from: the project's absolute path, or
+	// Source is where the workspace was cloned from: the project's real path, or
 	// its URL without credentials.
 	Source string
-	// Local reports a project given as a local path: Push without a remote pushes
-	// the branch back into that repository.
+	// Local reports a project given as a local path.
 	Local bool
 	// BaseBranch and BaseSHA are the branch cloned and its commit, which diffs and
 	// commits are made against.
@@ -53,32 +52,18 @@ type Workspace struct {
 	BaseSHA    string
 
 	ws     *Workspaces
-	source string // as given, for pushes (a URL may carry credentials)
-	branch string // the branch Commit made, and its commit
+	repo   *Repository // cloned from; nil for a reopened workspace
+	branch string      // the branch Commit made, and its commit
 	head   string
 }
 
-// CreateOption adjusts Create.
-type CreateOption func(*createOptions)
-
-type createOptions struct{ token string }
-
-// WithToken authenticates an HTTPS clone with token (a GitHub token, say).
-func WithToken(token string) CreateOption {
-	return func(o *createOptions) { o.token = token }
-}
-
-// Create clones repo (a URL, or a local repository's path) at defaultBranch (the
-// remote's default branch when empty, or when the named branch does not exist) into
-// dir, which must not exist; the repository goes into dir + ".git". A local
-// repository is copied (no hard links), never worked in.
-func (w *Workspaces) Create(ctx context.Context, repo, defaultBranch, dir string, opts ...CreateOption) (*Workspace, error) {
-	var o createOptions
-	for _, opt := range opts {
-		opt(&o)
-	}
-	if repo == "" || strings.HasPrefix(repo, "-") {
-		return nil, fmt.Errorf("create workspace: invalid repository %q", RedactURL(repo))
+// Create clones repo (resolved by a RepoPolicy) at defaultBranch (the remote's
+// default branch when empty, or when the named branch does not exist) into dir, which
+// must not exist; the repository goes into dir + ".git". A local repository is copied
+// (no hard links), never worked in.
+func (w *Workspaces) Create(ctx context.Context, repo *Repository, defaultBranch, dir string) (*Workspace, error) {
+	if repo == nil || repo.raw == "" {
+		return nil, errors.New("create workspace: no repository")
 	}
 	if defaultBranch != "" {
 		if err := w.CheckBranch(ctx, defaultBranch); err != nil {
@@ -89,30 +74,28 @@ func (w *Workspaces) Create(ctx context.Context, repo, defaultBranch, dir string
 	if err != nil {
 		return nil, fmt.Errorf("create workspace: %w", err)
 	}
-	ws := &Workspace{Dir: dir, GitDir: dir + ".git", ws: w, source: repo, Source: RedactURL(repo)}
+	ws := &Workspace{Dir: dir, GitDir: dir + ".git", ws: w, repo: repo, Source: repo.String(), Local: repo.IsPath()}
+	if repo.IsPath() {
+		ws.Source = repo.Path()
+	}
 	for _, p := range []string{ws.Dir, ws.GitDir} {
 		if _, err := os.Lstat(p); err == nil {
 			return nil, fmt.Errorf("create workspace %s: %w", p, fs.ErrExist)
 		}
 	}
-	if !isRemote(repo) {
-		abs, err := filepath.Abs(repo)
-		if err != nil {
-			return nil, fmt.Errorf("create workspace: %w", err)
-		}
-		st, err := os.Stat(abs)
+	if repo.IsPath() {
+		st, err := os.Stat(repo.Path())
 		if err != nil {
 			return nil, fmt.Errorf("create workspace: repository %w", err)
 		}
 		if !st.IsDir() {
-			return nil, fmt.Errorf("create workspace: repository %s is not a directory", abs)
+			return nil, fmt.Errorf("create workspace: repository %s is not a directory", repo.Path())
 		}
-		ws.Local, ws.source, ws.Source = true, abs, abs
 	}
 	if err := os.MkdirAll(filepath.Dir(dir), 0o750); err != nil {
 		return nil, fmt.Errorf("create workspace: %w", err)
 	}
-	if err := ws.clone(ctx, defaultBranch, o.token); err != nil {
+	if err := ws.clone(ctx, defaultBranch); err != nil {
 		_ = ws.Remove()
 		return nil, fmt.Errorf("create workspace from %s: %w", ws.Source, err)
 	}
@@ -121,8 +104,7 @@ func (w *Workspaces) Create(ctx context.Context, repo, defaultBranch, dir string
 	return ws, nil
 }
 
-func (ws *Workspace) clone(ctx context.Context, branch, token string) error {
-	env, secrets := authEnv(ws.source, token)
+func (ws *Workspace) clone(ctx context.Context, branch string) error {
 	args := []string{"clone", "--quiet", "--no-tags", "--single-branch", "--separate-git-dir=" + ws.GitDir}
 	if ws.Local {
 		args = append(args, "--no-hardlinks")
@@ -134,9 +116,9 @@ func (ws *Workspace) clone(ctx context.Context, branch, token string) error {
 		if branch != "" {
 			a = append(a, "--branch", branch)
 		}
-		_, err := ws.ws.run(ctx, gitRun{
-			dir: filepath.Dir(ws.Dir), args: append(a, "--", ws.source, ws.Dir),
-			env: env, secrets: secrets, timeout: ws.ws.cfg.NetworkTimeout,
+		_, err := ws.ws.remote(ctx, ws.repo, gitRun{
+			dir: filepath.Dir(ws.Dir), args: append(a, "--", ws.repo.url(), ws.Dir),
+			timeout: ws.ws.cfg.NetworkTimeout,
 		})
 		return err
 	}
@@ -157,7 +139,7 @@ func (ws *Workspace) clone(ctx context.Context, branch, token string) error {
 	if err := os.Remove(filepath.Join(ws.Dir, ".git")); err != nil {
 		return err
 	}
-	if ws.Source != ws.source {
+	if ws.Source != ws.repo.url() {
 		if _, err := ws.git(ctx, "remote", "set-url", "origin", ws.Source); err != nil {
 			return err
 		}
@@ -319,29 +301,25 @@ type pushOptions struct{ force bool }
 // contain, for re-running a task onto its existing branch.
 func Force() PushOption { return func(o *pushOptions) { o.force = true } }
 
-// Push pushes branch (made by Commit) to remote under the same name. An empty remote
-// means the project's own repository: the one the workspace was cloned from, which for
-// a local project keeps the branch beside its other branches (its checked-out branch
-// and working tree are untouched). token, when set, authenticates an HTTPS remote; it
-// is not written anywhere. A remote that refuses the update yields ErrPushRejected.
-func (ws *Workspace) Push(ctx context.Context, remote, branch, token string, opts ...PushOption) error {
+// Push pushes branch (made by Commit) to repo under the same name; a nil repo means
+// the one the workspace was cloned from. A local repository keeps the branch beside
+// its other branches (its checked-out branch and working tree are untouched); an
+// HTTPS remote gets the policy's token, which is not written anywhere. A remote that
+// refuses the update yields ErrPushRejected.
+func (ws *Workspace) Push(ctx context.Context, repo *Repository, branch string, opts ...PushOption) error {
 	var o pushOptions
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if remote == "" {
-		remote = ws.source
+	if repo == nil {
+		repo = ws.repo
 	}
-	shown := RedactURL(remote)
-	if strings.HasPrefix(remote, "-") {
-		return fmt.Errorf("push %s: invalid remote %q", branch, shown)
+	if repo == nil {
+		return fmt.Errorf("push %s: no repository to push to", branch)
 	}
-	if !isRemote(remote) {
-		abs, err := filepath.Abs(remote)
-		if err != nil {
-			return fmt.Errorf("push %s: %w", branch, err)
-		}
-		remote, shown = abs, abs
+	shown := repo.String()
+	if repo.IsPath() {
+		shown = repo.Path()
 	}
 	if err := ws.ws.CheckBranch(ctx, branch); err != nil {
 		return fmt.Errorf("push: %w", err)
@@ -354,14 +332,9 @@ func (ws *Workspace) Push(ctx context.Context, remote, branch, token string, opt
 	if o.force {
 		spec = "+" + spec
 	}
-	c := ws.cmd("push", "--quiet", "--no-verify", "--", remote, spec)
-	c.env, c.secrets = authEnv(remote, token)
+	c := ws.cmd("push", "--quiet", "--no-verify", "--", repo.url(), spec)
 	c.timeout = ws.ws.cfg.NetworkTimeout
-	if _, err := ws.ws.run(ctx, c); err != nil {
-		msg := err.Error()
-		if ctx.Err() == nil && (strings.Contains(msg, "[rejected]") || strings.Contains(msg, "[remote rejected]")) {
-			return fmt.Errorf("push %s to %s: %w: %v", branch, shown, ErrPushRejected, err)
-		}
+	if _, err := ws.ws.remote(ctx, repo, c); err != nil {
 		return fmt.Errorf("push %s to %s: %w", branch, shown, err)
 	}
 	ws.ws.log.Info("branch pushed", slog.String("branch", branch), slog.String("remote", shown))

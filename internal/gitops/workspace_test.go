@@ -33,7 +33,7 @@ func TestPipeline(t *testing.T) {
 	remoteURL := "file://" + bare
 	w := newWorkspaces(t)
 
-	ws, err := w.Create(ctx, remoteURL, "main", filepath.Join(tmp, "data", "workspaces", "exec-1"))
+	ws, err := w.Create(ctx, repoOf(t, remoteURL), "main", filepath.Join(tmp, "data", "workspaces", "exec-1"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func TestPipeline(t *testing.T) {
 		t.Errorf("second Commit = %s, %v; want %s", again, err, sha)
 	}
 
-	if err := ws.Push(ctx, "", branch, testToken); err != nil {
+	if err := ws.Push(ctx, nil, branch); err != nil {
 		t.Fatal(err)
 	}
 	if got := gitT(t, bare, "rev-parse", "refs/heads/"+branch); got != sha {
@@ -162,7 +162,7 @@ func TestLocalProject(t *testing.T) {
 	writeFile(t, filepath.Join(project, "wip.txt"), "the user's uncommitted work\n")
 	mainBefore := gitT(t, project, "rev-parse", "main")
 
-	ws := newWorkspace(t, newWorkspaces(t), project, "main", filepath.Join(tmp, "ws"))
+	ws := newWorkspace(t, newWorkspaces(t), repoOf(t, project), "main", filepath.Join(tmp, "ws"))
 	if !ws.Local || ws.Source != project || ws.BaseSHA != mainBefore {
 		t.Errorf("workspace = %+v", ws)
 	}
@@ -178,7 +178,7 @@ func TestLocalProject(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := ws.Push(ctx, "", branch, ""); err != nil {
+	if err := ws.Push(ctx, nil, branch); err != nil {
 		t.Fatal(err)
 	}
 	if got := gitT(t, project, "rev-parse", "refs/heads/"+branch); got != sha {
@@ -208,13 +208,13 @@ func TestCreate(t *testing.T) {
 	w := newWorkspaces(t)
 
 	t.Run("missing branch falls back to the default", func(t *testing.T) {
-		ws := newWorkspace(t, w, "file://"+project, "develop", filepath.Join(tmp, "fallback"))
+		ws := newWorkspace(t, w, repoOf(t, "file://"+project), "develop", filepath.Join(tmp, "fallback"))
 		if ws.BaseBranch != "main" {
 			t.Errorf("base branch = %s", ws.BaseBranch)
 		}
 	})
 	t.Run("empty branch takes the default", func(t *testing.T) {
-		ws := newWorkspace(t, w, project, "", filepath.Join(tmp, "nobranch"))
+		ws := newWorkspace(t, w, repoOf(t, project), "", filepath.Join(tmp, "nobranch"))
 		if ws.BaseBranch != "main" {
 			t.Errorf("base branch = %s", ws.BaseBranch)
 		}
@@ -222,7 +222,7 @@ func TestCreate(t *testing.T) {
 	t.Run("existing directory", func(t *testing.T) {
 		dir := filepath.Join(tmp, "taken")
 		writeFile(t, filepath.Join(dir, "x"), "x")
-		if _, err := w.Create(ctx, project, "main", dir); !errors.Is(err, fs.ErrExist) {
+		if _, err := w.Create(ctx, repoOf(t, project), "main", dir); !errors.Is(err, fs.ErrExist) {
 			t.Errorf("err = %v, want ErrExist", err)
 		}
 		if got := readFile(t, filepath.Join(dir, "x")); got != "x" {
@@ -231,7 +231,7 @@ func TestCreate(t *testing.T) {
 	})
 	t.Run("missing repository leaves nothing behind", func(t *testing.T) {
 		dir := filepath.Join(tmp, "missing")
-		if _, err := w.Create(ctx, "file://"+filepath.Join(tmp, "nope"), "main", dir); err == nil {
+		if _, err := w.Create(ctx, checked(t, "file://"+filepath.Join(tmp, "nope")), "main", dir); err == nil {
 			t.Fatal("no error")
 		}
 		for _, p := range []string{dir, dir + ".git"} {
@@ -246,7 +246,7 @@ func TestCreate(t *testing.T) {
 			t.Fatal(err)
 		}
 		gitT(t, empty, "init", "--quiet")
-		_, err := w.Create(ctx, empty, "", filepath.Join(tmp, "fromempty"))
+		_, err := w.Create(ctx, repoOf(t, empty), "", filepath.Join(tmp, "fromempty"))
 		if err == nil || !strings.Contains(err.Error(), "no commits") {
 			t.Errorf("err = %v", err)
 		}
@@ -254,19 +254,19 @@ func TestCreate(t *testing.T) {
 	t.Run("canceled", func(t *testing.T) {
 		cctx, cancel := context.WithCancel(ctx)
 		cancel()
-		if _, err := w.Create(cctx, project, "main", filepath.Join(tmp, "canceled")); !errors.Is(err, context.Canceled) {
+		if _, err := w.Create(cctx, repoOf(t, project), "main", filepath.Join(tmp, "canceled")); !errors.Is(err, context.Canceled) {
 			t.Errorf("err = %v, want context.Canceled", err)
 		}
 	})
 	t.Run("discard", func(t *testing.T) {
 		dir := filepath.Join(tmp, "crashed")
-		if _, err := w.Create(ctx, project, "main", dir); err != nil {
+		if _, err := w.Create(ctx, repoOf(t, project), "main", dir); err != nil {
 			t.Fatal(err)
 		}
 		if err := w.Discard(dir); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := w.Create(ctx, project, "main", dir); err != nil {
+		if _, err := w.Create(ctx, repoOf(t, project), "main", dir); err != nil {
 			t.Fatalf("Create after Discard: %v", err)
 		}
 	})
@@ -276,7 +276,7 @@ func TestCommit(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	tmp, project := newProject(t)
-	ws := newWorkspace(t, newWorkspaces(t), project, "main", filepath.Join(tmp, "ws"))
+	ws := newWorkspace(t, newWorkspaces(t), repoOf(t, project), "main", filepath.Join(tmp, "ws"))
 
 	if _, _, err := ws.Commit(ctx, "vibecoder/x-nothing", "Nothing", Author{}); !errors.Is(err, ErrNothingToCommit) {
 		t.Errorf("unchanged workspace: err = %v, want ErrNothingToCommit", err)
@@ -327,7 +327,7 @@ func TestPushRejectedAndForce(t *testing.T) {
 	branch := BranchName("t1", "Same task twice")
 
 	run := func(name, content string) *Workspace {
-		ws := newWorkspace(t, w, bare, "main", filepath.Join(tmp, name))
+		ws := newWorkspace(t, w, repoOf(t, bare), "main", filepath.Join(tmp, name))
 		writeFile(t, filepath.Join(ws.Dir, "f.txt"), content)
 		if _, _, err := ws.Commit(ctx, branch, "Same task", Author{}); err != nil {
 			t.Fatal(err)
@@ -336,24 +336,24 @@ func TestPushRejectedAndForce(t *testing.T) {
 	}
 	first := run("one", "1")
 	second := run("two", "2")
-	if err := first.Push(ctx, "", branch, ""); err != nil {
+	if err := first.Push(ctx, nil, branch); err != nil {
 		t.Fatal(err)
 	}
 	// Pushing the same commit again (a retried step) succeeds.
-	if err := first.Push(ctx, "", branch, ""); err != nil {
+	if err := first.Push(ctx, nil, branch); err != nil {
 		t.Errorf("re-push: %v", err)
 	}
-	err := second.Push(ctx, "", branch, "")
+	err := second.Push(ctx, nil, branch)
 	if !errors.Is(err, ErrPushRejected) {
 		t.Fatalf("err = %v, want ErrPushRejected", err)
 	}
-	if err := second.Push(ctx, "", branch, "", Force()); err != nil {
+	if err := second.Push(ctx, nil, branch, Force()); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := gitT(t, bare, "rev-parse", branch), gitT(t, second.Dir, "--git-dir="+second.GitDir, "rev-parse", branch); got != want {
 		t.Errorf("remote = %s, want %s", got, want)
 	}
-	if err := second.Push(ctx, "", "vibecoder/never-committed", ""); err == nil {
+	if err := second.Push(ctx, nil, "vibecoder/never-committed"); err == nil {
 		t.Error("pushing a branch that was never committed succeeded")
 	}
 }
@@ -364,7 +364,7 @@ func TestPushAfterRemoteMoved(t *testing.T) {
 	ctx := t.Context()
 	tmp, project := newProject(t)
 	bare := bareRemote(t, project, filepath.Join(tmp, "remote.git"))
-	ws := newWorkspace(t, newWorkspaces(t), "file://"+bare, "main", filepath.Join(tmp, "ws"))
+	ws := newWorkspace(t, newWorkspaces(t), repoOf(t, "file://"+bare), "main", filepath.Join(tmp, "ws"))
 	if got := gitT(t, ws.Dir, "--git-dir="+ws.GitDir, "rev-list", "--count", "HEAD"); got != "1" {
 		t.Errorf("clone depth = %s commits, want 1", got)
 	}
@@ -378,7 +378,7 @@ func TestPushAfterRemoteMoved(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := ws.Push(ctx, "file://"+bare, "vibecoder/moved", ""); err != nil {
+	if err := ws.Push(ctx, repoOf(t, "file://"+bare), "vibecoder/moved"); err != nil {
 		t.Fatal(err)
 	}
 	if got := gitT(t, bare, "rev-parse", "vibecoder/moved"); got != sha {
@@ -407,7 +407,7 @@ func TestIgnoresUserConfig(t *testing.T) {
 	t.Setenv("GIT_AUTHOR_NAME", "Env Author")
 
 	ctx := t.Context()
-	ws := newWorkspace(t, newWorkspaces(t), project, "main", filepath.Join(tmp, "ws"))
+	ws := newWorkspace(t, newWorkspaces(t), repoOf(t, project), "main", filepath.Join(tmp, "ws"))
 	writeFile(t, filepath.Join(ws.Dir, "new.go"), "package widgets\n")
 	writeFile(t, filepath.Join(ws.Dir, "notes.txt"), "notes\n")
 	sha, files, err := ws.Commit(ctx, "vibecoder/cfg", "Config", Author{Name: "Ada", Email: "ada@example.com"})
@@ -472,12 +472,12 @@ func TestTokenOverHTTP(t *testing.T) {
 	remote := base + "/acme/widgets.git"
 	w := newWorkspaces(t)
 
-	if _, err := w.Create(ctx, remote, "main", filepath.Join(tmp, "noauth")); err == nil {
+	if _, err := w.Create(ctx, repoOf(t, remote), "main", filepath.Join(tmp, "noauth")); err == nil {
 		t.Fatal("clone without a token succeeded")
 	} else if strings.Contains(err.Error(), testToken) {
 		t.Errorf("error shows the token: %v", err)
 	}
-	_, err := w.Create(ctx, remote, "main", filepath.Join(tmp, "wrong"), WithToken("wrong-"+testToken))
+	_, err := w.Create(ctx, repoOf(t, remote, "wrong-"+testToken), "main", filepath.Join(tmp, "wrong"))
 	if err == nil {
 		t.Fatal("clone with a wrong token succeeded")
 	}
@@ -485,20 +485,20 @@ func TestTokenOverHTTP(t *testing.T) {
 		t.Errorf("error shows the token: %v", err)
 	}
 
-	ws := newWorkspace(t, w, remote, "main", filepath.Join(tmp, "ws"), WithToken(testToken))
+	ws := newWorkspace(t, w, repoOf(t, remote, testToken), "main", filepath.Join(tmp, "ws"))
 	writeFile(t, filepath.Join(ws.Dir, "x.txt"), "x\n")
 	sha, _, err := ws.Commit(ctx, "vibecoder/http", "Over HTTP", Author{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = ws.Push(ctx, "", "vibecoder/http", "bad-"+testToken)
+	err = ws.Push(ctx, repoOf(t, remote, "bad-"+testToken), "vibecoder/http")
 	if err == nil {
 		t.Fatal("push with a wrong token succeeded")
 	}
 	if strings.Contains(err.Error(), testToken) {
 		t.Errorf("error shows the token: %v", err)
 	}
-	if err := ws.Push(ctx, "", "vibecoder/http", testToken); err != nil {
+	if err := ws.Push(ctx, nil, "vibecoder/http"); err != nil {
 		t.Fatal(err)
 	}
 	if got := gitT(t, root, "--git-dir="+filepath.Join(root, "acme", "widgets.git"), "rev-parse", "vibecoder/http"); got != sha {
@@ -526,13 +526,13 @@ func TestURLCredentialsNotKept(t *testing.T) {
 	base, _ := gitHTTPServer(t, root, testToken)
 	withCreds := strings.Replace(base, "http://", "http://x-access-token:"+testToken+"@", 1) + "/acme/widgets.git"
 	w := newWorkspaces(t)
-	ws := newWorkspace(t, w, withCreds, "main", filepath.Join(tmp, "ws"))
+	ws := newWorkspace(t, w, repoOf(t, withCreds), "main", filepath.Join(tmp, "ws"))
 	if strings.Contains(ws.Source, testToken) {
 		t.Errorf("Source = %s", ws.Source)
 	}
 	assertNoSecret(t, ws.GitDir, testToken)
 
-	_, err := w.Create(ctx, strings.Replace(withCreds, "widgets", "missing", 1), "main", filepath.Join(tmp, "ws2"))
+	_, err := w.Create(ctx, repoOf(t, strings.Replace(withCreds, "widgets", "missing", 1)), "main", filepath.Join(tmp, "ws2"))
 	if err == nil || strings.Contains(err.Error(), testToken) {
 		t.Errorf("err = %v", err)
 	}
@@ -544,7 +544,7 @@ func TestPlantedGitDirIgnored(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	tmp, project := newProject(t)
-	ws := newWorkspace(t, newWorkspaces(t), project, "main", filepath.Join(tmp, "ws"))
+	ws := newWorkspace(t, newWorkspaces(t), repoOf(t, project), "main", filepath.Join(tmp, "ws"))
 	pwned := filepath.Join(tmp, "pwned")
 	script := "#!/bin/sh\ntouch " + pwned + "\n"
 	writeFile(t, filepath.Join(ws.Dir, ".git/config"), "[core]\n\tfsmonitor = "+filepath.Join(ws.Dir, ".git/hooks/pre-commit")+
@@ -563,7 +563,7 @@ func TestPlantedGitDirIgnored(t *testing.T) {
 	if !slices.Equal(files, []string{"change.txt"}) {
 		t.Errorf("files = %q", files)
 	}
-	if err := ws.Push(ctx, "", "vibecoder/planted", ""); err != nil {
+	if err := ws.Push(ctx, nil, "vibecoder/planted"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(pwned); err == nil {

@@ -213,7 +213,7 @@ func TestCSRF(t *testing.T) {
 				method, path string
 				body         any
 			}{
-				{"POST", "/api/v1/projects", map[string]string{"name": "p", "repo_url": "/srv/p"}},
+				{"POST", "/api/v1/projects", map[string]string{"name": "p", "repo_url": "https://github.com/acme/p.git"}},
 				{"POST", "/api/v1/agents", map[string]string{"name": "a", "role": "coder"}},
 				{"POST", "/api/v1/apikeys", map[string]string{"name": "k"}},
 				{"POST", "/api/v1/auth/logout", nil},
@@ -225,7 +225,7 @@ func TestCSRF(t *testing.T) {
 			t.Fatalf("requests refused for CSRF wrote anyway:\nbefore %s\nafter  %s", before, after)
 		}
 
-		pid := web.ok(http.StatusCreated, "POST", "/api/v1/projects", map[string]string{"name": "p", "repo_url": "/srv/p"}).str("id")
+		pid := web.ok(http.StatusCreated, "POST", "/api/v1/projects", map[string]string{"name": "p", "repo_url": "https://github.com/acme/p.git"}).str("id")
 		before = state()
 		for _, w := range wrong {
 			wantProblem(t, web.do("PATCH", "/api/v1/projects/"+pid, map[string]string{"name": "changed"}, w.opt), http.StatusForbidden, w.name+" token: PATCH")
@@ -241,7 +241,7 @@ func TestCSRF(t *testing.T) {
 
 		// Bearer keys are not ambient credentials: no token needed.
 		api, _ := web.newAPIKey("ci")
-		qid := api.ok(http.StatusCreated, "POST", "/api/v1/projects", map[string]string{"name": "q", "repo_url": "/srv/q"}).str("id")
+		qid := api.ok(http.StatusCreated, "POST", "/api/v1/projects", map[string]string{"name": "q", "repo_url": "https://github.com/acme/q.git"}).str("id")
 		api.ok(http.StatusOK, "PATCH", "/api/v1/projects/"+qid, map[string]string{"name": "q2"})
 		api.ok(http.StatusNoContent, "DELETE", "/api/v1/projects/"+qid, nil)
 
@@ -300,7 +300,7 @@ func TestPagination(t *testing.T) {
 		var created []string
 		for i := range 7 {
 			name := "project-" + string(rune('a'+i))
-			created = append(created, api.ok(http.StatusCreated, "POST", "/api/v1/projects", map[string]string{"name": name, "repo_url": "/srv/" + name}).str("id"))
+			created = append(created, api.ok(http.StatusCreated, "POST", "/api/v1/projects", map[string]string{"name": name, "repo_url": "https://github.com/acme/" + name + ".git"}).str("id"))
 		}
 		slices.Reverse(created) // newest first
 

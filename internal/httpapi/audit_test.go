@@ -127,8 +127,8 @@ func TestAuditTrail(t *testing.T) {
 		keyID := r.str("id")
 		e.secret(r.str("key"))
 		alice.ok(http.StatusNoContent, "DELETE", "/api/v1/apikeys/"+keyID, nil, ua, rid("req-revoke"))
-		keep := alice.ok(http.StatusCreated, "POST", "/api/v1/projects", map[string]string{"name": "kept", "repo_url": "/srv/kept"}, ua, rid("req-project")).str("id")
-		gone := alice.ok(http.StatusCreated, "POST", "/api/v1/projects", map[string]string{"name": "gone", "repo_url": "/srv/gone"}).str("id")
+		keep := alice.ok(http.StatusCreated, "POST", "/api/v1/projects", map[string]string{"name": "kept", "repo_url": "https://github.com/acme/kept.git"}, ua, rid("req-project")).str("id")
+		gone := alice.ok(http.StatusCreated, "POST", "/api/v1/projects", map[string]string{"name": "gone", "repo_url": "https://github.com/acme/gone.git"}).str("id")
 		alice.ok(http.StatusNoContent, "DELETE", "/api/v1/projects/"+gone, nil, ua, rid("req-delete"))
 
 		// Bob asks for Alice's project: the same 404 as for a missing one, recorded.

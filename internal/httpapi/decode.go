@@ -9,8 +9,6 @@ import (
 	"mime"
 	"net/http"
 	"net/mail"
-	"net/url"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -19,6 +17,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/vibecoder/vibecoder/internal/gitops"
 	"github.com/vibecoder/vibecoder/internal/store"
 )
 
@@ -134,40 +133,15 @@ func (v *validator) email(field, s string) {
 	}
 }
 
-var scpLike = regexp.MustCompile(`^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[A-Za-z0-9._/~-]+$`)
-
 // repoURL accepts a git URL (https, http, ssh, git, file), an scp-like address
-// (git@host:owner/repo.git) or an absolute local path.
+// (git@host:owner/repo.git) or an absolute local path: what gitops can parse.
 func (v *validator) repoURL(field, s string) {
 	v.text(field, s, 1, 2048, false)
 	if !v.ok() && v.errs[len(v.errs)-1].Field == field {
 		return
 	}
-	if filepath.IsAbs(s) {
-		if strings.Contains(s, "\x00") {
-			v.add(field, "is not a valid path")
-		}
-		return
-	}
-	if scpLike.MatchString(s) {
-		return
-	}
-	u, err := url.Parse(s)
-	if err != nil || u.Scheme == "" {
-		v.add(field, "must be a git URL (https://, ssh://, git://, file://), user@host:path, or an absolute local path")
-		return
-	}
-	switch u.Scheme {
-	case "https", "http", "ssh", "git":
-		if u.Host == "" {
-			v.add(field, "must name a host")
-		}
-	case "file":
-		if u.Path == "" {
-			v.add(field, "must name a path")
-		}
-	default:
-		v.add(field, "scheme %q is not supported; use https, http, ssh, git or file", u.Scheme)
+	if err := gitops.Parse(s); err != nil {
+		v.add(field, "%s", strings.TrimPrefix(err.Error(), gitops.ErrRepoInvalid.Error()+": "))
 	}
 }
 

@@ -36,7 +36,7 @@ func state(t *testing.T, c *client, projectID string) string {
 func TestBadInput(t *testing.T) {
 	forEachDialect(t, nil, func(t *testing.T, e *env) {
 		api, _ := e.signup(t, "input@example.com", "long enough password").newAPIKey("k")
-		pid := api.ok(http.StatusCreated, "POST", "/api/v1/projects", map[string]string{"name": "seed", "repo_url": "/srv/seed"}).str("id")
+		pid := api.ok(http.StatusCreated, "POST", "/api/v1/projects", map[string]string{"name": "seed", "repo_url": "https://github.com/acme/seed.git"}).str("id")
 		tid := api.ok(http.StatusCreated, "POST", "/api/v1/projects/"+pid+"/tasks", map[string]string{"title": "seed"}).str("id")
 		aid := api.ok(http.StatusCreated, "POST", "/api/v1/agents", map[string]string{"name": "seed", "role": "coder"}).str("id")
 
@@ -61,7 +61,7 @@ func TestBadInput(t *testing.T) {
 			{"wrong type on patch", "PATCH", "/api/v1/agents/" + aid, `{"temperature": "hot"}`, nil, 400, "temperature"},
 			{"unknown field", "POST", "/api/v1/projects", `{"name":"x","repo_url":"/srv/x","owner_id":"someone"}`, nil, 400, "owner_id"},
 			{"unknown field on patch", "PATCH", "/api/v1/tasks/" + tid, `{"user_id":"someone"}`, nil, 400, "user_id"},
-			{"name of 10000 characters", "POST", "/api/v1/projects", map[string]string{"name": strings.Repeat("n", 10000), "repo_url": "/srv/x"}, nil, 422, "name"},
+			{"name of 10000 characters", "POST", "/api/v1/projects", map[string]string{"name": strings.Repeat("n", 10000), "repo_url": "https://github.com/acme/x.git"}, nil, 422, "name"},
 			{"name of 101 multibyte characters", "PATCH", "/api/v1/projects/" + pid, map[string]string{"name": strings.Repeat("é", 101)}, nil, 422, "name"},
 			{"missing name", "POST", "/api/v1/projects", `{"repo_url":"/srv/x"}`, nil, 422, "name"},
 			{"invalid UTF-8", "POST", "/api/v1/projects", "{\"name\":\"\xff\xfe\",\"repo_url\":\"/srv/x\"}", nil, 400, ""},
@@ -78,7 +78,7 @@ func TestBadInput(t *testing.T) {
 			{"javascript repo_url", "POST", "/api/v1/projects", map[string]string{"name": "x", "repo_url": "javascript:alert(1)"}, nil, 422, "repo_url"},
 			{"javascript repo_url on patch", "PATCH", "/api/v1/projects/" + pid, map[string]string{"repo_url": "javascript:alert(1)"}, nil, 422, "repo_url"},
 			{"bad branch", "PATCH", "/api/v1/projects/" + pid, map[string]string{"default_branch": "main..evil"}, nil, 422, "default_branch"},
-			{"control character in name", "POST", "/api/v1/projects", map[string]string{"name": "bad\x07name", "repo_url": "/srv/x"}, nil, 422, "name"},
+			{"control character in name", "POST", "/api/v1/projects", map[string]string{"name": "bad\x07name", "repo_url": "https://github.com/acme/x.git"}, nil, 422, "name"},
 			{"newline in name", "PATCH", "/api/v1/agents/" + aid, map[string]string{"name": "two\nlines"}, nil, 422, "name"},
 			{"NUL in task title", "POST", "/api/v1/projects/" + pid + "/tasks", map[string]string{"title": "a\x00b"}, nil, 422, "title"},
 			{"DEL in api key name", "POST", "/api/v1/apikeys", map[string]string{"name": "k\x7f"}, nil, 422, "name"},
@@ -126,14 +126,14 @@ func TestBadInput(t *testing.T) {
 func TestBodyLimit(t *testing.T) {
 	forEachDialect(t, map[string]string{"VIBECODER_MAX_BODY_BYTES": "4096"}, func(t *testing.T, e *env) {
 		api, _ := e.signup(t, "limit@example.com", "long enough password").newAPIKey("k")
-		pid := api.ok(http.StatusCreated, "POST", "/api/v1/projects", map[string]string{"name": "seed", "repo_url": "/srv/seed"}).str("id")
+		pid := api.ok(http.StatusCreated, "POST", "/api/v1/projects", map[string]string{"name": "seed", "repo_url": "https://github.com/acme/seed.git"}).str("id")
 		huge := strings.Repeat("x", 10<<10)
 		before := state(t, api, pid)
 		for _, c := range []struct {
 			method, path string
 			body         any
 		}{
-			{"POST", "/api/v1/projects", map[string]string{"name": "big", "repo_url": "/srv/big", "description": huge}},
+			{"POST", "/api/v1/projects", map[string]string{"name": "big", "repo_url": "https://github.com/acme/big.git", "description": huge}},
 			{"PATCH", "/api/v1/projects/" + pid, map[string]string{"description": huge}},
 			{"POST", "/api/v1/projects/" + pid + "/tasks", map[string]string{"title": "big", "description": huge}},
 			{"POST", "/api/v1/agents", map[string]string{"name": "big", "role": "coder", "system_prompt": huge}},

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/vibecoder/vibecoder/internal/gitops"
 	"github.com/vibecoder/vibecoder/internal/jobs"
 	"github.com/vibecoder/vibecoder/internal/store"
 )
@@ -261,12 +262,12 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, userID uui
 	}
 }
 
-// repoAllowed answers 403 when the caller may not use the project's (local) repository.
+// repoAllowed answers 403 when the caller may not use the project's repository now
+// (registration checked it, but the roots, the file system or the remote's addresses
+// may have changed since).
 func (s *Server) repoAllowed(w http.ResponseWriter, r *http.Request, repo string) bool {
-	if s.cfg.CheckRepo == nil {
-		return true
-	}
-	if err := s.cfg.CheckRepo(repo, userFrom(r.Context()).IsAdmin); err != nil {
+	u := userFrom(r.Context())
+	if _, err := s.cfg.Repos.Check(r.Context(), repo, gitops.Owner{ID: u.ID, Admin: u.IsAdmin}); err != nil {
 		s.problem(w, r, http.StatusForbidden, "Forbidden", err.Error())
 		return false
 	}

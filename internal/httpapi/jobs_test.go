@@ -85,7 +85,7 @@ func TestExecutionEventStream(t *testing.T) {
 		web := e.signup(t, "events@example.com", "events long password")
 		api, _ := web.newAPIKey("k")
 		key := api.bearer
-		pid := api.ok(http.StatusCreated, "POST", "/api/v1/projects", map[string]string{"name": "p", "repo_url": "/srv/p"}).str("id")
+		pid := api.ok(http.StatusCreated, "POST", "/api/v1/projects", map[string]string{"name": "p", "repo_url": "https://github.com/acme/p.git"}).str("id")
 		tid := api.ok(http.StatusCreated, "POST", "/api/v1/projects/"+pid+"/tasks", map[string]string{"title": "t"}).str("id")
 		uid := uuid.MustParse(web.userID)
 		ex := &store.Execution{UserID: uid, TaskID: uuid.MustParse(tid), Status: store.ExecRunning}
@@ -143,7 +143,7 @@ func TestJobsAPI(t *testing.T) {
 	forEachDialect(t, nil, func(t *testing.T, e *env) {
 		web := e.signup(t, "jobsapi@example.com", "jobs api long password")
 		api, _ := web.newAPIKey("k")
-		pid := api.ok(http.StatusCreated, "POST", "/api/v1/projects", map[string]string{"name": "p", "repo_url": "/srv/p"}).str("id")
+		pid := api.ok(http.StatusCreated, "POST", "/api/v1/projects", map[string]string{"name": "p", "repo_url": "https://github.com/acme/p.git"}).str("id")
 		uid, puid := uuid.MustParse(web.userID), uuid.MustParse(pid)
 		var ids []int64
 		for range 3 {
@@ -192,7 +192,7 @@ func TestEventsCrossProcess(t *testing.T) {
 	web := a.signup(t, "xproc@example.com", "cross process password")
 	api, _ := web.newAPIKey("k")
 	key := api.bearer
-	pid := api.ok(http.StatusCreated, "POST", "/api/v1/projects", map[string]string{"name": "p", "repo_url": "/srv/p"}).str("id")
+	pid := api.ok(http.StatusCreated, "POST", "/api/v1/projects", map[string]string{"name": "p", "repo_url": "https://github.com/acme/p.git"}).str("id")
 	stop, err := a.app.StartBackground(t.Context())
 	if err != nil {
 		t.Fatal(err)

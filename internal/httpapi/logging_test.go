@@ -74,7 +74,7 @@ func TestAccessLog(t *testing.T) {
 	forEachDialect(t, nil, func(t *testing.T, e *env) {
 		web := e.signup(t, "log@example.com", "access log password")
 		api, _ := web.newAPIKey("k")
-		pid := api.ok(http.StatusCreated, "POST", "/api/v1/projects", map[string]string{"name": "p", "repo_url": "/srv/p"}).str("id")
+		pid := api.ok(http.StatusCreated, "POST", "/api/v1/projects", map[string]string{"name": "p", "repo_url": "https://github.com/acme/p.git"}).str("id")
 		tid := api.ok(http.StatusCreated, "POST", "/api/v1/projects/"+pid+"/tasks", map[string]string{"title": "t"}).str("id")
 
 		checks := []struct {
@@ -89,7 +89,7 @@ func TestAccessLog(t *testing.T) {
 			{"GET", "/api/v1/projects/" + pid + "/tasks?limit=5", nil, api, "GET /api/v1/projects/{id}/tasks", 200},
 			{"GET", "/api/v1/tasks/not-a-uuid", nil, api, "GET /api/v1/tasks/{id}", 404},
 			{"POST", "/api/v1/projects", `{"name":`, api, "POST /api/v1/projects", 400},
-			{"POST", "/api/v1/projects", map[string]string{"name": "x", "repo_url": "/srv/x"}, web.withCSRF(""), "POST /api/v1/projects", 403},
+			{"POST", "/api/v1/projects", map[string]string{"name": "x", "repo_url": "https://github.com/acme/x.git"}, web.withCSRF(""), "POST /api/v1/projects", 403},
 			{"GET", "/api/v1/projects", nil, e.anon(t), "GET /api/v1/projects", 401},
 			{"GET", "/no/such/" + pid, nil, api, "unmatched", 404},
 			{"GET", "/health", nil, e.anon(t), "GET /health", 200},

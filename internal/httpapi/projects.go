@@ -7,6 +7,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/vibecoder/vibecoder/internal/audit"
+	"github.com/vibecoder/vibecoder/internal/gitops"
 	"github.com/vibecoder/vibecoder/internal/store"
 )
 
@@ -51,13 +52,22 @@ func set[T any](dst *T, src *T) {
 	}
 }
 
-func validateProject(p *store.Project) *validator {
+// validateProject checks a project's fields and, when its repository is new or
+// changed (checkRepo), that the caller may use it: their own local directory, a
+// public remote (gitops.RepoPolicy).
+func (s *Server) validateProject(r *http.Request, p *store.Project, checkRepo bool) *validator {
 	var v validator
 	v.text("name", p.Name, 1, 100, false)
 	v.text("description", p.Description, 0, 2000, true)
 	v.repoURL("repo_url", p.RepoURL)
 	v.branch("default_branch", p.DefaultBranch)
 	v.text("test_command", p.TestCommand, 0, 1000, false)
+	if checkRepo && v.ok() {
+		u := userFrom(r.Context())
+		if _, err := s.cfg.Repos.Check(r.Context(), p.RepoURL, gitops.Owner{ID: u.ID, Admin: u.IsAdmin}); err != nil {
+			v.add("repo_url", "%v", err)
+		}
+	}
 	return &v
 }
 
@@ -74,7 +84,7 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request) {
 	}
 	p := &store.Project{UserID: userFrom(r.Context()).ID, DefaultBranch: "main"}
 	in.apply(p)
-	if v := validateProject(p); !v.ok() {
+	if v := s.validateProject(r, p, true); !v.ok() {
 		s.invalid(w, r, v)
 		return
 	}
@@ -118,7 +128,7 @@ func (s *Server) updateProject(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	in.apply(p)
-	if v := validateProject(p); !v.ok() {
+	if v := s.validateProject(r, p, in.RepoURL != nil); !v.ok() {
 		s.invalid(w, r, v)
 		return
 	}

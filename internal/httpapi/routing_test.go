@@ -14,7 +14,7 @@ func TestRoutingAndLogEdges(t *testing.T) {
 		web := e.signup(t, "edges@example.com", "edge case password")
 		api, _ := web.newAPIKey("k")
 		me := api.ok(http.StatusOK, "GET", "/api/v1/me", nil)
-		pid := api.ok(http.StatusCreated, "POST", "/api/v1/projects", map[string]string{"name": "p", "repo_url": "/srv/p"}).str("id")
+		pid := api.ok(http.StatusCreated, "POST", "/api/v1/projects", map[string]string{"name": "p", "repo_url": "https://github.com/acme/p.git"}).str("id")
 
 		r := api.do("PUT", "/api/v1/projects/"+pid, map[string]string{"name": "x"})
 		wantProblem(t, r, http.StatusMethodNotAllowed, "PUT on a project")
@@ -27,7 +27,7 @@ func TestRoutingAndLogEdges(t *testing.T) {
 			t.Fatalf("access line for an authenticated request lacks user_id: %v", line)
 		}
 
-		r = api.do("POST", "/api/v1/projects", map[string]string{"name": "p", "repo_url": "/srv/p", "default_branch": ""})
+		r = api.do("POST", "/api/v1/projects", map[string]string{"name": "p", "repo_url": "https://github.com/acme/p.git", "default_branch": ""})
 		wantFieldError(t, r, "default_branch", "empty default_branch")
 		r = api.do("PATCH", "/api/v1/projects/"+pid, `null`)
 		wantProblem(t, r, http.StatusBadRequest, "null body")

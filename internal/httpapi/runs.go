@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/vibecoder/vibecoder/internal/audit"
+	"github.com/vibecoder/vibecoder/internal/gitops"
 	"github.com/vibecoder/vibecoder/internal/pipeline"
 )
 
@@ -42,6 +43,10 @@ func (s *Server) runTask(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	e, job, err := s.pipeline.Run(r.Context(), t.UserID, t.ID, in.CoderAgentID, in.ReviewerAgentID)
+	if errors.Is(err, gitops.ErrRepoForbidden) || errors.Is(err, gitops.ErrRepoInvalid) {
+		s.problem(w, r, http.StatusForbidden, "Forbidden", err.Error())
+		return
+	}
 	if errors.Is(err, pipeline.ErrBadAgent) {
 		var v validator
 		v.add("coder_agent_id", "%v", err)

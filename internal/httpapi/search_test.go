@@ -15,11 +15,10 @@ import (
 	"github.com/vibecoder/vibecoder/internal/httpapi"
 )
 
-// searchFixture copies the index package's fixture repository into a git work tree.
-func searchFixture(t *testing.T) string {
+// searchFixture copies the index package's fixture repository into a git work tree at dst.
+func searchFixture(t *testing.T, dst string) string {
 	t.Helper()
 	src := filepath.Join("..", "index", "testdata", "fixture")
-	dst := t.TempDir()
 	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -48,8 +47,8 @@ func searchFixture(t *testing.T) string {
 }
 
 func TestSearchEndpoint(t *testing.T) {
-	repo := searchFixture(t)
-	forEachDialect(t, nil, func(t *testing.T, e *env) {
+	root := t.TempDir()
+	forEachDialect(t, map[string]string{"VIBECODER_LOCAL_REPO_ROOTS": root}, func(t *testing.T, e *env) {
 		ix := e.app.Index // app.New builds the indexer and calls EnableSearch with it
 		if ix == nil {
 			t.Fatal("app.New built no indexer")
@@ -57,6 +56,7 @@ func TestSearchEndpoint(t *testing.T) {
 
 		ada := e.signup(t, "ada@example.com", "correct horse battery")
 		bob := e.signup(t, "bob@example.com", "battery staple horse")
+		repo := searchFixture(t, filepath.Join(root, ada.userID, "fixture")) // ada's own directory of the root
 		pr := ada.ok(http.StatusCreated, "POST", "/api/v1/projects", map[string]string{"name": "fixture", "repo_url": repo})
 		pid := pr.str("id")
 		p, err := e.app.Store.GetProject(t.Context(), uuid.MustParse(ada.userID), uuid.MustParse(pid))

@@ -149,7 +149,7 @@ func plantCredentials(t *testing.T, e *env) {
 	wantStatus(t, (&client{e: e, t: t, cookie: fakeCookie}).do("GET", "/api/v1/me", nil), http.StatusUnauthorized, "GET /me with a made-up cookie")
 	wrongCSRF := "wrong-csrf-" + uuid.NewString()
 	e.secret(wrongCSRF)
-	wantStatus(t, web.withCSRF(wrongCSRF).do("POST", "/api/v1/projects", map[string]string{"name": "p", "repo_url": "/srv/p"}),
+	wantStatus(t, web.withCSRF(wrongCSRF).do("POST", "/api/v1/projects", map[string]string{"name": "p", "repo_url": "https://github.com/acme/p.git"}),
 		http.StatusForbidden, "POST with a wrong CSRF token")
 
 	// A request id is logged as given when well-formed; one shaped like a key must not
@@ -176,11 +176,11 @@ func plantInBodies(t *testing.T, e *env) {
 		e.secret(s)
 	}
 	bodies := []any{
-		map[string]string{"name": strings.Repeat(gh, 20), "repo_url": "/srv/p"},                                // too long
+		map[string]string{"name": strings.Repeat(gh, 20), "repo_url": "https://github.com/acme/p.git"},         // too long
 		map[string]string{"name": "", "repo_url": "https://git:" + urlPassword + "@example.com/r.git"},         // missing name
-		map[string]any{"name": "p", "repo_url": "/srv/p", sk: gh},                                              // unknown field
+		map[string]any{"name": "p", "repo_url": "https://github.com/acme/p.git", sk: gh},                       // unknown field
 		map[string]any{"name": map[string]string{"token": gh}, "repo_url": "https://x:" + urlPassword + "@h/"}, // wrong type
-		`{"name": "` + sk + `", "repo_url": "/srv/p"`,                                                          // truncated JSON
+		`{"name": "` + sk + `", "repo_url": "https://github.com/acme/p.git"`,                                   // truncated JSON
 		`{"name": "` + sk + `" "repo_url": 1}`,                                                                 // malformed JSON
 	}
 	for i, b := range bodies {
@@ -188,7 +188,7 @@ func plantInBodies(t *testing.T, e *env) {
 			t.Errorf("body %d: status %d, want a client error: %s", i, r.status, r.raw)
 		}
 	}
-	pid := api.ok(http.StatusCreated, "POST", "/api/v1/projects", map[string]string{"name": "ok", "repo_url": "/srv/p"}).str("id")
+	pid := api.ok(http.StatusCreated, "POST", "/api/v1/projects", map[string]string{"name": "ok", "repo_url": "https://github.com/acme/p.git"}).str("id")
 	api.do("PATCH", "/api/v1/projects/"+pid, map[string]any{"repo_url": "https://u:" + urlPassword + "@example.com/" + gh, "name": 7})
 	api.do("POST", "/api/v1/projects/"+pid+"/tasks", map[string]any{"title": "", "description": "use " + sk})
 	api.do("POST", "/llm/generate", map[string]any{"prompt": "key " + sk, "model": "no-such/model-" + gh})
@@ -238,10 +238,11 @@ func plantUpstream(t *testing.T, e *env, p planted, servers ...*llmtest.Server) 
 // plantInJob runs an index job that fails with an error naming a path that holds a
 // GitHub token; River logs the job's error.
 func plantInJob(t *testing.T, e *env, repos string) {
-	api, _ := e.signup(t, "jobs@example.com", "jobs long password").newAPIKey("k")
+	web := e.signup(t, "jobs@example.com", "jobs long password")
+	api, _ := web.newAPIKey("k")
 	tok := "ghp_" + strings.ReplaceAll(uuid.NewString(), "-", "")
 	e.secret(tok)
-	repo := filepath.Join(repos, "clone-with-"+tok)
+	repo := filepath.Join(repos, web.userID, "clone-with-"+tok) // the user's own directory of the root
 	pid := api.ok(http.StatusCreated, "POST", "/api/v1/projects", map[string]string{"name": "job", "repo_url": repo}).str("id")
 	r := api.ok(http.StatusAccepted, "POST", "/api/v1/projects/"+pid+"/index", nil)
 	loc := r.header.Get("Location")

@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/vibecoder/vibecoder/internal/auth"
+	"github.com/vibecoder/vibecoder/internal/gitops"
 	"github.com/vibecoder/vibecoder/internal/llm/gateway"
 	"github.com/vibecoder/vibecoder/internal/observe"
 	"github.com/vibecoder/vibecoder/internal/pipeline"
@@ -26,9 +27,10 @@ type Config struct {
 	MaxBodyBytes  int64
 	SecureCookies bool
 	Version       string
-	// CheckRepo decides whether a user may have the server read a project's
-	// repository (local paths are restricted); nil allows everything.
-	CheckRepo func(repo string, admin bool) error
+	// Repos decides which repositories a user may register, index and run tasks on
+	// (nil: the strictest policy: local repositories for administrators only, public
+	// remotes only).
+	Repos *gitops.RepoPolicy
 	// Tracer makes a span per request (nil: no tracing).
 	Tracer trace.TracerProvider
 }
@@ -66,6 +68,9 @@ func (s *Server) Drain() { s.drainOnce.Do(func() { close(s.draining) }) }
 func New(st store.Store, authSvc *auth.Service, health *observe.Health, log *slog.Logger, cfg Config) *Server {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 1 << 20
+	}
+	if cfg.Repos == nil {
+		cfg.Repos = &gitops.RepoPolicy{}
 	}
 	s := &Server{store: st, auth: authSvc, health: health, log: log, cfg: cfg, mux: http.NewServeMux(),
 		audit: newAuditor(audit.New(st, log)), draining: make(chan struct{})}

@@ -28,7 +28,7 @@ var idRoutes = []struct {
 	body    any
 }{
 	{"GET /api/v1/projects/{id}", "project", nil},
-	{"PATCH /api/v1/projects/{id}", "project", map[string]string{"name": "pwned", "repo_url": "/srv/pwned"}},
+	{"PATCH /api/v1/projects/{id}", "project", map[string]string{"name": "pwned", "repo_url": "https://github.com/acme/pwned.git"}},
 	{"DELETE /api/v1/projects/{id}", "project", nil},
 	{"GET /api/v1/projects/{id}/tasks", "project", nil},
 	{"POST /api/v1/projects/{id}/tasks", "project", map[string]string{"title": "pwned"}},
@@ -113,7 +113,7 @@ func TestCrossTenant(t *testing.T) {
 		webA := e.signup(t, "alice@example.com", "alice's long password")
 		alice, aliceKey := webA.newAPIKey("alice")
 		ids := map[string]string{"apikey": aliceKey}
-		ids["project"] = alice.ok(http.StatusCreated, "POST", "/api/v1/projects", map[string]string{"name": "secret", "repo_url": "/srv/secret"}).str("id")
+		ids["project"] = alice.ok(http.StatusCreated, "POST", "/api/v1/projects", map[string]string{"name": "secret", "repo_url": "https://github.com/acme/secret.git"}).str("id")
 		ids["task"] = alice.ok(http.StatusCreated, "POST", "/api/v1/projects/"+ids["project"]+"/tasks", map[string]string{"title": "secret task"}).str("id")
 		ids["agent"] = alice.ok(http.StatusCreated, "POST", "/api/v1/agents", map[string]string{"name": "secret agent", "role": "reviewer"}).str("id")
 

@@ -64,10 +64,12 @@ func must(t *testing.T, err error) {
 	}
 }
 
-// newProject creates a user and a project of repoURL.
+// newProject creates a user and a project of repoURL. The user is an administrator:
+// with no local repository roots (the indexer's default policy), only administrators
+// may index a local path.
 func newProject(t *testing.T, st store.Store, repoURL string) *store.Project {
 	t.Helper()
-	u := &store.User{Email: "u-" + testutil.RandomSuffix(4) + "@example.com", PasswordHash: "h"}
+	u := &store.User{Email: "u-" + testutil.RandomSuffix(4) + "@example.com", PasswordHash: "h", IsAdmin: true}
 	must(t, st.CreateUser(t.Context(), u))
 	p := &store.Project{UserID: u.ID, Name: "fixture", RepoURL: repoURL, DefaultBranch: "main"}
 	must(t, st.CreateProject(t.Context(), p))

@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/vibecoder/vibecoder/internal/gitops"
 	"github.com/vibecoder/vibecoder/internal/llm"
 	"github.com/vibecoder/vibecoder/internal/safefs"
 	"github.com/vibecoder/vibecoder/internal/store"
@@ -33,8 +34,16 @@ type Config struct {
 	EmbeddingModel string
 	// EmbedBatch is how many chunks go into one embeddings request (default 64).
 	EmbedBatch int
-	// GitTimeout bounds each git command (default 10 minutes).
+	// GitTimeout bounds each git command that reads the checkout (default 2 minutes).
 	GitTimeout time.Duration
+	// CloneTimeout bounds the clone or fetch of a remote repository (default 5 minutes).
+	CloneTimeout time.Duration
+	// Repos decides which repositories a project's owner may have indexed, and how git
+	// reaches them (credentials included). Nil: the strictest policy (no local roots,
+	// so local repositories for administrators only; no private-address remotes).
+	Repos *gitops.RepoPolicy
+	// Git runs git (nil: a runner of gitops's defaults).
+	Git *gitops.Workspaces
 	// WriteBatch is how many files are written per transaction (default 64).
 	WriteBatch int
 	// Workers read and chunk files in parallel (default GOMAXPROCS).
@@ -52,7 +61,13 @@ func (c *Config) defaults() error {
 		c.EmbedBatch = 64
 	}
 	if c.GitTimeout == 0 {
-		c.GitTimeout = 10 * time.Minute
+		c.GitTimeout = 2 * time.Minute
+	}
+	if c.CloneTimeout == 0 {
+		c.CloneTimeout = DefaultCloneTimeout
+	}
+	if c.Repos == nil {
+		c.Repos = &gitops.RepoPolicy{}
 	}
 	if c.WriteBatch == 0 {
 		c.WriteBatch = 64
@@ -60,19 +75,24 @@ func (c *Config) defaults() error {
 	if c.Workers == 0 {
 		c.Workers = runtime.GOMAXPROCS(0)
 	}
-	if c.MaxFileBytes < 0 || c.EmbedBatch < 0 || c.GitTimeout < 0 || c.WriteBatch < 0 || c.Workers < 0 {
+	if c.MaxFileBytes < 0 || c.EmbedBatch < 0 || c.GitTimeout < 0 || c.CloneTimeout < 0 || c.WriteBatch < 0 || c.Workers < 0 {
 		return errors.New("index: negative limit in Config")
 	}
 	return nil
 }
 
+// DefaultCloneTimeout is Config.CloneTimeout's default: shorter than a workspace's
+// clone, since an index job holds a worker the whole time.
+const DefaultCloneTimeout = 5 * time.Minute
+
 // Indexer indexes projects and searches their indexes. It is safe for concurrent use.
 type Indexer struct {
-	st    store.Store
-	log   *slog.Logger
-	cfg   Config
-	embed llm.Provider // nil: keyword only
-	model string       // provider-native embedding model name
+	st     store.Store
+	log    *slog.Logger
+	cfg    Config
+	gitops *gitops.Workspaces
+	embed  llm.Provider // nil: keyword only
+	model  string       // provider-native embedding model name
 
 	vecMu    sync.Mutex
 	vecCache map[uuid.UUID]*vectorSet
@@ -86,7 +106,14 @@ func New(st store.Store, reg *llm.Registry, log *slog.Logger, cfg Config) (*Inde
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	ix := &Indexer{st: st, log: log, cfg: cfg, vecCache: map[uuid.UUID]*vectorSet{}}
+	git := cfg.Git
+	if git == nil {
+		var err error
+		if git, err = gitops.NewWorkspaces(log, gitops.Config{}); err != nil {
+			return nil, fmt.Errorf("index: %w", err)
+		}
+	}
+	ix := &Indexer{st: st, log: log, cfg: cfg, gitops: git, vecCache: map[uuid.UUID]*vectorSet{}}
 	if cfg.EmbeddingModel != "" {
 		if reg == nil {
 			return nil, fmt.Errorf("index: embedding model %q needs an LLM registry", cfg.EmbeddingModel)

@@ -210,11 +210,16 @@ func TestRemoteRepository(t *testing.T) {
 		t.Fatalf("pushed file not found: %+v", res)
 	}
 
-	// A remote that does not exist fails with git's reason, without prompting.
-	bad := newProject(t, st, "file://"+filepath.Join(t.TempDir(), "missing.git"))
+	// A local remote that does not exist is refused before git runs; one that is not
+	// a repository fails with git's reason, without prompting.
+	missing := newProject(t, st, "file://"+filepath.Join(t.TempDir(), "missing.git"))
+	if _, err = ix.Index(t.Context(), missing, nil); err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Fatalf("missing remote: %v", err)
+	}
+	bad := newProject(t, st, "file://"+t.TempDir())
 	_, err = ix.Index(t.Context(), bad, nil)
 	if err == nil || !strings.Contains(err.Error(), "git clone") {
-		t.Fatalf("missing remote: %v", err)
+		t.Fatalf("not a repository: %v", err)
 	}
 	if entries, _ := os.ReadDir(filepath.Join(data, "repos")); len(entries) != 1 {
 		t.Errorf("a failed clone left %d entries under repos/", len(entries))

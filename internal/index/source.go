@@ -8,70 +8,54 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"time"
 	"unicode/utf8"
 
+	"github.com/vibecoder/vibecoder/internal/gitops"
 	"github.com/vibecoder/vibecoder/internal/safefs"
 	"github.com/vibecoder/vibecoder/internal/store"
 )
 
-// isRemote reports whether repoURL names a repository to clone rather than a local path.
-func isRemote(repoURL string) bool {
-	if strings.Contains(repoURL, "://") {
-		return true
-	}
-	// scp-like syntax: user@host:path
-	at, colon := strings.Index(repoURL, "@"), strings.Index(repoURL, ":")
-	return at > 0 && colon > at && !strings.ContainsAny(repoURL[:at], "/\\")
-}
-
-// git runs the git CLI in dir with the indexer's timeout, never prompting for
-// credentials, and returns its standard output.
+// git runs a git command that reads the checkout (rev-parse, ls-files) in dir through
+// gitops's runner: the sanitised environment, hooks and fsmonitor off, bounded by the
+// indexer's GitTimeout; it returns the standard output.
 func (ix *Indexer) git(ctx context.Context, dir string, args ...string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, ix.cfg.GitTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_ASKPASS=", "SSH_ASKPASS=", "GIT_SSH_COMMAND=ssh -oBatchMode=yes")
-	cmd.WaitDelay = 5 * time.Second
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		if ctx.Err() != nil {
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) && context.Cause(ctx) == context.DeadlineExceeded {
-				return nil, fmt.Errorf("git %s: timed out after %s", args[0], ix.cfg.GitTimeout)
-			}
-			return nil, fmt.Errorf("git %s: %w", args[0], ctx.Err())
-		}
-		msg := strings.TrimSpace(stderr.String())
-		if len(msg) > 500 {
-			msg = msg[:500] + "…"
-		}
-		return nil, fmt.Errorf("git %s: %v: %s", args[0], err, msg)
-	}
-	return stdout.Bytes(), nil
+	return ix.gitops.Run(ctx, dir, args...)
 }
 
-// checkout returns the directory to index for the project: a local path in place, or
-// the project's clone under <data dir>/repos/<project id>, cloned or brought up to date
-// with its default branch. isGit reports whether git can list its files.
+// repository resolves the project's repository for its owner under the policy, now:
+// the roots, the owner's directory and the remote's addresses are checked at each use,
+// not only when the project was registered.
+func (ix *Indexer) repository(ctx context.Context, p *store.Project) (*gitops.Repository, error) {
+	u, err := ix.st.GetUser(ctx, p.UserID)
+	if err != nil {
+		return nil, err
+	}
+	return ix.cfg.Repos.Resolve(ctx, p.RepoURL, gitops.Owner{ID: u.ID, Admin: u.IsAdmin})
+}
+
+// checkout returns the directory to index for the project: a local path in place (its
+// real path), or the project's clone under <data dir>/repos/<project id>, cloned or
+// brought up to date with its default branch. isGit reports whether git can list its
+// files.
 func (ix *Indexer) checkout(ctx context.Context, p *store.Project) (root string, isGit bool, err error) {
-	if !isRemote(p.RepoURL) {
-		root, err = filepath.Abs(p.RepoURL)
-		if err != nil {
-			return "", false, err
-		}
+	repo, err := ix.repository(ctx, p)
+	if err != nil {
+		return "", false, err
+	}
+	if repo.IsPath() {
+		root = repo.Path()
 		st, err := os.Stat(root)
 		if err != nil {
-			return "", false, fmt.Errorf("repository path %s: %w", p.RepoURL, err)
+			return "", false, fmt.Errorf("repository path %s: %w", repo, err)
 		}
 		if !st.IsDir() {
-			return "", false, fmt.Errorf("repository path %s is not a directory", p.RepoURL)
+			return "", false, fmt.Errorf("repository path %s is not a directory", repo)
 		}
 		top, err := ix.git(ctx, root, "rev-parse", "--show-toplevel")
 		if err == nil && sameDir(strings.TrimSpace(string(top)), root) {
@@ -83,50 +67,7 @@ func (ix *Indexer) checkout(ctx context.Context, p *store.Project) (root string,
 		return root, false, nil
 	}
 	dir := filepath.Join(ix.cfg.DataDir, "repos", p.ID.String())
-	if _, err := os.Stat(filepath.Join(dir, ".git")); err == nil {
-		ref := "HEAD"
-		if p.DefaultBranch != "" {
-			ref = p.DefaultBranch
-		}
-		if _, err := ix.git(ctx, dir, "remote", "set-url", "origin", p.RepoURL); err != nil {
-			return "", false, err
-		}
-		if _, err := ix.git(ctx, dir, "fetch", "--depth", "1", "--no-tags", "origin", ref); err != nil {
-			return "", false, err
-		}
-		if _, err := ix.git(ctx, dir, "reset", "--hard", "--quiet", "FETCH_HEAD"); err != nil {
-			return "", false, err
-		}
-		if _, err := ix.git(ctx, dir, "clean", "-ffdxq"); err != nil {
-			return "", false, err
-		}
-		return dir, true, nil
-	}
-	if err := os.MkdirAll(filepath.Dir(dir), 0o750); err != nil {
-		return "", false, err
-	}
-	// Clone beside the final place and rename, so a failed clone leaves nothing behind.
-	tmp, err := os.MkdirTemp(filepath.Dir(dir), "clone-*")
-	if err != nil {
-		return "", false, err
-	}
-	defer os.RemoveAll(tmp)
-	args := []string{"clone", "--depth", "1", "--no-tags", "--quiet"}
-	if p.DefaultBranch != "" {
-		args = append(args, "--branch", p.DefaultBranch)
-	}
-	_, err = ix.git(ctx, tmp, append(args, "--", p.RepoURL, "repo")...)
-	if err != nil && p.DefaultBranch != "" && ctx.Err() == nil && strings.Contains(err.Error(), "not found in upstream") {
-		// The project's branch (often the default "main") is not on the remote: take the
-		// remote's default branch rather than fail.
-		ix.log.Warn("branch not found on the remote; cloning its default branch instead")
-		_ = os.RemoveAll(filepath.Join(tmp, "repo"))
-		_, err = ix.git(ctx, tmp, "clone", "--depth", "1", "--no-tags", "--quiet", "--", p.RepoURL, "repo")
-	}
-	if err != nil {
-		return "", false, err
-	}
-	if err := os.Rename(filepath.Join(tmp, "repo"), dir); err != nil {
+	if err := ix.gitops.Sync(ctx, repo, p.DefaultBranch, dir, ix.cfg.CloneTimeout); err != nil {
 		return "", false, err
 	}
 	return dir, true, nil

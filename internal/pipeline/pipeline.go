@@ -50,9 +50,10 @@ type Config struct {
 	GitHubAPI string
 	// Jobs is the job configuration, for each step's timeout and retry policy.
 	Jobs jobs.Config
-	// CheckRepo decides whether a user may have the server read a repository (local
-	// paths are restricted); nil allows everything.
-	CheckRepo func(repo string, admin bool) error
+	// Repos decides which repositories the project's owner may have the server clone
+	// and push to, and how git reaches them (the token for HTTPS included). Nil: the
+	// strictest policy (local repositories for administrators only, public remotes).
+	Repos *gitops.RepoPolicy
 	// PreviewRetention is how long the committed files of a finished execution are
 	// kept for the dashboard's preview (default 7 days).
 	PreviewRetention time.Duration
@@ -68,6 +69,9 @@ func (c *Config) defaults() {
 	}
 	if c.PreviewRetention <= 0 {
 		c.PreviewRetention = DefaultPreviewRetention
+	}
+	if c.Repos == nil {
+		c.Repos = &gitops.RepoPolicy{}
 	}
 }
 
@@ -173,6 +177,7 @@ type Details struct {
 	ReviewerModel   string      `json:"reviewer_model,omitempty"`
 	Attempt         int         `json:"attempt"` // codegen attempts so far
 	MaxRepairs      int         `json:"max_repairs"`
+	Repo            *PinnedRepo `json:"repo,omitempty"`
 	Source          string      `json:"source,omitempty"`
 	Local           bool        `json:"local,omitempty"`
 	BaseBranch      string      `json:"base_branch,omitempty"`
@@ -186,6 +191,19 @@ type Details struct {
 	CommitSHA       string      `json:"commit_sha,omitempty"`
 	PRURL           string      `json:"pr_url,omitempty"`
 	Sandboxed       *bool       `json:"sandboxed,omitempty"`
+}
+
+// PinnedRepo is the repository an execution started with. Every step clones from
+// and pushes to it, whatever the project's repo_url has become since, and checks it
+// against the policy again (the owner's rights, the roots, the remote's addresses)
+// before using it.
+type PinnedRepo struct {
+	// URL is the project's repo_url when the run started, without credentials.
+	URL string `json:"url"`
+	// Local reports a repository on the server's disk; Path is its real path then,
+	// which must not change during the run (a symbolic link swapped mid-run).
+	Local bool   `json:"local,omitempty"`
+	Path  string `json:"path,omitempty"`
 }
 
 // permanent marks an error no retry can fix: the execution fails at once.
@@ -375,20 +393,15 @@ func (p *Pipeline) workspace(ctx context.Context, e *store.Execution, d *Details
 	if err := p.Git.Discard(dir); err != nil {
 		return nil, err
 	}
-	if p.cfg.CheckRepo != nil {
-		u, err := p.Store.GetUser(ctx, e.UserID)
-		if err != nil {
-			return nil, err
-		}
-		if err := p.cfg.CheckRepo(proj.RepoURL, u.IsAdmin); err != nil {
-			return nil, permanent{err}
-		}
+	repo, err := p.repository(ctx, e, d, proj)
+	if err != nil {
+		return nil, err
 	}
-	var opts []gitops.CreateOption
-	if p.cfg.GitHubToken != "" {
-		opts = append(opts, gitops.WithToken(p.cfg.GitHubToken))
+	branch := proj.DefaultBranch
+	if d.BaseBranch != "" {
+		branch = d.BaseBranch
 	}
-	ws, err := p.Git.Create(ctx, proj.RepoURL, proj.DefaultBranch, dir, opts...)
+	ws, err := p.Git.Create(ctx, repo, branch, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -401,11 +414,65 @@ func (p *Pipeline) workspace(ctx context.Context, e *store.Execution, d *Details
 		return nil, err
 	}
 	d.Source, d.Local, d.BaseBranch, d.BaseSHA = ws.Source, ws.Local, ws.BaseBranch, ws.BaseSHA
-	if ws.Local {
-		d.Source = proj.RepoURL
-	}
 	p.emitE(ctx, e, "workspace.ready", map[string]any{"base_branch": ws.BaseBranch, "base_sha": ws.BaseSHA})
 	return ws, nil
+}
+
+// owner is who the execution's repository is resolved for: its owner, as the
+// database has them now (an administrator demoted mid-run loses a shared repository).
+func (p *Pipeline) owner(ctx context.Context, userID uuid.UUID) (gitops.Owner, error) {
+	u, err := p.Store.GetUser(ctx, userID)
+	if err != nil {
+		return gitops.Owner{}, err
+	}
+	return gitops.Owner{ID: u.ID, Admin: u.IsAdmin}, nil
+}
+
+// pin records the project's repository on the execution, once: the one every step
+// uses. It is checked for the owner as a registration is (Run refuses what the owner
+// may not use); each use resolves it again, strictly.
+func (p *Pipeline) pin(ctx context.Context, userID uuid.UUID, d *Details, proj *store.Project) error {
+	if d.Repo != nil {
+		return nil
+	}
+	owner, err := p.owner(ctx, userID)
+	if err != nil {
+		return err
+	}
+	repo, err := p.cfg.Repos.Check(ctx, proj.RepoURL, owner)
+	if err != nil {
+		return permanent{err}
+	}
+	d.Repo = &PinnedRepo{URL: gitops.RedactURL(proj.RepoURL), Local: repo.Local(), Path: repo.Path()}
+	return nil
+}
+
+// repository resolves the execution's pinned repository for its owner, now. The
+// project's current repo_url lends its credentials only when it still names the pinned
+// repository; a different one is ignored.
+func (p *Pipeline) repository(ctx context.Context, e *store.Execution, d *Details, proj *store.Project) (*gitops.Repository, error) {
+	if err := p.pin(ctx, e.UserID, d, proj); err != nil { // executions started before pinning existed
+		return nil, err
+	}
+	raw := d.Repo.URL
+	if gitops.RedactURL(proj.RepoURL) == d.Repo.URL {
+		raw = proj.RepoURL
+	}
+	owner, err := p.owner(ctx, e.UserID)
+	if err != nil {
+		return nil, err
+	}
+	repo, err := p.cfg.Repos.Resolve(ctx, raw, owner)
+	if err != nil {
+		if errors.Is(err, gitops.ErrRepoUnreachable) {
+			return nil, err // perhaps a passing network failure: the step is retried
+		}
+		return nil, permanent{err}
+	}
+	if repo.Local() != d.Repo.Local || d.Repo.Path != "" && repo.Path() != d.Repo.Path {
+		return nil, fail("the repository %s is no longer the one the run started with (%s)", repo, d.Repo.Path)
+	}
+	return repo, nil
 }
 
 // Run starts an execution of a task: the execution row and its first job are
@@ -426,6 +493,17 @@ func (p *Pipeline) Run(ctx context.Context, userID, taskID uuid.UUID, coderID, r
 	}
 	d := &Details{CoderAgentID: &coder.ID, ReviewerAgentID: &reviewer.ID, CoderModel: coder.Model, ReviewerModel: reviewer.Model,
 		MaxRepairs: p.cfg.MaxRepairs, Tests: []TestRun{}, Edits: []EditRound{}, Steps: []Step{}}
+	proj, err := p.Store.GetProject(ctx, userID, task.ProjectID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := p.pin(ctx, userID, d, proj); err != nil {
+		var perm permanent
+		if errors.As(err, &perm) {
+			return nil, nil, perm.err // gitops.ErrRepoForbidden or ErrRepoInvalid
+		}
+		return nil, nil, err
+	}
 	b, _ := json.Marshal(d)
 	e := &store.Execution{ID: store.NewID(), UserID: userID, TaskID: taskID, Status: store.ExecQueued, Step: jobs.KindCodegen, Details: b}
 	job, err := p.Queue.Enqueue(ctx, userID, task.ProjectID, &e.ID, CodegenArgs{UserID: userID, ExecutionID: e.ID}, func(ctx context.Context) error {

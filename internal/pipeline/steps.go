@@ -407,19 +407,20 @@ func (p *Pipeline) pr(ctx context.Context, job *river.Job[PRArgs]) error {
 	d.Branch, d.CommitSHA = branch, sha
 	p.emitE(ctx, e, "commit", map[string]any{"sha": sha, "branch": branch, "files": files})
 	p.keepSnapshot(ctx, e, ws, sha)
-	// Without a remote URL (a local project) the branch goes back into the project's
-	// own repository; otherwise to its remote.
-	remote := ""
-	if !d.Local {
-		remote = proj.RepoURL
-	}
-	if err := ws.Push(ctx, remote, branch, p.cfg.GitHubToken, gitops.Force()); err != nil {
+	// The branch goes to the repository the run started with (a local project's own
+	// repository, beside its other branches), checked again for the owner now; never
+	// to whatever the project's repo_url has become since.
+	repo, err := p.repository(ctx, e, d, proj)
+	if err != nil {
 		return err
 	}
-	p.emitE(ctx, e, "pushed", map[string]any{"branch": branch, "remote": gitops.RedactURL(proj.RepoURL)})
-	p.recordAudit(ctx, e, audit.ActionGitPush, audit.Success, map[string]any{"branch": branch, "commit": sha, "remote": gitops.RedactURL(proj.RepoURL)})
-	if p.cfg.GitHubToken != "" && gitops.IsRemoteURL(proj.RepoURL) {
-		url, err := p.openPR(ctx, e, proj, task, branch, ws.BaseBranch, d)
+	if err := ws.Push(ctx, repo, branch, gitops.Force()); err != nil {
+		return err
+	}
+	p.emitE(ctx, e, "pushed", map[string]any{"branch": branch, "remote": repo.String()})
+	p.recordAudit(ctx, e, audit.ActionGitPush, audit.Success, map[string]any{"branch": branch, "commit": sha, "remote": repo.String()})
+	if p.cfg.GitHubToken != "" && !repo.IsPath() {
+		url, err := p.openPR(ctx, e, repo, task, branch, ws.BaseBranch, d)
 		if err != nil {
 			return err
 		}
@@ -454,8 +455,8 @@ func (p *Pipeline) pr(ctx context.Context, job *river.Job[PRArgs]) error {
 	return nil
 }
 
-func (p *Pipeline) openPR(ctx context.Context, e *store.Execution, proj *store.Project, task *store.Task, branch, base string, d *Details) (string, error) {
-	repo, err := gitops.ParseRepo(proj.RepoURL)
+func (p *Pipeline) openPR(ctx context.Context, e *store.Execution, pinned *gitops.Repository, task *store.Task, branch, base string, d *Details) (string, error) {
+	repo, err := pinned.GitHub()
 	if err != nil {
 		return "", fail("cannot open a pull request: %v", err)
 	}

@@ -68,6 +68,25 @@ func sandboxMissing(t *testing.T) bool {
 
 // calcRepo makes a git repository at root/name holding a Go package whose Add
 // subtracts, the test that catches it, and extra files.
+// giveRepo moves the repository src (made by calcRepo under root) into the user's
+// own directory of the local repository root, <root>/<user id>/, and returns its new
+// path: the only place a user who is not an administrator may register one.
+func giveRepo(t *testing.T, a *app.App, root, src, email string) string {
+	t.Helper()
+	u, err := a.Store.GetUserByEmail(t.Context(), email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(root, u.ID.String(), filepath.Base(src))
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(src, dst); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
 func calcRepo(t *testing.T, root, name string, extra map[string]string) string {
 	t.Helper()
 	src := filepath.Join(root, name)

@@ -352,7 +352,11 @@ func TestPreviewFinished(t *testing.T) {
 	// A repository for the workspace to have come from.
 	repo := filepath.Join(t.TempDir(), "repo")
 	testutil.GitRepo(t, repo, map[string]string{"README.md": "# site\n"}, "readme")
-	ws, err := git.Create(ctx, repo, "main", filepath.Join(t.TempDir(), "ws"))
+	src, err := (&gitops.RepoPolicy{}).Resolve(ctx, repo, gitops.Owner{Admin: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws, err := git.Create(ctx, src, "main", filepath.Join(t.TempDir(), "ws"))
 	if err != nil {
 		t.Fatal(err)
 	}

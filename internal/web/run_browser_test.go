@@ -43,6 +43,7 @@ func TestBrowserWatchesARun(t *testing.T) {
 	if err != nil || u.ID.String() != me["id"] {
 		t.Fatalf("user: %v", err)
 	}
+	src = giveRepo(t, a, root, src, "watcher@example.com")
 	p := &store.Project{UserID: u.ID, Name: "calc", RepoURL: src, DefaultBranch: "main"}
 	if err := a.Store.CreateProject(t.Context(), p); err != nil {
 		t.Fatal(err)

@@ -76,6 +76,7 @@ func TestBrowserWalkthrough(t *testing.T) {
 
 	// Sign up and create a project from the fixture repository.
 	do("sign up", signIn("walker@example.com")...)
+	src = giveRepo(t, a, root, src, "walker@example.com")
 	do("create a project",
 		chromedp.SendKeys(chromedp.CSS("#p-name"), "calc"),
 		chromedp.SendKeys(chromedp.CSS("#p-repo"), src),
