@@ -231,8 +231,8 @@ var generatedRE = regexp.MustCompile(`(?m)^\s*(?://|#|--|;)\s*Code generated .* 
 // skipByContent says why a file's content is not indexed ("" to index it).
 func skipByContent(data []byte) string {
 	head := data[:min(len(data), 8<<10)]
-	if bytes.IndexByte(head, 0) >= 0 {
-		return skipBinary
+	if bytes.IndexByte(data, 0) >= 0 {
+		return skipBinary // anywhere, not only in the head: PostgreSQL text cannot hold NUL
 	}
 	if !utf8.Valid(data) {
 		return skipBinary // neither database stores invalid UTF-8 text

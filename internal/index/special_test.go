@@ -3,6 +3,7 @@ package index_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -21,6 +22,8 @@ func TestSpecialFiles(t *testing.T) {
 	for link, target := range map[string]string{"env.go": "/proc/self/environ", "devzero.go": "/dev/zero", "shadow.go": "/etc/shadow"} {
 		must(t, os.Symlink(target, filepath.Join(repo, link)))
 	}
+	// Text with a NUL past the first 8 KB: binary all the same (PostgreSQL text cannot hold it).
+	must(t, os.WriteFile(filepath.Join(repo, "late_nul.go"), []byte(strings.Repeat("// text\n", 1200)+"\x00"), 0o644))
 	t.Setenv("VIBECODER_INDEX_CANARY", "canary-4d1c9e")
 	p := newProject(t, st, repo)
 	ix := newIndexer(t, st, index.Config{MaxFileBytes: 1 << 20})
@@ -37,7 +40,7 @@ func TestSpecialFiles(t *testing.T) {
 	}
 	hashes, err := st.FileHashes(t.Context(), p.UserID, p.ID)
 	must(t, err)
-	for _, name := range []string{"hang.go", "zero.go", "env.go", "devzero.go", "shadow.go"} {
+	for _, name := range []string{"hang.go", "zero.go", "env.go", "devzero.go", "shadow.go", "late_nul.go"} {
 		if _, ok := hashes[name]; ok {
 			t.Errorf("%s was indexed", name)
 		}
