@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"github.com/vibecoder/vibecoder/internal/app"
 	"github.com/vibecoder/vibecoder/internal/config"
 	"github.com/vibecoder/vibecoder/internal/llm/llmtest"
+	"github.com/vibecoder/vibecoder/internal/store"
 	"github.com/vibecoder/vibecoder/internal/testutil"
 )
 
@@ -219,5 +221,84 @@ func TestPipelineWorkspaceLinks(t *testing.T) {
 	}
 	if strings.Contains(all, "PATH=") || strings.Contains(all, "OPENAI_API_KEY") {
 		t.Error("an environment reached the model, the events or the execution record")
+	}
+}
+
+// TestFailedStepKeepsItsRecord: a codegen step that fails after three LLM calls (no
+// answer has an edit that applies) keeps everything it did on the execution: its three
+// edit rounds, the coder's last answer, and tokens and cost equal to the sum of its
+// llm_usage rows.
+func TestFailedStepKeepsItsRecord(t *testing.T) {
+	remote := fixtureRepo(t)
+	fake := llmtest.NewOpenAI(t, func(llmtest.RecordedRequest) llmtest.Reply {
+		return llmtest.Reply{Text: "I would change calc.go, but I will not show how.", Usage: &llmtest.Usage{PromptTokens: 700, CompletionTokens: 40}}
+	})
+	s := startE2E(t, map[string]string{
+		"VIBECODER_DATA_DIR":         t.TempDir(),
+		"OPENAI_API_KEY":             "sk-test-0123456789abcdef0123",
+		"OPENAI_BASE_URL":            fake.URL,
+		"VIBECODER_DEFAULT_MODEL":    "openai/gpt-4o-mini",
+		"VIBECODER_JOB_QUEUES":       "codegen:backoff=100ms;testrun:backoff=100ms;review:backoff=100ms;pr:backoff=100ms",
+		"VIBECODER_LLM_RPM":          "1000",
+		"VIBECODER_LOCAL_REPO_ROOTS": filepath.Dir(filepath.Dir(remote)),
+	})
+	u, err := s.a.Store.GetUserByEmail(t.Context(), "boundary@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	remote = giveRepo(t, remote, u.ID.String())
+	var proj, task, run struct{ ID string }
+	if code := s.c.do("POST", "/api/v1/projects", map[string]string{"name": "calc", "repo_url": "file://" + remote}, &proj); code != 201 {
+		t.Fatalf("project: %d", code)
+	}
+	if code := s.c.do("POST", "/api/v1/projects/"+proj.ID+"/tasks", map[string]string{"title": "Fix Add"}, &task); code != 201 {
+		t.Fatalf("task: %d", code)
+	}
+	if code := s.c.do("POST", "/api/v1/tasks/"+task.ID+"/run", nil, &run); code != 202 {
+		t.Fatalf("run: %d", code)
+	}
+	readStream(t, s.base+"/api/v1/executions/"+run.ID+"/events", s.key, 5*time.Minute)
+	var ex struct {
+		Status    string  `json:"status"`
+		TokensIn  int64   `json:"tokens_in"`
+		TokensOut int64   `json:"tokens_out"`
+		CostUSD   float64 `json:"cost_usd"`
+		Details   struct {
+			Edits       []map[string]any `json:"edits"`
+			CoderOutput string           `json:"coder_output"`
+		} `json:"details"`
+	}
+	s.c.do("GET", "/api/v1/executions/"+run.ID, nil, &ex)
+	calls := int64(fake.Calls())
+	if ex.Status != "failed" || calls != 3 {
+		t.Fatalf("execution %s after %d model calls, want failed after 3", ex.Status, calls)
+	}
+	if len(ex.Details.Edits) != 3 || ex.Details.CoderOutput == "" {
+		t.Errorf("the failed step's record was dropped: %d edit rounds, coder output %q", len(ex.Details.Edits), ex.Details.CoderOutput)
+	}
+	if ex.TokensIn != 3*700 || ex.TokensOut != 3*40 {
+		t.Errorf("tokens %d in, %d out; want %d, %d", ex.TokensIn, ex.TokensOut, 3*700, 3*40)
+	}
+	// The usage rows are written in batches off the request path: wait for all three.
+	var rows []store.UsageStats
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if rows, err = s.a.Store.UsageStats(t.Context(), u.ID, time.Now().Add(-time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		n := int64(0)
+		for _, r := range rows {
+			n += r.Calls
+		}
+		if n == calls || time.Now().After(deadline) {
+			break
+		}
+	}
+	var in, out int64
+	var cost float64
+	for _, r := range rows {
+		in, out, cost = in+r.PromptTokens, out+r.CompletionTokens, cost+r.CostUSD
+	}
+	if in != ex.TokensIn || out != ex.TokensOut || math.Abs(cost-ex.CostUSD) > 1e-12 || cost <= 0 {
+		t.Errorf("usage rows: %d in, %d out, $%g; the execution: %d in, %d out, $%g", in, out, cost, ex.TokensIn, ex.TokensOut, ex.CostUSD)
 	}
 }

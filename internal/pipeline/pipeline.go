@@ -241,7 +241,8 @@ func (w *stepWorker[T]) Work(ctx context.Context, job *river.Job[T]) (err error)
 	ctx, span := observe.StartSpan(ctx, "job "+job.Kind, attribute.String("job.kind", job.Kind), attribute.Int64("job.id", job.ID),
 		attribute.Int("job.attempt", job.Attempt), attribute.String("execution.id", execID.String()))
 	defer func() { observe.EndSpan(span, err) }()
-	err = w.run(ctx, job)
+	memo := &stepMemo{}
+	err = w.run(context.WithValue(ctx, memoKey{}, memo), job)
 	if err == nil {
 		return nil
 	}
@@ -249,22 +250,44 @@ func (w *stepWorker[T]) Work(ctx context.Context, job *river.Job[T]) (err error)
 	var perm permanent
 	switch {
 	case errors.Is(context.Cause(ctx), river.ErrJobCancelledRemotely):
-		w.p.finish(cctx, userID, execID, store.ExecCancelled, "cancelled by the user")
+		w.p.finish(cctx, memo, userID, execID, store.ExecCancelled, "cancelled by the user")
 		return err
 	case errors.As(err, &perm):
-		w.p.finish(cctx, userID, execID, store.ExecFailed, err.Error())
+		w.p.finish(cctx, memo, userID, execID, store.ExecFailed, err.Error())
 		return river.JobCancel(err)
 	case job.Attempt >= job.MaxAttempts:
-		w.p.finish(cctx, userID, execID, store.ExecFailed, fmt.Sprintf("%s failed after %d attempts: %v", job.Kind, job.Attempt, err))
+		w.p.finish(cctx, memo, userID, execID, store.ExecFailed, fmt.Sprintf("%s failed after %d attempts: %v", job.Kind, job.Attempt, err))
 	default:
-		// The job goes back to the queue: close this try's timeline entry.
-		if e, d, lerr := w.p.load(cctx, userID, execID); lerr == nil && !terminal(e.Status) {
+		// The job goes back to the queue: close this try's timeline entry, keeping what
+		// the try did.
+		if e, d, lerr := w.p.recall(cctx, memo, userID, execID); lerr == nil && !terminal(e.Status) {
 			d.done("failed", err.Error())
 			_ = w.p.save(cctx, e, d)
 		}
 		w.p.emit(cctx, userID, execID, "step.retry", map[string]any{"step": job.Kind, "attempt": job.Attempt, "error": err.Error()})
 	}
 	return err
+}
+
+// stepMemo holds the execution a step is working on, as the step has changed it in
+// memory: when the step fails, what it did (its edit rounds, the coder's output, the
+// tokens and cost of its LLM calls) is saved with the failure rather than lost.
+type stepMemo struct {
+	e *store.Execution
+	d *Details
+}
+
+type memoKey struct{}
+
+// recall loads an execution for a step that failed: its status as stored (a cancel may
+// have changed it), with the record and spend the step had collected in memory.
+func (p *Pipeline) recall(ctx context.Context, m *stepMemo, userID, execID uuid.UUID) (*store.Execution, *Details, error) {
+	e, d, err := p.load(ctx, userID, execID)
+	if err != nil || m == nil || m.e == nil {
+		return e, d, err
+	}
+	e.TokensIn, e.TokensOut, e.CostUSD = m.e.TokensIn, m.e.TokensOut, m.e.CostUSD
+	return e, m.d, nil
 }
 
 // load reads an execution and its details.
@@ -336,8 +359,8 @@ func (d *Details) done(status, errMsg string) {
 }
 
 // finish ends an execution (failed or cancelled), its task, and its workspace.
-func (p *Pipeline) finish(ctx context.Context, userID, execID uuid.UUID, status, msg string) {
-	e, d, err := p.load(ctx, userID, execID)
+func (p *Pipeline) finish(ctx context.Context, memo *stepMemo, userID, execID uuid.UUID, status, msg string) {
+	e, d, err := p.recall(ctx, memo, userID, execID)
 	if err != nil || terminal(e.Status) {
 		return
 	}

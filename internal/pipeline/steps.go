@@ -539,5 +539,8 @@ func (p *Pipeline) open(ctx context.Context, userID, execID uuid.UUID) (*stepSta
 	if err != nil {
 		return nil, fail("project of execution: %v", err)
 	}
+	if m, ok := ctx.Value(memoKey{}).(*stepMemo); ok {
+		m.e, m.d = e, d
+	}
 	return &stepState{e: e, d: d, task: task, proj: proj}, nil
 }
