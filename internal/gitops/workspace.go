@@ -53,6 +53,7 @@ type Workspace struct {
 
 	ws     *Workspaces
 	repo   *Repository // cloned from; nil for a reopened workspace
+	only   []string    // Restrict's paths; nil: every change
 	branch string      // the branch Commit made, and its commit
 	head   string
 }
@@ -173,10 +174,35 @@ func (ws *Workspace) Remove() error {
 	return errors.Join(os.RemoveAll(ws.Dir), os.RemoveAll(ws.GitDir))
 }
 
-// stage records every change in the working copy (new, changed and deleted files,
-// honouring the project's .gitignore) in the index.
+// Restrict limits what Diff, ChangedFiles and Commit take from the working copy to
+// paths (slash-separated, relative to Dir): the files the agent changed, as they are
+// now — changed, new or deleted. Anything else in the working copy (what the test
+// command wrote: caches, bytecode, build output) stays out of the diff and the commit,
+// so the commit is exactly the change that was tested and reviewed. nil (the default)
+// takes every change, honouring the project's .gitignore.
+func (ws *Workspace) Restrict(paths []string) { ws.only = paths }
+
+// stage records the change in the index: the restricted paths over the base commit,
+// or every change in the working copy.
 func (ws *Workspace) stage(ctx context.Context) error {
-	_, err := ws.git(ctx, "add", "--all", "--", ".")
+	if ws.only == nil {
+		_, err := ws.git(ctx, "add", "--all", "--", ".")
+		return err
+	}
+	if _, err := ws.git(ctx, "read-tree", ws.BaseSHA); err != nil {
+		return err
+	}
+	if len(ws.only) == 0 {
+		return nil
+	}
+	var list strings.Builder
+	for _, p := range ws.only {
+		list.WriteString(p)
+		list.WriteByte(0)
+	}
+	c := ws.cmd("update-index", "--add", "--remove", "-z", "--stdin")
+	c.stdin = strings.NewReader(list.String())
+	_, err := ws.ws.run(ctx, c)
 	return err
 }
 

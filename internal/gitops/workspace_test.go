@@ -573,3 +573,40 @@ func TestPlantedGitDirIgnored(t *testing.T) {
 		t.Errorf("author = %q", got)
 	}
 }
+
+// TestRestrict: with the paths the agent wrote named, the diff and the commit hold
+// those (changed, new and deleted) and nothing else the working copy gained.
+func TestRestrict(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	tmp, project := newProject(t)
+	ws := newWorkspace(t, newWorkspaces(t), repoOf(t, project), "main", filepath.Join(tmp, "ws"))
+	writeFile(t, filepath.Join(ws.Dir, "login.go"), "package widgets\n\nfunc Login() error { return nil }\n")
+	writeFile(t, filepath.Join(ws.Dir, "new.go"), "package widgets\n")
+	if err := os.Remove(filepath.Join(ws.Dir, "old.txt")); err != nil {
+		t.Fatal(err)
+	}
+	// What a test run leaves: not asked for.
+	writeFile(t, filepath.Join(ws.Dir, "__pycache__", "login.cpython-311.pyc"), "bytecode")
+	writeFile(t, filepath.Join(ws.Dir, "coverage.out"), "mode: set\n")
+	ws.Restrict([]string{"login.go", "new.go", "old.txt", "never-existed.go"})
+	diff, err := ws.Diff(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"b/login.go", "b/new.go", "a/old.txt"} {
+		if !strings.Contains(diff, want) {
+			t.Errorf("diff lacks %s:\n%s", want, diff)
+		}
+	}
+	if strings.Contains(diff, "__pycache__") || strings.Contains(diff, "coverage.out") {
+		t.Errorf("diff holds what nobody asked for:\n%s", diff)
+	}
+	_, files, err := ws.Commit(ctx, "vibecoder/restricted", "Restricted", Author{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(files, []string{"login.go", "new.go", "old.txt"}) {
+		t.Errorf("commit files %q", files)
+	}
+}

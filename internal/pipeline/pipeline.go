@@ -185,12 +185,15 @@ type Details struct {
 	TestCommand     string      `json:"test_command,omitempty"`
 	Tests           []TestRun   `json:"tests"`
 	Edits           []EditRound `json:"edits"`
-	CoderOutput     string      `json:"coder_output,omitempty"` // the coder's last answer
-	Diff            string      `json:"diff"`
-	Branch          string      `json:"branch,omitempty"`
-	CommitSHA       string      `json:"commit_sha,omitempty"`
-	PRURL           string      `json:"pr_url,omitempty"`
-	Sandboxed       *bool       `json:"sandboxed,omitempty"`
+	// Changed lists every file the coder's edits wrote, across rounds and attempts:
+	// the diff and the commit take these files and nothing else from the workspace.
+	Changed     []string `json:"changed,omitempty"`
+	CoderOutput string   `json:"coder_output,omitempty"` // the coder's last answer
+	Diff        string   `json:"diff"`
+	Branch      string   `json:"branch,omitempty"`
+	CommitSHA   string   `json:"commit_sha,omitempty"`
+	PRURL       string   `json:"pr_url,omitempty"`
+	Sandboxed   *bool    `json:"sandboxed,omitempty"`
 }
 
 // PinnedRepo is the repository an execution started with. Every step clones from

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -124,6 +125,11 @@ func (p *Pipeline) codegen(ctx context.Context, job *river.Job[CodegenArgs]) err
 		failures := append(edit.ParseFailures(perrs), res.Failed...)
 		report := edit.FailureReport(failures)
 		applied += len(res.Applied)
+		for _, f := range res.Files {
+			if !slices.Contains(d.Changed, f) {
+				d.Changed = append(d.Changed, f)
+			}
+		}
 		d.Edits = append(d.Edits, EditRound{Attempt: attempt, Round: round, Applied: len(res.Applied), Failed: len(failures), Files: res.Files, Report: report})
 		p.emitE(ctx, e, "edits.applied", map[string]any{"attempt": attempt, "round": round, "applied": len(res.Applied), "failed": len(failures), "files": res.Files})
 		if len(failures) == 0 && (len(res.Applied) > 0 || applied > 0) {
@@ -142,6 +148,8 @@ func (p *Pipeline) codegen(ctx context.Context, job *river.Job[CodegenArgs]) err
 		p.recordAudit(ctx, e, audit.ActionCodegenFinish, audit.Failure, map[string]any{"attempt": attempt, "applied": 0})
 		return fail("the coder proposed no edit that applies (after %d rounds)", p.cfg.EditRounds+1)
 	}
+	// The change is the files the coder wrote, not whatever an earlier test run left.
+	ws.Restrict(d.Changed)
 	diff, err := ws.Diff(ctx)
 	if err != nil {
 		return err
@@ -397,6 +405,11 @@ func (p *Pipeline) pr(ctx context.Context, job *river.Job[PRArgs]) error {
 		author = gitops.DefaultAuthor
 	}
 	branch := gitops.BranchName(task.ID.String(), task.Title)
+	if len(d.Changed) > 0 {
+		// Exactly the change that was tested and reviewed: what the test command wrote
+		// (bytecode, caches, build output) never enters the commit.
+		ws.Restrict(d.Changed)
+	}
 	sha, files, err := ws.Commit(ctx, branch, gitops.CommitMessage(task.Title, task.Description), author)
 	if errors.Is(err, gitops.ErrNothingToCommit) {
 		return fail("the change is empty: nothing to commit")
