@@ -44,14 +44,15 @@ func (a *App) buildJobs(work bool) error {
 	a.Hub = jobs.NewHub()
 	a.Events = jobs.NewEvents(a.Store, a.Hub)
 	pl, err := a.buildPipeline(pipeline.Config{
-		DataDir:     a.Config.DataDir,
-		MaxRepairs:  a.Config.MaxRepairs,
-		TestTimeout: a.Config.TestTimeout,
-		Author:      gitops.Author{Name: a.Config.GitAuthorName, Email: a.Config.GitAuthorEmail},
-		GitHubToken: a.Config.GitHubToken,
-		GitHubAPI:   a.Config.GitHubAPIURL,
-		Jobs:        cfg,
-		Repos:       a.Repos,
+		DataDir:         a.Config.DataDir,
+		MaxRepairs:      a.Config.MaxRepairs,
+		MaxReviewRounds: a.Config.MaxReviewRounds,
+		TestTimeout:     a.Config.TestTimeout,
+		Author:          gitops.Author{Name: a.Config.GitAuthorName, Email: a.Config.GitAuthorEmail},
+		GitHubToken:     a.Config.GitHubToken,
+		GitHubAPI:       a.Config.GitHubAPIURL,
+		Jobs:            cfg,
+		Repos:           a.Repos,
 	})
 	if err != nil {
 		return err

@@ -91,6 +91,7 @@ type Config struct {
 	SandboxDisk      int64         // VIBECODER_SANDBOX_DISK_BYTES (2 GiB): a test run's workspace and build cache together
 	TestTimeout      time.Duration // VIBECODER_TEST_TIMEOUT (10m)
 	MaxRepairs       int           // VIBECODER_MAX_REPAIRS (2)
+	MaxReviewRounds  int           // VIBECODER_MAX_REVIEW_ROUNDS (1)
 	GitAuthorName    string        // VIBECODER_GIT_AUTHOR_NAME (Vibe Coder)
 	GitAuthorEmail   string        // VIBECODER_GIT_AUTHOR_EMAIL (vibecoder@localhost)
 	GitHubAPIURL     string        // GITHUB_API_URL (derived from the remote: api.github.com or https://host/api/v3)
@@ -365,6 +366,11 @@ func Load(getenv func(string) string) (Config, error) {
 		bad("VIBECODER_MAX_REPAIRS", "%v", err)
 	} else {
 		c.MaxRepairs = int(n)
+	}
+	if n, err := parseInt(get("VIBECODER_MAX_REVIEW_ROUNDS", "1"), 0, 10); err != nil {
+		bad("VIBECODER_MAX_REVIEW_ROUNDS", "%v", err)
+	} else {
+		c.MaxReviewRounds = int(n)
 	}
 	c.GitAuthorName = get("VIBECODER_GIT_AUTHOR_NAME", "Vibe Coder")
 	c.GitAuthorEmail = get("VIBECODER_GIT_AUTHOR_EMAIL", "vibecoder@localhost")

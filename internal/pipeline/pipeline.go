@@ -36,6 +36,10 @@ type Config struct {
 	DataDir string
 	// MaxRepairs is how many times failing tests go back to the coder.
 	MaxRepairs int
+	// MaxReviewRounds is how many times a review that requests changes goes back to
+	// the coder (then tests and review again); when the last review still requests
+	// changes, the pull request is opened as a draft.
+	MaxReviewRounds int
 	// EditRounds is how many times, within one codegen step, edits that did not apply
 	// go back to the model with the reason (default 2).
 	EditRounds int
@@ -61,6 +65,7 @@ type Config struct {
 
 func (c *Config) defaults() {
 	c.MaxRepairs = max(c.MaxRepairs, 0)
+	c.MaxReviewRounds = max(c.MaxReviewRounds, 0)
 	if c.EditRounds <= 0 {
 		c.EditRounds = 2
 	}
@@ -189,11 +194,18 @@ type Details struct {
 	// the diff and the commit take these files and nothing else from the workspace.
 	Changed     []string `json:"changed,omitempty"`
 	CoderOutput string   `json:"coder_output,omitempty"` // the coder's last answer
-	Diff        string   `json:"diff"`
-	Branch      string   `json:"branch,omitempty"`
-	CommitSHA   string   `json:"commit_sha,omitempty"`
-	PRURL       string   `json:"pr_url,omitempty"`
-	Sandboxed   *bool    `json:"sandboxed,omitempty"`
+	// ReviewRounds counts the reviews that requested changes and went back to the
+	// coder; ReviewFeedback is the last such review, for the coder's next prompt.
+	ReviewRounds   int    `json:"review_rounds,omitempty"`
+	ReviewFeedback string `json:"review_feedback,omitempty"`
+	// ChangesRequested is set when the last review still requested changes: the
+	// branch is pushed and the pull request opened as a draft.
+	ChangesRequested bool   `json:"changes_requested,omitempty"`
+	Diff             string `json:"diff"`
+	Branch           string `json:"branch,omitempty"`
+	CommitSHA        string `json:"commit_sha,omitempty"`
+	PRURL            string `json:"pr_url,omitempty"`
+	Sandboxed        *bool  `json:"sandboxed,omitempty"`
 }
 
 // PinnedRepo is the repository an execution started with. Every step clones from

@@ -16,6 +16,43 @@ type reviewAnswer struct {
 	Comments []store.ReviewComment `json:"comments"`
 }
 
+// reviewFormat asks for the review as structured output (OpenAI's and Gemini's JSON
+// schema; Anthropic's output format), which the gateway translates per provider.
+var reviewFormat = json.RawMessage(`{"type":"json_schema","json_schema":{"name":"review","strict":true,"schema":{` +
+	`"type":"object","additionalProperties":false,"required":["verdict","summary","comments"],"properties":{` +
+	`"verdict":{"type":"string","enum":["approve","request_changes","comment"]},` +
+	`"summary":{"type":"string"},` +
+	`"comments":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["path","line","body"],` +
+	`"properties":{"path":{"type":"string"},"line":{"type":"integer"},"body":{"type":"string"}}}}}}}}`)
+
+// proseReview is a reviewer's answer that held no review object: kept as a comment
+// whose summary is the text.
+func proseReview(answer string) *reviewAnswer {
+	s := strings.TrimSpace(answer)
+	if s == "" {
+		s = "(the reviewer gave no review)"
+	}
+	if len(s) > 20000 {
+		s = s[:20000]
+	}
+	return &reviewAnswer{Verdict: store.VerdictComment, Summary: s, Comments: []store.ReviewComment{}}
+}
+
+// reviewFeedback is a review that requested changes, as the coder reads it.
+func reviewFeedback(r *reviewAnswer) string {
+	var b strings.Builder
+	b.WriteString(r.Summary)
+	b.WriteString("\n")
+	for _, c := range r.Comments {
+		if c.Line > 0 {
+			fmt.Fprintf(&b, "- %s:%d: %s\n", c.Path, c.Line, c.Body)
+		} else {
+			fmt.Fprintf(&b, "- %s: %s\n", c.Path, c.Body)
+		}
+	}
+	return b.String()
+}
+
 // parseReview reads the reviewer's answer: a JSON object, possibly inside a code fence
 // or surrounded by prose. The verdict must be one the store knows.
 func parseReview(answer string) (*reviewAnswer, error) {
@@ -31,9 +68,9 @@ func parseReview(answer string) (*reviewAnswer, error) {
 	r.Verdict = strings.ToLower(strings.TrimSpace(r.Verdict))
 	switch r.Verdict {
 	case store.VerdictApprove, store.VerdictRequestChanges, store.VerdictComment:
-	case "approved", "lgtm":
+	case "approved", "lgtm", "accept", "accepted":
 		r.Verdict = store.VerdictApprove
-	case "changes_requested", "request changes", "reject":
+	case "changes_requested", "request changes", "request-changes", "requested_changes", "changes requested", "reject", "rejected":
 		r.Verdict = store.VerdictRequestChanges
 	default:
 		return nil, fmt.Errorf("unknown verdict %q (want approve, request_changes or comment)", r.Verdict)

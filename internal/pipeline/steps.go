@@ -2,10 +2,12 @@ package pipeline
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -55,10 +57,19 @@ func DefaultAgent(userID uuid.UUID, role string) *store.Agent {
 
 // llmCall runs one chat completion for an execution through the gateway and adds
 // its tokens and cost to the execution.
-func (p *Pipeline) llmCall(ctx context.Context, e *store.Execution, a *store.Agent, msgs []llm.Message) (string, error) {
+func (p *Pipeline) llmCall(ctx context.Context, e *store.Execution, a *store.Agent, msgs []llm.Message, format json.RawMessage) (string, error) {
 	temp := a.Temperature
-	res, err := p.Gateway.Complete(ctx, &gateway.Call{UserID: e.UserID, ProjectID: &e.ProjectID, ExecutionID: &e.ID, Model: a.Model,
-		Request: llm.Request{Messages: msgs, Temperature: &temp, MaxTokens: 8192}})
+	call := func(format json.RawMessage) (*gateway.Result, error) {
+		return p.Gateway.Complete(ctx, &gateway.Call{UserID: e.UserID, ProjectID: &e.ProjectID, ExecutionID: &e.ID, Model: a.Model,
+			Request: llm.Request{Messages: msgs, Temperature: &temp, MaxTokens: 8192, ResponseFormat: format}})
+	}
+	res, err := call(format)
+	var le *llm.Error
+	if err != nil && format != nil && ctx.Err() == nil && errors.As(err, &le) && le.Status == http.StatusBadRequest {
+		// The model or server takes no structured output: ask in words instead.
+		p.Log.Info("structured output refused; asking without it", slog.String("agent", a.Role), slog.String("model", a.Model), slog.Any("error", err))
+		res, err = call(nil)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			// Stopped (shutdown or cancel), not refused: the step returns to the queue.
@@ -111,7 +122,7 @@ func (p *Pipeline) codegen(ctx context.Context, job *river.Job[CodegenArgs]) err
 	}
 	applied := 0
 	for round := 1; round <= p.cfg.EditRounds+1; round++ {
-		answer, err := p.llmCall(ctx, e, coder, msgs)
+		answer, err := p.llmCall(ctx, e, coder, msgs, nil)
 		if err != nil {
 			return err
 		}
@@ -225,6 +236,10 @@ func (p *Pipeline) codegenPrompt(ctx context.Context, e *store.Execution, d *Det
 		budget -= len(body)
 		fmt.Fprintf(&b, "%s\n```\n%s```\n\n", f, body)
 	}
+	if d.ReviewFeedback != "" {
+		fmt.Fprintf(&b, "# The reviewer asked for changes\n%s\nThe current diff against the base is:\n```diff\n%s```\nChange the code to address the review.\n\n",
+			truncate(d.ReviewFeedback, 12000), truncate(d.Diff, 20000))
+	}
 	if n := len(d.Tests); n > 0 && !d.Tests[n-1].Passed {
 		last := d.Tests[n-1]
 		fmt.Fprintf(&b, "# The tests failed after your previous change\nCommand: %s (exit %d)\n```\n%s\n```\nThe current diff against the base is:\n```diff\n%s```\nFix the code so that the tests pass.\n",
@@ -313,8 +328,8 @@ func (p *Pipeline) testrun(ctx context.Context, job *river.Job[TestrunArgs]) err
 		switch {
 		case run.Passed:
 			d.done("succeeded", "")
-		case d.Attempt <= d.MaxRepairs:
-			d.done("failed", fmt.Sprintf("tests failed (exit %d); repair attempt %d of %d", run.ExitCode, d.Attempt, d.MaxRepairs))
+		case d.Attempt-d.ReviewRounds <= d.MaxRepairs: // rounds a review asked for are not repairs
+			d.done("failed", fmt.Sprintf("tests failed (exit %d); repair attempt %d of %d", run.ExitCode, d.Attempt-d.ReviewRounds, d.MaxRepairs))
 			next = CodegenArgs(job.Args)
 		default:
 			d.done("failed", "tests failed")
@@ -354,29 +369,46 @@ func (p *Pipeline) review(ctx context.Context, job *river.Job[ReviewArgs]) error
 	prompt := fmt.Sprintf("# Task\n%s\n\n%s\n\n# Diff\n```diff\n%s```\n\n# Tests\n%s\n", task.Title, task.Description, truncate(d.Diff, 60000), tests)
 	msgs := []llm.Message{{Role: llm.RoleSystem, Content: reviewer.SystemPrompt}, {Role: llm.RoleUser, Content: prompt}}
 	var rv *reviewAnswer
-	for round := 1; round <= 2; round++ {
-		answer, err := p.llmCall(ctx, e, reviewer, msgs)
-		if err != nil {
+	var answer string
+	for round := 1; round <= 2 && rv == nil; round++ {
+		if answer, err = p.llmCall(ctx, e, reviewer, msgs, reviewFormat); err != nil {
 			return err
 		}
 		p.emitE(ctx, e, "llm.output", map[string]any{"agent": "reviewer", "round": round, "text": truncate(answer, 20000)})
-		if rv, err = parseReview(answer); err == nil {
-			break
+		var perr error
+		if rv, perr = parseReview(answer); perr != nil {
+			msgs = append(msgs, llm.Message{Role: llm.RoleAssistant, Content: answer},
+				llm.Message{Role: llm.RoleUser, Content: "That was not the JSON object asked for (" + perr.Error() + "). Answer with the JSON object only."})
 		}
-		msgs = append(msgs, llm.Message{Role: llm.RoleAssistant, Content: answer},
-			llm.Message{Role: llm.RoleUser, Content: "That was not the JSON object asked for (" + err.Error() + "). Answer with the JSON object only."})
 	}
 	if rv == nil {
-		return fail("the reviewer did not answer with a review")
+		// A review in prose is still a review: its format never fails a tested change.
+		rv = proseReview(answer)
 	}
-	d.done("succeeded", "")
-	p.emitE(ctx, e, "review", map[string]any{"verdict": rv.Verdict, "summary": rv.Summary, "comments": rv.Comments})
-	e.Step = jobs.KindPR
+	var next river.JobArgs = PRArgs(job.Args)
+	note := ""
+	d.ChangesRequested = false
+	switch {
+	case rv.Verdict == store.VerdictRequestChanges && d.ReviewRounds < p.cfg.MaxReviewRounds:
+		d.ReviewRounds++
+		d.ReviewFeedback = reviewFeedback(rv)
+		next = CodegenArgs(job.Args)
+		note = fmt.Sprintf("the reviewer asked for changes: back to the coder (review round %d of %d)", d.ReviewRounds, p.cfg.MaxReviewRounds)
+	case rv.Verdict == store.VerdictRequestChanges:
+		d.ChangesRequested = true
+		note = "the reviewer still asks for changes: the pull request is opened as a draft"
+	default:
+		d.ReviewFeedback = ""
+	}
+	d.done("succeeded", note)
+	p.emitE(ctx, e, "review", map[string]any{"verdict": rv.Verdict, "summary": rv.Summary, "comments": rv.Comments,
+		"round": d.ReviewRounds, "next": next.Kind()})
+	e.Step = next.Kind()
 	var agentID *uuid.UUID
 	if reviewer.ID != uuid.Nil {
 		agentID = &reviewer.ID
 	}
-	return jobs.Advance(ctx, p.Queue, job, e.UserID, e.ProjectID, &e.ID, PRArgs(job.Args), func(ctx context.Context) error {
+	return jobs.Advance(ctx, p.Queue, job, e.UserID, e.ProjectID, &e.ID, next, func(ctx context.Context) error {
 		if err := p.Store.CreateReview(ctx, &store.Review{UserID: e.UserID, ExecutionID: e.ID, AgentID: agentID,
 			Verdict: rv.Verdict, Summary: rv.Summary, Comments: rv.Comments}); err != nil {
 			return err
@@ -459,7 +491,7 @@ func (p *Pipeline) pr(ctx context.Context, job *river.Job[PRArgs]) error {
 		// In the same transaction as the finished status: a stream that sees the
 		// execution finished has this event to read too.
 		return p.Events.Emit(ctx, e.UserID, e.ProjectID, &e.ID, "execution.finished", map[string]any{"status": store.ExecSucceeded,
-			"commit": sha, "branch": branch, "pr_url": d.PRURL, "tokens_in": e.TokensIn, "tokens_out": e.TokensOut, "cost_usd": e.CostUSD})
+			"commit": sha, "branch": branch, "pr_url": d.PRURL, "changes_requested": d.ChangesRequested, "tokens_in": e.TokensIn, "tokens_out": e.TokensOut, "cost_usd": e.CostUSD})
 	})
 	if err != nil {
 		return err
@@ -483,7 +515,7 @@ func (p *Pipeline) openPR(ctx context.Context, e *store.Execution, pinned *gitop
 	}
 	reviews, _ := p.Store.ListReviews(ctx, e.UserID, e.ID, store.Page{Limit: 1})
 	pr, err := gh.OpenPullRequest(ctx, gitops.PRRequest{Owner: repo.Owner, Repo: repo.Name, Title: subject(gitops.CommitMessage(task.Title, "")),
-		Body: prBody(task, d, reviews), Head: branch, Base: base})
+		Body: prBody(task, d, reviews), Head: branch, Base: base, Draft: d.ChangesRequested})
 	if err != nil {
 		var ae *gitops.APIError
 		if errors.As(err, &ae) && !ae.Retryable() {
@@ -500,6 +532,9 @@ func prBody(task *store.Task, d *Details, reviews []store.Review) string {
 	if n := len(d.Tests); n > 0 {
 		last := d.Tests[n-1]
 		fmt.Fprintf(&b, "**Tests:** `%s` passed: %v (sandboxed: %v, %d attempt(s))\n\n", last.Command, last.Passed, last.Sandboxed, d.Attempt)
+	}
+	if d.ChangesRequested {
+		fmt.Fprintf(&b, "**Draft:** the reviewer still asked for changes after %d round(s) with the coder; a person should look before merging.\n\n", d.ReviewRounds)
 	}
 	if len(reviews) > 0 {
 		r := reviews[0]

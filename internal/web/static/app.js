@@ -174,6 +174,8 @@
     if (x.review) {
       const r = x.review;
       $('review').replaceChildren(el('p', {}, badge(r.verdict), ' ', r.summary),
+        d.changes_requested ? el('p', { class: 'notice' }, 'The review still asks for changes after ' + (d.review_rounds || 0) +
+          ' round(s) with the coder: the pull request was opened as a draft.') : '',
         el('ul', {}, ...(r.comments || []).map((c) => el('li', {}, el('code', {}, c.path + (c.line ? ':' + c.line : '')), ' ', c.body))));
     }
     if (d.steps && d.steps.length && !$('timeline').children.length) {
