@@ -302,100 +302,21 @@ func (g *Gateway) do(ctx context.Context, call *Call, fn func(llm.Chunk) error) 
 
 	if !call.NoCache {
 		if e := g.lookup(ctx, key); e != nil {
-			res.Provider, res.Model = e.Provider, e.Model
-			call.start(res, true)
-			if fn != nil {
-				for _, c := range e.stream() {
-					if err := fn(c); err != nil {
-						return nil, err
-					}
-				}
-			}
-			g.fillHit(res, row, e, start, record)
-			return res, nil
+			return g.serveHit(call, fn, res, row, e, start, record)
 		}
 	}
 
 	// Reserve the worst case against the budget before anything goes upstream.
-	period, reserved := "", 0.0
-	if lim.budget > 0 {
-		period = began.Format("2006-01")
-		if _, price, ok := g.prices.Lookup(prov.Name(), model); ok {
-			promptMax := promptUpperBound(&req)
-			if call.Request.MaxTokens == 0 {
-				// The caller named no bound: send upstream only as many completion
-				// tokens as the rest of the budget pays for, so the completion can never
-				// cost more than is reserved for it.
-				capped, err := g.affordable(ctx, call.UserID, period, lim.budget, price, promptMax, req.MaxTokens)
-				if err != nil {
-					record(errorStatus(err))
-					return res, err
-				}
-				if capped < req.MaxTokens {
-					// A completion cut short by the budget is not the answer the cache key
-					// stands for.
-					req.MaxTokens, call.NoStore = capped, true
-				}
-			}
-			if cost := price.Cost(promptMax, req.MaxTokens, 0); cost > 0 {
-				if err := g.store.ReserveBudget(ctx, call.UserID, period, lim.budget, cost); err != nil {
-					if errors.Is(err, store.ErrBudgetExceeded) {
-						err = g.budgetRefusal(ctx, call.UserID, period, lim.budget,
-							fmt.Sprintf("this request could cost up to %s, which would exceed your monthly budget of %s", USD(cost), USD(lim.budget)))
-					}
-					record(errorStatus(err))
-					return res, err
-				}
-				reserved = cost
-			}
-		}
-	}
-	settle := func(actual float64) {
-		if period == "" || reserved == 0 && actual == 0 {
-			return // no budget to keep: the usage rows alone record the spend
-		}
-		if over := actual - reserved; over > budgetEpsilon {
-			// The provider reported more than the request could have used (a chat
-			// template, a hidden tool prompt). The true cost is recorded all the same,
-			// and while it leaves the month over budget the user's calls are refused.
-			g.stats.BudgetOverruns.Add(1)
-			if o := g.cfg.Observer; o != nil {
-				o.ObserveBudgetOverrun(over)
-			}
-			g.log.Warn("llm usage cost more than its budget reservation", slog.String("user_id", call.UserID.String()),
-				slog.String("provider", prov.Name()), slog.String("model", model),
-				slog.Float64("reserved_usd", reserved), slog.Float64("actual_usd", actual))
-		}
-		// The settlement must land even if the client has gone.
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		if err := g.store.SettleBudget(sctx, call.UserID, period, reserved, actual); err != nil {
-			g.log.Error("settle llm budget", slog.String("user_id", call.UserID.String()), slog.Any("error", err))
-		}
+	settle, err := g.reserve(ctx, call, &req, lim, prov.Name(), model, began)
+	if err != nil {
+		record(errorStatus(err))
+		return res, err
 	}
 
 	f, leader := g.flightFor(ctx, key, !call.NoCache && !call.NoStore)
 	if leader {
-		targets, err := g.targets(call.Model, prov, model)
-		if err != nil {
-			g.endFlight(key, f, nil, err)
-			settle(0)
+		if err := g.lead(ctx, f, key, call, &req, prov, model, fn != nil, row, start, settle); err != nil {
 			return nil, err
-		}
-		g.runs.Add(1)
-		if !f.shared && fn == nil {
-			// Nobody else can follow this flight: the caller makes the upstream call
-			// itself rather than wait on another goroutine. Its leaving (a client
-			// disconnect) still cancels the call, as the last follower's does.
-			stop := context.AfterFunc(ctx, f.cancel)
-			g.run(f, key, call, &req, targets, false, row, start, reserved, settle)
-			stop()
-			g.runs.Done()
-		} else {
-			go func() {
-				defer g.runs.Done()
-				g.run(f, key, call, &req, targets, fn != nil, row, start, reserved, settle)
-			}()
 		}
 	} else {
 		g.stats.Coalesced.Add(1)
@@ -429,6 +350,109 @@ func (g *Gateway) do(ctx context.Context, call *Call, fn func(llm.Chunk) error) 
 	res.Response, res.Provider, res.Model, res.CostUSD = e.Response, e.Provider, e.Model, e.CostUSD
 	res.Latency = time.Since(start)
 	return res, nil
+}
+
+// reserve reserves the worst case of a call against the user's monthly budget (when
+// there is one and the model is priced), capping an unbounded request to what the
+// budget pays for, and returns the function that settles the call's true cost.
+func (g *Gateway) reserve(ctx context.Context, call *Call, req *llm.Request, lim limits, provider, model string, began time.Time) (settle func(actual float64), err error) {
+	period, reserved := "", 0.0
+	if lim.budget > 0 {
+		period = began.Format("2006-01")
+		if _, price, ok := g.prices.Lookup(provider, model); ok {
+			promptMax := promptUpperBound(req)
+			if call.Request.MaxTokens == 0 {
+				// The caller named no bound: send upstream only as many completion
+				// tokens as the rest of the budget pays for, so the completion can never
+				// cost more than is reserved for it.
+				capped, err := g.affordable(ctx, call.UserID, period, lim.budget, price, promptMax, req.MaxTokens)
+				if err != nil {
+					return nil, err
+				}
+				if capped < req.MaxTokens {
+					// A completion cut short by the budget is not the answer the cache key
+					// stands for.
+					req.MaxTokens, call.NoStore = capped, true
+				}
+			}
+			if cost := price.Cost(promptMax, req.MaxTokens, 0); cost > 0 {
+				if err := g.store.ReserveBudget(ctx, call.UserID, period, lim.budget, cost); err != nil {
+					if errors.Is(err, store.ErrBudgetExceeded) {
+						err = g.budgetRefusal(ctx, call.UserID, period, lim.budget,
+							fmt.Sprintf("this request could cost up to %s, which would exceed your monthly budget of %s", USD(cost), USD(lim.budget)))
+					}
+					return nil, err
+				}
+				reserved = cost
+			}
+		}
+	}
+	return func(actual float64) {
+		if period == "" || reserved == 0 && actual == 0 {
+			return // no budget to keep: the usage rows alone record the spend
+		}
+		if over := actual - reserved; over > budgetEpsilon {
+			// The provider reported more than the request could have used (a chat
+			// template, a hidden tool prompt). The true cost is recorded all the same,
+			// and while it leaves the month over budget the user's calls are refused.
+			g.stats.BudgetOverruns.Add(1)
+			if o := g.cfg.Observer; o != nil {
+				o.ObserveBudgetOverrun(over)
+			}
+			g.log.Warn("llm usage cost more than its budget reservation", slog.String("user_id", call.UserID.String()),
+				slog.String("provider", provider), slog.String("model", model),
+				slog.Float64("reserved_usd", reserved), slog.Float64("actual_usd", actual))
+		}
+		// The settlement must land even if the client has gone.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := g.store.SettleBudget(sctx, call.UserID, period, reserved, actual); err != nil {
+			g.log.Error("settle llm budget", slog.String("user_id", call.UserID.String()), slog.Any("error", err))
+		}
+	}, nil
+}
+
+// serveHit answers a call from a cache entry, replaying it as a stream when asked to.
+func (g *Gateway) serveHit(call *Call, fn func(llm.Chunk) error, res *Result, row store.LLMUsage, e *entry, start time.Time, record func(string)) (*Result, error) {
+	res.Provider, res.Model = e.Provider, e.Model
+	call.start(res, true)
+	if fn != nil {
+		for _, c := range e.stream() {
+			if err := fn(c); err != nil {
+				return nil, err
+			}
+		}
+	}
+	g.fillHit(res, row, e, start, record)
+	return res, nil
+}
+
+// lead makes the upstream call of a flight this caller leads: itself when nobody else
+// can follow the flight, otherwise on a goroutine of its own that followers wait on.
+func (g *Gateway) lead(ctx context.Context, f *flight, key string, call *Call, req *llm.Request, prov llm.Provider, model string,
+	streaming bool, row store.LLMUsage, start time.Time, settle func(float64)) error {
+	targets, err := g.targets(call.Model, prov, model)
+	if err != nil {
+		g.endFlight(key, f, nil, err)
+		settle(0)
+		return err
+	}
+	g.runs.Add(1)
+	if !f.shared && !streaming {
+		// Nobody else can follow this flight: the caller makes the upstream call
+		// itself rather than wait on another goroutine. Its leaving (a client
+		// disconnect) still cancels the call, as the last follower's does.
+		stop := context.AfterFunc(ctx, f.cancel)
+		g.run(f, key, call, req, targets, false, row, start, settle)
+		stop()
+		g.runs.Done()
+		return nil
+	}
+	go func() {
+		defer g.runs.Done()
+		g.run(f, key, call, req, targets, streaming, row, start, settle)
+	}()
+	return nil
 }
 
 func (g *Gateway) fillHit(res *Result, row store.LLMUsage, e *entry, start time.Time, record func(string)) {
@@ -496,7 +520,7 @@ func (g *Gateway) targets(asked string, p llm.Provider, model string) ([]target,
 // run makes the upstream call for a flight, with retries and fallbacks, then stores
 // the response, accounts it, and settles the leader's budget reservation.
 func (g *Gateway) run(f *flight, key string, call *Call, req *llm.Request, targets []target, streaming bool,
-	row store.LLMUsage, start time.Time, reserved float64, settle func(float64)) {
+	row store.LLMUsage, start time.Time, settle func(float64)) {
 	defer f.cancel()
 	ctx := f.ctx
 	var chunks []llm.Chunk
