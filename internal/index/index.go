@@ -197,10 +197,36 @@ func (ix *Indexer) Index(ctx context.Context, p *store.Project, progress func(Ev
 	report("scan")
 
 	// Workers read, hash and chunk; this goroutine writes, so store writes stay serial.
-	jobs := make(chan string)
-	results := make(chan fileResult, 2*ix.cfg.Workers)
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	present, err := ix.write(ctx, p, ix.read(wctx, tree, files, old), old, &stats, report)
+	if err != nil {
+		return fail(err)
+	}
+	if err := ix.prune(ctx, p, old, present, &stats); err != nil {
+		return fail(err)
+	}
+	if ix.embed != nil {
+		report("embed")
+		if err := ix.embedPending(ctx, p, &stats, report); err != nil {
+			return fail(err)
+		}
+	}
+	stats.Duration = time.Since(start)
+	report("done")
+	ix.log.Info("project indexed", slog.String("project", p.ID.String()), slog.Int("files_seen", stats.FilesSeen),
+		slog.Int("files_indexed", stats.FilesIndexed), slog.Int("files_unchanged", stats.FilesUnchanged),
+		slog.Int("files_skipped", stats.FilesSkipped), slog.Int("files_deleted", stats.FilesDeleted),
+		slog.Int("chunks_written", stats.ChunksWritten), slog.Int("chunks_embedded", stats.ChunksEmbedded),
+		slog.Duration("took", stats.Duration))
+	return stats, nil
+}
+
+// read reads, hashes and chunks files on cfg.Workers goroutines; the channel closes
+// when every file is done or ctx ends.
+func (ix *Indexer) read(ctx context.Context, tree *safefs.Tree, files []string, old map[string]string) <-chan fileResult {
+	jobs := make(chan string)
+	results := make(chan fileResult, 2*ix.cfg.Workers)
 	var wg sync.WaitGroup
 	for range ix.cfg.Workers {
 		wg.Go(func() {
@@ -208,7 +234,7 @@ func (ix *Indexer) Index(ctx context.Context, p *store.Project, progress func(Ev
 				r := ix.readFile(tree, rel, old[rel])
 				select {
 				case results <- r:
-				case <-wctx.Done():
+				case <-ctx.Done():
 					return
 				}
 			}
@@ -219,14 +245,20 @@ func (ix *Indexer) Index(ctx context.Context, p *store.Project, progress func(Ev
 		for _, f := range files {
 			select {
 			case jobs <- f:
-			case <-wctx.Done():
+			case <-ctx.Done():
 				return
 			}
 		}
 	}()
 	go func() { wg.Wait(); close(results) }()
+	return results
+}
 
-	present := make(map[string]bool, len(files))
+// write stores the changed files' chunks in batches, counting into stats, and returns
+// the files present in the checkout.
+func (ix *Indexer) write(ctx context.Context, p *store.Project, results <-chan fileResult, old map[string]string,
+	stats *Stats, report func(string)) (map[string]bool, error) {
+	present := map[string]bool{}
 	var batch []store.FileChunks
 	batchChunks := 0
 	flush := func() error {
@@ -244,7 +276,7 @@ func (ix *Indexer) Index(ctx context.Context, p *store.Project, progress func(Ev
 	}
 	for r := range results {
 		if err := ctx.Err(); err != nil {
-			return fail(err)
+			return nil, err
 		}
 		stats.FilesSeen++
 		switch {
@@ -253,7 +285,7 @@ func (ix *Indexer) Index(ctx context.Context, p *store.Project, progress func(Ev
 				stats.FilesSeen-- // listed by git but deleted in the work tree
 				continue
 			}
-			return fail(fmt.Errorf("%s: %w", r.rel, r.err))
+			return nil, fmt.Errorf("%s: %w", r.rel, r.err)
 		case r.skip != "":
 			stats.FilesSkipped++
 			continue
@@ -267,16 +299,19 @@ func (ix *Indexer) Index(ctx context.Context, p *store.Project, progress func(Ev
 		batchChunks += len(r.chunks)
 		if len(batch) >= ix.cfg.WriteBatch || batchChunks >= 40*ix.cfg.WriteBatch {
 			if err := flush(); err != nil {
-				return fail(err)
+				return nil, err
 			}
 		}
 	}
 	if err := ctx.Err(); err != nil {
-		return fail(err)
+		return nil, err
 	}
-	if err := flush(); err != nil {
-		return fail(err)
-	}
+	return present, flush()
+}
+
+// prune deletes the files indexed before that are gone, then lets the store tidy its
+// search structures after a change.
+func (ix *Indexer) prune(ctx context.Context, p *store.Project, old map[string]string, present map[string]bool, stats *Stats) error {
 	var gone []string
 	for rel := range old {
 		if !present[rel] {
@@ -285,29 +320,14 @@ func (ix *Indexer) Index(ctx context.Context, p *store.Project, progress func(Ev
 	}
 	if len(gone) > 0 {
 		if err := ix.st.DeleteFiles(ctx, p.UserID, p.ID, gone); err != nil {
-			return fail(err)
+			return err
 		}
 		stats.FilesDeleted = len(gone)
 	}
 	if stats.FilesIndexed > 0 || stats.FilesDeleted > 0 {
-		if err := ix.st.OptimizeChunks(ctx); err != nil {
-			return fail(err)
-		}
+		return ix.st.OptimizeChunks(ctx)
 	}
-	if ix.embed != nil {
-		report("embed")
-		if err := ix.embedPending(ctx, p, &stats, report); err != nil {
-			return fail(err)
-		}
-	}
-	stats.Duration = time.Since(start)
-	report("done")
-	ix.log.Info("project indexed", slog.String("project", p.ID.String()), slog.Int("files_seen", stats.FilesSeen),
-		slog.Int("files_indexed", stats.FilesIndexed), slog.Int("files_unchanged", stats.FilesUnchanged),
-		slog.Int("files_skipped", stats.FilesSkipped), slog.Int("files_deleted", stats.FilesDeleted),
-		slog.Int("chunks_written", stats.ChunksWritten), slog.Int("chunks_embedded", stats.ChunksEmbedded),
-		slog.Duration("took", stats.Duration))
-	return stats, nil
+	return nil
 }
 
 var errVanished = errors.New("file vanished")
