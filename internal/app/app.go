@@ -53,7 +53,8 @@ type App struct {
 	health *observe.Health
 }
 
-// OpenStore opens the database the configuration selects and applies pending migrations.
+// OpenStore opens the database the configuration selects and applies pending
+// migrations, the job queue's included, under the dialect's migration lock.
 func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger) (store.Store, error) {
 	var st store.Store
 	if cfg.Embedded() {
@@ -73,10 +74,6 @@ func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger) (store.
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("migrate %s database: %w", st.Dialect(), err)
-	}
-	if err := jobs.Migrate(ctx, st, log); err != nil {
-		st.Close()
-		return nil, err
 	}
 	log.Info("database ready", slog.String("dialect", st.Dialect()), slog.Int("migrations_applied", n))
 	return st, nil
