@@ -4,10 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"log/slog"
-	"net"
-	"net/url"
 	"os"
 	"reflect"
 	"strings"
@@ -235,17 +232,13 @@ func TestUnreachableIsUnavailable(t *testing.T) {
 
 	// A store whose server goes away (a proxy in between is cut): every call says
 	// unavailable, tenant transactions (which fail at Begin) included.
-	dsn = testutil.PostgresDSN(t)
-	u, err := url.Parse(dsn)
-	must(t, err)
-	proxy := newCutProxy(t, u.Host)
-	u.Host = proxy.addr
-	s := open(t, u.String())
+	dsn, proxy := testutil.ProxyURL(t, testutil.PostgresDSN(t))
+	s := open(t, dsn)
 	_, err = s.Migrate(t.Context())
 	must(t, err)
 	owner := store.User{Email: "gone@example.com", PasswordHash: "h"}
 	must(t, s.CreateUser(t.Context(), &owner))
-	proxy.cut()
+	proxy.Cut()
 	for name, call := range map[string]func() error{
 		"ping":     func() error { return s.Ping(t.Context()) },
 		"get user": func() error { _, err := s.GetUser(t.Context(), owner.ID); return err },
@@ -265,52 +258,6 @@ func TestUnreachableIsUnavailable(t *testing.T) {
 	if err := s.Ping(ctx); errors.Is(err, store.ErrUnavailable) || !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled ping = %v; want context.Canceled, not unavailable", err)
 	}
-}
-
-// cutProxy forwards TCP connections to a server until cut, which closes the listener
-// and every connection: what a client sees when its database goes away.
-type cutProxy struct {
-	addr  string
-	ln    net.Listener
-	mu    sync.Mutex
-	conns []net.Conn
-}
-
-func newCutProxy(t *testing.T, target string) *cutProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	must(t, err)
-	p := &cutProxy{addr: ln.Addr().String(), ln: ln}
-	t.Cleanup(p.cut)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, up)
-			p.mu.Unlock()
-			go func() { _, _ = io.Copy(up, c); up.Close() }()
-			go func() { _, _ = io.Copy(c, up); c.Close() }()
-		}
-	}()
-	return p
-}
-
-func (p *cutProxy) cut() {
-	p.ln.Close()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
 }
 
 func TestReopenKeepsData(t *testing.T) {
