@@ -102,12 +102,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		opt.WriteTimeout = time.Second
 		opt.MaxRetries = -1
 		a.Redis = redis.NewClient(opt)
+		// Redis down is degraded, not fatal, at start as later: the cache and the
+		// limiters fail open and the client reconnects when it answers again. A
+		// process that refused to start would turn a Redis restart into an outage.
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		err = a.Redis.Ping(pctx).Err()
 		cancel()
 		if err != nil {
-			a.Close()
-			return nil, fmt.Errorf("connect to Redis at REDIS_URL: %w", err)
+			log.Warn("Redis (REDIS_URL) does not answer; starting degraded: the LLM cache and rate limits fail open until it does",
+				slog.Any("error", err))
 		}
 		redisPing = func(ctx context.Context) error { return a.Redis.Ping(ctx).Err() }
 	}
@@ -118,6 +121,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	}
 	health := observe.NewHealth(st.Dialect(), st.Ping, redisPing)
 	health.SetDisk(cfg.DataDir)
+	health.SetLogger(log)
 	a.health = health
 	a.HTTP = httpapi.New(st, a.Auth, health, log, httpapi.Config{
 		MaxBodyBytes:  cfg.MaxBodyBytes,
