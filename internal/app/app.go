@@ -101,6 +101,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		opt.ReadTimeout = time.Second
 		opt.WriteTimeout = time.Second
 		opt.MaxRetries = -1
+		// One dial per attempt (go-redis tries five): a Redis that drops packets
+		// must cost a call one DialTimeout, not five.
+		opt.DialerRetries = 1
 		a.Redis = redis.NewClient(opt)
 		// Redis down is degraded, not fatal, at start as later: the cache and the
 		// limiters fail open and the client reconnects when it answers again. A
