@@ -304,3 +304,19 @@ func TestWorkerServesOps(t *testing.T) {
 		t.Fatal("the ops listener still answers after the worker stopped")
 	}
 }
+
+// TestProviderOutageLeavesReady: LLM providers are not probed: one that is down
+// leaves the process ready and healthy, and its calls fail on their own (docs/OPERATIONS.md,
+// "Dependencies and readiness").
+func TestProviderOutageLeavesReady(t *testing.T) {
+	a := newApp(t, map[string]string{"VIBECODER_DATA_DIR": t.TempDir(),
+		"OPENAI_BASE_URL": "http://" + testutil.DeadAddr(t) + "/v1", "VIBECODER_DEFAULT_MODEL": "openai/gpt-4o-mini"})
+	defer a.Close()
+	srv := httptestServer(t, a)
+	if h, code := getHealth(t, srv+"/health"); code != http.StatusOK || h.Status != "ok" {
+		t.Fatalf("health with the LLM provider down: %d %+v", code, h)
+	}
+	if _, code := getHealth(t, srv+"/readyz"); code != http.StatusOK {
+		t.Fatalf("/readyz with the LLM provider down: %d", code)
+	}
+}
