@@ -129,7 +129,11 @@ func StartPostgres(t testing.TB) *Postgres {
 	if bin == "" {
 		Missing(t, "initdb and pg_ctl (/usr/lib/postgresql/*/bin or PATH)", "PostgreSQL (Debian: apt-get install postgresql)")
 	}
-	root, err := os.MkdirTemp("", "vibecoder-pg-")
+	parent := "" // os.TempDir()
+	if os.Geteuid() == 0 {
+		parent = "/tmp" // the postgres user must reach it; root's TMPDIR may be private
+	}
+	root, err := os.MkdirTemp(parent, "vibecoder-pg-")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -80,7 +80,11 @@ func (s *Store) Migrate(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("migrate: connect: %w", translate(err))
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = conn.Close(cctx) // releases the lock, also after a failed step
+	}()
 	waitStart := time.Now()
 	if _, err := conn.Exec(ctx, migrationLock); err != nil {
 		return 0, fmt.Errorf("migrate: take the migration lock: %w", translate(err))
