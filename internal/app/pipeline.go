@@ -38,11 +38,11 @@ func (a *App) buildPipeline(jobsCfg pipeline.Config) (*pipeline.Pipeline, error)
 		return nil, err
 	}
 	iso := sb.Isolation()
-	a.Log.Info("sandbox", slog.Bool("bubblewrap", iso.Sandboxed), slog.String("process_limit", iso.ProcessLimit),
-		slog.String("memory_limit", iso.MemoryLimit), slog.Bool("unsandboxed_allowed", a.Config.AllowUnsandboxed))
 	if a.Config.Workers { // only a process that runs tests needs the sandbox
 		a.health.SetSandbox(iso.Sandboxed, a.Config.AllowUnsandboxed)
 	}
+	a.Log.Info("sandbox", slog.Bool("bubblewrap", iso.Sandboxed), slog.String("process_limit", iso.ProcessLimit),
+		slog.String("memory_limit", iso.MemoryLimit), slog.Bool("unsandboxed_allowed", a.Config.AllowUnsandboxed))
 	git, err := gitops.NewWorkspaces(a.Log, gitops.Config{})
 	if err != nil {
 		return nil, err
