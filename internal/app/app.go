@@ -59,7 +59,8 @@ type App struct {
 	health *observe.Health
 }
 
-// OpenStore opens the database the configuration selects and applies pending migrations.
+// OpenStore opens the database the configuration selects and applies pending
+// migrations, the job queue's included, under the dialect's migration lock.
 func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger) (store.Store, error) {
 	var st store.Store
 	if cfg.Embedded() {
@@ -79,10 +80,6 @@ func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger) (store.
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("migrate %s database: %w", st.Dialect(), err)
-	}
-	if err := jobs.Migrate(ctx, st, log); err != nil {
-		st.Close()
-		return nil, err
 	}
 	log.Info("database ready", slog.String("dialect", st.Dialect()), slog.Int("migrations_applied", n))
 	return st, nil
@@ -115,13 +112,19 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		opt.ReadTimeout = time.Second
 		opt.WriteTimeout = time.Second
 		opt.MaxRetries = -1
+		// One dial per attempt (go-redis tries five): a Redis that drops packets
+		// must cost a call one DialTimeout, not five.
+		opt.DialerRetries = 1
 		a.Redis = redis.NewClient(opt)
+		// Redis down is degraded, not fatal, at start as later: the cache and the
+		// limiters fail open and the client reconnects when it answers again. A
+		// process that refused to start would turn a Redis restart into an outage.
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		err = a.Redis.Ping(pctx).Err()
 		cancel()
 		if err != nil {
-			a.Close()
-			return nil, fmt.Errorf("connect to Redis at REDIS_URL: %w", err)
+			log.Warn("Redis (REDIS_URL) does not answer; starting degraded: the LLM cache and rate limits fail open until it does",
+				slog.Any("error", err))
 		}
 		redisPing = func(ctx context.Context) error { return a.Redis.Ping(ctx).Err() }
 	}
@@ -132,6 +135,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	}
 	health := observe.NewHealth(st.Dialect(), st.Ping, redisPing)
 	health.SetDisk(cfg.DataDir)
+	health.SetLogger(log)
 	a.health = health
 	a.HTTP = httpapi.New(st, a.Auth, health, log, httpapi.Config{
 		MaxBodyBytes:  cfg.MaxBodyBytes,

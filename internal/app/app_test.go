@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -137,49 +138,71 @@ func TestRestartKeepsData(t *testing.T) {
 	})
 }
 
-func TestRedisUnreachableStopsStart(t *testing.T) {
-	cfg, err := config.Load(func(k string) string {
-		return map[string]string{"VIBECODER_DATA_DIR": t.TempDir(), "REDIS_URL": "redis://127.0.0.1:1/0"}[k]
-	})
-	if err != nil {
-		t.Fatal(err)
+// TestRedisUnreachableAtStartIsDegraded: a process whose Redis does not answer starts
+// anyway, ready and degraded (cache and limits fail open); a REDIS_URL that does not
+// parse still stops it.
+func TestRedisUnreachableAtStartIsDegraded(t *testing.T) {
+	a := newApp(t, map[string]string{"VIBECODER_DATA_DIR": t.TempDir(), "REDIS_URL": "redis://" + testutil.DeadAddr(t) + "/0"})
+	defer a.Close()
+	srv := httptestServer(t, a)
+	h, code := getHealth(t, srv+"/health")
+	if code != http.StatusOK || !h.Healthy || h.Status != "degraded" || h.Redis.Status != "down" || !slices.Equal(h.Degraded, []string{"redis"}) {
+		t.Fatalf("health with Redis unreachable at start: %d %+v", code, h)
 	}
-	if _, err := app.New(t.Context(), cfg, slog.New(slog.DiscardHandler)); err == nil {
-		t.Fatal("started with an unreachable REDIS_URL")
+	if _, code := getHealth(t, srv+"/readyz"); code != http.StatusOK {
+		t.Fatalf("/readyz with Redis unreachable at start: %d", code)
+	}
+
+	cfg, err := config.Load(func(k string) string {
+		return map[string]string{"VIBECODER_DATA_DIR": t.TempDir(), "REDIS_URL": "redis://127.0.0.1:1/0?protocol=nine"}[k]
+	})
+	if err == nil {
+		if b, err := app.New(t.Context(), cfg, slog.New(slog.DiscardHandler)); err == nil {
+			b.Close()
+			t.Fatal("started with a REDIS_URL that does not parse")
+		}
 	}
 }
 
-func TestHealthReportsRedis(t *testing.T) {
-	a := newApp(t, map[string]string{"VIBECODER_DATA_DIR": t.TempDir(), "REDIS_URL": testutil.RedisURL(t)})
-	defer a.Close()
-	srv := httptestServer(t, a)
-	resp, err := http.Get(srv + "/health")
+// healthBody is what the tests read of /health and /readyz.
+type healthBody struct {
+	Healthy  bool
+	Status   string
+	Redis    struct{ Status string }
+	Degraded []string
+	Down     []string
+}
+
+func getHealth(t *testing.T, url string) (healthBody, int) {
+	t.Helper()
+	resp, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var h struct {
-		Healthy bool
-		Redis   struct{ Status string }
-	}
+	var h healthBody
 	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
 		t.Fatal(err)
 	}
-	if !h.Healthy || h.Redis.Status != "up" {
-		t.Fatalf("health with Redis: %+v", h)
+	return h, resp.StatusCode
+}
+
+// TestHealthReportsRedis: Redis going away makes the process degraded, never
+// unready: /health says so and names it, /readyz stays 200.
+func TestHealthReportsRedis(t *testing.T) {
+	a := newApp(t, map[string]string{"VIBECODER_DATA_DIR": t.TempDir(), "REDIS_URL": testutil.RedisURL(t)})
+	defer a.Close()
+	srv := httptestServer(t, a)
+	if h, code := getHealth(t, srv+"/health"); code != http.StatusOK || !h.Healthy || h.Redis.Status != "up" || h.Status != "ok" {
+		t.Fatalf("health with Redis: %d %+v", code, h)
 	}
-	// Redis goes away: health says so and is no longer healthy.
 	a.Redis.Close()
-	resp2, err := http.Get(srv + "/health")
-	if err != nil {
-		t.Fatal(err)
+	h, code := getHealth(t, srv+"/health")
+	if code != http.StatusOK || !h.Healthy || h.Status != "degraded" || h.Redis.Status != "down" || !slices.Equal(h.Degraded, []string{"redis"}) {
+		t.Fatalf("health with Redis gone: %d %+v", code, h)
 	}
-	defer resp2.Body.Close()
-	if err := json.NewDecoder(resp2.Body).Decode(&h); err != nil {
-		t.Fatal(err)
-	}
-	if resp2.StatusCode != http.StatusServiceUnavailable || h.Healthy || h.Redis.Status != "down" {
-		t.Fatalf("health with Redis gone: %d %+v", resp2.StatusCode, h)
+	if h, code := getHealth(t, srv+"/readyz"); code != http.StatusOK || h.Status != "degraded" {
+		t.Fatalf("/readyz with Redis gone: %d %+v", code, h)
 	}
 }
 
@@ -279,5 +302,21 @@ func TestWorkerServesOps(t *testing.T) {
 	}
 	if _, err := http.Get(base + "/livez"); err == nil {
 		t.Fatal("the ops listener still answers after the worker stopped")
+	}
+}
+
+// TestProviderOutageLeavesReady: LLM providers are not probed: one that is down
+// leaves the process ready and healthy, and its calls fail on their own (docs/OPERATIONS.md,
+// "Dependencies and readiness").
+func TestProviderOutageLeavesReady(t *testing.T) {
+	a := newApp(t, map[string]string{"VIBECODER_DATA_DIR": t.TempDir(),
+		"OPENAI_BASE_URL": "http://" + testutil.DeadAddr(t) + "/v1", "VIBECODER_DEFAULT_MODEL": "openai/gpt-4o-mini"})
+	defer a.Close()
+	srv := httptestServer(t, a)
+	if h, code := getHealth(t, srv+"/health"); code != http.StatusOK || h.Status != "ok" {
+		t.Fatalf("health with the LLM provider down: %d %+v", code, h)
+	}
+	if _, code := getHealth(t, srv+"/readyz"); code != http.StatusOK {
+		t.Fatalf("/readyz with the LLM provider down: %d", code)
 	}
 }

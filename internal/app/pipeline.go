@@ -38,6 +38,9 @@ func (a *App) buildPipeline(jobsCfg pipeline.Config) (*pipeline.Pipeline, error)
 		return nil, err
 	}
 	iso := sb.Isolation()
+	if a.Config.Workers { // only a process that runs tests needs the sandbox
+		a.health.SetSandbox(iso.Sandboxed, a.Config.AllowUnsandboxed)
+	}
 	a.Log.Info("sandbox", slog.Bool("bubblewrap", iso.Sandboxed), slog.String("process_limit", iso.ProcessLimit),
 		slog.String("memory_limit", iso.MemoryLimit), slog.String("user_namespaces", iso.UserNamespaces),
 		slog.String("disk_limit", iso.DiskLimit), slog.Int64("disk_bytes", a.Config.SandboxDisk),

@@ -207,6 +207,9 @@ func limitHeaders(w http.ResponseWriter, res *gateway.Result, err error) {
 	if errors.As(err, &ue) && ue.RetryAfter > 0 && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(ue.RetryAfter.Seconds()))))
 	}
+	if errors.Is(err, store.ErrUnavailable) && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", strconv.Itoa(unavailableRetryAfter))
+	}
 }
 
 func llmErrorParts(err error) (int, string, string) {
@@ -217,6 +220,9 @@ func llmErrorParts(err error) (int, string, string) {
 			status = http.StatusBadGateway
 		}
 		return status, le.Type, le.Message
+	}
+	if errors.Is(err, store.ErrUnavailable) { // a budget reservation, say
+		return http.StatusServiceUnavailable, llm.TypeServer, detailUnavailable
 	}
 	return http.StatusInternalServerError, llm.TypeServer, "the gateway failed"
 }
@@ -240,16 +246,26 @@ func openAIError(err error) openAIErrorBody {
 	return b
 }
 
+// writeOpenAIError answers in OpenAI's error format. A 503 carries the code
+// "service_unavailable" (clients retry on it, after Retry-After); other codes are null.
 func writeOpenAIError(w http.ResponseWriter, status int, typ, msg string) {
 	var b openAIErrorBody
 	b.Error.Message, b.Error.Type = msg, typ
+	if status == http.StatusServiceUnavailable {
+		code := "service_unavailable"
+		b.Error.Code = &code
+	}
 	writeJSON(w, status, b)
 }
 
+// openAIAuthError writes authedWith's refusals and failures in OpenAI's error format.
 func openAIAuthError(w http.ResponseWriter, _ *http.Request, status int, msg string) {
 	typ := llm.TypeAuthentication
-	if status == http.StatusForbidden {
+	switch {
+	case status == http.StatusForbidden:
 		typ = llm.TypePermission
+	case status >= 500:
+		typ = llm.TypeServer
 	}
 	writeOpenAIError(w, status, typ, msg)
 }

@@ -186,13 +186,16 @@ func (s *Server) authed(h http.HandlerFunc) http.Handler {
 }
 
 // authedWith is authed with its own way of writing a refusal (the OpenAI-compatible
-// routes answer in OpenAI's error format).
+// routes answer in OpenAI's error format), failures to authenticate included.
 func (s *Server) authedWith(h http.HandlerFunc, refuse func(w http.ResponseWriter, r *http.Request, status int, msg string)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := s.authenticate(r)
 		if err != nil {
 			if !errors.Is(err, auth.ErrUnauthenticated) {
-				s.internalError(w, r, err)
+				// The caller could not be checked (the database is down, say):
+				// answered in the route's own error shape.
+				status, msg := s.failure(w, r, err)
+				refuse(w, r, status, msg)
 				return
 			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="vibecoder"`)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 
 	"github.com/vibecoder/vibecoder/internal/observe"
 	"github.com/vibecoder/vibecoder/internal/store"
@@ -48,8 +49,9 @@ func (s *Server) notFoundResource(w http.ResponseWriter, r *http.Request, what s
 	s.problem(w, r, http.StatusNotFound, "Not Found", what+" not found")
 }
 
-// storeError answers for an error from the store: not found is a 404, anything else
-// is logged and answered 500 without internals.
+// storeError answers for an error from the store: not found is a 404, a conflict a
+// 409, an unavailable database a 503, anything else is logged and answered 500
+// without internals.
 func (s *Server) storeError(w http.ResponseWriter, r *http.Request, what string, err error) {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -61,9 +63,37 @@ func (s *Server) storeError(w http.ResponseWriter, r *http.Request, what string,
 	}
 }
 
+// internalError answers a failure of the server (500) or of a dependency (503, see
+// failure) as problem+json.
 func (s *Server) internalError(w http.ResponseWriter, r *http.Request, err error) {
-	s.log.ErrorContext(r.Context(), "request failed",
-		slog.String("request_id", observe.RequestID(r.Context())),
-		slog.String("method", r.Method), slog.String("route", r.Pattern), slog.Any("error", err))
-	s.problem(w, r, http.StatusInternalServerError, "Internal Server Error", "the server failed; the request id identifies it in the logs")
+	status, detail := s.failure(w, r, err)
+	s.problem(w, r, status, http.StatusText(status), detail)
+}
+
+// unavailableRetryAfter is the Retry-After, in seconds, of an answer given while the
+// database is unavailable: long enough not to hammer a database coming back, short
+// enough that clients notice it is back.
+const unavailableRetryAfter = 5
+
+// Details of failures, the same for every cause: internals stay in the logs.
+const (
+	detailUnavailable = "the service is temporarily unavailable; retry after the number of seconds in Retry-After"
+	detailFailed      = "the server failed; the request id identifies it in the logs"
+)
+
+// failure classifies err, an error the request could not recover from, logs it and
+// returns the status and the detail to answer with: 503 with a Retry-After header
+// (which it sets) when the database is unavailable (store.ErrUnavailable: the request
+// may succeed if retried), else 500. Every handler's unexpected error comes through
+// here, whatever the answer's shape (problem+json, or OpenAI's error on /v1).
+func (s *Server) failure(w http.ResponseWriter, r *http.Request, err error) (int, string) {
+	attrs := []any{slog.String("request_id", observe.RequestID(r.Context())),
+		slog.String("method", r.Method), slog.String("route", r.Pattern), slog.Any("error", err)}
+	if errors.Is(err, store.ErrUnavailable) {
+		s.log.WarnContext(r.Context(), "request failed: database unavailable", attrs...)
+		w.Header().Set("Retry-After", strconv.Itoa(unavailableRetryAfter))
+		return http.StatusServiceUnavailable, detailUnavailable
+	}
+	s.log.ErrorContext(r.Context(), "request failed", attrs...)
+	return http.StatusInternalServerError, detailFailed
 }

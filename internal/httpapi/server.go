@@ -226,7 +226,8 @@ func (s *Server) getReadyz(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		status = http.StatusServiceUnavailable
 	}
-	writeJSON(w, status, map[string]any{"ready": ok, "status": rep.Status, "database": rep.Database, "redis": rep.Redis, "jobs": rep.Jobs, "disk": rep.Disk})
+	writeJSON(w, status, map[string]any{"ready": ok, "status": rep.Status, "database": rep.Database, "redis": rep.Redis,
+		"jobs": rep.Jobs, "disk": rep.Disk, "sandbox": rep.Sandbox, "down": rep.Down, "degraded": rep.Degraded})
 }
 
 // jsonBuffers holds writeJSON's encoding buffers; one grown past 64 KiB is not kept.

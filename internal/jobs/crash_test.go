@@ -133,9 +133,6 @@ func TestWorkerKilledMidJob(t *testing.T) {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.DiscardHandler)
-	if err := Migrate(t.Context(), st, log); err != nil {
-		t.Fatal(err)
-	}
 	for _, ddl := range []string{
 		"CREATE TABLE crash_marks (job_id bigint, attempt int, pid int)",
 		"CREATE TABLE completions (job_id bigint PRIMARY KEY, pid int)",

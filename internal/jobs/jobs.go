@@ -18,7 +18,6 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
-	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/vibecoder/vibecoder/internal/store"
@@ -200,31 +199,6 @@ type Queue struct {
 	log     *slog.Logger
 	cfg     Config
 	working bool
-}
-
-// Migrate applies River's own migrations to the store's database.
-func Migrate(ctx context.Context, st store.Store, log *slog.Logger) error {
-	var err error
-	switch s := st.(type) {
-	case *sqlite.Store:
-		var m *rivermigrate.Migrator[*sql.Tx]
-		m, err = rivermigrate.New(riversqlite.New(s.Writer()), &rivermigrate.Config{Logger: log})
-		if err == nil {
-			_, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)
-		}
-	case *postgres.Store:
-		var m *rivermigrate.Migrator[pgx.Tx]
-		m, err = rivermigrate.New(riverpgxv5.New(s.Pool()), &rivermigrate.Config{Logger: log})
-		if err == nil {
-			_, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)
-		}
-	default:
-		return fmt.Errorf("jobs: no River driver for store %T", st)
-	}
-	if err != nil {
-		return fmt.Errorf("migrate job queue: %w", err)
-	}
-	return nil
 }
 
 // New builds the job system. With workers nil it can insert and manage jobs but does

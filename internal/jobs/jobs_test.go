@@ -113,9 +113,6 @@ func openStore(t testing.TB, dialect string) store.Store {
 	if _, err := st.Migrate(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if err := Migrate(t.Context(), st, slog.New(slog.DiscardHandler)); err != nil {
-		t.Fatal(err)
-	}
 	return st
 }
 

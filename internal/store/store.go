@@ -26,6 +26,12 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrConflict means a uniqueness constraint was violated (a duplicate email, say).
 	ErrConflict = errors.New("conflict")
+	// ErrUnavailable means the database could not be reached or is not accepting work
+	// right now (refused or lost connection, shutting down or starting up, too many
+	// connections, a connect timeout, SQLite busy past its timeout): the request was
+	// not wrong and may succeed if retried. The HTTP layer answers it with 503 and
+	// Retry-After. The wrapped driver error stays in the chain for the logs.
+	ErrUnavailable = errors.New("database unavailable")
 )
 
 // NewID returns a time-ordered (version 7) UUID. Lists are ordered by id, so the id
@@ -333,7 +339,10 @@ type Store interface {
 	Dialect() string
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
-	// Migrate applies pending migrations, each in its own transaction, and returns how many ran.
+	// Migrate applies pending migrations, the store's and the job queue's (River's),
+	// each in its own transaction and all under one cross-process lock, so processes
+	// starting together on an empty database each find it migrated; it returns how
+	// many of the store's own migrations ran.
 	Migrate(ctx context.Context) (int, error)
 	// Close releases the database's connections.
 	Close() error

@@ -123,12 +123,18 @@ func (s *Store) tenantTx(ctx context.Context, userID uuid.UUID, fn func(tx pgx.T
 		}
 		return fn(cur.tx)
 	}
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT set_config('app.user_id', $1, true)", userID.String()); err != nil {
 			return err
 		}
 		return fn(tx)
 	})
+	// A connection that cannot be had fails Begin, before any statement of fn could
+	// translate it. Other errors stay as they are: callers look for pgx.ErrNoRows.
+	if err != nil && !errors.Is(err, store.ErrUnavailable) && unavailable(err) {
+		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+	}
+	return err
 }
 
 type txKey struct{}

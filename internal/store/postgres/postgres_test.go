@@ -171,6 +171,93 @@ func TestMigrateConcurrent(t *testing.T) {
 		t.Errorf("applied %d in total (%v); schema_migrations has %d rows, %d distinct; want each migration once",
 			total, counts, versions, distinct)
 	}
+	// River's migrations ran under the same lock: its tables exist, each version once.
+	must(t, stores[0].Pool().QueryRow(t.Context(),
+		"SELECT count(*), count(DISTINCT version) FROM river_migration").Scan(&versions, &distinct))
+	if versions < 1 || versions != distinct {
+		t.Errorf("river_migration has %d rows, %d distinct; want each River migration once", versions, distinct)
+	}
+}
+
+// TestMigrateHoldsOneLock checks that a process waiting for another's migrations waits
+// for River's too: while a session holds the migration lock, Migrate does not start
+// (not even River's part), and it finishes once the lock is released.
+func TestMigrateHoldsOneLock(t *testing.T) {
+	t.Parallel()
+	dsn := testutil.PostgresDSN(t)
+	holder, waiter := open(t, dsn), open(t, dsn)
+	conn, err := holder.Pool().Acquire(t.Context())
+	must(t, err)
+	defer conn.Release()
+	_, err = conn.Exec(t.Context(), "SELECT pg_advisory_lock(hashtextextended('vibecoder.migrate.' || coalesce(current_schema(), ''), 0))")
+	must(t, err)
+	done := make(chan error, 1)
+	go func() { _, err := waiter.Migrate(t.Context()); done <- err }()
+	select {
+	case err := <-done:
+		t.Fatalf("Migrate finished (%v) while another session held the migration lock", err)
+	case <-time.After(500 * time.Millisecond):
+	}
+	var river bool
+	must(t, holder.Pool().QueryRow(t.Context(), "SELECT to_regclass('river_migration') IS NOT NULL").Scan(&river))
+	if river {
+		t.Fatal("River's migrations ran without the migration lock")
+	}
+	_, err = conn.Exec(t.Context(), "SELECT pg_advisory_unlock_all()")
+	must(t, err)
+	select {
+	case err := <-done:
+		must(t, err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("Migrate did not finish after the lock was released")
+	}
+	must(t, holder.Pool().QueryRow(t.Context(), "SELECT to_regclass('river_migration') IS NOT NULL").Scan(&river))
+	if !river {
+		t.Fatal("River's migrations did not run")
+	}
+}
+
+// TestUnreachableIsUnavailable checks the boundary's translation of a database that
+// cannot be reached: store.ErrUnavailable, with no connection string in the message.
+func TestUnreachableIsUnavailable(t *testing.T) {
+	t.Parallel()
+	dsn := "postgres://nobody:s3cret-pw@" + testutil.DeadAddr(t) + "/nothing?sslmode=disable&connect_timeout=2"
+	_, err := postgres.Open(t.Context(), dsn, nil)
+	if !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Open on a dead address = %v; want store.ErrUnavailable", err)
+	}
+	if strings.Contains(err.Error(), "s3cret-pw") {
+		t.Fatalf("error quotes the password: %v", err)
+	}
+
+	// A store whose server goes away (a proxy in between is cut): every call says
+	// unavailable, tenant transactions (which fail at Begin) included.
+	dsn, proxy := testutil.ProxyURL(t, testutil.PostgresDSN(t))
+	s := open(t, dsn)
+	_, err = s.Migrate(t.Context())
+	must(t, err)
+	owner := store.User{Email: "gone@example.com", PasswordHash: "h"}
+	must(t, s.CreateUser(t.Context(), &owner))
+	proxy.Cut()
+	for name, call := range map[string]func() error{
+		"ping":     func() error { return s.Ping(t.Context()) },
+		"get user": func() error { _, err := s.GetUser(t.Context(), owner.ID); return err },
+		"api key":  func() error { _, err := s.GetAPIKeyByHash(t.Context(), []byte("h")); return err },
+		"projects": func() error { _, err := s.ListProjects(t.Context(), owner.ID, store.Page{}); return err },
+		"usage rows": func() error {
+			return s.InsertUsage(t.Context(), []store.LLMUsage{{UserID: owner.ID, Provider: "p", Model: "m"}})
+		},
+	} {
+		if err := call(); !errors.Is(err, store.ErrUnavailable) {
+			t.Errorf("%s with the database gone = %v; want store.ErrUnavailable", name, err)
+		}
+	}
+	// A cancelled call is the caller leaving, not an outage.
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := s.Ping(ctx); errors.Is(err, store.ErrUnavailable) || !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled ping = %v; want context.Canceled, not unavailable", err)
+	}
 }
 
 func TestReopenKeepsData(t *testing.T) {

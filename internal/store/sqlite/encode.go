@@ -63,14 +63,19 @@ func jsonArg(v any) (string, error) {
 
 // translate turns SQLite errors into the store's errors at the boundary.
 func translate(err error) error {
-	if err == nil {
-		return nil
+	if err == nil || errors.Is(err, store.ErrUnavailable) {
+		return err
 	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.ErrNotFound
 	}
 	var se *sqlite.Error
 	if errors.As(err, &se) {
+		// Another process held the write lock for longer than busy_timeout: the
+		// database is there but not taking writes right now.
+		if p := se.Code() & 0xff; p == sqlite3.SQLITE_BUSY || p == sqlite3.SQLITE_LOCKED {
+			return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+		}
 		switch se.Code() {
 		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
 			return fmt.Errorf("%w: %s", store.ErrConflict, se.Error())

@@ -19,10 +19,14 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
+	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
 	"github.com/google/uuid"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
 
 	"github.com/vibecoder/vibecoder/internal/store"
 )
@@ -53,9 +57,11 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
 			return nil, fmt.Errorf("create database directory: %w", err)
 		}
 	}
+	// busy_timeout comes first: switching a new file to WAL takes a lock, and a
+	// process starting beside another must wait for it rather than fail.
 	pragmas := []string{
-		"journal_mode(WAL)",
 		"busy_timeout(10000)",
+		"journal_mode(WAL)",
 		"foreign_keys(1)",
 		"synchronous(NORMAL)",
 	}
@@ -148,15 +154,73 @@ func loadMigrations() ([]migration, error) {
 	return out, nil
 }
 
-// Migrate implements store.Store: each pending migration runs in its own transaction.
+// Migrate implements store.Store. Every migration the binary applies, the store's
+// (each in its own transaction) and then River's, runs while this process holds an
+// exclusive lock on a file beside the database (path + "-migrate.lock"), so processes
+// starting together on one file apply each migration once and the others wait and go
+// on. The operating system drops the lock if the process dies. It returns how many of
+// the store's own migrations it applied (River's are logged).
 func (s *Store) Migrate(ctx context.Context) (int, error) {
 	migs, err := loadMigrations()
 	if err != nil {
 		return 0, fmt.Errorf("load migrations: %w", err)
 	}
+	unlock, err := lockFile(ctx, s.path+"-migrate.lock")
+	if err != nil {
+		return 0, fmt.Errorf("migrate: %w", err)
+	}
+	defer unlock()
+	applied, err := s.migrateStore(ctx, migs)
+	if err != nil {
+		return applied, err
+	}
+	m, err := rivermigrate.New(riversqlite.New(s.writer), &rivermigrate.Config{Logger: s.log})
+	if err != nil {
+		return applied, fmt.Errorf("migrate job queue: %w", err)
+	}
+	res, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+	if err != nil {
+		return applied, fmt.Errorf("migrate job queue: %w", translate(err))
+	}
+	if n := len(res.Versions); n > 0 {
+		s.log.Info("job queue migrations applied", slog.String("dialect", "sqlite"), slog.Int("count", n))
+	}
+	return applied, nil
+}
+
+// lockFile takes an exclusive flock on path (created if needed), polling until it has
+// it or ctx ends, and returns its release.
+func lockFile(ctx context.Context, path string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open lock file: %w", err)
+	}
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() {
+				_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+				f.Close()
+			}, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("wait for the migration lock: %w", ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// migrateStore applies the store's own pending migrations.
+func (s *Store) migrateStore(ctx context.Context, migs []migration) (int, error) {
 	if _, err := s.writer.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT`); err != nil {
-		return 0, fmt.Errorf("create schema_migrations: %w", err)
+		return 0, fmt.Errorf("create schema_migrations: %w", translate(err))
 	}
 	applied := 0
 	for _, m := range migs {
@@ -180,7 +244,7 @@ func (s *Store) Migrate(ctx context.Context) (int, error) {
 			return nil
 		})
 		if err != nil {
-			return applied, fmt.Errorf("migration %s: %w", m.name, err)
+			return applied, fmt.Errorf("migration %s: %w", m.name, translate(err))
 		}
 	}
 	return applied, nil

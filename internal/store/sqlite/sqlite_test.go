@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/vibecoder/vibecoder/internal/store"
@@ -73,5 +74,51 @@ func TestWALAndForeignKeys(t *testing.T) {
 	}
 	if got := s.Writer().Stats().MaxOpenConnections; got != 1 {
 		t.Fatalf("writer pool allows %d connections, want 1", got)
+	}
+}
+
+// TestMigrateConcurrent opens one fresh file from several stores at once, as processes
+// started together would, and migrates from each: all succeed, each migration (the
+// job queue's included) is applied once.
+func TestMigrateConcurrent(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "vibecoder.db")
+	const procs = 5
+	counts := make([]int, procs)
+	errs := make([]error, procs)
+	stores := make([]*sqlite.Store, procs)
+	var wg sync.WaitGroup
+	for i := range procs {
+		wg.Go(func() {
+			s, err := sqlite.Open(t.Context(), path, nil)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			stores[i] = s
+			counts[i], errs[i] = s.Migrate(t.Context())
+		})
+	}
+	wg.Wait()
+	total := 0
+	for i, s := range stores {
+		if s != nil {
+			t.Cleanup(func() { s.Close() })
+		}
+		if errs[i] != nil {
+			t.Fatalf("store %d: %v", i, errs[i])
+		}
+		total += counts[i]
+	}
+	var versions, distinct, river int
+	db := stores[0].Writer()
+	if err := db.QueryRowContext(t.Context(), "SELECT count(*), count(DISTINCT version) FROM schema_migrations").Scan(&versions, &distinct); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRowContext(t.Context(), "SELECT count(*) FROM river_migration").Scan(&river); err != nil {
+		t.Fatal(err)
+	}
+	if total != versions || versions != distinct || versions < 1 || river < 1 {
+		t.Errorf("applied %d in total (%v); schema_migrations has %d rows, %d distinct; river_migration %d rows",
+			total, counts, versions, distinct, river)
 	}
 }

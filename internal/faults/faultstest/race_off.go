@@ -1,0 +1,5 @@
+//go:build !race
+
+package faultstest
+
+const raceEnabled = false
