@@ -233,8 +233,8 @@ func diagnose(content string, e Edit) Failure {
 	switch {
 	case len(ambiguous) > 0:
 		lines := make([]string, len(ambiguous))
-		for i, at := range ambiguous {
-			lines[i] = fmt.Sprint(at + 1)
+		for i, a := range ambiguous {
+			lines[i] = fmt.Sprint(a.at + 1)
 		}
 		return Failure{Edit: e, Reason: fmt.Sprintf(
 			"the SEARCH section matches %d places (starting at lines %s); add surrounding lines so it matches exactly one",

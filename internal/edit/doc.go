@@ -39,9 +39,11 @@
 //
 // When applying, SEARCH is located in the file by progressively looser passes, each tried only when the
 // stricter one found nothing: exact lines; lines equal once trailing whitespace is ignored; the block's
-// lines all shifted by the same indentation (the REPLACE lines are re-indented by the same amount); and
-// finally the same three with blank lines at the edges of SEARCH (and as many at the edges of REPLACE)
-// dropped. A SEARCH that matches more than one place in a pass is refused as ambiguous rather than
+// lines all shifted by the same indentation (the REPLACE lines are re-indented by the same amount);
+// lines indented with tabs where the file has spaces, or the reverse (the indent unit, say four
+// spaces to a tab, and any shift by whole levels are read off the matched lines, and the REPLACE
+// lines are re-indented in the file's style); and finally the same four with blank lines at the
+// edges of SEARCH (and as many at the edges of REPLACE) dropped. A SEARCH that matches more than one place in a pass is refused as ambiguous rather than
 // guessed at. A SEARCH that matches nowhere is reported with the closest window of lines in the file
 // (by line similarity) and its line numbers, so the model can copy the real text. Line numbers and
 // closest lines describe the file after the answer's other edits, which is what the model's retry
