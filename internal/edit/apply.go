@@ -23,8 +23,8 @@ const maxFileSize = 8 << 20
 type Result struct {
 	Applied []Applied // in the order of the edits
 	Failed  []Failure // in the order of the edits
-	// Files lists the files written, relative to the root with symbolic links resolved, in the
-	// order first edited.
+	// Files lists the files written or deleted, relative to the root with symbolic links
+	// resolved, in the order first edited.
 	Files []string
 }
 
@@ -97,7 +97,7 @@ func Apply(root string, edits []Edit) (Result, error) {
 }
 
 // applyFile applies the edits at indexes idx, all for the file rel, and writes the file if any
-// applied. It reports whether the file was written.
+// applied (or removes it, if the last of them deleted it). It reports whether the file changed.
 func applyFile(r *os.Root, rel string, edits []Edit, idx []int, applied map[int]Applied, failed map[int]Failure) bool {
 	failAll := func(reason string) {
 		for _, i := range idx {
@@ -123,18 +123,25 @@ func applyFile(r *os.Root, rel string, edits []Edit, idx []int, applied map[int]
 		case a == nil:
 			unmatched = append(unmatched, i)
 		default:
-			content, exists = next, true
+			content, exists = next, !edits[i].Delete
 			applied[i] = *a
 			done = append(done, i)
 		}
 	}
 	written := false
-	if len(done) > 0 && (content != original || !existed) { // an empty new file is still a file
-		out := content
-		if crlf {
-			out = strings.ReplaceAll(out, "\n", "\r\n")
+	// An empty new file is still a file, and a deleted one a change.
+	if len(done) > 0 && (content != original || exists != existed) {
+		var err error
+		if exists {
+			out := content
+			if crlf {
+				out = strings.ReplaceAll(out, "\n", "\r\n")
+			}
+			err = writeFile(r, rel, out, perm)
+		} else {
+			err = unwrapPath(r.Remove(rel))
 		}
-		if err := writeFile(r, rel, out, perm); err != nil {
+		if err != nil {
 			for _, i := range done {
 				delete(applied, i)
 				failed[i] = Failure{Edit: edits[i], Reason: fmt.Sprintf("the edit matched but the file could not be written: %v", err)}
@@ -199,20 +206,51 @@ func applyOne(content string, exists bool, e Edit) (string, *Applied, *Failure) 
 	fail := func(reason string) (string, *Applied, *Failure) {
 		return "", nil, &Failure{Edit: e, Reason: reason}
 	}
+	diff := e.Format == FormatDiff
+	switch {
+	case e.Delete:
+		if !exists {
+			return fail("the diff deletes the file (+++ /dev/null), but there is no such file")
+		}
+		return "", &Applied{Edit: e, Line: 1, How: MatchExact}, nil
+	case e.Format == FormatWholeFile:
+		if strings.TrimSpace(content) != "" {
+			if strings.TrimSpace(e.Replace) == "" {
+				return fail("the code block under the path is empty; it would erase the file. To remove lines, use a SEARCH/REPLACE block")
+			}
+			if l := elision(e.Replace); l != "" {
+				return fail(fmt.Sprintf("the file was written whole but with code left out (%q); a file written whole must be complete. "+
+					"To change part of a file, use SEARCH/REPLACE blocks", l))
+			}
+		}
+		return e.Replace, &Applied{Edit: e, Line: 1, How: MatchExact}, nil
+	}
 	// A SEARCH of blank lines only means nothing too: models put an empty line there.
 	if strings.TrimSpace(e.Search) == "" {
 		if strings.TrimSpace(content) != "" {
+			switch {
+			case diff && e.NewFile:
+				return fail("the diff creates the file (--- /dev/null), but it already exists and is not empty; write the diff against its current content")
+			case diff:
+				return fail("the hunk has no context or removed lines to find its place by; include the unchanged lines around the change")
+			}
 			return fail("the file already exists and is not empty; to change it, put the lines to replace in the SEARCH section")
 		}
 		return e.Replace, &Applied{Edit: e, Line: 1, How: MatchExact}, nil
 	}
 	if !exists {
+		if diff {
+			return fail("the file does not exist; a diff that creates a file starts with --- /dev/null")
+		}
 		return fail("the file does not exist; to create it, leave the SEARCH section empty or use NEW FILE")
 	}
 	file, finalNewline := splitLines(content)
 	search, _ := splitLines(e.Search)
 	replace, _ := splitLines(e.Replace)
-	m, _ := locate(file, search, replace)
+	m, ambiguous := locate(file, search, replace)
+	if m.at < 0 && e.Hint > 0 {
+		m = nearest(ambiguous, e.Hint)
+	}
 	if m.at < 0 {
 		return "", nil, nil
 	}
@@ -225,27 +263,83 @@ func applyOne(content string, exists bool, e Edit) (string, *Applied, *Failure) 
 	return next, &Applied{Edit: e, Line: m.at + 1, How: m.kind}, nil
 }
 
-// diagnose explains why e's SEARCH section did not match, against content, the file's final state.
+// nearest picks, of the places a diff hunk matches equally well, the one nearest the line its @@
+// header names; none when two are as near.
+func nearest(ms []match, hint int) match {
+	best, bestDist, tie := match{at: -1}, -1, false
+	for _, m := range ms {
+		d := m.at + 1 - hint
+		if d < 0 {
+			d = -d
+		}
+		switch {
+		case bestDist < 0 || d < bestDist:
+			best, bestDist, tie = m, d, false
+		case d == bestDist:
+			tie = true
+		}
+	}
+	if tie {
+		return match{at: -1}
+	}
+	return best
+}
+
+// elision returns the first line of a file written whole that stands for code the model left
+// out, such as "// ... rest of the file unchanged ...", or "".
+func elision(content string) string {
+	for line := range strings.SplitSeq(content, "\n") {
+		t := strings.TrimSpace(line)
+		comment := false
+		for _, c := range []string{"//", "#", "/*", "<!--", "--", ";", "*"} {
+			if strings.HasPrefix(t, c) {
+				comment = true
+				break
+			}
+		}
+		if !comment || (!strings.Contains(t, "...") && !strings.Contains(t, "…")) {
+			continue
+		}
+		lower := strings.ToLower(t)
+		for _, w := range []string{"existing", "unchanged", "rest of", "remain", "same as", "omitted", "as before"} {
+			if strings.Contains(lower, w) {
+				return t
+			}
+		}
+	}
+	return ""
+}
+
+// diagnose explains why e's SEARCH section (or diff hunk) did not match, against content, the
+// file's final state.
 func diagnose(content string, e Edit) Failure {
 	file, _ := splitLines(content)
 	search, _ := splitLines(e.Search)
 	m, ambiguous := locate(file, search, nil)
+	what := "the SEARCH section"
+	if e.Format == FormatDiff {
+		what = "the hunk"
+	}
 	switch {
 	case len(ambiguous) > 0:
 		lines := make([]string, len(ambiguous))
-		for i, at := range ambiguous {
-			lines[i] = fmt.Sprint(at + 1)
+		for i, a := range ambiguous {
+			lines[i] = fmt.Sprint(a.at + 1)
 		}
 		return Failure{Edit: e, Reason: fmt.Sprintf(
-			"the SEARCH section matches %d places (starting at lines %s); add surrounding lines so it matches exactly one",
-			len(ambiguous), strings.Join(lines, ", "))}
+			"%s matches %d places (starting at lines %s); add surrounding lines so it matches exactly one",
+			what, len(ambiguous), strings.Join(lines, ", "))}
 	case m.at >= 0:
 		// Only when an edit after this one in the answer produced the lines.
 		return Failure{Edit: e, Reason: fmt.Sprintf(
-			"the SEARCH section did not match when its turn came (edits apply in the order given); it now matches line %d", m.at+1)}
+			"%s did not match when its turn came (edits apply in the order given); it now matches line %d", what, m.at+1)}
 	}
-	return Failure{Edit: e, Reason: "the SEARCH section does not match the file; it must copy the current lines exactly",
-		NotFound: true, Closest: closest(file, search)}
+	reason := "the SEARCH section does not match the file; it must copy the current lines exactly"
+	if e.Format == FormatDiff {
+		reason = "the hunk does not apply: its context and removed lines (those starting with a space or -) do not match the file; " +
+			"they must copy the current lines exactly (the @@ line numbers are not used)"
+	}
+	return Failure{Edit: e, Reason: reason, NotFound: true, Closest: closest(file, search)}
 }
 
 // writeFile replaces rel with content: written to a temporary file in the same directory, synced,

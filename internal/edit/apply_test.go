@@ -57,6 +57,26 @@ func TestApplyMatches(t *testing.T) {
 		{"empty SEARCH fills an empty file", "", Edit{Replace: "x\n"}, "x\n", MatchExact, 1},
 		{"blank SEARCH counts as empty", "", Edit{Search: "\n", Replace: "x\n"}, "x\n", MatchExact, 1},
 		{"NEW FILE fills a blank file", "\n", Edit{Replace: "x\n", NewFile: true}, "x\n", MatchExact, 1},
+		// Tabs against spaces: the REPLACE is re-indented in the file's style, its levels mapped
+		// through the indent unit the SEARCH and the file show.
+		{"tab SEARCH, file indented with 4 spaces", "func f() {\n    if x {\n        return 1\n    }\n}\n",
+			Edit{Search: "\tif x {\n\t\treturn 1\n\t}\n", Replace: "\tif x {\n\t\treturn 2\n\t}\n\t// done\n"},
+			"func f() {\n    if x {\n        return 2\n    }\n    // done\n}\n", MatchIndentStyle, 2},
+		{"space SEARCH, file indented with tabs", "func f() {\n\tif x {\n\t\treturn 1\n\t}\n}\n",
+			Edit{Search: "    if x {\n        return 1\n    }\n", Replace: "    if x {\n        return 2\n      // aligned\n    }\n"},
+			"func f() {\n\tif x {\n\t\treturn 2\n\t  // aligned\n\t}\n}\n", MatchIndentStyle, 2},
+		{"tab SEARCH, file indented with 2 spaces", "def f():\n  if x:\n    return 1\n",
+			Edit{Search: "\tif x:\n\t\treturn 1\n", Replace: "\tif x:\n\t\treturn 2\n"},
+			"def f():\n  if x:\n    return 2\n", MatchIndentStyle, 2},
+		{"tabs and a shift at once", "func f() {\n    if x {\n        return 1\n    }\n}\n",
+			Edit{Search: "if x {\n\treturn 1\n}\n", Replace: "if x {\n\treturn 2\n}\n"},
+			"func f() {\n    if x {\n        return 2\n    }\n}\n", MatchIndentStyle, 2},
+		{"one tab-indented line", "func f() {\n    return 1\n}\n",
+			Edit{Search: "\treturn 1\n", Replace: "\tif x {\n\t\treturn 2\n\t}\n"},
+			"func f() {\n    if x {\n        return 2\n    }\n}\n", MatchIndentStyle, 2},
+		{"tabs against spaces with blank edges", "{\n    x\n    y\n}\n",
+			Edit{Search: "\n\tx\n\ty\n\n", Replace: "\tx\n\tz\n"},
+			"{\n    x\n    z\n}\n", MatchTrimmedBlankLines, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -371,5 +391,35 @@ func TestApplySpecialFiles(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Apply blocked on a special file")
+	}
+}
+
+// TestApplyIndentStyleRefuses: exchanging tabs and spaces forgives only indentation. Different
+// text, indentation that no single unit explains, or several equal places are still failures.
+func TestApplyIndentStyleRefuses(t *testing.T) {
+	const twice = "func f() {\n    if x {\n        return 1\n    }\n    if x {\n        return 1\n    }\n}\n"
+	tests := []struct {
+		name, file, search, wantIn string
+	}{
+		{"different text", twice, "\tif y {\n\t\treturn 1\n\t}\n", "does not match"},
+		{"no unit fits", "a\n    b\n        c\n          d\n", "\tb\n\t\tc\n\t\t\td\n", "does not match"},
+		{"offset of part of a level", "a\n     b\n         c\n", "\tb\n\t\tc\n", "does not match"},
+		{"several places", twice, "\tif x {\n\t\treturn 1\n", "matches 2 places (starting at lines 2, 5)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			testutil.WriteTree(t, root, map[string]string{"f.go": tt.file})
+			res, err := Apply(root, []Edit{{Path: "f.go", Search: tt.search, Replace: "x\n"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Failed) != 1 || !strings.Contains(res.Failed[0].Reason, tt.wantIn) {
+				t.Fatalf("result %+v, want a failure containing %q", res, tt.wantIn)
+			}
+			if got := mustRead(t, filepath.Join(root, "f.go")); got != tt.file {
+				t.Errorf("f.go changed to %q", got)
+			}
+		})
 	}
 }

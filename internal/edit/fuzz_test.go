@@ -20,6 +20,15 @@ var fuzzSeeds = []string{
 	"../x\n<<<<<<< SEARCH\n=======\nx\n>>>>>>> REPLACE\n",
 	"linkdir/x\n<<<<<<< SEARCH\n=======\nx\n>>>>>>> REPLACE\n",
 	"a.go\n<<<<<<< SEARCH\n\n    package a\n\n=======\n  package b\n>>>>>>> REPLACE\n",
+	// Whole files, diffs, and tabs against spaces.
+	"a.go\n```go\npackage b\n```\n",
+	"```go a.go\npackage b\n```\n**linkdir/x.go**\n```\nx\n```\n",
+	"a.go\n````\n```go\n````\n",
+	"```diff\n--- a/a.go\n+++ b/a.go\n@@ -9,1 +9,1 @@\n-package a\n+package b\n```\n",
+	"--- /dev/null\n+++ b/new.txt\n@@ -0,0 +1 @@\n+x\n--- a/a.go\n+++ /dev/null\n@@ -1 +0,0 @@\n-package a\n",
+	"--- a/../outside/secret.txt\n+++ /dev/null\n",
+	"a.go\n```diff\n@@ @@\n package a\n+\n\n```\n",
+	"a.go\n<<<<<<< SEARCH\n\t\tpackage a\n=======\n\t\tpackage b\n\t  x\n>>>>>>> REPLACE\n",
 }
 
 // FuzzParse checks that no answer makes Parse panic and that what it returns is well formed.
@@ -44,6 +53,12 @@ func FuzzParse(f *testing.F) {
 			}
 			if e.NewFile && e.Search != "" {
 				t.Errorf("NEW FILE with a SEARCH section")
+			}
+			if e.Format == FormatWholeFile && (e.Search != "" || e.NewFile || e.Delete) {
+				t.Errorf("whole file %+v", e)
+			}
+			if e.Delete && e.Format != FormatDiff {
+				t.Errorf("deletion outside a diff: %+v", e)
 			}
 		}
 		for _, e := range errs {

@@ -13,6 +13,7 @@ const (
 	MatchExact             MatchKind = iota // the lines as written
 	MatchTrailingSpace                      // equal once trailing whitespace is ignored
 	MatchIndentShift                        // every line indented by the same amount more or less
+	MatchIndentStyle                        // indented with tabs where the file has spaces, or the reverse
 	MatchTrimmedBlankLines                  // one of the above after dropping blank lines at the edges
 )
 
@@ -24,6 +25,8 @@ func (k MatchKind) String() string {
 		return "ignoring trailing whitespace"
 	case MatchIndentShift:
 		return "with indentation shifted"
+	case MatchIndentStyle:
+		return "with tabs and spaces exchanged"
 	case MatchTrimmedBlankLines:
 		return "ignoring blank lines at the edges"
 	}
@@ -53,7 +56,7 @@ func trimRight(s string) string { return strings.TrimRight(s, " \t\r\f\v") }
 
 // locate finds where search goes in file. It returns the match, or all the places found by the
 // first pass that found more than one, or neither.
-func locate(file, search, replace []string) (m match, ambiguous []int) {
+func locate(file, search, replace []string) (m match, ambiguous []match) {
 	if m, ambiguous, ok := locateLines(file, search, replace); ok {
 		return m, ambiguous
 	}
@@ -72,45 +75,56 @@ func locate(file, search, replace []string) (m match, ambiguous []int) {
 	if m.at >= 0 {
 		m.kind = MatchTrimmedBlankLines
 	}
+	for i := range ambiguous {
+		ambiguous[i].kind = MatchTrimmedBlankLines
+	}
 	return m, ambiguous
 }
 
-// locateLines runs the exact, trailing-whitespace and indentation passes. ok is false when none
-// found anything.
-func locateLines(file, search, replace []string) (m match, ambiguous []int, ok bool) {
+// locateLines runs the exact, trailing-whitespace, indentation-shift and indentation-style
+// passes. ok is false when none found anything.
+func locateLines(file, search, replace []string) (m match, ambiguous []match, ok bool) {
 	exact := func(a, b string) bool { return a == b }
 	loose := func(a, b string) bool { return trimRight(a) == trimRight(b) }
 	for _, pass := range []struct {
 		kind MatchKind
 		eq   func(a, b string) bool
 	}{{MatchExact, exact}, {MatchTrailingSpace, loose}} {
-		found := findAll(file, search, pass.eq)
-		switch len(found) {
-		case 0:
-			continue
-		case 1:
-			return match{at: found[0], n: len(search), replace: replace, kind: pass.kind}, nil, true
-		default:
-			return match{at: -1}, found, true
+		var found []match
+		for _, at := range findAll(file, search, pass.eq) {
+			found = append(found, match{at: at, n: len(search), replace: replace, kind: pass.kind})
+		}
+		if m, ambiguous, ok := pick(found); ok {
+			return m, ambiguous, true
 		}
 	}
-	var shifts []match
-	for at := 0; at+len(search) <= len(file); at++ {
-		if r, ok := shifted(file[at:at+len(search)], search, replace); ok {
-			shifts = append(shifts, match{at: at, n: len(search), replace: r, kind: MatchIndentShift})
+	for _, pass := range []struct {
+		kind MatchKind
+		fit  func(window, search, replace []string) ([]string, bool)
+	}{{MatchIndentShift, shifted}, {MatchIndentStyle, restyled}} {
+		var found []match
+		for at := 0; at+len(search) <= len(file); at++ {
+			if r, ok := pass.fit(file[at:at+len(search)], search, replace); ok {
+				found = append(found, match{at: at, n: len(search), replace: r, kind: pass.kind})
+			}
+		}
+		if m, ambiguous, ok := pick(found); ok {
+			return m, ambiguous, true
 		}
 	}
-	switch len(shifts) {
+	return match{at: -1}, nil, false
+}
+
+// pick is a pass's outcome: its one match, or all of them when there are several, and whether
+// it found anything.
+func pick(found []match) (m match, ambiguous []match, ok bool) {
+	switch len(found) {
 	case 0:
 		return match{at: -1}, nil, false
 	case 1:
-		return shifts[0], nil, true
+		return found[0], nil, true
 	}
-	ambiguous = make([]int, len(shifts))
-	for i, s := range shifts {
-		ambiguous[i] = s.at
-	}
-	return match{at: -1}, ambiguous, true
+	return match{at: -1}, found, true
 }
 
 // findAll returns every line index where search starts in file under eq.
@@ -170,6 +184,120 @@ func shifted(window, search, replace []string) ([]string, bool) {
 		}
 	}
 	return out, true
+}
+
+// restyled reports whether window is search with its indentation written in tabs where the file
+// uses spaces, or the reverse, and returns replace re-indented in the file's style. The tab side
+// of each line is a number of tabs T (then, optionally, alignment spaces) and the space side a
+// width S; they correspond when S = u*T + c + alignment for one indent unit u (1 to 8 spaces) and
+// one offset c (a whole number of levels) across the block, so a block that is also shifted by
+// whole levels still matches.
+func restyled(window, search, replace []string) ([]string, bool) {
+	type pair struct{ st, ss, wt, ws int }
+	var pairs []pair
+	searchTabs, windowTabs := false, false
+	for i, s := range search {
+		w, s := trimRight(window[i]), trimRight(s)
+		if s == "" || w == "" {
+			if s != w {
+				return nil, false
+			}
+			continue
+		}
+		st, ss, srest, ok1 := indentOf(s)
+		wt, ws, wrest, ok2 := indentOf(w)
+		if !ok1 || !ok2 || srest != wrest {
+			return nil, false
+		}
+		searchTabs = searchTabs || st > 0
+		windowTabs = windowTabs || wt > 0
+		pairs = append(pairs, pair{st, ss, wt, ws})
+	}
+	// One side must use tabs and the other none.
+	if searchTabs == windowTabs {
+		return nil, false
+	}
+	pts := make([]indentPoint, len(pairs))
+	for i, p := range pairs {
+		if searchTabs {
+			pts[i] = indentPoint{tabs: p.st, align: p.ss, width: p.ws}
+		} else {
+			pts[i] = indentPoint{tabs: p.wt, align: p.ws, width: p.ss}
+		}
+	}
+	u, c, ok := indentFit(pts)
+	if !ok {
+		return nil, false
+	}
+	out := make([]string, len(replace))
+	for i, r := range replace {
+		tabs, spaces, rest, ok := indentOf(r)
+		switch {
+		case isBlank(r) || !ok:
+			out[i] = r
+		case searchTabs: // to spaces
+			out[i] = strings.Repeat(" ", max(0, u*tabs+c+spaces)) + rest
+		case tabs > 0: // already tabs: the model mixed styles; leave it
+			out[i] = r
+		default: // to tabs, what does not make a whole level staying spaces
+			width := max(0, spaces-c)
+			out[i] = strings.Repeat("\t", width/u) + strings.Repeat(" ", width%u) + rest
+		}
+	}
+	return out, true
+}
+
+// indentPoint is one line's indentation on both sides: tabs and alignment spaces on the tab side,
+// the width in spaces on the other.
+type indentPoint struct{ tabs, align, width int }
+
+// indentFit finds the indent unit u and offset c with width = u*tabs + c + align for every
+// point. With a single indentation level in the block the
+// offset is taken to be 0.
+func indentFit(pts []indentPoint) (u, c int, ok bool) {
+	if len(pts) == 0 {
+		return 0, 0, false
+	}
+	a := pts[0]
+	u = -1
+	for _, b := range pts[1:] {
+		if b.tabs != a.tabs {
+			dy, dt := (b.width-b.align)-(a.width-a.align), b.tabs-a.tabs
+			if dy%dt != 0 {
+				return 0, 0, false
+			}
+			u = dy / dt
+			break
+		}
+	}
+	if u == -1 { // one level only
+		if a.tabs == 0 || (a.width-a.align)%a.tabs != 0 {
+			return 0, 0, false
+		}
+		u = (a.width - a.align) / a.tabs
+	}
+	if u < 1 || u > 8 {
+		return 0, 0, false
+	}
+	c = a.width - a.align - u*a.tabs
+	if c%u != 0 { // a shift is by whole levels
+		return 0, 0, false
+	}
+	for _, p := range pts {
+		if p.width != u*p.tabs+c+p.align {
+			return 0, 0, false
+		}
+	}
+	return u, c, true
+}
+
+// indentOf splits a line into its leading tabs, the spaces that follow them and the rest. ok is
+// false for indentation of another shape (a tab after a space), whose width is anyone's guess.
+func indentOf(s string) (tabs, spaces int, rest string, ok bool) {
+	tabs = leading(s, '\t')
+	spaces = leading(s[tabs:], ' ')
+	rest = s[tabs+spaces:]
+	return tabs, spaces, rest, rest == "" || (rest[0] != '\t' && rest[0] != ' ')
 }
 
 // blankEdges counts the blank lines at the start and end of lines; for all-blank lines lead is

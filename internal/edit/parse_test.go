@@ -148,7 +148,9 @@ q
 		{"NEW FILE empty", md("NEW FILE: empty.txt\n'''\n'''\n"), []Edit{{Path: "empty.txt", NewFile: true}}},
 		{"NEW FILE followed by a SEARCH block is a SEARCH block", md("NEW FILE: c.go\n'''go\n<<<<<<< SEARCH\n=======\npackage c\n>>>>>>> REPLACE\n'''"),
 			[]Edit{{Path: "c.go", Replace: "package c\n"}}},
-		{"fenced code without markers and without NEW FILE is ignored", md("a.go\n'''go\npackage a\n'''\n"), nil},
+		{"fenced code under a path is the whole file", md("a.go\n'''go\npackage a\n'''\n"),
+			[]Edit{{Path: "a.go", Replace: "package a\n", Format: FormatWholeFile}}},
+		{"fenced code without a path is ignored", md("Like this:\n'''go\npackage a\n'''\n"), nil},
 		{"text around is ignored", md("Sure! Here you go.\n\na.go\n'''go\n<<<<<<< SEARCH\nold\n=======\nnew\n>>>>>>> REPLACE\n'''\n\nThis fixes it. ======= not a marker inline\n"), one},
 	}
 	for _, tt := range tests {

@@ -20,8 +20,8 @@ func ParseFailures(errs []ParseError) []Failure {
 }
 
 // FailureReport words failures as the message that goes back to the model: each failed edit with
-// its reason, the SEARCH section it sent and, when SEARCH was not found, the closest lines of the
-// file with their numbers, in the order of the answer. It returns "" when there are no failures.
+// its reason, the SEARCH section (or the diff hunk's expected lines) it sent and, when those were
+// not found, the closest lines of the file with their numbers, in the order of the answer. It returns "" when there are no failures.
 func FailureReport(failures []Failure) string {
 	if len(failures) == 0 {
 		return ""
@@ -42,7 +42,12 @@ func FailureReport(failures []Failure) string {
 			path = "(no path)"
 		}
 		fmt.Fprintf(&b, "\n## Failed edit %d: %s\n%s\n", i+1, path, f.Reason)
-		if f.Edit.Search != "" {
+		switch {
+		case f.Edit.Search == "" || f.Edit.Delete:
+		case f.Edit.Format == FormatDiff:
+			b.WriteString("\nThe lines your hunk expects in the file (its context and removed lines):\n")
+			writeFenced(&b, strings.Split(strings.TrimSuffix(f.Edit.Search, "\n"), "\n"), 0)
+		default:
 			b.WriteString("\nYour SEARCH section:\n")
 			writeFenced(&b, strings.Split(strings.TrimSuffix(f.Edit.Search, "\n"), "\n"), 0)
 		}

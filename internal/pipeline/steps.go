@@ -150,7 +150,8 @@ func (p *Pipeline) codegen(ctx context.Context, job *river.Job[CodegenArgs]) err
 			break
 		}
 		if report == "" {
-			report = "Your answer contained no SEARCH/REPLACE blocks. Give the edits in the required format."
+			report = "Your answer contained no edits: no SEARCH/REPLACE block, no file written whole under its path, no unified diff. " +
+				"Give the edits as SEARCH/REPLACE blocks, each under the file's path."
 		}
 		msgs = append(msgs, llm.Message{Role: llm.RoleAssistant, Content: answer},
 			llm.Message{Role: llm.RoleUser, Content: "Some edits could not be applied:\n\n" + report + "\nAnswer again with corrected blocks for those edits only."})
