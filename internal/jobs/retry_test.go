@@ -32,7 +32,7 @@ func (s *slowOnceIndexer) Index(ctx context.Context, _ *store.Project, _ func(st
 func TestIndexTimeoutTellsTheRetry(t *testing.T) {
 	dialects(t, func(t *testing.T, d string) {
 		cfg := testConfig()
-		cfg.Queues[KindIndex] = QueueConfig{Concurrency: 1, Timeout: 300 * time.Millisecond, MaxAttempts: 3, Backoff: time.Millisecond}
+		cfg.Queues[KindIndex] = QueueConfig{Concurrency: 1, Timeout: 5 * time.Second, MaxAttempts: 3, Backoff: time.Millisecond}
 		ix := &slowOnceIndexer{}
 		h := newHarnessWith(t, d, cfg, func(st store.Store, ws *river.Workers) {
 			river.AddWorker(ws, NewIndexWorker(cfg, st, ix, NewEvents(st, NewHub()), slog.New(slog.DiscardHandler)))
