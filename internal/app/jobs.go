@@ -15,7 +15,6 @@ import (
 	"github.com/vibecoder/vibecoder/internal/httpapi"
 	"github.com/vibecoder/vibecoder/internal/jobs"
 	"github.com/vibecoder/vibecoder/internal/pipeline"
-	"github.com/vibecoder/vibecoder/internal/store/postgres"
 )
 
 // jobsConfig is the job system's configuration from the process configuration.
@@ -93,7 +92,7 @@ func (a *App) buildJobs(work bool) error {
 	if a.Indexer != nil {
 		deps.EnqueueIndex = a.Jobs.EnqueueIndex
 	}
-	if _, ok := a.Store.(*postgres.Store); ok {
+	if a.Store.Queue().EventsAcrossProcesses() {
 		deps.Poll = max(deps.Poll, 5*time.Second) // NOTIFY wakes streams; polling is the fallback
 	}
 	a.HTTP.EnableJobs(deps)
@@ -105,9 +104,7 @@ func (a *App) buildJobs(work bool) error {
 // to finish, then are cancelled and return to the queue.
 func (a *App) StartBackground(ctx context.Context) (func(), error) {
 	lctx, cancelListen := context.WithCancel(context.WithoutCancel(ctx))
-	if pg, ok := a.Store.(*postgres.Store); ok {
-		go pg.Listen(lctx, "vibecoder_events", func(string) { a.Hub.Notify() })
-	}
+	go a.Store.Queue().WatchEvents(lctx, a.Hub.Notify)
 	if err := a.Jobs.Start(context.WithoutCancel(ctx)); err != nil {
 		cancelListen()
 		return nil, err

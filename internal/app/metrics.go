@@ -2,19 +2,15 @@ package app
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"log/slog"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vibecoder/vibecoder/internal/auth"
 	"github.com/vibecoder/vibecoder/internal/httpapi"
 	"github.com/vibecoder/vibecoder/internal/observe"
-	"github.com/vibecoder/vibecoder/internal/store/postgres"
-	"github.com/vibecoder/vibecoder/internal/store/sqlite"
 )
 
 // jobCountInterval is how often the queue depth is counted in the database.
@@ -26,16 +22,16 @@ const jobCountInterval = 5 * time.Second
 // database pool. It runs once the components exist.
 func (a *App) enableMetrics(ctx context.Context) error {
 	m := observe.NewMetrics(observe.MetricsConfig{})
+	for _, p := range a.Store.Pools() {
+		stats := p.Stats
+		if err := m.AddDBPool(p.Name, func() observe.DBPoolStats {
+			s := stats()
+			return observe.DBPoolStats{MaxOpen: s.MaxOpen, InUse: s.InUse, Idle: s.Idle, WaitCount: s.WaitCount, WaitDuration: s.WaitDuration}
+		}); err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+	}
 	var err error
-	switch s := a.Store.(type) {
-	case *sqlite.Store:
-		err = m.AddDBPool("sqlite_writer", sqlPoolStats(s.Writer()))
-	case *postgres.Store:
-		err = m.AddDBPool("postgres", pgxPoolStats(s.Pool()))
-	}
-	if err != nil {
-		return fmt.Errorf("metrics: %w", err)
-	}
 	if g := a.LLM; g != nil {
 		g.SetObserver(m)
 		st := g.Stats()
@@ -106,21 +102,5 @@ func (a *App) countJobs(ctx context.Context, m *observe.Metrics) {
 			return
 		case <-t.C:
 		}
-	}
-}
-
-func sqlPoolStats(db *sql.DB) func() observe.DBPoolStats {
-	return func() observe.DBPoolStats {
-		s := db.Stats()
-		return observe.DBPoolStats{MaxOpen: int64(s.MaxOpenConnections), InUse: int64(s.InUse), Idle: int64(s.Idle),
-			WaitCount: s.WaitCount, WaitDuration: s.WaitDuration}
-	}
-}
-
-func pgxPoolStats(p *pgxpool.Pool) func() observe.DBPoolStats {
-	return func() observe.DBPoolStats {
-		s := p.Stat()
-		return observe.DBPoolStats{MaxOpen: int64(s.MaxConns()), InUse: int64(s.AcquiredConns()), Idle: int64(s.IdleConns()),
-			WaitCount: s.EmptyAcquireCount(), WaitDuration: s.EmptyAcquireWaitTime()}
 	}
 }

@@ -2,32 +2,11 @@ package jobs
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
-	"github.com/riverqueue/river/riverdriver/riversqlite"
 )
-
-// completeTx marks job completed inside tx (the store transaction's driver tx).
-func completeTx[T river.JobArgs](ctx context.Context, tx any, job *river.Job[T]) error {
-	var err error
-	switch t := tx.(type) {
-	case *sql.Tx:
-		_, err = river.JobCompleteTx[*riversqlite.Driver](ctx, t, job)
-	case pgx.Tx:
-		_, err = river.JobCompleteTx[*riverpgxv5.Driver](ctx, t, job)
-	default:
-		err = fmt.Errorf("jobs: no River driver for transaction %T", tx)
-	}
-	if err != nil {
-		return fmt.Errorf("complete job %d: %w", job.ID, err)
-	}
-	return nil
-}
 
 // Advance ends a pipeline step exactly once: in one transaction it runs before (the
 // step's writes, e.g. the execution's new state), inserts the next step's job (when
@@ -36,7 +15,7 @@ func completeTx[T river.JobArgs](ctx context.Context, tx any, job *river.Job[T])
 // successor enqueued twice.
 func Advance[T river.JobArgs](ctx context.Context, q *Queue, job *river.Job[T], userID, projectID uuid.UUID, executionID *uuid.UUID,
 	next river.JobArgs, before func(ctx context.Context) error) error {
-	return q.st.InTx(ctx, userID, func(ctx context.Context, tx any) error {
+	return q.st.InTx(ctx, userID, func(ctx context.Context) error {
 		if before != nil {
 			if err := before(ctx); err != nil {
 				return err
@@ -48,7 +27,7 @@ func Advance[T river.JobArgs](ctx context.Context, q *Queue, job *river.Job[T], 
 			if !ok {
 				return fmt.Errorf("jobs: unknown kind %q", kind)
 			}
-			row, err := q.c.insertTx(ctx, tx, next, &river.InsertOpts{Queue: kind, MaxAttempts: qc.MaxAttempts, Metadata: metadata(ctx)})
+			row, err := q.c.InsertTx(ctx, next, &river.InsertOpts{Queue: kind, MaxAttempts: qc.MaxAttempts, Metadata: metadata(ctx)})
 			if err != nil {
 				return fmt.Errorf("insert %s job: %w", kind, err)
 			}
@@ -57,6 +36,9 @@ func Advance[T river.JobArgs](ctx context.Context, q *Queue, job *river.Job[T], 
 				return err
 			}
 		}
-		return completeTx(ctx, tx, job)
+		if err := q.c.CompleteTx(ctx, job.JobRow); err != nil {
+			return fmt.Errorf("complete job %d: %w", job.ID, err)
+		}
+		return nil
 	})
 }

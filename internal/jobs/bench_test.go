@@ -2,15 +2,14 @@ package jobs
 
 import (
 	"context"
-	"database/sql"
 	"log/slog"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 )
 
 // Job-system benchmarks (run with: go test -run '^$' -bench Jobs -benchtime 1x ./internal/jobs/).
@@ -62,13 +61,9 @@ func insertMany(ctx context.Context, q *Queue, n int) error {
 		if len(params) == 0 {
 			return nil
 		}
-		var err error
-		switch c := q.c.(type) {
-		case riverClient[*sql.Tx]:
-			_, err = c.InsertManyFast(ctx, params)
-		case riverClient[pgx.Tx]:
-			_, err = c.InsertManyFast(ctx, params)
-		}
+		_, err := q.c.(interface {
+			InsertManyFast(context.Context, []river.InsertManyParams) (int, error)
+		}).InsertManyFast(ctx, params)
 		params = params[:0]
 		return err
 	}
@@ -128,14 +123,10 @@ func BenchmarkJobsInsertToStart(b *testing.B) {
 				_ = q.Stop(sctx)
 			}()
 			for range b.N * n {
-				var err error
 				opts := &river.InsertOpts{Queue: "bench_noop", MaxAttempts: 1}
-				switch c := q.c.(type) {
-				case riverClient[*sql.Tx]:
-					_, err = c.Insert(ctx, noopArgs{}, opts)
-				case riverClient[pgx.Tx]:
-					_, err = c.Insert(ctx, noopArgs{}, opts)
-				}
+				_, err := q.c.(interface {
+					Insert(context.Context, river.JobArgs, *river.InsertOpts) (*rivertype.JobInsertResult, error)
+				}).Insert(ctx, noopArgs{}, opts)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -139,7 +139,7 @@ func (q *Queue) indexCancelled(ctx context.Context, ref store.JobRef) error {
 	if p.IndexStatus != store.IndexQueued {
 		return nil
 	}
-	rows, err := q.c.unfinished(ctx, KindIndex, 500)
+	rows, err := q.unfinished(ctx, KindIndex, 500)
 	if err != nil {
 		return fmt.Errorf("list index jobs: %w", err)
 	}

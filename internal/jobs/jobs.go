@@ -6,7 +6,6 @@ package jobs
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,15 +13,10 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
-	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/vibecoder/vibecoder/internal/store"
-	"github.com/vibecoder/vibecoder/internal/store/postgres"
-	"github.com/vibecoder/vibecoder/internal/store/sqlite"
 )
 
 // Job kinds; each has a queue of the same name.
@@ -140,40 +134,12 @@ func (p Policy[T]) NextRetry(j *river.Job[T]) time.Time {
 	return time.Now().Add(p.backoff(max(j.Attempt, 1)))
 }
 
-// client hides River's transaction type parameter (*sql.Tx or pgx.Tx).
-type client interface {
-	Start(ctx context.Context) error
-	Stop(ctx context.Context) error
-	StopAndCancel(ctx context.Context) error
-	insertTx(ctx context.Context, tx any, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobRow, error)
-	JobGet(ctx context.Context, id int64) (*rivertype.JobRow, error)
-	JobCancel(ctx context.Context, id int64) (*rivertype.JobRow, error)
-	JobRetry(ctx context.Context, id int64) (*rivertype.JobRow, error)
-	list(ctx context.Context, ids []int64) ([]*rivertype.JobRow, error)
-	unfinished(ctx context.Context, kind string, limit int) ([]*rivertype.JobRow, error)
-}
-
-type riverClient[TTx any] struct {
-	*river.Client[TTx]
-}
-
-func (c riverClient[TTx]) insertTx(ctx context.Context, tx any, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobRow, error) {
-	t, ok := tx.(TTx)
-	if !ok {
-		return nil, fmt.Errorf("jobs: transaction is %T, not the queue's %T", tx, *new(TTx))
-	}
-	res, err := c.InsertTx(ctx, t, args, opts)
-	if err != nil {
-		return nil, err
-	}
-	return res.Job, nil
-}
-
-func (c riverClient[TTx]) list(ctx context.Context, ids []int64) ([]*rivertype.JobRow, error) {
+// list returns the rows of the jobs ids.
+func (q *Queue) list(ctx context.Context, ids []int64) ([]*rivertype.JobRow, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	res, err := c.JobList(ctx, river.NewJobListParams().IDs(ids...).First(len(ids)))
+	res, err := q.c.JobList(ctx, river.NewJobListParams().IDs(ids...).First(len(ids)))
 	if err != nil {
 		return nil, err
 	}
@@ -181,8 +147,8 @@ func (c riverClient[TTx]) list(ctx context.Context, ids []int64) ([]*rivertype.J
 }
 
 // unfinished lists up to limit jobs of kind that are waiting or running, newest first.
-func (c riverClient[TTx]) unfinished(ctx context.Context, kind string, limit int) ([]*rivertype.JobRow, error) {
-	res, err := c.JobList(ctx, river.NewJobListParams().Kinds(kind).
+func (q *Queue) unfinished(ctx context.Context, kind string, limit int) ([]*rivertype.JobRow, error) {
+	res, err := q.c.JobList(ctx, river.NewJobListParams().Kinds(kind).
 		States(rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
 			rivertype.JobStateRunning, rivertype.JobStateScheduled).
 		OrderBy(river.JobListOrderByID, river.SortOrderDesc).First(limit))
@@ -195,7 +161,7 @@ func (c riverClient[TTx]) unfinished(ctx context.Context, kind string, limit int
 // Queue is the job system of one process.
 type Queue struct {
 	st      store.Store
-	c       client
+	c       store.JobClient
 	log     *slog.Logger
 	cfg     Config
 	working bool
@@ -225,25 +191,11 @@ func New(st store.Store, workers *river.Workers, log *slog.Logger, cfg Config) (
 			rc.Queues[k] = river.QueueConfig{MaxWorkers: max(qc.Concurrency, 1)}
 		}
 	}
-	q := &Queue{st: st, log: log, cfg: cfg, working: workers != nil}
-	switch s := st.(type) {
-	case *sqlite.Store:
-		rc.PollOnly = true
-		c, err := river.NewClient(riversqlite.New(s.Writer()), rc)
-		if err != nil {
-			return nil, fmt.Errorf("job queue: %w", err)
-		}
-		q.c = riverClient[*sql.Tx]{c}
-	case *postgres.Store:
-		c, err := river.NewClient(riverpgxv5.New(s.Pool()), rc)
-		if err != nil {
-			return nil, fmt.Errorf("job queue: %w", err)
-		}
-		q.c = riverClient[pgx.Tx]{c}
-	default:
-		return nil, fmt.Errorf("jobs: no River driver for store %T", st)
+	c, err := st.Queue().NewClient(rc)
+	if err != nil {
+		return nil, err
 	}
-	return q, nil
+	return &Queue{st: st, c: c, log: log, cfg: cfg, working: workers != nil}, nil
 }
 
 // Start starts working jobs (a no-op for an insert-only queue).

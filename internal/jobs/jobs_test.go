@@ -259,8 +259,8 @@ func TestUnknownKindIsNeverDiscarded(t *testing.T) {
 			t.Fatal(err)
 		}
 		var id int64
-		err = h.st.InTx(t.Context(), h.user, func(ctx context.Context, tx any) error {
-			row, err := newer.c.insertTx(ctx, tx, futureArgs{}, &river.InsertOpts{Queue: "test_echo", MaxAttempts: 1})
+		err = h.st.InTx(t.Context(), h.user, func(ctx context.Context) error {
+			row, err := newer.c.InsertTx(ctx, futureArgs{}, &river.InsertOpts{Queue: "test_echo", MaxAttempts: 1})
 			if err != nil {
 				return err
 			}

@@ -59,13 +59,13 @@ func (q *Queue) Enqueue(ctx context.Context, userID, projectID uuid.UUID, execut
 		return nil, fmt.Errorf("jobs: unknown kind %q", kind)
 	}
 	var out Job
-	err := q.st.InTx(ctx, userID, func(ctx context.Context, tx any) error {
+	err := q.st.InTx(ctx, userID, func(ctx context.Context) error {
 		if before != nil {
 			if err := before(ctx); err != nil {
 				return err
 			}
 		}
-		row, err := q.c.insertTx(ctx, tx, args, &river.InsertOpts{Queue: kind, MaxAttempts: qc.MaxAttempts, Metadata: metadata(ctx)})
+		row, err := q.c.InsertTx(ctx, args, &river.InsertOpts{Queue: kind, MaxAttempts: qc.MaxAttempts, Metadata: metadata(ctx)})
 		if err != nil {
 			return fmt.Errorf("insert %s job: %w", kind, err)
 		}
@@ -92,7 +92,7 @@ func (q *Queue) List(ctx context.Context, userID, projectID uuid.UUID, beforeJob
 	for i, r := range refs {
 		ids[i] = r.JobID
 	}
-	rows, err := q.c.list(ctx, ids)
+	rows, err := q.list(ctx, ids)
 	if err != nil {
 		return nil, fmt.Errorf("list jobs: %w", err)
 	}

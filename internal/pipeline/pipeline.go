@@ -382,7 +382,7 @@ func (p *Pipeline) finish(ctx context.Context, memo *stepMemo, userID, execID uu
 	now := store.Now()
 	d.done("failed", msg)
 	e.Status, e.Error, e.FinishedAt = status, msg, &now
-	err = p.Store.InTx(ctx, userID, func(ctx context.Context, _ any) error {
+	err = p.Store.InTx(ctx, userID, func(ctx context.Context) error {
 		if err := p.save(ctx, e, d); err != nil {
 			return err
 		}

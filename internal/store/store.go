@@ -330,10 +330,14 @@ type Store interface {
 	Audit
 
 	// InTx runs fn in one write transaction as userID. Store calls made with the context
-	// fn receives join the transaction, and tx is the driver's own transaction (*sql.Tx
-	// on SQLite, pgx.Tx on PostgreSQL), so the job queue can insert a job that commits
-	// or rolls back together with the rows it drives.
-	InTx(ctx context.Context, userID uuid.UUID, fn func(ctx context.Context, tx any) error) error
+	// fn receives join the transaction, and so do the job queue's inserts and
+	// completions (JobClient.InsertTx, CompleteTx): a job commits or rolls back together
+	// with the rows it drives.
+	InTx(ctx context.Context, userID uuid.UUID, fn func(ctx context.Context) error) error
+	// Queue is the job queue on this database.
+	Queue() JobQueue
+	// Pools are the store's connection pools, for metrics.
+	Pools() []Pool
 
 	// Dialect names the database: "sqlite" or "postgres".
 	Dialect() string

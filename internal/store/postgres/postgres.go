@@ -148,9 +148,9 @@ type boundTx struct {
 // InTx implements store.Store: fn runs in one transaction as userID (row-level
 // security applies); tenant store calls made with the context fn receives join it, and
 // tx is the pgx.Tx for the job queue's InsertTx.
-func (s *Store) InTx(ctx context.Context, userID uuid.UUID, fn func(ctx context.Context, tx any) error) error {
+func (s *Store) InTx(ctx context.Context, userID uuid.UUID, fn func(ctx context.Context) error) error {
 	return s.tenantTx(ctx, userID, func(tx pgx.Tx) error {
-		return fn(context.WithValue(ctx, txKey{}, boundTx{tx: tx, userID: userID}), tx)
+		return fn(context.WithValue(ctx, txKey{}, boundTx{tx: tx, userID: userID}))
 	})
 }
 

@@ -120,7 +120,15 @@ func wantNotFound(t *testing.T, what string, err error) {
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store { return newStore(t) })
+	storetest.Run(t, func(t *testing.T) store.Store { return newStore(t) }, func(ctx context.Context, s store.Store, userID uuid.UUID, q string) error {
+		return pgx.BeginFunc(ctx, s.(*postgres.Store).Pool(), func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, "SELECT set_config('app.user_id', $1, true)", userID.String()); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, q)
+			return err
+		})
+	})
 }
 
 func TestMigrateTwice(t *testing.T) {

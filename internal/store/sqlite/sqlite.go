@@ -82,7 +82,17 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
 	writer.SetMaxIdleConns(1)
 	writer.SetConnMaxLifetime(0)
 	writer.SetConnMaxIdleTime(0)
-	if err := writer.PingContext(ctx); err != nil {
+	// Switching a new file to WAL can answer SQLITE_BUSY without waiting while another
+	// process does the same (SQLite does not call the busy handler there): try again.
+	err = writer.PingContext(ctx)
+	for wait := 10 * time.Millisecond; err != nil && strings.Contains(err.Error(), "SQLITE_BUSY") && wait < 5*time.Second; wait *= 2 {
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+		err = writer.PingContext(ctx)
+	}
+	if err != nil {
 		writer.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
@@ -284,9 +294,9 @@ func (s *Store) r(ctx context.Context) querier {
 // InTx implements store.Store: fn runs in one write transaction; store calls made with
 // the context fn receives join it, and tx is the *sql.Tx for the job queue's InsertTx.
 // SQLite has no row-level security, so userID only documents whose transaction it is.
-func (s *Store) InTx(ctx context.Context, _ uuid.UUID, fn func(ctx context.Context, tx any) error) error {
+func (s *Store) InTx(ctx context.Context, _ uuid.UUID, fn func(ctx context.Context) error) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		return fn(context.WithValue(ctx, txKey{}, tx), tx)
+		return fn(context.WithValue(ctx, txKey{}, tx))
 	})
 }
 

@@ -1,9 +1,12 @@
 package sqlite_test
 
 import (
+	"context"
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/google/uuid"
 
 	"github.com/vibecoder/vibecoder/internal/store"
 	"github.com/vibecoder/vibecoder/internal/store/sqlite"
@@ -27,6 +30,9 @@ func TestConformance(t *testing.T) {
 		s := open(t, filepath.Join(t.TempDir(), "vibecoder.db"))
 		t.Cleanup(func() { s.Close() })
 		return s
+	}, func(ctx context.Context, s store.Store, _ uuid.UUID, q string) error {
+		_, err := s.(*sqlite.Store).Writer().ExecContext(ctx, q)
+		return err
 	})
 }
 

@@ -2,7 +2,6 @@ package storetest
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"reflect"
 	"strconv"
@@ -10,7 +9,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/vibecoder/vibecoder/internal/store"
 )
@@ -38,13 +36,13 @@ func auditActions(list []store.AuditEntry) []string {
 }
 
 // testAudit runs the audit trail's cases in order on one store (the first needs it empty).
-func testAudit(t *testing.T, s store.Store) {
+func testAudit(t *testing.T, s store.Store, exec Exec) {
 	for _, tc := range []struct {
 		name string
 		fn   func(t *testing.T, s store.Store)
 	}{
 		{"AppendAndList", testAuditAppendList},
-		{"AppendOnly", testAuditAppendOnly},
+		{"AppendOnly", func(t *testing.T, s store.Store) { testAuditAppendOnly(t, s, exec) }},
 		{"InTx", testAuditInTx},
 		{"ResourceOwner", testResourceOwner},
 	} {
@@ -174,26 +172,9 @@ func testAuditAppendList(t *testing.T, s store.Store) {
 	}
 }
 
-// execTx runs a statement without arguments on InTx's driver transaction.
-func execTx(ctx context.Context, tx any, q string) error {
-	switch tx := tx.(type) {
-	case interface {
-		ExecContext(context.Context, string, ...any) (sql.Result, error)
-	}:
-		_, err := tx.ExecContext(ctx, q)
-		return err
-	case interface {
-		Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
-	}:
-		_, err := tx.Exec(ctx, q)
-		return err
-	}
-	return nil
-}
-
 // testAuditAppendOnly: the database itself refuses to change or remove an entry, even
 // for a statement that bypasses the store, and the entry survives.
-func testAuditAppendOnly(t *testing.T, s store.Store) {
+func testAuditAppendOnly(t *testing.T, s store.Store, exec Exec) {
 	u := newUser(t, s)
 	e := &store.AuditEntry{ActorID: &u.ID, Action: "user.signup", TargetType: "user", TargetID: u.ID.String()}
 	must(t, s.AppendAudit(ctx(t), e))
@@ -202,7 +183,7 @@ func testAuditAppendOnly(t *testing.T, s store.Store) {
 		"UPDATE audit_log SET actor_id = NULL",
 		"DELETE FROM audit_log",
 	} {
-		err := s.InTx(ctx(t), u.ID, func(ctx context.Context, tx any) error { return execTx(ctx, tx, q) })
+		err := exec(ctx(t), s, u.ID, q)
 		if err == nil {
 			t.Errorf("%s: succeeded on the append-only audit log", q)
 		}
@@ -219,14 +200,14 @@ func testAuditInTx(t *testing.T, s store.Store) {
 	u := newUser(t, s)
 	kept := &store.AuditEntry{ActorID: &u.ID, Action: "test.intx.kept"}
 	anon := &store.AuditEntry{Action: "test.intx.anonymous", Outcome: store.OutcomeFailure}
-	must(t, s.InTx(ctx(t), u.ID, func(ctx context.Context, _ any) error {
+	must(t, s.InTx(ctx(t), u.ID, func(ctx context.Context) error {
 		if err := s.AppendAudit(ctx, kept); err != nil {
 			return err
 		}
 		return s.AppendAudit(ctx, anon)
 	}))
 	rolled := &store.AuditEntry{ActorID: &u.ID, Action: "test.intx.rolled_back"}
-	_ = s.InTx(ctx(t), u.ID, func(ctx context.Context, _ any) error {
+	_ = s.InTx(ctx(t), u.ID, func(ctx context.Context) error {
 		if err := s.AppendAudit(ctx, rolled); err != nil {
 			t.Fatalf("AppendAudit in InTx: %v", err)
 		}

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riverqueue/river"
+
 	"github.com/vibecoder/vibecoder/internal/store"
 )
 
@@ -16,10 +18,7 @@ func testInTx(t *testing.T, s store.Store) {
 	p := newProject(t, s, u)
 	boom := errors.New("boom")
 	var tk store.Task
-	err := s.InTx(ctx(t), u.ID, func(ctx context.Context, tx any) error {
-		if tx == nil {
-			t.Fatal("InTx gave no driver transaction")
-		}
+	err := s.InTx(ctx(t), u.ID, func(ctx context.Context) error {
 		tk = store.Task{UserID: u.ID, ProjectID: p.ID, Title: "rolled back"}
 		if err := s.CreateTask(ctx, &tk); err != nil {
 			return err
@@ -37,7 +36,7 @@ func testInTx(t *testing.T, s store.Store) {
 	wantErr(t, err, store.ErrNotFound, "task of a rolled-back transaction")
 
 	var e store.Execution
-	must(t, s.InTx(ctx(t), u.ID, func(ctx context.Context, _ any) error {
+	must(t, s.InTx(ctx(t), u.ID, func(ctx context.Context) error {
 		tk = store.Task{UserID: u.ID, ProjectID: p.ID, Title: "kept"}
 		if err := s.CreateTask(ctx, &tk); err != nil {
 			return err
@@ -158,5 +157,60 @@ func testUsageByDay(t *testing.T, s store.Store) {
 	}
 	if later, _ := s.UsageByDay(ctx(t), a.ID, day2.Add(time.Hour)); len(later) != 0 {
 		t.Fatalf("since filter: %+v", later)
+	}
+}
+
+// queueArgs is a job kind no worker knows, for inserting only.
+type queueArgs struct {
+	N int `json:"n"`
+}
+
+func (queueArgs) Kind() string { return "storetest_queue" }
+
+// testQueue: the dialect's job queue inserts jobs in the store transaction of the
+// context — rolled back with it, committed with it — refuses an insert outside one, and
+// counts what is waiting.
+func testQueue(t *testing.T, s store.Store) {
+	u := newUser(t, s)
+	c, err := s.Queue().NewClient(&river.Config{SkipUnknownJobCheck: true})
+	must(t, err)
+	opts := &river.InsertOpts{Queue: "storetest_queue"}
+	if _, err := c.InsertTx(ctx(t), queueArgs{N: 0}, opts); err == nil {
+		t.Fatal("a job was inserted outside a store transaction")
+	}
+	boom := errors.New("boom")
+	var rolled int64
+	err = s.InTx(ctx(t), u.ID, func(ctx context.Context) error {
+		row, err := c.InsertTx(ctx, queueArgs{N: 1}, opts)
+		if err != nil {
+			return err
+		}
+		rolled = row.ID
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("InTx: %v", err)
+	}
+	if _, err := c.JobGet(ctx(t), rolled); err == nil {
+		t.Fatal("a job inserted in a rolled-back transaction exists")
+	}
+	var kept int64
+	must(t, s.InTx(ctx(t), u.ID, func(ctx context.Context) error {
+		row, err := c.InsertTx(ctx, queueArgs{N: 2}, opts)
+		if err == nil {
+			kept = row.ID
+		}
+		return err
+	}))
+	if j, err := c.JobGet(ctx(t), kept); err != nil || j.Kind != "storetest_queue" {
+		t.Fatalf("the committed job: %+v, %v", j, err)
+	}
+	counts, err := s.Queue().CountActive(ctx(t))
+	must(t, err)
+	if counts["storetest_queue"]["available"] != 1 {
+		t.Fatalf("CountActive = %v, want one available storetest_queue job", counts)
+	}
+	if len(s.Pools()) == 0 || s.Pools()[0].Stats().MaxOpen <= 0 {
+		t.Errorf("pools %+v: want at least one with a connection limit", s.Pools())
 	}
 }

@@ -16,8 +16,14 @@ import (
 	"github.com/vibecoder/vibecoder/internal/store"
 )
 
-// Run runs the suite. open returns a freshly migrated, empty store for one subtest.
-func Run(t *testing.T, open func(t *testing.T) store.Store) {
+// Exec runs one statement on a store's database directly, bypassing the store, in a
+// transaction of userID's (as InTx would begin it): the suite uses it to check what
+// the database itself refuses.
+type Exec func(ctx context.Context, s store.Store, userID uuid.UUID, q string) error
+
+// Run runs the suite. open returns a freshly migrated, empty store for one subtest;
+// exec is the dialect's way around the store.
+func Run(t *testing.T, open func(t *testing.T) store.Store, exec Exec) {
 	tests := []struct {
 		name string
 		fn   func(t *testing.T, s store.Store)
@@ -40,13 +46,14 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"BudgetConcurrent", testBudgetConcurrent},
 		{"MigrateIsIdempotent", testMigrateIdempotent},
 		{"InTx", testInTx},
+		{"Queue", testQueue},
 		{"JobRefsAndEvents", testJobRefsAndEvents},
 		{"Heartbeats", testHeartbeats},
 		{"UsageByDay", testUsageByDay},
 		{"ChunksReplaceAndSearch", testChunksReplaceAndSearch},
 		{"ChunksEmbeddings", testChunksEmbeddings},
 		{"ChunksTenantIsolation", testChunksTenantIsolation},
-		{"Audit", testAudit},
+		{"Audit", func(t *testing.T, s store.Store) { testAudit(t, s, exec) }},
 		{"NULText", testNULText},
 	}
 	for _, tc := range tests {

@@ -183,7 +183,7 @@ func testUsageAllOrNone(t *testing.T, s store.Store) {
 		long[i].ID = uuid.Nil // InsertUsage filled them in
 	}
 	errRollback := errors.New("roll back")
-	err = s.InTx(ctx(t), b.ID, func(ctx context.Context, _ any) error {
+	err = s.InTx(ctx(t), b.ID, func(ctx context.Context) error {
 		if err := s.InsertUsage(ctx, long[:70]); err != nil {
 			return err
 		}
@@ -195,11 +195,11 @@ func testUsageAllOrNone(t *testing.T, s store.Store) {
 	for i := range long {
 		long[i].ID = uuid.Nil
 	}
-	must(t, s.InTx(ctx(t), b.ID, func(ctx context.Context, _ any) error { return s.InsertUsage(ctx, long[:70]) }))
+	must(t, s.InTx(ctx(t), b.ID, func(ctx context.Context) error { return s.InsertUsage(ctx, long[:70]) }))
 	// A refused batch inside a transaction writes none of its rows; the transaction,
 	// which handles the error, commits what else it did.
 	missingProject := store.NewID()
-	must(t, s.InTx(ctx(t), b.ID, func(ctx context.Context, _ any) error {
+	must(t, s.InTx(ctx(t), b.ID, func(ctx context.Context) error {
 		bad := []store.LLMUsage{good(b), good(b), {UserID: b.ID, ProjectID: &missingProject, Provider: "openai", Model: "gpt"}}
 		wantErr(t, s.InsertUsage(ctx, bad), store.ErrNotFound, "a refused batch in a transaction")
 		return nil
