@@ -15,7 +15,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/vibecoder/vibecoder/internal/audit"
 	"github.com/vibecoder/vibecoder/internal/auth"
 	"github.com/vibecoder/vibecoder/internal/config"
 	"github.com/vibecoder/vibecoder/internal/gitops"
@@ -47,9 +46,8 @@ type App struct {
 	Jobs   *jobs.Queue
 	Hub    *jobs.Hub
 	Events *jobs.Events
-	// Index indexes and searches repositories; Indexer is it as the index job sees it.
+	// Index indexes and searches repositories.
 	Index    *index.Indexer
-	Indexer  jobs.Indexer
 	Pipeline *pipeline.Pipeline
 	// Repos is the repository policy every part uses (registration, index, pipeline);
 	// Git runs git for the indexer and the pipeline.
@@ -156,14 +154,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		a.Close()
 		return nil, err
 	}
-	a.Indexer = indexJobs{ix: ix}
 	a.Index = ix
 	a.HTTP.EnableSearch(ix)
 	if err := a.buildJobs(cfg.Workers); err != nil {
 		a.Close()
 		return nil, err
 	}
-	a.Pipeline.Audit = audit.New(st, log) // the HTTP server records its own entries
 	previewKey, err := web.LoadPreviewKey(filepath.Join(cfg.DataDir, "preview.key"))
 	if err != nil {
 		a.Close()

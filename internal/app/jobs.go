@@ -13,18 +13,22 @@ import (
 
 	"github.com/vibecoder/vibecoder/internal/gitops"
 	"github.com/vibecoder/vibecoder/internal/httpapi"
+	"github.com/vibecoder/vibecoder/internal/index"
 	"github.com/vibecoder/vibecoder/internal/jobs"
 	"github.com/vibecoder/vibecoder/internal/pipeline"
+	"github.com/vibecoder/vibecoder/internal/store"
 )
 
 // jobsConfig is the job system's configuration from the process configuration.
 func (a *App) jobsConfig() (jobs.Config, error) {
-	queues, err := jobs.ParseQueues(a.Config.JobQueues)
+	kinds := append([]jobs.Kind{index.JobKind}, pipeline.JobKinds...)
+	queues, err := jobs.ParseQueues(kinds, a.Config.JobQueues)
 	if err != nil {
 		return jobs.Config{}, err
 	}
 	host, _ := os.Hostname()
 	return jobs.Config{
+		Kinds:        kinds,
 		Queues:       queues,
 		RescueAfter:  a.Config.JobRescueAfter,
 		PollInterval: a.Config.JobPollInterval,
@@ -42,6 +46,9 @@ func (a *App) buildJobs(work bool) error {
 	}
 	a.Hub = jobs.NewHub()
 	a.Events = jobs.NewEvents(a.Store, a.Hub)
+	// The queue exists before its workers, which enqueue on it; Connect then makes the
+	// River client that works them.
+	a.Jobs = jobs.NewQueue(a.Store, a.Log, cfg)
 	pl, err := a.buildPipeline(pipeline.Config{
 		DataDir:         a.Config.DataDir,
 		MaxRepairs:      a.Config.MaxRepairs,
@@ -59,14 +66,12 @@ func (a *App) buildJobs(work bool) error {
 	var workers *river.Workers
 	if work {
 		workers = river.NewWorkers()
-		river.AddWorker(workers, jobs.NewIndexWorker(cfg, a.Store, a.Indexer, a.Events, a.Log))
+		river.AddWorker(workers, index.NewWorker(cfg, a.Store, a.Index, a.Events, a.Log))
 		pl.Register(workers)
 	}
-	a.Jobs, err = jobs.New(a.Store, workers, a.Log, cfg)
-	if err != nil {
+	if err := a.Jobs.Connect(workers); err != nil {
 		return err
 	}
-	pl.Queue = a.Jobs // the steps enqueue their successors
 	a.health.SetJobs(func(ctx context.Context) (int, int64, error) {
 		workers, err := a.Store.LiveWorkers(ctx, time.Now().Add(-heartbeatTTL))
 		if err != nil {
@@ -89,8 +94,8 @@ func (a *App) buildJobs(work bool) error {
 	a.Pipeline = pl
 	a.HTTP.EnableRuns(pl)
 	deps := httpapi.JobsDeps{Queue: a.Jobs, Hub: a.Hub, Poll: a.Config.JobPollInterval}
-	if a.Indexer != nil {
-		deps.EnqueueIndex = a.Jobs.EnqueueIndex
+	if a.Index != nil {
+		deps.EnqueueIndex = func(ctx context.Context, p *store.Project) (*jobs.Job, error) { return index.Enqueue(ctx, a.Jobs, p) }
 	}
 	if a.Store.Queue().EventsAcrossProcesses() {
 		deps.Poll = max(deps.Poll, 5*time.Second) // NOTIFY wakes streams; polling is the fallback
@@ -110,7 +115,7 @@ func (a *App) StartBackground(ctx context.Context) (func(), error) {
 		return nil, err
 	}
 	if a.Jobs.Working() {
-		a.Log.Info("working jobs", slog.Any("kinds", jobs.Kinds))
+		a.Log.Info("working jobs", slog.Any("kinds", a.Jobs.Kinds()))
 		go a.heartbeat(lctx, a.Jobs.Config().ID)
 	}
 	return func() {

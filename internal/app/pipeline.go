@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"github.com/vibecoder/vibecoder/internal/audit"
 	"log/slog"
 	"time"
 
@@ -46,5 +47,5 @@ func (a *App) buildPipeline(jobsCfg pipeline.Config) (*pipeline.Pipeline, error)
 		slog.String("disk_limit", iso.DiskLimit), slog.Int64("disk_bytes", a.Config.SandboxDisk),
 		slog.Bool("unsandboxed_allowed", a.Config.AllowUnsandboxed))
 	return pipeline.New(pipeline.Deps{Store: a.Store, Queue: a.Jobs, Gateway: a.LLM, Index: a.Index, Sandbox: sb, Git: a.Git,
-		Events: a.Events, Log: a.Log}, jobsCfg), nil
+		Events: a.Events, Log: a.Log, Audit: audit.New(a.Store, a.Log)}, jobsCfg), nil
 }

@@ -12,7 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/vibecoder/vibecoder/internal/jobs"
+	"github.com/vibecoder/vibecoder/internal/index"
 	"github.com/vibecoder/vibecoder/internal/store"
 )
 
@@ -148,7 +148,7 @@ func TestJobsAPI(t *testing.T) {
 		var ids []int64
 		for range 3 {
 			// This server does not work jobs (the harness does not start them), so they wait.
-			j, err := e.app.Jobs.Enqueue(t.Context(), uid, puid, nil, jobs.IndexArgs{UserID: uid, ProjectID: puid}, nil)
+			j, err := e.app.Jobs.Enqueue(t.Context(), uid, puid, nil, index.Args{UserID: uid, ProjectID: puid}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

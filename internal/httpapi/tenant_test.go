@@ -15,7 +15,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/vibecoder/vibecoder/internal/jobs"
+	"github.com/vibecoder/vibecoder/internal/index"
 	"github.com/vibecoder/vibecoder/internal/store"
 )
 
@@ -123,7 +123,7 @@ func TestCrossTenant(t *testing.T) {
 			t.Fatal(err)
 		}
 		ids["execution"] = ex.ID.String()
-		job, err := e.app.Jobs.Enqueue(ctx, aliceID, uuid.MustParse(ids["project"]), &ex.ID, jobs.IndexArgs{UserID: aliceID, ProjectID: uuid.MustParse(ids["project"])}, nil)
+		job, err := e.app.Jobs.Enqueue(ctx, aliceID, uuid.MustParse(ids["project"]), &ex.ID, index.Args{UserID: aliceID, ProjectID: uuid.MustParse(ids["project"])}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -19,17 +19,17 @@ import (
 	"github.com/vibecoder/vibecoder/internal/store"
 )
 
-// Job kinds; each has a queue of the same name.
-const (
-	KindIndex   = "index"
-	KindCodegen = "codegen"
-	KindTestrun = "testrun"
-	KindReview  = "review"
-	KindPR      = "pr"
-)
-
-// Kinds lists every job kind.
-var Kinds = []string{KindIndex, KindCodegen, KindTestrun, KindReview, KindPR}
+// Kind is a job kind as its owner declares it (the pipeline its steps, the indexer
+// its index job): its name, which is also its queue's, its queue's defaults, and what
+// to do when one of its jobs is cancelled before any worker ran it.
+type Kind struct {
+	Name  string
+	Queue QueueConfig
+	// Cancelled, when set, is told of a job of this kind cancelled while it waited:
+	// no worker will see that cancellation, so whatever the job's rows say about it is
+	// the owner's to settle.
+	Cancelled func(ctx context.Context, q *Queue, ref store.JobRef) error
+}
 
 // QueueConfig tunes one kind's queue.
 type QueueConfig struct {
@@ -39,20 +39,12 @@ type QueueConfig struct {
 	Backoff     time.Duration // first retry delay, doubled per attempt (with jitter), capped at an hour
 }
 
-// DefaultQueues are the queue settings unless configured otherwise.
-func DefaultQueues() map[string]QueueConfig {
-	return map[string]QueueConfig{
-		KindIndex:   {Concurrency: 2, Timeout: 30 * time.Minute, MaxAttempts: 3, Backoff: 10 * time.Second},
-		KindCodegen: {Concurrency: 4, Timeout: 15 * time.Minute, MaxAttempts: 3, Backoff: 15 * time.Second},
-		KindTestrun: {Concurrency: 2, Timeout: 20 * time.Minute, MaxAttempts: 2, Backoff: 15 * time.Second},
-		KindReview:  {Concurrency: 4, Timeout: 10 * time.Minute, MaxAttempts: 3, Backoff: 15 * time.Second},
-		KindPR:      {Concurrency: 2, Timeout: 5 * time.Minute, MaxAttempts: 5, Backoff: 30 * time.Second},
-	}
-}
-
 // Config tunes the job system.
 type Config struct {
-	Queues map[string]QueueConfig // by kind; missing kinds take DefaultQueues
+	// Kinds are the job kinds this process knows, with their queues' defaults.
+	Kinds []Kind
+	// Queues overrides queue settings by kind (ParseQueues reads them from text).
+	Queues map[string]QueueConfig
 	// RescueAfter is how long a job may sit "running" before it is presumed lost (its
 	// process died) and put back to the queue. Default: the longest timeout + 5 minutes.
 	RescueAfter time.Duration
@@ -76,7 +68,10 @@ func (c Config) Normalized() Config {
 }
 
 func (c *Config) defaults() {
-	q := DefaultQueues()
+	q := map[string]QueueConfig{}
+	for _, k := range c.Kinds {
+		q[k.Name] = k.Queue
+	}
 	for k, v := range c.Queues {
 		q[k] = v
 	}
@@ -146,8 +141,8 @@ func (q *Queue) list(ctx context.Context, ids []int64) ([]*rivertype.JobRow, err
 	return res.Jobs, nil
 }
 
-// unfinished lists up to limit jobs of kind that are waiting or running, newest first.
-func (q *Queue) unfinished(ctx context.Context, kind string, limit int) ([]*rivertype.JobRow, error) {
+// Unfinished lists up to limit jobs of kind that are waiting or running, newest first.
+func (q *Queue) Unfinished(ctx context.Context, kind string, limit int) ([]*rivertype.JobRow, error) {
 	res, err := q.c.JobList(ctx, river.NewJobListParams().Kinds(kind).
 		States(rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
 			rivertype.JobStateRunning, rivertype.JobStateScheduled).
@@ -167,35 +162,66 @@ type Queue struct {
 	working bool
 }
 
-// New builds the job system. With workers nil it can insert and manage jobs but does
-// not work them (an API-only process); otherwise it works the kinds registered in
-// workers, one queue each, and never fetches a kind it does not know — such jobs wait
-// for a process that does instead of failing here.
+// New builds the job system: NewQueue, then Connect with workers. With workers nil it
+// can insert and manage jobs but does not work them (an API-only process).
 func New(st store.Store, workers *river.Workers, log *slog.Logger, cfg Config) (*Queue, error) {
+	q := NewQueue(st, log, cfg)
+	if err := q.Connect(workers); err != nil {
+		return nil, err
+	}
+	return q, nil
+}
+
+// NewQueue returns the job system, not yet connected to River: workers that insert
+// jobs (the pipeline's steps enqueue their successors) are built with it, registered,
+// and then Connect makes the River client that works them.
+func NewQueue(st store.Store, log *slog.Logger, cfg Config) *Queue {
 	cfg.defaults()
+	return &Queue{st: st, log: log, cfg: cfg}
+}
+
+// Connect makes the River client. With workers nil the queue can insert and manage
+// jobs but does not work them; otherwise it works the kinds registered in workers, one
+// queue each, and never fetches a kind it does not know — such jobs wait for a process
+// that does instead of failing here.
+func (q *Queue) Connect(workers *river.Workers) error {
 	rc := &river.Config{
-		Logger:               log.With(slog.String("component", "river")),
-		FetchPollInterval:    cfg.PollInterval,
-		RescueStuckJobsAfter: cfg.RescueAfter,
-		SoftStopTimeout:      cfg.SoftStop,
+		Logger:               q.log.With(slog.String("component", "river")),
+		FetchPollInterval:    q.cfg.PollInterval,
+		FetchCooldown:        q.cfg.FetchCooldown,
+		RescueStuckJobsAfter: q.cfg.RescueAfter,
+		SoftStopTimeout:      q.cfg.SoftStop,
 		FetchOnlyKnownKinds:  true,
 		// A process may enqueue kinds that only other processes work.
 		SkipUnknownJobCheck: true,
-		ID:                  cfg.ID,
+		ID:                  q.cfg.ID,
 		JobTimeout:          -1, // each worker sets its kind's timeout
 	}
 	if workers != nil {
 		rc.Workers = workers
 		rc.Queues = map[string]river.QueueConfig{}
-		for k, qc := range cfg.Queues {
+		for k, qc := range q.cfg.Queues {
 			rc.Queues[k] = river.QueueConfig{MaxWorkers: max(qc.Concurrency, 1)}
 		}
 	}
-	c, err := st.Queue().NewClient(rc)
+	c, err := q.st.Queue().NewClient(rc)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return &Queue{st: st, c: c, log: log, cfg: cfg, working: workers != nil}, nil
+	q.c, q.working = c, workers != nil
+	return nil
+}
+
+// Store is the store the queue's jobs and their refs live in.
+func (q *Queue) Store() store.Store { return q.st }
+
+// Kinds names the kinds this queue knows.
+func (q *Queue) Kinds() []string {
+	var out []string
+	for _, k := range q.cfg.Kinds {
+		out = append(out, k.Name)
+	}
+	return out
 }
 
 // Start starts working jobs (a no-op for an insert-only queue).
@@ -226,13 +252,19 @@ func (q *Queue) Working() bool { return q.working }
 func (q *Queue) Config() Config { return q.cfg }
 
 // ParseQueues turns per-kind settings (concurrency, timeout, attempts, backoff) into
-// queue configurations over the defaults, rejecting unknown kinds, keys and values.
-func ParseQueues(in map[string]map[string]string) (map[string]QueueConfig, error) {
-	out := DefaultQueues()
+// queue configurations over the kinds' defaults, rejecting unknown kinds, keys and
+// values.
+func ParseQueues(kinds []Kind, in map[string]map[string]string) (map[string]QueueConfig, error) {
+	out := map[string]QueueConfig{}
+	var names []string
+	for _, k := range kinds {
+		out[k.Name] = k.Queue
+		names = append(names, k.Name)
+	}
 	for kind, kv := range in {
 		qc, ok := out[kind]
 		if !ok {
-			return nil, fmt.Errorf("unknown job kind %q (kinds: %v)", kind, Kinds)
+			return nil, fmt.Errorf("unknown job kind %q (kinds: %v)", kind, names)
 		}
 		for k, v := range kv {
 			var err error

@@ -141,11 +141,16 @@ func (q *Queue) Cancel(ctx context.Context, userID uuid.UUID, jobID int64) (*Job
 	if err != nil {
 		return nil, fmt.Errorf("cancel job %d: %w", jobID, err)
 	}
-	if ref.Kind == KindIndex && row.State == rivertype.JobStateCancelled {
-		// It will never run, so no worker will tell the project.
-		if err := q.indexCancelled(ctx, *ref); err != nil {
-			q.log.WarnContext(ctx, "record a cancelled index job on its project", slog.Int64("job_id", jobID),
-				slog.String("project_id", ref.ProjectID.String()), slog.Any("error", err))
+	if row.State == rivertype.JobStateCancelled {
+		// It will never run, so no worker will tell its rows: its kind's owner does.
+		for _, k := range q.cfg.Kinds {
+			if k.Name != ref.Kind || k.Cancelled == nil {
+				continue
+			}
+			if err := k.Cancelled(ctx, q, *ref); err != nil {
+				q.log.WarnContext(ctx, "settle a cancelled job", slog.String("kind", ref.Kind), slog.Int64("job_id", jobID),
+					slog.String("project_id", ref.ProjectID.String()), slog.Any("error", err))
+			}
 		}
 	}
 	j := view(*ref, row)

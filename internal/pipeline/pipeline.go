@@ -109,6 +109,22 @@ func New(d Deps, cfg Config) *Pipeline {
 	return &Pipeline{Deps: d, cfg: cfg}
 }
 
+// The steps' job kinds, each its queue's name.
+const (
+	KindCodegen = "codegen"
+	KindTestrun = "testrun"
+	KindReview  = "review"
+	KindPR      = "pr"
+)
+
+// JobKinds declares the steps to the job system, with their queues' defaults.
+var JobKinds = []jobs.Kind{
+	{Name: KindCodegen, Queue: jobs.QueueConfig{Concurrency: 4, Timeout: 15 * time.Minute, MaxAttempts: 3, Backoff: 15 * time.Second}},
+	{Name: KindTestrun, Queue: jobs.QueueConfig{Concurrency: 2, Timeout: 20 * time.Minute, MaxAttempts: 2, Backoff: 15 * time.Second}},
+	{Name: KindReview, Queue: jobs.QueueConfig{Concurrency: 4, Timeout: 10 * time.Minute, MaxAttempts: 3, Backoff: 15 * time.Second}},
+	{Name: KindPR, Queue: jobs.QueueConfig{Concurrency: 2, Timeout: 5 * time.Minute, MaxAttempts: 5, Backoff: 30 * time.Second}},
+}
+
 // Step job arguments: the execution they advance.
 type (
 	CodegenArgs struct {
@@ -121,23 +137,23 @@ type (
 )
 
 // Kind implements river.JobArgs.
-func (CodegenArgs) Kind() string { return jobs.KindCodegen }
+func (CodegenArgs) Kind() string { return KindCodegen }
 
 // Kind implements river.JobArgs.
-func (TestrunArgs) Kind() string { return jobs.KindTestrun }
+func (TestrunArgs) Kind() string { return KindTestrun }
 
 // Kind implements river.JobArgs.
-func (ReviewArgs) Kind() string { return jobs.KindReview }
+func (ReviewArgs) Kind() string { return KindReview }
 
 // Kind implements river.JobArgs.
-func (PRArgs) Kind() string { return jobs.KindPR }
+func (PRArgs) Kind() string { return KindPR }
 
 // Register adds the step workers to a River workers bundle.
 func (p *Pipeline) Register(w *river.Workers) {
-	river.AddWorker(w, &stepWorker[CodegenArgs]{Policy: jobs.PolicyFor[CodegenArgs](p.cfg.Jobs, jobs.KindCodegen), p: p, run: p.codegen})
-	river.AddWorker(w, &stepWorker[TestrunArgs]{Policy: jobs.PolicyFor[TestrunArgs](p.cfg.Jobs, jobs.KindTestrun), p: p, run: p.testrun})
-	river.AddWorker(w, &stepWorker[ReviewArgs]{Policy: jobs.PolicyFor[ReviewArgs](p.cfg.Jobs, jobs.KindReview), p: p, run: p.review})
-	river.AddWorker(w, &stepWorker[PRArgs]{Policy: jobs.PolicyFor[PRArgs](p.cfg.Jobs, jobs.KindPR), p: p, run: p.pr})
+	river.AddWorker(w, &stepWorker[CodegenArgs]{Policy: jobs.PolicyFor[CodegenArgs](p.cfg.Jobs, KindCodegen), p: p, run: p.codegen})
+	river.AddWorker(w, &stepWorker[TestrunArgs]{Policy: jobs.PolicyFor[TestrunArgs](p.cfg.Jobs, KindTestrun), p: p, run: p.testrun})
+	river.AddWorker(w, &stepWorker[ReviewArgs]{Policy: jobs.PolicyFor[ReviewArgs](p.cfg.Jobs, KindReview), p: p, run: p.review})
+	river.AddWorker(w, &stepWorker[PRArgs]{Policy: jobs.PolicyFor[PRArgs](p.cfg.Jobs, KindPR), p: p, run: p.pr})
 }
 
 // Step is one entry of an execution's timeline.
@@ -278,8 +294,8 @@ func (w *stepWorker[T]) Work(ctx context.Context, job *river.Job[T]) (err error)
 		if e, d, lerr := w.p.recall(cctx, memo, userID, execID); lerr == nil && !terminal(e.Status) {
 			d.done("failed", err.Error())
 			_ = w.p.save(cctx, e, d)
+			w.p.emitE(cctx, e, "step.retry", map[string]any{"step": job.Kind, "attempt": job.Attempt, "error": err.Error()})
 		}
-		w.p.emit(cctx, userID, execID, "step.retry", map[string]any{"step": job.Kind, "attempt": job.Attempt, "error": err.Error()})
 	}
 	return err
 }
@@ -330,16 +346,6 @@ func (p *Pipeline) save(ctx context.Context, e *store.Execution, d *Details) err
 	}
 	e.Details = b
 	return p.Store.UpdateExecution(ctx, e)
-}
-
-func (p *Pipeline) emit(ctx context.Context, userID, execID uuid.UUID, typ string, data any) {
-	e, err := p.Store.GetExecution(ctx, userID, execID)
-	if err != nil {
-		return
-	}
-	if err := p.Events.Emit(ctx, userID, e.ProjectID, &execID, typ, data); err != nil {
-		p.Log.Warn("execution event", slog.String("execution_id", execID.String()), slog.Any("error", err))
-	}
 }
 
 func (p *Pipeline) emitE(ctx context.Context, e *store.Execution, typ string, data any) {
@@ -543,7 +549,7 @@ func (p *Pipeline) Run(ctx context.Context, userID, taskID uuid.UUID, coderID, r
 		return nil, nil, err
 	}
 	b, _ := json.Marshal(d)
-	e := &store.Execution{ID: store.NewID(), UserID: userID, TaskID: taskID, Status: store.ExecQueued, Step: jobs.KindCodegen, Details: b}
+	e := &store.Execution{ID: store.NewID(), UserID: userID, TaskID: taskID, Status: store.ExecQueued, Step: KindCodegen, Details: b}
 	job, err := p.Queue.Enqueue(ctx, userID, task.ProjectID, &e.ID, CodegenArgs{UserID: userID, ExecutionID: e.ID}, func(ctx context.Context) error {
 		if err := p.Store.CreateExecution(ctx, e); err != nil {
 			return err

@@ -105,7 +105,7 @@ func (p *Pipeline) codegen(ctx context.Context, job *river.Job[CodegenArgs]) err
 	}
 	e, d, task, proj := st.e, st.d, st.task, st.proj
 	attempt := d.Attempt + 1
-	if err := p.begin(ctx, e, d, jobs.KindCodegen, attempt); err != nil {
+	if err := p.begin(ctx, e, d, KindCodegen, attempt); err != nil {
 		return err
 	}
 	ws, err := p.workspace(ctx, e, d, proj)
@@ -169,7 +169,7 @@ func (p *Pipeline) codegen(ctx context.Context, job *river.Job[CodegenArgs]) err
 	d.Diff, d.Attempt = diff, attempt
 	d.done("succeeded", "")
 	p.emitE(ctx, e, "diff", map[string]any{"attempt": attempt, "diff": truncate(diff, 200000)})
-	e.Step = jobs.KindTestrun
+	e.Step = KindTestrun
 	err = jobs.Advance(ctx, p.Queue, job, e.UserID, e.ProjectID, &e.ID, TestrunArgs(job.Args), func(ctx context.Context) error {
 		return p.save(ctx, e, d)
 	})
@@ -287,7 +287,7 @@ func (p *Pipeline) testrun(ctx context.Context, job *river.Job[TestrunArgs]) err
 		return err
 	}
 	e, d, proj := st.e, st.d, st.proj
-	if err := p.begin(ctx, e, d, jobs.KindTestrun, d.Attempt); err != nil {
+	if err := p.begin(ctx, e, d, KindTestrun, d.Attempt); err != nil {
 		return err
 	}
 	ws, err := p.workspace(ctx, e, d, proj)
@@ -353,7 +353,7 @@ func (p *Pipeline) review(ctx context.Context, job *river.Job[ReviewArgs]) error
 		return err
 	}
 	e, d, task := st.e, st.d, st.task
-	if err := p.begin(ctx, e, d, jobs.KindReview, d.Attempt); err != nil {
+	if err := p.begin(ctx, e, d, KindReview, d.Attempt); err != nil {
 		return err
 	}
 	reviewer, err := p.agentOf(ctx, e.UserID, d.ReviewerAgentID, store.RoleReviewer)
@@ -426,7 +426,7 @@ func (p *Pipeline) pr(ctx context.Context, job *river.Job[PRArgs]) error {
 		return err
 	}
 	e, d, task, proj := st.e, st.d, st.task, st.proj
-	if err := p.begin(ctx, e, d, jobs.KindPR, d.Attempt); err != nil {
+	if err := p.begin(ctx, e, d, KindPR, d.Attempt); err != nil {
 		return err
 	}
 	ws, err := p.workspace(ctx, e, d, proj)

@@ -1,4 +1,4 @@
-package jobs
+package index
 
 import (
 	"context"
@@ -6,49 +6,74 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 	"go.opentelemetry.io/otel/attribute"
 
+	"github.com/vibecoder/vibecoder/internal/gitops"
+	"github.com/vibecoder/vibecoder/internal/jobs"
 	"github.com/vibecoder/vibecoder/internal/observe"
 	"github.com/vibecoder/vibecoder/internal/store"
 )
 
-// IndexArgs are an index job's arguments.
-type IndexArgs struct {
+// KindIndex is the index job's kind, and its queue's name.
+const KindIndex = "index"
+
+// JobKind declares the index job to the job system: its queue's defaults, and how a
+// cancelled index job that never ran is settled on its project.
+var JobKind = jobs.Kind{
+	Name:      KindIndex,
+	Queue:     jobs.QueueConfig{Concurrency: 2, Timeout: 30 * time.Minute, MaxAttempts: 3, Backoff: 10 * time.Second},
+	Cancelled: cancelled,
+}
+
+// Args are an index job's arguments.
+type Args struct {
 	UserID    uuid.UUID `json:"user_id"`
 	ProjectID uuid.UUID `json:"project_id"`
 }
 
 // Kind implements river.JobArgs.
-func (IndexArgs) Kind() string { return KindIndex }
+func (Args) Kind() string { return KindIndex }
 
-// Indexer indexes one project's repository, reporting progress as it goes and
-// returning a summary (encoded into the final event).
-type Indexer interface {
-	Index(ctx context.Context, p *store.Project, progress func(typ string, data any)) (summary any, err error)
+// Runner indexes one project's repository, reporting progress as it goes (the
+// Indexer; tests stand in for it).
+type Runner interface {
+	Index(ctx context.Context, p *store.Project, progress func(Event)) (Stats, error)
 }
 
-// IndexWorker runs index jobs: the project's index status goes indexing → ready (or
-// failed), with progress events on the project's stream.
-type IndexWorker struct {
-	Policy[IndexArgs]
+// Worker runs index jobs: the project's index status goes indexing → ready (or
+// failed, or queued again when River will retry), with progress events on the
+// project's stream. A repository the policy refuses is not retried.
+type Worker struct {
+	jobs.Policy[Args]
 	st      store.Store
-	indexer Indexer
-	events  *Events
+	indexer Runner
+	events  *jobs.Events
 	log     *slog.Logger
 }
 
-// NewIndexWorker returns the worker for index jobs under cfg.
-func NewIndexWorker(cfg Config, st store.Store, ix Indexer, ev *Events, log *slog.Logger) *IndexWorker {
-	return &IndexWorker{Policy: PolicyFor[IndexArgs](cfg, KindIndex), st: st, indexer: ix, events: ev, log: log}
+// NewWorker returns the worker for index jobs under cfg.
+func NewWorker(cfg jobs.Config, st store.Store, ix Runner, ev *jobs.Events, log *slog.Logger) *Worker {
+	return &Worker{Policy: jobs.PolicyFor[Args](cfg, KindIndex), st: st, indexer: ix, events: ev, log: log}
+}
+
+// Enqueue queues an index job for the project, marking it queued in the same
+// transaction.
+func Enqueue(ctx context.Context, q *jobs.Queue, p *store.Project) (*jobs.Job, error) {
+	return q.Enqueue(ctx, p.UserID, p.ID, nil, Args{UserID: p.UserID, ProjectID: p.ID}, func(ctx context.Context) error {
+		cp := *p
+		cp.IndexStatus = store.IndexQueued
+		return q.Store().UpdateProject(ctx, &cp)
+	})
 }
 
 // Work implements river.Worker.
-func (w *IndexWorker) Work(ctx context.Context, j *river.Job[IndexArgs]) (err error) {
-	ctx = WithJobContext(ctx, j.Metadata)
+func (w *Worker) Work(ctx context.Context, j *river.Job[Args]) (err error) {
+	ctx = jobs.WithJobContext(ctx, j.Metadata)
 	ctx, span := observe.StartSpan(ctx, "job index", attribute.Int64("job.id", j.ID), attribute.Int("job.attempt", j.Attempt),
 		attribute.String("project.id", j.Args.ProjectID.String()))
 	defer func() { observe.EndSpan(span, err) }()
@@ -71,7 +96,10 @@ func (w *IndexWorker) Work(ctx context.Context, j *river.Job[IndexArgs]) (err er
 		return err
 	}
 	emit("index.started", map[string]any{"job_id": j.ID, "attempt": j.Attempt})
-	summary, err := w.indexer.Index(ctx, p, emit)
+	summary, err := w.indexer.Index(ctx, p, func(ev Event) { emit("index.progress", ev) })
+	if errors.Is(err, gitops.ErrRepoForbidden) || errors.Is(err, gitops.ErrRepoInvalid) {
+		err = river.JobCancel(err) // the policy refused the repository: no retry changes that
+	}
 	// The status must be written even when the job's context has ended.
 	sctx := context.WithoutCancel(ctx)
 	cur, gerr := w.st.GetProject(sctx, a.UserID, a.ProjectID)
@@ -112,24 +140,15 @@ func (w *IndexWorker) Work(ctx context.Context, j *river.Job[IndexArgs]) (err er
 	return nil
 }
 
-// EnqueueIndex queues an index job for the project, marking it queued in the same
-// transaction.
-func (q *Queue) EnqueueIndex(ctx context.Context, p *store.Project) (*Job, error) {
-	return q.Enqueue(ctx, p.UserID, p.ID, nil, IndexArgs{UserID: p.UserID, ProjectID: p.ID}, func(ctx context.Context) error {
-		cp := *p
-		cp.IndexStatus = store.IndexQueued
-		return q.st.UpdateProject(ctx, &cp)
-	})
-}
-
-// indexCancelled settles a project's index status after one of its index jobs was
+// cancelled settles a project's index status after one of its index jobs was
 // cancelled before it ran, when no worker will: the project is "queued" because of that
 // job, and stays so only while another index job of the project is waiting; one running
 // makes it "indexing", none at all "cancelled". (A running job's cancellation reaches its
 // worker, which records it.) Only the newest unfinished index jobs are looked at; a
 // project with an older one still waiting beyond them shows "cancelled" until it starts.
-func (q *Queue) indexCancelled(ctx context.Context, ref store.JobRef) error {
-	p, err := q.st.GetProject(ctx, ref.UserID, ref.ProjectID)
+func cancelled(ctx context.Context, q *jobs.Queue, ref store.JobRef) error {
+	st := q.Store()
+	p, err := st.GetProject(ctx, ref.UserID, ref.ProjectID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}
@@ -139,13 +158,13 @@ func (q *Queue) indexCancelled(ctx context.Context, ref store.JobRef) error {
 	if p.IndexStatus != store.IndexQueued {
 		return nil
 	}
-	rows, err := q.unfinished(ctx, KindIndex, 500)
+	rows, err := q.Unfinished(ctx, KindIndex, 500)
 	if err != nil {
 		return fmt.Errorf("list index jobs: %w", err)
 	}
 	status := store.IndexCancelled
 	for _, row := range rows {
-		var a IndexArgs
+		var a Args
 		if row.ID == ref.JobID || json.Unmarshal(row.EncodedArgs, &a) != nil || a.ProjectID != ref.ProjectID {
 			continue
 		}
@@ -159,5 +178,5 @@ func (q *Queue) indexCancelled(ctx context.Context, ref store.JobRef) error {
 		return nil
 	}
 	p.IndexStatus = status
-	return q.st.UpdateProject(ctx, p)
+	return st.UpdateProject(ctx, p)
 }
