@@ -159,52 +159,76 @@ func credentialHeader(name string) bool {
 // Load reads the configuration through getenv (os.Getenv in production) and reports
 // every invalid value at once.
 func Load(getenv func(string) string) (Config, error) {
-	get := func(key, def string) string {
-		if v := strings.TrimSpace(getenv(key)); v != "" {
-			return v
-		}
-		return def
-	}
+	l := &loader{getenv: getenv}
 	c := Config{
-		DatabaseURL:   get("DATABASE_URL", ""),
-		RedisURL:      get("REDIS_URL", ""),
-		DataDir:       get("VIBECODER_DATA_DIR", "./data"),
-		Addr:          get("VIBECODER_ADDR", ":8080"),
-		WorkerAddr:    get("VIBECODER_WORKER_ADDR", ""),
-		LogLevelRaw:   strings.ToLower(get("LOG_LEVEL", "info")),
-		LogtailToken:  get("LOGTAIL_SOURCE_TOKEN", ""),
-		LogtailURL:    get("LOGTAIL_INGEST_URL", "https://in.logs.betterstack.com"),
-		OpenAIKey:     get("OPENAI_API_KEY", ""),
-		OpenAIBaseURL: get("OPENAI_BASE_URL", ""),
-		AnthropicKey:  get("ANTHROPIC_API_KEY", ""),
-		GoogleKey:     get("GOOGLE_API_KEY", ""),
-		XAIKey:        get("XAI_API_KEY", ""),
-		GitHubToken:   get("GITHUB_TOKEN", ""),
+		DatabaseURL:   l.get("DATABASE_URL", ""),
+		RedisURL:      l.get("REDIS_URL", ""),
+		DataDir:       l.get("VIBECODER_DATA_DIR", "./data"),
+		Addr:          l.get("VIBECODER_ADDR", ":8080"),
+		WorkerAddr:    l.get("VIBECODER_WORKER_ADDR", ""),
+		LogLevelRaw:   strings.ToLower(l.get("LOG_LEVEL", "info")),
+		LogtailToken:  l.get("LOGTAIL_SOURCE_TOKEN", ""),
+		LogtailURL:    l.get("LOGTAIL_INGEST_URL", "https://in.logs.betterstack.com"),
+		OpenAIKey:     l.get("OPENAI_API_KEY", ""),
+		OpenAIBaseURL: l.get("OPENAI_BASE_URL", ""),
+		AnthropicKey:  l.get("ANTHROPIC_API_KEY", ""),
+		GoogleKey:     l.get("GOOGLE_API_KEY", ""),
+		XAIKey:        l.get("XAI_API_KEY", ""),
+		GitHubToken:   l.get("GITHUB_TOKEN", ""),
 
-		AnthropicBaseURL: get("ANTHROPIC_BASE_URL", ""),
-		GoogleBaseURL:    get("GOOGLE_BASE_URL", ""),
-		XAIBaseURL:       get("XAI_BASE_URL", ""),
-		DefaultModel:     get("VIBECODER_DEFAULT_MODEL", ""),
-		CacheScope:       get("VIBECODER_CACHE_SCOPE", "user"),
-		PricesFile:       get("VIBECODER_PRICES_FILE", ""),
-		EmbeddingModel:   get("VIBECODER_EMBEDDING_MODEL", ""),
+		AnthropicBaseURL: l.get("ANTHROPIC_BASE_URL", ""),
+		GoogleBaseURL:    l.get("GOOGLE_BASE_URL", ""),
+		XAIBaseURL:       l.get("XAI_BASE_URL", ""),
+		DefaultModel:     l.get("VIBECODER_DEFAULT_MODEL", ""),
+		CacheScope:       l.get("VIBECODER_CACHE_SCOPE", "user"),
+		PricesFile:       l.get("VIBECODER_PRICES_FILE", ""),
+		EmbeddingModel:   l.get("VIBECODER_EMBEDDING_MODEL", ""),
 	}
-	c.OTelEndpoint = get("OTEL_EXPORTER_OTLP_ENDPOINT", "")
-	c.OTelServiceName = get("OTEL_SERVICE_NAME", "vibecoder")
-	c.OTelHeaders = strings.Trim(get("OTEL_EXPORTER_OTLP_HEADERS", "")+","+get("OTEL_EXPORTER_OTLP_TRACES_HEADERS", ""), ",")
-	var errs []error
-	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{key}, args...)...))
+	c.OTelEndpoint = l.get("OTEL_EXPORTER_OTLP_ENDPOINT", "")
+	c.OTelServiceName = l.get("OTEL_SERVICE_NAME", "vibecoder")
+	c.OTelHeaders = strings.Trim(l.get("OTEL_EXPORTER_OTLP_HEADERS", "")+","+l.get("OTEL_EXPORTER_OTLP_TRACES_HEADERS", ""), ",")
+	l.server(&c)
+	l.llm(&c)
+	l.jobs(&c)
+	l.pipeline(&c)
+	l.auth(&c)
+	if len(l.errs) > 0 {
+		return Config{}, fmt.Errorf("invalid configuration:\n  %w", joinLines(l.errs))
 	}
+	return c, nil
+}
 
+// loader reads environment variables and collects every invalid one.
+type loader struct {
+	getenv func(string) string
+	errs   []error
+}
+
+// get returns key's value, trimmed, or def when it is unset or blank.
+func (l *loader) get(key, def string) string {
+	if v := strings.TrimSpace(l.getenv(key)); v != "" {
+		return v
+	}
+	return def
+}
+
+// bad records that key is invalid.
+func (l *loader) bad(key, format string, args ...any) {
+	l.errs = append(l.errs, fmt.Errorf("%s: "+format, append([]any{key}, args...)...))
+}
+
+// server checks the process's own settings: database and Redis URLs, addresses, logs,
+// telemetry, request limits, shutdown, sessions, metrics.
+func (l *loader) server(c *Config) {
+	var err error
 	if c.DatabaseURL != "" {
 		if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-			bad("DATABASE_URL", "must be a postgres:// or postgresql:// URL")
+			l.bad("DATABASE_URL", "must be a postgres:// or postgresql:// URL")
 		}
 	}
 	if c.RedisURL != "" {
 		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
-			bad("REDIS_URL", "must be a redis:// or rediss:// URL with a host")
+			l.bad("REDIS_URL", "must be a redis:// or rediss:// URL with a host")
 		}
 	}
 	for _, a := range []struct{ name, v string }{{"VIBECODER_ADDR", c.Addr}, {"VIBECODER_WORKER_ADDR", c.WorkerAddr}} {
@@ -212,9 +236,9 @@ func Load(getenv func(string) string) (Config, error) {
 			continue
 		}
 		if _, port, err := net.SplitHostPort(a.v); err != nil {
-			bad(a.name, "must be host:port or :port, got %q", a.v)
+			l.bad(a.name, "must be host:port or :port, got %q", a.v)
 		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-			bad(a.name, "port %q is not a number in 0-65535", port)
+			l.bad(a.name, "port %q is not a number in 0-65535", port)
 		}
 	}
 	switch c.LogLevelRaw {
@@ -227,7 +251,7 @@ func Load(getenv func(string) string) (Config, error) {
 	case "error":
 		c.LogLevel = slog.LevelError
 	default:
-		bad("LOG_LEVEL", "must be one of debug, info, warn, error; got %q", c.LogLevelRaw)
+		l.bad("LOG_LEVEL", "must be one of debug, info, warn, error; got %q", c.LogLevelRaw)
 	}
 	for key, raw := range map[string]string{"LOGTAIL_INGEST_URL": c.LogtailURL, "OTEL_EXPORTER_OTLP_ENDPOINT": c.OTelEndpoint, "OPENAI_BASE_URL": c.OpenAIBaseURL,
 		"ANTHROPIC_BASE_URL": c.AnthropicBaseURL, "GOOGLE_BASE_URL": c.GoogleBaseURL, "XAI_BASE_URL": c.XAIBaseURL} {
@@ -235,73 +259,108 @@ func Load(getenv func(string) string) (Config, error) {
 			continue
 		}
 		if u, err := url.Parse(raw); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad(key, "must be an http:// or https:// URL")
+			l.bad(key, "must be an http:// or https:// URL")
 		}
 	}
 
+	if c.MaxBodyBytes, err = parseInt(l.get("VIBECODER_MAX_BODY_BYTES", "1048576"), 1024, 1<<30); err != nil {
+		l.bad("VIBECODER_MAX_BODY_BYTES", "%v", err)
+	}
+	if c.ShutdownTimeout, err = parseDuration(l.get("VIBECODER_SHUTDOWN_TIMEOUT", "30s"), time.Second, time.Hour); err != nil {
+		l.bad("VIBECODER_SHUTDOWN_TIMEOUT", "%v", err)
+	}
+	if c.SessionTTL, err = parseDuration(l.get("VIBECODER_SESSION_TTL", "168h"), time.Minute, 90*24*time.Hour); err != nil {
+		l.bad("VIBECODER_SESSION_TTL", "%v", err)
+	}
+	if c.SecureCookies, err = strconv.ParseBool(l.get("VIBECODER_SECURE_COOKIES", "false")); err != nil {
+		l.bad("VIBECODER_SECURE_COOKIES", "must be true or false")
+	}
+	c.MetricsToken = l.get("VIBECODER_METRICS_TOKEN", "")
+	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
+		l.bad("VIBECODER_METRICS_TOKEN", "must be at least 16 characters")
+	}
+	if c.SlowRequest, err = parseDuration(l.get("VIBECODER_SLOW_REQUEST", "2s"), time.Millisecond, time.Hour); err != nil {
+		l.bad("VIBECODER_SLOW_REQUEST", "%v", err)
+	}
+}
+
+// llm reads the gateway's settings: providers, aliases, fallbacks, timeouts, the cache,
+// limits, the budget and the embedding model.
+func (l *loader) llm(c *Config) {
 	var err error
-	if c.Compatible, err = parsePairs(get("VIBECODER_OPENAI_COMPATIBLE", ""), ";"); err != nil {
-		bad("VIBECODER_OPENAI_COMPATIBLE", "%v (want name=http://host:port/v1;name2=...)", err)
+	if c.Compatible, err = parsePairs(l.get("VIBECODER_OPENAI_COMPATIBLE", ""), ";"); err != nil {
+		l.bad("VIBECODER_OPENAI_COMPATIBLE", "%v (want name=http://host:port/v1;name2=...)", err)
 	}
 	for name, raw := range c.Compatible {
 		if u, err := url.Parse(raw); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad("VIBECODER_OPENAI_COMPATIBLE", "%s: %q is not an http(s) URL", name, raw)
+			l.bad("VIBECODER_OPENAI_COMPATIBLE", "%s: %q is not an http(s) URL", name, raw)
 		}
 		if strings.Contains(name, "/") {
-			bad("VIBECODER_OPENAI_COMPATIBLE", "provider name %q must not contain /", name)
+			l.bad("VIBECODER_OPENAI_COMPATIBLE", "provider name %q must not contain /", name)
 		}
 	}
-	if c.ModelAliases, err = parsePairs(get("VIBECODER_MODEL_ALIASES", ""), ","); err != nil {
-		bad("VIBECODER_MODEL_ALIASES", "%v (want alias=provider/model,...)", err)
+	if c.ModelAliases, err = parsePairs(l.get("VIBECODER_MODEL_ALIASES", ""), ","); err != nil {
+		l.bad("VIBECODER_MODEL_ALIASES", "%v (want alias=provider/model,...)", err)
 	}
-	fb, err := parsePairs(get("VIBECODER_LLM_FALLBACKS", ""), ";")
+	fb, err := parsePairs(l.get("VIBECODER_LLM_FALLBACKS", ""), ";")
 	if err != nil {
-		bad("VIBECODER_LLM_FALLBACKS", "%v (want provider/model=provider/model|provider/model;...)", err)
+		l.bad("VIBECODER_LLM_FALLBACKS", "%v (want provider/model=provider/model|provider/model;...)", err)
 	}
 	c.Fallbacks = map[string][]string{}
 	for model, chain := range fb {
 		c.Fallbacks[model] = strings.Split(chain, "|")
 	}
-	if c.LLMTimeout, err = parseDuration(get("VIBECODER_LLM_TIMEOUT", "120s"), time.Second, time.Hour); err != nil {
-		bad("VIBECODER_LLM_TIMEOUT", "%v", err)
+	if c.LLMTimeout, err = parseDuration(l.get("VIBECODER_LLM_TIMEOUT", "120s"), time.Second, time.Hour); err != nil {
+		l.bad("VIBECODER_LLM_TIMEOUT", "%v", err)
 	}
-	if n, err := parseInt(get("VIBECODER_LLM_MAX_ATTEMPTS", "3"), 1, 10); err != nil {
-		bad("VIBECODER_LLM_MAX_ATTEMPTS", "%v", err)
+	if n, err := parseInt(l.get("VIBECODER_LLM_MAX_ATTEMPTS", "3"), 1, 10); err != nil {
+		l.bad("VIBECODER_LLM_MAX_ATTEMPTS", "%v", err)
 	} else {
 		c.LLMMaxAttempts = int(n)
 	}
-	if c.CacheTTL, err = parseDuration(get("VIBECODER_CACHE_TTL", "24h"), time.Second, 365*24*time.Hour); err != nil {
-		bad("VIBECODER_CACHE_TTL", "%v", err)
+	if c.CacheTTL, err = parseDuration(l.get("VIBECODER_CACHE_TTL", "24h"), time.Second, 365*24*time.Hour); err != nil {
+		l.bad("VIBECODER_CACHE_TTL", "%v", err)
 	}
 	if c.CacheScope != "user" && c.CacheScope != "global" {
-		bad("VIBECODER_CACHE_SCOPE", "must be user or global, got %q", c.CacheScope)
+		l.bad("VIBECODER_CACHE_SCOPE", "must be user or global, got %q", c.CacheScope)
 	}
-	if raw := get("VIBECODER_CACHE_NEAR_TTL", "5s"); raw == "0" {
+	if raw := l.get("VIBECODER_CACHE_NEAR_TTL", "5s"); raw == "0" {
 		c.CacheNearTTL = 0
 	} else if c.CacheNearTTL, err = parseDuration(raw, time.Millisecond, time.Hour); err != nil {
-		bad("VIBECODER_CACHE_NEAR_TTL", "%v (0 turns the near cache off)", err)
+		l.bad("VIBECODER_CACHE_NEAR_TTL", "%v (0 turns the near cache off)", err)
 	}
-	if c.CacheMaxBytes, err = parseInt(get("VIBECODER_CACHE_MAX_BYTES", "268435456"), 1<<20, 1<<40); err != nil {
-		bad("VIBECODER_CACHE_MAX_BYTES", "%v", err)
+	if c.CacheMaxBytes, err = parseInt(l.get("VIBECODER_CACHE_MAX_BYTES", "268435456"), 1<<20, 1<<40); err != nil {
+		l.bad("VIBECODER_CACHE_MAX_BYTES", "%v", err)
 	}
-	if n, err := parseInt(get("VIBECODER_LLM_RPM", "20"), 1, 1_000_000); err != nil {
-		bad("VIBECODER_LLM_RPM", "%v", err)
+	if n, err := parseInt(l.get("VIBECODER_LLM_RPM", "20"), 1, 1_000_000); err != nil {
+		l.bad("VIBECODER_LLM_RPM", "%v", err)
 	} else {
 		c.LLMRPM = int(n)
 	}
-	if n, err := parseInt(get("VIBECODER_LLM_TPM", "0"), 0, 1_000_000_000); err != nil {
-		bad("VIBECODER_LLM_TPM", "%v", err)
+	if n, err := parseInt(l.get("VIBECODER_LLM_TPM", "0"), 0, 1_000_000_000); err != nil {
+		l.bad("VIBECODER_LLM_TPM", "%v", err)
 	} else {
 		c.LLMTPM = int(n)
 	}
-	if c.LLMBudgetUSD, err = strconv.ParseFloat(get("VIBECODER_LLM_MONTHLY_BUDGET_USD", "0"), 64); err != nil || c.LLMBudgetUSD < 0 || c.LLMBudgetUSD != c.LLMBudgetUSD {
-		bad("VIBECODER_LLM_MONTHLY_BUDGET_USD", "must be a non-negative number of dollars")
+	if c.LLMBudgetUSD, err = strconv.ParseFloat(l.get("VIBECODER_LLM_MONTHLY_BUDGET_USD", "0"), 64); err != nil || c.LLMBudgetUSD < 0 || c.LLMBudgetUSD != c.LLMBudgetUSD {
+		l.bad("VIBECODER_LLM_MONTHLY_BUDGET_USD", "must be a non-negative number of dollars")
 	}
-	if c.Workers, err = strconv.ParseBool(get("VIBECODER_WORKERS", "true")); err != nil {
-		bad("VIBECODER_WORKERS", "must be true or false")
+	if m := c.EmbeddingModel; m != "" {
+		prov, model, hasSlash := strings.Cut(m, "/")
+		if strings.ContainsAny(m, " \t") || len(m) > 200 || (hasSlash && (prov == "" || model == "")) {
+			l.bad("VIBECODER_EMBEDDING_MODEL", "must be provider/model (e.g. openai/text-embedding-3-small) or a model alias, got %q", m)
+		}
+	}
+}
+
+// jobs reads the job system's settings.
+func (l *loader) jobs(c *Config) {
+	var err error
+	if c.Workers, err = strconv.ParseBool(l.get("VIBECODER_WORKERS", "true")); err != nil {
+		l.bad("VIBECODER_WORKERS", "must be true or false")
 	}
 	c.JobQueues = map[string]map[string]string{}
-	for _, item := range strings.Split(get("VIBECODER_JOB_QUEUES", ""), ";") {
+	for _, item := range strings.Split(l.get("VIBECODER_JOB_QUEUES", ""), ";") {
 		item = strings.TrimSpace(item)
 		if item == "" {
 			continue
@@ -309,121 +368,102 @@ func Load(getenv func(string) string) (Config, error) {
 		kind, settings, ok := strings.Cut(item, ":")
 		kv, perr := parsePairs(settings, ",")
 		if !ok || perr != nil || strings.TrimSpace(kind) == "" {
-			bad("VIBECODER_JOB_QUEUES", "%q is not kind:key=value,... (keys: concurrency, timeout, attempts, backoff)", item)
+			l.bad("VIBECODER_JOB_QUEUES", "%q is not kind:key=value,... (keys: concurrency, timeout, attempts, backoff)", item)
 			continue
 		}
 		c.JobQueues[strings.TrimSpace(kind)] = kv
 	}
-	if raw := get("VIBECODER_JOB_RESCUE_AFTER", ""); raw != "" {
+	if raw := l.get("VIBECODER_JOB_RESCUE_AFTER", ""); raw != "" {
 		if c.JobRescueAfter, err = parseDuration(raw, time.Second, 7*24*time.Hour); err != nil {
-			bad("VIBECODER_JOB_RESCUE_AFTER", "%v", err)
+			l.bad("VIBECODER_JOB_RESCUE_AFTER", "%v", err)
 		}
 	}
-	if c.JobPollInterval, err = parseDuration(get("VIBECODER_JOB_POLL_INTERVAL", "250ms"), 100*time.Millisecond, time.Minute); err != nil {
-		bad("VIBECODER_JOB_POLL_INTERVAL", "%v", err)
+	if c.JobPollInterval, err = parseDuration(l.get("VIBECODER_JOB_POLL_INTERVAL", "250ms"), 100*time.Millisecond, time.Minute); err != nil {
+		l.bad("VIBECODER_JOB_POLL_INTERVAL", "%v", err)
 	}
-	if c.JobSoftStop, err = parseDuration(get("VIBECODER_JOB_SOFT_STOP", "30s"), time.Second, time.Hour); err != nil {
-		bad("VIBECODER_JOB_SOFT_STOP", "%v", err)
+	if c.JobSoftStop, err = parseDuration(l.get("VIBECODER_JOB_SOFT_STOP", "30s"), time.Second, time.Hour); err != nil {
+		l.bad("VIBECODER_JOB_SOFT_STOP", "%v", err)
 	}
-	if m := c.EmbeddingModel; m != "" {
-		prov, model, hasSlash := strings.Cut(m, "/")
-		if strings.ContainsAny(m, " \t") || len(m) > 200 || (hasSlash && (prov == "" || model == "")) {
-			bad("VIBECODER_EMBEDDING_MODEL", "must be provider/model (e.g. openai/text-embedding-3-small) or a model alias, got %q", m)
-		}
-	}
-	for _, root := range strings.Split(get("VIBECODER_LOCAL_REPO_ROOTS", ""), ":") {
+}
+
+// pipeline reads the repository, sandbox and agent-pipeline settings.
+func (l *loader) pipeline(c *Config) {
+	var err error
+	for _, root := range strings.Split(l.get("VIBECODER_LOCAL_REPO_ROOTS", ""), ":") {
 		if root = strings.TrimSpace(root); root == "" {
 			continue
 		}
 		if !filepath.IsAbs(root) {
-			bad("VIBECODER_LOCAL_REPO_ROOTS", "%q is not an absolute path", root)
+			l.bad("VIBECODER_LOCAL_REPO_ROOTS", "%q is not an absolute path", root)
 			continue
 		}
 		c.LocalRepoRoots = append(c.LocalRepoRoots, filepath.Clean(root))
 	}
-	if c.AllowPrivateRemotes, err = strconv.ParseBool(get("VIBECODER_ALLOW_PRIVATE_REMOTES", "false")); err != nil {
-		bad("VIBECODER_ALLOW_PRIVATE_REMOTES", "must be true or false")
+	if c.AllowPrivateRemotes, err = strconv.ParseBool(l.get("VIBECODER_ALLOW_PRIVATE_REMOTES", "false")); err != nil {
+		l.bad("VIBECODER_ALLOW_PRIVATE_REMOTES", "must be true or false")
 	}
-	if c.IndexCloneTimeout, err = parseDuration(get("VIBECODER_INDEX_CLONE_TIMEOUT", "5m"), 10*time.Second, 2*time.Hour); err != nil {
-		bad("VIBECODER_INDEX_CLONE_TIMEOUT", "%v", err)
+	if c.IndexCloneTimeout, err = parseDuration(l.get("VIBECODER_INDEX_CLONE_TIMEOUT", "5m"), 10*time.Second, 2*time.Hour); err != nil {
+		l.bad("VIBECODER_INDEX_CLONE_TIMEOUT", "%v", err)
 	}
-	if c.AllowUnsandboxed, err = strconv.ParseBool(get("VIBECODER_ALLOW_UNSANDBOXED", "false")); err != nil {
-		bad("VIBECODER_ALLOW_UNSANDBOXED", "must be true or false")
+	if c.AllowUnsandboxed, err = strconv.ParseBool(l.get("VIBECODER_ALLOW_UNSANDBOXED", "false")); err != nil {
+		l.bad("VIBECODER_ALLOW_UNSANDBOXED", "must be true or false")
 	}
-	if c.SandboxMemory, err = parseInt(get("VIBECODER_SANDBOX_MEMORY_BYTES", "2147483648"), 64<<20, 1<<40); err != nil {
-		bad("VIBECODER_SANDBOX_MEMORY_BYTES", "%v", err)
+	if c.SandboxMemory, err = parseInt(l.get("VIBECODER_SANDBOX_MEMORY_BYTES", "2147483648"), 64<<20, 1<<40); err != nil {
+		l.bad("VIBECODER_SANDBOX_MEMORY_BYTES", "%v", err)
 	}
-	if c.SandboxProcs, err = parseInt(get("VIBECODER_SANDBOX_PROCS", "512"), 8, 100000); err != nil {
-		bad("VIBECODER_SANDBOX_PROCS", "%v", err)
+	if c.SandboxProcs, err = parseInt(l.get("VIBECODER_SANDBOX_PROCS", "512"), 8, 100000); err != nil {
+		l.bad("VIBECODER_SANDBOX_PROCS", "%v", err)
 	}
-	if c.SandboxDisk, err = parseInt(get("VIBECODER_SANDBOX_DISK_BYTES", "2147483648"), 64<<20, 1<<50); err != nil {
-		bad("VIBECODER_SANDBOX_DISK_BYTES", "%v", err)
+	if c.SandboxDisk, err = parseInt(l.get("VIBECODER_SANDBOX_DISK_BYTES", "2147483648"), 64<<20, 1<<50); err != nil {
+		l.bad("VIBECODER_SANDBOX_DISK_BYTES", "%v", err)
 	}
-	if c.TestTimeout, err = parseDuration(get("VIBECODER_TEST_TIMEOUT", "10m"), time.Second, 24*time.Hour); err != nil {
-		bad("VIBECODER_TEST_TIMEOUT", "%v", err)
+	if c.TestTimeout, err = parseDuration(l.get("VIBECODER_TEST_TIMEOUT", "10m"), time.Second, 24*time.Hour); err != nil {
+		l.bad("VIBECODER_TEST_TIMEOUT", "%v", err)
 	}
-	if n, err := parseInt(get("VIBECODER_MAX_REPAIRS", "2"), 0, 20); err != nil {
-		bad("VIBECODER_MAX_REPAIRS", "%v", err)
+	if n, err := parseInt(l.get("VIBECODER_MAX_REPAIRS", "2"), 0, 20); err != nil {
+		l.bad("VIBECODER_MAX_REPAIRS", "%v", err)
 	} else {
 		c.MaxRepairs = int(n)
 	}
-	if n, err := parseInt(get("VIBECODER_MAX_REVIEW_ROUNDS", "1"), 0, 10); err != nil {
-		bad("VIBECODER_MAX_REVIEW_ROUNDS", "%v", err)
+	if n, err := parseInt(l.get("VIBECODER_MAX_REVIEW_ROUNDS", "1"), 0, 10); err != nil {
+		l.bad("VIBECODER_MAX_REVIEW_ROUNDS", "%v", err)
 	} else {
 		c.MaxReviewRounds = int(n)
 	}
-	c.GitAuthorName = get("VIBECODER_GIT_AUTHOR_NAME", "Vibe Coder")
-	c.GitAuthorEmail = get("VIBECODER_GIT_AUTHOR_EMAIL", "vibecoder@localhost")
+	c.GitAuthorName = l.get("VIBECODER_GIT_AUTHOR_NAME", "Vibe Coder")
+	c.GitAuthorEmail = l.get("VIBECODER_GIT_AUTHOR_EMAIL", "vibecoder@localhost")
 	if !strings.Contains(c.GitAuthorEmail, "@") || strings.ContainsAny(c.GitAuthorEmail+c.GitAuthorName, "<>\n") {
-		bad("VIBECODER_GIT_AUTHOR_EMAIL", "author name and email must be plain text and the email contain @")
+		l.bad("VIBECODER_GIT_AUTHOR_EMAIL", "author name and email must be plain text and the email contain @")
 	}
-	c.GitHubAPIURL = get("GITHUB_API_URL", "")
+	c.GitHubAPIURL = l.get("GITHUB_API_URL", "")
 	if c.GitHubAPIURL != "" {
 		if u, err := url.Parse(c.GitHubAPIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad("GITHUB_API_URL", "must be an http(s) URL such as https://github.example.com/api/v3")
+			l.bad("GITHUB_API_URL", "must be an http(s) URL such as https://github.example.com/api/v3")
 		}
 	}
-	if c.MaxBodyBytes, err = parseInt(get("VIBECODER_MAX_BODY_BYTES", "1048576"), 1024, 1<<30); err != nil {
-		bad("VIBECODER_MAX_BODY_BYTES", "%v", err)
-	}
-	if c.ShutdownTimeout, err = parseDuration(get("VIBECODER_SHUTDOWN_TIMEOUT", "30s"), time.Second, time.Hour); err != nil {
-		bad("VIBECODER_SHUTDOWN_TIMEOUT", "%v", err)
-	}
-	if c.SessionTTL, err = parseDuration(get("VIBECODER_SESSION_TTL", "168h"), time.Minute, 90*24*time.Hour); err != nil {
-		bad("VIBECODER_SESSION_TTL", "%v", err)
-	}
-	if c.SecureCookies, err = strconv.ParseBool(get("VIBECODER_SECURE_COOKIES", "false")); err != nil {
-		bad("VIBECODER_SECURE_COOKIES", "must be true or false")
-	}
-	if n, err := parseInt(get("VIBECODER_PASSWORD_HASH_CONCURRENCY", strconv.Itoa(max(2, runtime.GOMAXPROCS(0)))), 1, 1024); err != nil {
-		bad("VIBECODER_PASSWORD_HASH_CONCURRENCY", "%v", err)
+}
+
+// auth reads the password-hashing and login-throttling settings.
+func (l *loader) auth(c *Config) {
+	var err error
+	if n, err := parseInt(l.get("VIBECODER_PASSWORD_HASH_CONCURRENCY", strconv.Itoa(max(2, runtime.GOMAXPROCS(0)))), 1, 1024); err != nil {
+		l.bad("VIBECODER_PASSWORD_HASH_CONCURRENCY", "%v", err)
 	} else {
 		c.HashConcurrency = int(n)
 	}
-	if raw := get("VIBECODER_PASSWORD_HASH_WAIT", "1s"); raw == "0" {
+	if raw := l.get("VIBECODER_PASSWORD_HASH_WAIT", "1s"); raw == "0" {
 		c.HashWait = 0
 	} else if c.HashWait, err = parseDuration(raw, time.Millisecond, time.Minute); err != nil {
-		bad("VIBECODER_PASSWORD_HASH_WAIT", "%v (0: refuse at once when every slot is busy)", err)
+		l.bad("VIBECODER_PASSWORD_HASH_WAIT", "%v (0: refuse at once when every slot is busy)", err)
 	}
-	for _, l := range []struct {
+	for _, r := range []struct {
 		key, def string
 		dst      *ratelimit.Limit
 	}{{"VIBECODER_LOGIN_ACCOUNT_LIMIT", "5/15m", &c.LoginAccountLimit}, {"VIBECODER_LOGIN_IP_LIMIT", "30/15m", &c.LoginIPLimit}} {
-		if *l.dst, err = parseRate(get(l.key, l.def)); err != nil {
-			bad(l.key, "%v", err)
+		if *r.dst, err = parseRate(l.get(r.key, r.def)); err != nil {
+			l.bad(r.key, "%v", err)
 		}
 	}
-	c.MetricsToken = get("VIBECODER_METRICS_TOKEN", "")
-	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
-		bad("VIBECODER_METRICS_TOKEN", "must be at least 16 characters")
-	}
-	if c.SlowRequest, err = parseDuration(get("VIBECODER_SLOW_REQUEST", "2s"), time.Millisecond, time.Hour); err != nil {
-		bad("VIBECODER_SLOW_REQUEST", "%v", err)
-	}
-	if len(errs) > 0 {
-		return Config{}, fmt.Errorf("invalid configuration:\n  %w", joinLines(errs))
-	}
-	return c, nil
 }
 
 // parsePairs parses "k=v<sep>k2=v2" (spaces around items ignored).
