@@ -108,93 +108,10 @@ func NewMetrics(cfg MetricsConfig) *Metrics {
 	if cfg.WindowSize <= 0 {
 		cfg.WindowSize = DefaultWindowSize
 	}
-	m := &Metrics{
-		reg:    prometheus.NewRegistry(),
-		window: cfg.WindowSize,
-
-		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "vibecoder_http_requests_total",
-			Help: "HTTP requests served, by route pattern (never the raw path), method and status.",
-		}, []string{"route", "method", "status"}),
-		httpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "vibecoder_http_request_duration_seconds",
-			Help:    "Time to serve an HTTP request, by route pattern and method (event streams excluded).",
-			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
-		}, []string{"route", "method"}),
-		httpSlow: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "vibecoder_http_slow_requests_total",
-			Help: "HTTP requests slower than the slow-request threshold (each also logged as a warning).",
-		}, []string{"route"}),
-		httpSeries: map[httpKey]*httpSeries{},
-		httpRoutes: map[string]*Window{},
-		httpAll:    NewWindow(cfg.WindowSize),
-
-		llmRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "vibecoder_llm_requests_total",
-			Help: "LLM gateway calls, by provider, model, outcome (ok or an error type) and whether the cache answered.",
-		}, []string{"provider", "model", "outcome", "cached"}),
-		llmTokens: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "vibecoder_llm_tokens_total",
-			Help: "Tokens of LLM calls (cache hits included), by provider, model and type (prompt, completion).",
-		}, []string{"provider", "model", "type"}),
-		llmCost: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "vibecoder_llm_cost_usd_total",
-			Help: "Dollars spent upstream on LLM calls (cache hits cost nothing), by provider and model.",
-		}, []string{"provider", "model"}),
-		llmDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "vibecoder_llm_request_duration_seconds",
-			Help:    "Latency of LLM gateway calls, retries and fallbacks included, by provider, model and whether the cache answered.",
-			Buckets: []float64{.001, .005, .025, .1, .25, .5, 1, 2.5, 5, 10, 20, 30, 60, 120},
-		}, []string{"provider", "model", "cached"}),
-		cacheHits: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "vibecoder_llm_cache_hits_total",
-			Help: "LLM calls answered from the response cache or by an identical call in flight.",
-		}),
-		cacheMisses: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "vibecoder_llm_cache_misses_total",
-			Help: "LLM calls the cache could not answer (no-cache requests included; rate-limited calls excluded).",
-		}),
-		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "vibecoder_llm_rate_limited_total",
-			Help: "LLM calls refused by a per-user limit, by kind (requests, tokens, budget).",
-		}, []string{"kind"}),
-		budgetOver: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "vibecoder_llm_budget_overruns_total",
-			Help: "LLM calls whose provider-reported usage cost more than the call's budget reservation.",
-		}),
-		budgetOverUSD: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "vibecoder_llm_budget_overrun_usd_total",
-			Help: "USD spent beyond budget reservations (provider-reported usage above the reserved worst case).",
-		}),
-		llmSeries:   map[llmKey]*llmSeries{},
-		llmModels:   map[string]*Window{},
-		llmAll:      NewWindow(cfg.WindowSize),
-		cacheHitLat: NewWindow(cfg.WindowSize),
-		limited:     map[string]int64{},
-
-		jobAttempts: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "vibecoder_job_attempts_total",
-			Help: "Job attempts worked by this process, by kind and how they ended (completed, retryable, discarded, cancelled, snoozed, interrupted).",
-		}, []string{"kind", "state"}),
-		jobRun: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "vibecoder_job_run_duration_seconds",
-			Help:    "Time a job attempt ran, by kind.",
-			Buckets: []float64{.1, .5, 1, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600},
-		}, []string{"kind"}),
-		jobWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "vibecoder_job_queue_wait_seconds",
-			Help:    "Time a job waited available in its queue before an attempt started, by kind.",
-			Buckets: []float64{.01, .1, .5, 1, 5, 10, 30, 60, 300, 600, 1800, 3600},
-		}, []string{"kind"}),
-		jobsGauge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "vibecoder_jobs",
-			Help: "Jobs waiting or running in the queue (whole database, every process), by kind and state; refreshed every few seconds.",
-		}, []string{"kind", "state"}),
-		jobCounts:  map[[2]string]int64{},
-		jobDone:    map[[2]string]int64{},
-		jobRunAll:  NewWindow(cfg.WindowSize),
-		jobWaitAll: NewWindow(cfg.WindowSize),
-	}
+	m := &Metrics{reg: prometheus.NewRegistry(), window: cfg.WindowSize}
+	m.initHTTP(cfg)
+	m.initLLM(cfg)
+	m.initJobs(cfg)
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -204,6 +121,98 @@ func NewMetrics(cfg MetricsConfig) *Metrics {
 		m.jobAttempts, m.jobRun, m.jobWait, m.jobsGauge,
 	)
 	return m
+}
+
+// initHTTP makes the HTTP server's metrics.
+func (m *Metrics) initHTTP(cfg MetricsConfig) {
+	m.httpRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "vibecoder_http_requests_total",
+		Help: "HTTP requests served, by route pattern (never the raw path), method and status.",
+	}, []string{"route", "method", "status"})
+	m.httpDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "vibecoder_http_request_duration_seconds",
+		Help:    "Time to serve an HTTP request, by route pattern and method (event streams excluded).",
+		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+	}, []string{"route", "method"})
+	m.httpSlow = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "vibecoder_http_slow_requests_total",
+		Help: "HTTP requests slower than the slow-request threshold (each also logged as a warning).",
+	}, []string{"route"})
+	m.httpSeries = map[httpKey]*httpSeries{}
+	m.httpRoutes = map[string]*Window{}
+	m.httpAll = NewWindow(cfg.WindowSize)
+}
+
+// initLLM makes the LLM gateway's metrics.
+func (m *Metrics) initLLM(cfg MetricsConfig) {
+	m.llmRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "vibecoder_llm_requests_total",
+		Help: "LLM gateway calls, by provider, model, outcome (ok or an error type) and whether the cache answered.",
+	}, []string{"provider", "model", "outcome", "cached"})
+	m.llmTokens = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "vibecoder_llm_tokens_total",
+		Help: "Tokens of LLM calls (cache hits included), by provider, model and type (prompt, completion).",
+	}, []string{"provider", "model", "type"})
+	m.llmCost = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "vibecoder_llm_cost_usd_total",
+		Help: "Dollars spent upstream on LLM calls (cache hits cost nothing), by provider and model.",
+	}, []string{"provider", "model"})
+	m.llmDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "vibecoder_llm_request_duration_seconds",
+		Help:    "Latency of LLM gateway calls, retries and fallbacks included, by provider, model and whether the cache answered.",
+		Buckets: []float64{.001, .005, .025, .1, .25, .5, 1, 2.5, 5, 10, 20, 30, 60, 120},
+	}, []string{"provider", "model", "cached"})
+	m.cacheHits = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "vibecoder_llm_cache_hits_total",
+		Help: "LLM calls answered from the response cache or by an identical call in flight.",
+	})
+	m.cacheMisses = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "vibecoder_llm_cache_misses_total",
+		Help: "LLM calls the cache could not answer (no-cache requests included; rate-limited calls excluded).",
+	})
+	m.rateLimited = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "vibecoder_llm_rate_limited_total",
+		Help: "LLM calls refused by a per-user limit, by kind (requests, tokens, budget).",
+	}, []string{"kind"})
+	m.budgetOver = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "vibecoder_llm_budget_overruns_total",
+		Help: "LLM calls whose provider-reported usage cost more than the call's budget reservation.",
+	})
+	m.budgetOverUSD = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "vibecoder_llm_budget_overrun_usd_total",
+		Help: "USD spent beyond budget reservations (provider-reported usage above the reserved worst case).",
+	})
+	m.llmSeries = map[llmKey]*llmSeries{}
+	m.llmModels = map[string]*Window{}
+	m.llmAll = NewWindow(cfg.WindowSize)
+	m.cacheHitLat = NewWindow(cfg.WindowSize)
+	m.limited = map[string]int64{}
+}
+
+// initJobs makes the job system's metrics.
+func (m *Metrics) initJobs(cfg MetricsConfig) {
+	m.jobAttempts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "vibecoder_job_attempts_total",
+		Help: "Job attempts worked by this process, by kind and how they ended (completed, retryable, discarded, cancelled, snoozed, interrupted).",
+	}, []string{"kind", "state"})
+	m.jobRun = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "vibecoder_job_run_duration_seconds",
+		Help:    "Time a job attempt ran, by kind.",
+		Buckets: []float64{.1, .5, 1, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600},
+	}, []string{"kind"})
+	m.jobWait = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "vibecoder_job_queue_wait_seconds",
+		Help:    "Time a job waited available in its queue before an attempt started, by kind.",
+		Buckets: []float64{.01, .1, .5, 1, 5, 10, 30, 60, 300, 600, 1800, 3600},
+	}, []string{"kind"})
+	m.jobsGauge = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "vibecoder_jobs",
+		Help: "Jobs waiting or running in the queue (whole database, every process), by kind and state; refreshed every few seconds.",
+	}, []string{"kind", "state"})
+	m.jobCounts = map[[2]string]int64{}
+	m.jobDone = map[[2]string]int64{}
+	m.jobRunAll = NewWindow(cfg.WindowSize)
+	m.jobWaitAll = NewWindow(cfg.WindowSize)
 }
 
 // Registry returns the registry the metrics are exposed from.
