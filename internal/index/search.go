@@ -195,59 +195,10 @@ func (ix *Indexer) Search(ctx context.Context, userID, projectID uuid.UUID, q st
 	// Chunks holding every word of the query (in some form) rank first; only when they
 	// are too few does the any-word search fill in. Besides precision this keeps common
 	// words cheap: an AND of posting lists ranks far fewer rows than an OR.
-	groups := QueryGroups(q)
-	var kw []store.ChunkHit
-	tier := map[uuid.UUID]int{}
-	if len(groups) > 1 {
-		all, err := ix.st.KeywordSearch(ctx, userID, projectID, groups, depth)
-		if err != nil {
-			return nil, err
-		}
-		kw = all
+	kw, order, err := ix.keywordLeg(ctx, userID, projectID, q, terms, limit, depth)
+	if err != nil {
+		return nil, err
 	}
-	if len(kw) < limit {
-		for _, h := range kw {
-			tier[h.ID] = -1
-		}
-		anyWord, err := ix.st.KeywordSearch(ctx, userID, projectID, [][]string{terms}, depth)
-		if err != nil {
-			return nil, err
-		}
-		for _, h := range anyWord {
-			if _, dup := tier[h.ID]; !dup {
-				tier[h.ID] = 1
-				kw = append(kw, h)
-			}
-		}
-	}
-	// Within the keyword leg, a chunk whose symbol or path names more of the query's
-	// terms goes first: in code, "RateLimiter" in a name says more than the same words
-	// in a body (and the two dialects' text ranks then agree on what matters most).
-	want := map[string]bool{}
-	for _, t := range terms {
-		want[t] = true
-	}
-	named := make([]int, len(kw))
-	for i := range kw {
-		seen := map[string]bool{}
-		for _, t := range Tokens(kw[i].Symbol + " " + kw[i].Path) {
-			if want[t] && !seen[t] {
-				seen[t] = true
-				named[i]++
-			}
-		}
-	}
-	order := make([]int, len(kw))
-	for i := range order {
-		order[i] = i
-	}
-	sort.SliceStable(order, func(a, b int) bool {
-		ta, tb := tier[kw[order[a]].ID], tier[kw[order[b]].ID]
-		if ta != tb {
-			return ta < tb
-		}
-		return named[order[a]] > named[order[b]]
-	})
 	fused := map[uuid.UUID]*Result{}
 	chunks := map[uuid.UUID]*store.Chunk{}
 	add := func(c *store.Chunk, rank int, vector bool) {
@@ -295,6 +246,67 @@ func (ix *Indexer) Search(ctx context.Context, userID, projectID uuid.UUID, q st
 		out[i].Snippet, out[i].SnippetLine = snippet(c.Content, c.StartLine, terms)
 	}
 	return out, nil
+}
+
+// keywordLeg runs the keyword search — chunks holding every word of the query first, the
+// any-word search filling in when they are too few — and returns its hits with the
+// order to rank them in: tier first, then how many of the query's terms a chunk's symbol
+// or path names.
+func (ix *Indexer) keywordLeg(ctx context.Context, userID, projectID uuid.UUID, q string, terms []string, limit, depth int) ([]store.ChunkHit, []int, error) {
+	groups := QueryGroups(q)
+	var kw []store.ChunkHit
+	tier := map[uuid.UUID]int{}
+	if len(groups) > 1 {
+		all, err := ix.st.KeywordSearch(ctx, userID, projectID, groups, depth)
+		if err != nil {
+			return nil, nil, err
+		}
+		kw = all
+	}
+	if len(kw) < limit {
+		for _, h := range kw {
+			tier[h.ID] = -1
+		}
+		anyWord, err := ix.st.KeywordSearch(ctx, userID, projectID, [][]string{terms}, depth)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, h := range anyWord {
+			if _, dup := tier[h.ID]; !dup {
+				tier[h.ID] = 1
+				kw = append(kw, h)
+			}
+		}
+	}
+	// Within the keyword leg, a chunk whose symbol or path names more of the query's
+	// terms goes first: in code, "RateLimiter" in a name says more than the same words
+	// in a body (and the two dialects' text ranks then agree on what matters most).
+	want := map[string]bool{}
+	for _, t := range terms {
+		want[t] = true
+	}
+	named := make([]int, len(kw))
+	for i := range kw {
+		seen := map[string]bool{}
+		for _, t := range Tokens(kw[i].Symbol + " " + kw[i].Path) {
+			if want[t] && !seen[t] {
+				seen[t] = true
+				named[i]++
+			}
+		}
+	}
+	order := make([]int, len(kw))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool {
+		ta, tb := tier[kw[order[a]].ID], tier[kw[order[b]].ID]
+		if ta != tb {
+			return ta < tb
+		}
+		return named[order[a]] > named[order[b]]
+	})
+	return kw, order, nil
 }
 
 // vectorLeg embeds the query and returns the nearest chunks, through the database's
