@@ -195,24 +195,31 @@ func message(i int, v gjson.Result) (Message, error) {
 	if !v.IsObject() {
 		return m, typeError(fmt.Sprintf("messages[%d]", i), "an object", v)
 	}
-	var err error
+	var bad string // the key of a field that is not a string
+	var badValue gjson.Result
 	v.ForEach(func(k, f gjson.Result) bool {
-		name := fmt.Sprintf("messages[%d].%s", i, k.Str)
+		var err error
 		switch k.Str {
 		case "role":
-			m.Role, err = str(name, f)
+			m.Role, err = str("", f)
 		case "content":
 			m.Content, m.contentErr = content(f)
 		case "tool_calls":
 			m.ToolCalls = raw(f)
 		case "tool_call_id":
-			m.ToolCallID, err = str(name, f)
+			m.ToolCallID, err = str("", f)
 		case "name":
-			m.Name, err = str(name, f)
+			m.Name, err = str("", f)
+		}
+		if err != nil {
+			bad, badValue = k.Str, f
 		}
 		return err == nil
 	})
-	return m, err
+	if bad != "" {
+		return m, typeError(fmt.Sprintf("messages[%d].%s", i, bad), "a string", badValue)
+	}
+	return m, nil
 }
 
 // content is a message's content as text: a string, null, or an array of text parts.
