@@ -442,8 +442,7 @@ func (s *Server) openAIFailure(w http.ResponseWriter, r *http.Request, res *gate
 	writeOpenAIError(w, status, typ, msg)
 }
 
-// hasJSON reports whether raw holds a value. Absent tool calls come back from the
-
+// chatUsage is u as OpenAI's usage object.
 func chatUsage(u llm.Usage) openaiwire.Usage {
 	return openaiwire.NewUsage(u.PromptTokens, u.CompletionTokens, u.CachedTokens, u.TotalTokens)
 }

@@ -60,8 +60,10 @@ func NewUsage(prompt, completion, cached, total int) Usage {
 		PromptTokensDetails: PromptTokensDetails{CachedTokens: cached}}
 }
 
-// NewChatCompletion is the answer of one choice with text and tool calls (left out when
-// they hold no value); an empty finish reason is "stop".
+// NewChatCompletion is the answer of one choice with text and tool calls; an empty
+// finish reason is "stop". Tool calls are left out when they hold no value: absent ones
+// come back from the gateway's cache as JSON null, which must not reach clients as
+// "tool_calls": null.
 func NewChatCompletion(id string, created int64, model, text string, toolCalls json.RawMessage, finish string, usage Usage) ChatCompletion {
 	msg := AssistantMessage{Role: RoleAssistant, Content: &text}
 	if HasValue(toolCalls) {
