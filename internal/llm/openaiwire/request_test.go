@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/tidwall/gjson"
 )
 
 func TestDecodeChatRequest(t *testing.T) {
@@ -133,4 +135,61 @@ func BenchmarkDecodeChatRequest(b *testing.B) {
 			}
 		}
 	})
+}
+
+// FuzzDecodeChatRequest holds the decoder to encoding/json: what it accepts,
+// encoding/json decodes into the same fields with the same values.
+func FuzzDecodeChatRequest(f *testing.F) {
+	for _, s := range []string{benchRequest, `{"messages":[{"role":"user","content":[{"type":"text","text":"a\u00e9"}]}],"stop":["x",null],"seed":-1}`,
+		`{"model":null,"stream":true,"n":1,"top_p":1e-3,"x":{"y":[1,"2"]}}`, `null`, `[1]`, `{"messages":[null,{}]}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		got, err := DecodeChatRequest([]byte(body))
+		if err != nil {
+			return
+		}
+		var ref struct {
+			Model    string `json:"model"`
+			Messages []struct {
+				Role       string `json:"role"`
+				ToolCallID string `json:"tool_call_id"`
+			} `json:"messages"`
+			MaxTokens   *int     `json:"max_tokens"`
+			Temperature *float64 `json:"temperature"`
+			Seed        *int64   `json:"seed"`
+			Stream      bool     `json:"stream"`
+		}
+		if caseFoldedKey(body) {
+			return // encoding/json matches keys case-insensitively; the wire does not
+		}
+		if err := json.Unmarshal([]byte(body), &ref); err != nil {
+			t.Fatalf("decoded, but encoding/json refuses it: %v", err)
+		}
+		if got.Model != ref.Model || got.Stream != ref.Stream || len(got.Messages) != len(ref.Messages) ||
+			!reflect.DeepEqual(got.MaxTokens, ref.MaxTokens) || !reflect.DeepEqual(got.Temperature, ref.Temperature) || !reflect.DeepEqual(got.Seed, ref.Seed) {
+			t.Fatalf("decoded %+v, encoding/json %+v", got, ref)
+		}
+		for i, m := range ref.Messages {
+			if got.Messages[i].Role != m.Role || got.Messages[i].ToolCallID != m.ToolCallID {
+				t.Fatalf("message %d: %+v, encoding/json %+v", i, got.Messages[i], m)
+			}
+		}
+	})
+}
+
+// caseFoldedKey reports whether a key of the body or of its messages spells a field's
+// name in other cases ("Model"), which encoding/json would take for the field.
+func caseFoldedKey(body string) bool {
+	folded := false
+	check := func(k, _ gjson.Result) bool {
+		for _, name := range []string{"model", "messages", "role", "tool_call_id", "max_tokens", "temperature", "seed", "stream"} {
+			folded = folded || (k.Str != name && strings.EqualFold(k.Str, name))
+		}
+		return true
+	}
+	root := gjson.Parse(body)
+	root.ForEach(check)
+	root.Get("messages").ForEach(func(_, m gjson.Result) bool { m.ForEach(check); return true })
+	return folded
 }
