@@ -1,7 +1,7 @@
 package httpapi
 
 import (
-	"bytes"
+	"cmp"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -13,13 +13,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
-	"github.com/tidwall/gjson"
 
 	"github.com/vibecoder/vibecoder/internal/llm"
 	"github.com/vibecoder/vibecoder/internal/llm/gateway"
+	"github.com/vibecoder/vibecoder/internal/llm/openaiwire"
 	"github.com/vibecoder/vibecoder/internal/store"
 )
 
@@ -227,30 +226,17 @@ func llmErrorParts(err error) (int, string, string) {
 	return http.StatusInternalServerError, llm.TypeServer, "the gateway failed"
 }
 
-// openAIErrorBody is OpenAI's error envelope.
-type openAIErrorBody struct {
-	Error struct {
-		Message string  `json:"message"`
-		Type    string  `json:"type"`
-		Param   *string `json:"param"`
-		Code    *string `json:"code"`
-	} `json:"error"`
-}
-
-func openAIError(err error) openAIErrorBody {
+// openAIError is err in OpenAI's error envelope, with its type as the code too.
+func openAIError(err error) openaiwire.ErrorBody {
 	_, typ, msg := llmErrorParts(err)
-	var b openAIErrorBody
-	b.Error.Message, b.Error.Type = msg, typ
 	code := typ
-	b.Error.Code = &code
-	return b
+	return openaiwire.ErrorBody{Error: openaiwire.ErrorDetail{Message: msg, Type: typ, Code: &code}}
 }
 
 // writeOpenAIError answers in OpenAI's error format. A 503 carries the code
 // "service_unavailable" (clients retry on it, after Retry-After); other codes are null.
 func writeOpenAIError(w http.ResponseWriter, status int, typ, msg string) {
-	var b openAIErrorBody
-	b.Error.Message, b.Error.Type = msg, typ
+	b := openaiwire.ErrorBody{Error: openaiwire.ErrorDetail{Message: msg, Type: typ}}
 	if status == http.StatusServiceUnavailable {
 		code := "service_unavailable"
 		b.Error.Code = &code
@@ -323,230 +309,104 @@ func (e *sse) raw(line string) error {
 	return e.rc.Flush()
 }
 
-// chatRequest is OpenAI's chat completion request. Fields the gateway does not know are
-// kept and passed upstream as provider-specific parameters (they are part of the cache key).
-type chatRequest struct {
-	Model               string          `json:"model"`
-	Messages            []chatMessage   `json:"messages"`
-	MaxTokens           *int            `json:"max_tokens"`
-	MaxCompletionTokens *int            `json:"max_completion_tokens"`
-	Temperature         *float64        `json:"temperature"`
-	TopP                *float64        `json:"top_p"`
-	Stop                json.RawMessage `json:"stop"`
-	Seed                *int64          `json:"seed"`
-	Stream              bool            `json:"stream"`
-	StreamOptions       json.RawMessage `json:"stream_options"`
-	ResponseFormat      json.RawMessage `json:"response_format"`
-	Tools               json.RawMessage `json:"tools"`
-	N                   *int            `json:"n"`
-	User                string          `json:"user"`
-}
-
-var chatKnownFields = map[string]bool{"model": true, "messages": true, "max_tokens": true, "max_completion_tokens": true,
-	"temperature": true, "top_p": true, "stop": true, "seed": true, "stream": true, "stream_options": true,
-	"response_format": true, "tools": true, "n": true, "user": true}
-
-type chatMessage struct {
-	Role       string          `json:"role"`
-	Content    chatContent     `json:"content"`
-	ToolCalls  json.RawMessage `json:"tool_calls"`
-	ToolCallID string          `json:"tool_call_id"`
-	Name       string          `json:"name"`
-}
-
-// chatContent is OpenAI message content flattened to text while the body is decoded:
-// a string, null, or an array of text parts. A content that is none of these decodes
-// without error and reports it through err, so the message can be named.
-type chatContent struct {
-	text string
-	err  error
-}
-
-func (c *chatContent) UnmarshalJSON(raw []byte) error {
-	*c = chatContent{} // a repeated key: the last one wins, as for every other field
-	switch {
-	case len(raw) == 0 || string(raw) == "null":
-		return nil
-	case raw[0] == '"':
-		// The body was validated (and checked to be UTF-8) before decoding, so a
-		// string without escapes is its own text.
-		if bytes.IndexByte(raw, '\\') < 0 {
-			c.text = string(raw[1 : len(raw)-1])
-			return nil
-		}
-		return json.Unmarshal(raw, &c.text)
-	}
-	var parts []struct {
-		Type string `json:"type"`
-		Text string `json:"text"`
-	}
-	if err := json.Unmarshal(raw, &parts); err != nil {
-		c.err = errors.New("content must be a string or an array of content parts")
-		return nil
-	}
-	var b strings.Builder
-	for _, p := range parts {
-		if p.Type != "text" {
-			c.err = fmt.Errorf("content part type %q is not supported; only text", p.Type)
-			return nil
-		}
-		b.WriteString(p.Text)
-	}
-	c.text = b.String()
-	return nil
-}
-
-// unknownFields returns the body's top-level fields the gateway does not know,
-// decoded, or nil. gjson skims the keys without decoding the known values again.
-func unknownFields(data []byte) (map[string]any, error) {
-	var extra map[string]any
-	var err error
-	gjson.ParseBytes(data).ForEach(func(k, v gjson.Result) bool {
-		if chatKnownFields[k.Str] {
-			return true
-		}
-		var val any
-		if err = json.Unmarshal([]byte(v.Raw), &val); err != nil {
-			err = fmt.Errorf("field %q: %v", k.Str, err)
-			return false
-		}
-		if extra == nil {
-			extra = map[string]any{}
-		}
-		extra[k.Str] = val
-		return true
-	})
-	return extra, err
-}
-
+// chatCompletions is OpenAI's POST /chat/completions: the request decoded and validated
+// by openaiwire, one gateway call, the answer whole or streamed.
 func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
-	bad := func(msg string) { writeOpenAIError(w, http.StatusBadRequest, llm.TypeInvalidRequest, msg) }
+	in, ok := s.readChatRequest(w, r)
+	if !ok {
+		return
+	}
+	noCache, noStore := cacheControl(r)
+	call := &gateway.Call{UserID: userFrom(r.Context()).ID, Model: in.Model, Request: llmRequest(in), NoCache: noCache, NoStore: noStore}
+	id, created := newCompletionID(), time.Now().Unix()
+	if in.Stream {
+		s.streamChat(w, r, call, id, created)
+		return
+	}
+	res, err := s.llm.Complete(r.Context(), call)
+	if err != nil {
+		s.openAIFailure(w, r, res, err)
+		return
+	}
+	setLLMHeaders(w, res, res.Cached)
+	body := openaiwire.NewChatCompletion(id, created, res.Provider+"/"+res.Model, res.Response.Text,
+		res.Response.ToolCalls, res.Response.FinishReason, chatUsage(res.Response.Usage))
+	writeJSON(w, http.StatusOK, &body)
+}
+
+// readChatRequest reads a chat request's body, decodes and validates it, and answers
+// what is wrong with it.
+func (s *Server) readChatRequest(w http.ResponseWriter, r *http.Request) (*openaiwire.ChatRequest, bool) {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 		writeOpenAIError(w, http.StatusUnsupportedMediaType, llm.TypeInvalidRequest, "send the body as Content-Type: application/json")
-		return
+		return nil, false
 	}
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes*8))
 	if err != nil {
 		writeOpenAIError(w, http.StatusRequestEntityTooLarge, llm.TypeInvalidRequest, "the request body is too large")
-		return
+		return nil, false
 	}
-	if !utf8.Valid(data) {
-		bad("the body is not valid UTF-8")
-		return
+	in, err := openaiwire.DecodeChatRequest(data)
+	if err == nil {
+		err = in.Validate()
 	}
-	var in chatRequest
-	if err := json.Unmarshal(data, &in); err != nil {
-		bad(jsonErrorDetail(err))
-		return
-	}
-	extra, err := unknownFields(data)
 	if err != nil {
-		bad(err.Error())
-		return
+		writeOpenAIError(w, http.StatusBadRequest, llm.TypeInvalidRequest, err.Error())
+		return nil, false
 	}
-	if len(in.Messages) == 0 {
-		bad("messages must hold at least one message")
-		return
-	}
-	if in.N != nil && *in.N != 1 {
-		bad("n must be 1: the gateway returns one choice")
-		return
-	}
-	req := llm.Request{Temperature: in.Temperature, TopP: in.TopP, Seed: in.Seed, ResponseFormat: in.ResponseFormat, Tools: in.Tools}
-	if len(extra) > 0 {
-		req.Extra = extra
-	}
-	switch {
-	case in.MaxCompletionTokens != nil:
-		req.MaxTokens = *in.MaxCompletionTokens
-	case in.MaxTokens != nil:
-		req.MaxTokens = *in.MaxTokens
-	}
-	if req.MaxTokens < 0 {
-		bad("max_tokens must not be negative")
-		return
-	}
-	if t := in.Temperature; t != nil && (*t < 0 || *t > 2) {
-		bad("temperature must be between 0 and 2")
-		return
-	}
-	if len(in.Stop) > 0 && string(in.Stop) != "null" {
-		var one string
-		if err := json.Unmarshal(in.Stop, &one); err == nil {
-			req.Stop = []string{one}
-		} else if err := json.Unmarshal(in.Stop, &req.Stop); err != nil {
-			bad("stop must be a string or an array of strings")
-			return
-		}
-	}
-	req.Messages = make([]llm.Message, 0, len(in.Messages))
+	return in, true
+}
+
+// llmRequest is a validated chat request for the gateway. Fields the gateway does not
+// know are passed upstream as provider-specific parameters (and are part of the cache key).
+func llmRequest(in *openaiwire.ChatRequest) llm.Request {
+	req := llm.Request{MaxTokens: in.MaxTokensBound(), Temperature: in.Temperature, TopP: in.TopP, Stop: in.Stop, Seed: in.Seed,
+		ResponseFormat: in.ResponseFormat, Tools: in.Tools, Extra: in.Extra, Messages: make([]llm.Message, len(in.Messages))}
 	for i, m := range in.Messages {
-		text, err := m.Content.text, m.Content.err
-		if err != nil {
-			bad(fmt.Sprintf("messages[%d]: %v", i, err))
-			return
-		}
-		switch m.Role {
-		case llm.RoleSystem, llm.RoleDeveloper, llm.RoleUser, llm.RoleAssistant, llm.RoleTool:
-		default:
-			bad(fmt.Sprintf("messages[%d].role %q is not one of system, developer, user, assistant, tool", i, m.Role))
-			return
-		}
-		req.Messages = append(req.Messages, llm.Message{Role: m.Role, Content: text, ToolCalls: m.ToolCalls, ToolCallID: m.ToolCallID})
+		req.Messages[i] = llm.Message{Role: m.Role, Content: m.Content, ToolCalls: m.ToolCalls, ToolCallID: m.ToolCallID}
 	}
-	u := userFrom(r.Context())
-	noCache, noStore := cacheControl(r)
-	call := &gateway.Call{UserID: u.ID, Model: in.Model, Request: req, NoCache: noCache, NoStore: noStore}
-	id := newCompletionID()
-	created := time.Now().Unix()
+	return req
+}
 
-	if !in.Stream {
-		res, err := s.llm.Complete(r.Context(), call)
-		if err != nil {
-			s.openAIFailure(w, r, res, err)
-			return
-		}
-		setLLMHeaders(w, res, res.Cached)
-		body := chatCompletion(id, created, res)
-		writeJSON(w, http.StatusOK, &body)
-		return
-	}
-
+// streamChat answers a call as OpenAI's chunk stream: a first chunk with the role, the
+// deltas, a chunk with the finish reason, one with the usage, and [DONE].
+func (s *Server) streamChat(w http.ResponseWriter, r *http.Request, call *gateway.Call, id string, created int64) {
 	sse := newSSE(w)
 	var begun *gateway.Result
 	call.OnStart = func(r *gateway.Result) { begun = r }
-	// Chunks name the model as the whole answer does (provider/model): a default or
-	// bare model name is not what the client should see echoed.
-	model := in.Model
-	if p, m, err := s.llm.Registry().Resolve(in.Model); err == nil {
-		model = p.Name() + "/" + m
+	// Chunks name the model as the whole answer does (provider/model), as the gateway
+	// resolved it: a default or bare model name is not what the client should see echoed.
+	var model string
+	chunk := func(delta openaiwire.Delta, finish *string) error {
+		return sse.data(openaiwire.NewChunk(id, created, model, delta, finish))
 	}
-	first := true
-	var final llm.Chunk
+	assistant := ""
+	first := openaiwire.Delta{Role: llm.RoleAssistant, Content: &assistant}
+	var final string
 	res, err := s.llm.Stream(r.Context(), call, func(c llm.Chunk) error {
-		if !sse.started && begun != nil {
-			setLLMHeaders(w, begun, begun.Cached)
-		}
-		if first {
-			first = false
-			if err := sse.data(chatChunk(id, created, model, map[string]any{"role": "assistant", "content": ""}, nil)); err != nil {
+		if !sse.started {
+			if begun != nil { // always, before the first chunk
+				setLLMHeaders(w, begun, begun.Cached)
+				model = begun.Provider + "/" + begun.Model
+			}
+			if err := chunk(first, nil); err != nil {
 				return err
 			}
 		}
-		if c.Text != "" || hasJSON(c.ToolCalls) {
-			delta := map[string]any{}
+		if c.Text != "" || openaiwire.HasValue(c.ToolCalls) {
+			var d openaiwire.Delta
 			if c.Text != "" {
-				delta["content"] = c.Text
+				d.Content = &c.Text
 			}
-			if hasJSON(c.ToolCalls) {
-				delta["tool_calls"] = c.ToolCalls
+			if openaiwire.HasValue(c.ToolCalls) {
+				d.ToolCalls = c.ToolCalls
 			}
-			if err := sse.data(chatChunk(id, created, model, delta, nil)); err != nil {
+			if err := chunk(d, nil); err != nil {
 				return err
 			}
 		}
 		if c.FinishReason != "" {
-			final.FinishReason = c.FinishReason
+			final = c.FinishReason
 		}
 		return nil
 	})
@@ -560,21 +420,12 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	}
 	if !sse.started {
 		setLLMHeaders(w, res, res.Cached)
+		model = res.Provider + "/" + res.Model
+		_ = chunk(first, nil)
 	}
-	if first {
-		_ = sse.data(chatChunk(id, created, model, map[string]any{"role": "assistant", "content": ""}, nil))
-	}
-	finish := res.Response.FinishReason
-	if finish == "" {
-		finish = final.FinishReason
-	}
-	if finish == "" {
-		finish = llm.FinishStop
-	}
-	_ = sse.data(chatChunk(id, created, model, map[string]any{}, &finish))
-	usage := chatUsage(res.Response.Usage)
-	_ = sse.data(map[string]any{"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
-		"choices": []any{}, "usage": usage})
+	finish := cmp.Or(res.Response.FinishReason, final, llm.FinishStop)
+	_ = chunk(openaiwire.Delta{}, &finish)
+	_ = sse.data(openaiwire.NewUsageChunk(id, created, model, chatUsage(res.Response.Usage)))
 	_ = sse.raw("data: [DONE]\n\n")
 }
 
@@ -591,110 +442,9 @@ func (s *Server) openAIFailure(w http.ResponseWriter, r *http.Request, res *gate
 	writeOpenAIError(w, status, typ, msg)
 }
 
-// hasJSON reports whether raw holds a value. Absent tool calls come back from the
-// response cache as JSON null, which must not reach clients as "tool_calls": null.
-func hasJSON(raw json.RawMessage) bool {
-	v := bytes.TrimSpace(raw)
-	return len(v) > 0 && !bytes.Equal(v, []byte("null"))
-}
-
-// chatUsageBody is OpenAI's usage object.
-type chatUsageBody struct {
-	PromptTokens        int `json:"prompt_tokens"`
-	CompletionTokens    int `json:"completion_tokens"`
-	TotalTokens         int `json:"total_tokens"`
-	PromptTokensDetails struct {
-		CachedTokens int `json:"cached_tokens"`
-	} `json:"prompt_tokens_details"`
-}
-
-func chatUsage(u llm.Usage) chatUsageBody {
-	total := u.TotalTokens
-	if total == 0 {
-		total = u.PromptTokens + u.CompletionTokens
-	}
-	out := chatUsageBody{PromptTokens: u.PromptTokens, CompletionTokens: u.CompletionTokens, TotalTokens: total}
-	out.PromptTokensDetails.CachedTokens = u.CachedTokens
-	return out
-}
-
-func chatChunk(id string, created int64, model string, delta map[string]any, finish *string) map[string]any {
-	return map[string]any{"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
-		"choices": []any{map[string]any{"index": 0, "delta": delta, "finish_reason": finish}}}
-}
-
-// chatCompletionBody is OpenAI's chat completion object (typed: it is written for
-// every non-streamed answer, and a struct encodes several times faster than a map).
-type chatCompletionBody struct {
-	ID      string           `json:"id"`
-	Object  string           `json:"object"`
-	Created int64            `json:"created"`
-	Model   string           `json:"model"`
-	Choices []chatChoiceBody `json:"choices"`
-	Usage   chatUsageBody    `json:"usage"`
-}
-
-type chatChoiceBody struct {
-	Index        int             `json:"index"`
-	Message      chatMessageBody `json:"message"`
-	FinishReason string          `json:"finish_reason"`
-}
-
-type chatMessageBody struct {
-	Role      string          `json:"role"`
-	Content   string          `json:"content"`
-	ToolCalls json.RawMessage `json:"tool_calls,omitempty"`
-}
-
-func chatCompletion(id string, created int64, res *gateway.Result) chatCompletionBody {
-	msg := chatMessageBody{Role: "assistant", Content: res.Response.Text}
-	if hasJSON(res.Response.ToolCalls) {
-		msg.ToolCalls = res.Response.ToolCalls
-	}
-	finish := res.Response.FinishReason
-	if finish == "" {
-		finish = llm.FinishStop
-	}
-	return chatCompletionBody{ID: id, Object: "chat.completion", Created: created, Model: res.Provider + "/" + res.Model,
-		Choices: []chatChoiceBody{{Index: 0, Message: msg, FinishReason: finish}},
-		Usage:   chatUsage(res.Response.Usage)}
-}
-
-// appendJSON appends c, and the newline json.Encoder ends with, byte for byte as
-// encoding/json encodes it (TestAppendChatCompletion): writeJSON encodes every
-// non-streamed answer so. It reports false, and leaves the encoding to encoding/json,
-// when the message has tool calls: raw JSON, which encoding/json compacts and escapes.
-func (c *chatCompletionBody) appendJSON(b []byte) ([]byte, bool) {
-	if len(c.Choices) != 1 || len(c.Choices[0].Message.ToolCalls) > 0 {
-		return b, false
-	}
-	ch := &c.Choices[0]
-	b = append(b, `{"id":`...)
-	b = llm.AppendJSONString(b, c.ID)
-	b = append(b, `,"object":`...)
-	b = llm.AppendJSONString(b, c.Object)
-	b = append(b, `,"created":`...)
-	b = strconv.AppendInt(b, c.Created, 10)
-	b = append(b, `,"model":`...)
-	b = llm.AppendJSONString(b, c.Model)
-	b = append(b, `,"choices":[{"index":`...)
-	b = strconv.AppendInt(b, int64(ch.Index), 10)
-	b = append(b, `,"message":{"role":`...)
-	b = llm.AppendJSONString(b, ch.Message.Role)
-	b = append(b, `,"content":`...)
-	b = llm.AppendJSONString(b, ch.Message.Content)
-	b = append(b, `},"finish_reason":`...)
-	b = llm.AppendJSONString(b, ch.FinishReason)
-	u := &c.Usage
-	b = append(b, `}],"usage":{"prompt_tokens":`...)
-	b = strconv.AppendInt(b, int64(u.PromptTokens), 10)
-	b = append(b, `,"completion_tokens":`...)
-	b = strconv.AppendInt(b, int64(u.CompletionTokens), 10)
-	b = append(b, `,"total_tokens":`...)
-	b = strconv.AppendInt(b, int64(u.TotalTokens), 10)
-	b = append(b, `,"prompt_tokens_details":{"cached_tokens":`...)
-	b = strconv.AppendInt(b, int64(u.PromptTokensDetails.CachedTokens), 10)
-	return append(b, "}}}\n"...), true
+// chatUsage is u as OpenAI's usage object.
+func chatUsage(u llm.Usage) openaiwire.Usage {
+	return openaiwire.NewUsage(u.PromptTokens, u.CompletionTokens, u.CachedTokens, u.TotalTokens)
 }
 
 func (s *Server) listModels(w http.ResponseWriter, r *http.Request) {

@@ -237,14 +237,14 @@ var jsonBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // and without reflection (answers on the gateway's hot path). ok is false when it
 // leaves a value to encoding/json.
 type jsonAppender interface {
-	appendJSON(b []byte) (_ []byte, ok bool)
+	AppendJSON(b []byte) (_ []byte, ok bool)
 }
 
-// encodeJSON writes v to buf as json.Encoder does, through its own appendJSON when
+// encodeJSON writes v to buf as json.Encoder does, through its own AppendJSON when
 // it has one.
 func encodeJSON(buf *bytes.Buffer, v any) error {
 	if a, ok := v.(jsonAppender); ok {
-		if b, ok := a.appendJSON(buf.AvailableBuffer()); ok {
+		if b, ok := a.AppendJSON(buf.AvailableBuffer()); ok {
 			buf.Write(b)
 			return nil
 		}

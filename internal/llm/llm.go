@@ -13,17 +13,19 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/vibecoder/vibecoder/internal/llm/openaiwire"
 )
 
 // Message roles. RoleDeveloper is OpenAI's newer name for system instructions (other providers
 // treat it as system); RoleTool (a tool result, with ToolCallID) is only accepted by
 // OpenAI-compatible providers.
 const (
-	RoleSystem    = "system"
-	RoleDeveloper = "developer"
-	RoleUser      = "user"
-	RoleAssistant = "assistant"
-	RoleTool      = "tool"
+	RoleSystem    = openaiwire.RoleSystem
+	RoleDeveloper = openaiwire.RoleDeveloper
+	RoleUser      = openaiwire.RoleUser
+	RoleAssistant = openaiwire.RoleAssistant
+	RoleTool      = openaiwire.RoleTool
 )
 
 // Message is one turn of a conversation.
@@ -84,10 +86,10 @@ func (u Usage) Add(o Usage) Usage {
 
 // Finish reasons, OpenAI's vocabulary; adapters translate their provider's values to these.
 const (
-	FinishStop          = "stop"
-	FinishLength        = "length"
-	FinishToolCalls     = "tool_calls"
-	FinishContentFilter = "content_filter"
+	FinishStop          = openaiwire.FinishStop
+	FinishLength        = openaiwire.FinishLength
+	FinishToolCalls     = openaiwire.FinishToolCalls
+	FinishContentFilter = openaiwire.FinishContentFilter
 )
 
 // Response is a completed chat completion.
@@ -197,10 +199,8 @@ func checkRequest(provider string, req *Request, toolsSupported bool) error {
 		return newError(provider, http.StatusBadRequest, TypeInvalidRequest, "tools not supported by provider "+provider)
 	}
 	for i, m := range req.Messages {
-		switch m.Role {
-		case RoleSystem, RoleDeveloper, RoleUser, RoleAssistant, RoleTool:
-		default:
-			return newError(provider, http.StatusBadRequest, TypeInvalidRequest, fmt.Sprintf("messages[%d]: unknown role %q", i, m.Role))
+		if err := openaiwire.CheckRole(i, m.Role); err != nil {
+			return newError(provider, http.StatusBadRequest, TypeInvalidRequest, err.Error())
 		}
 		if !toolsSupported && (m.Role == RoleTool || hasJSON(m.ToolCalls) || m.ToolCallID != "") {
 			return newError(provider, http.StatusBadRequest, TypeInvalidRequest, "tools not supported by provider "+provider)
@@ -215,10 +215,7 @@ func checkRequest(provider string, req *Request, toolsSupported bool) error {
 }
 
 // hasJSON reports whether raw holds a value other than null or an empty array.
-func hasJSON(raw json.RawMessage) bool {
-	s := string(raw)
-	return len(raw) > 0 && s != "null" && s != "[]"
-}
+func hasJSON(raw json.RawMessage) bool { return openaiwire.HasValue(raw) }
 
 // responseFormat is the part of an OpenAI response_format object adapters translate.
 type responseFormat struct {

@@ -13,6 +13,8 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/packages/ssestream"
+
+	"github.com/vibecoder/vibecoder/internal/llm/openaiwire"
 )
 
 // Default base URLs of the hosted OpenAI-format APIs.
@@ -248,11 +250,7 @@ func (p *openAIProvider) mapError(ctx context.Context, err error) error {
 	var streamErr *ssestream.StreamError
 	if errors.As(err, &streamErr) {
 		// An {"error": {...}} event in the middle of a stream.
-		var body struct {
-			Error struct {
-				Message string `json:"message"`
-			} `json:"error"`
-		}
+		var body openaiwire.ErrorBody
 		msg := "upstream reported an error mid-stream"
 		if json.Unmarshal(streamErr.Event.Data, &body) == nil && body.Error.Message != "" {
 			msg += ": " + body.Error.Message
@@ -278,48 +276,30 @@ func openAIUsage(u openai.CompletionUsage) Usage {
 	return out
 }
 
-func openAIFinish(r string) string {
-	if r == "function_call" {
-		return FinishToolCalls
-	}
-	return r
-}
+func openAIFinish(r string) string { return openaiwire.Finish(r) }
 
 // toolCallAccumulator assembles streamed tool_calls deltas (by index) into a tool_calls array.
 type toolCallAccumulator struct {
-	calls map[int]*accumulatedCall
-}
-
-type accumulatedCall struct {
-	ID       string `json:"id"`
-	Type     string `json:"type"`
-	Function struct {
-		Name      string `json:"name"`
-		Arguments string `json:"arguments"`
-	} `json:"function"`
+	calls map[int]*openaiwire.ToolCall
 }
 
 func (a *toolCallAccumulator) add(raw json.RawMessage) error {
-	var deltas []struct {
-		Index    int    `json:"index"`
-		ID       string `json:"id"`
-		Type     string `json:"type"`
-		Function struct {
-			Name      string `json:"name"`
-			Arguments string `json:"arguments"`
-		} `json:"function"`
-	}
+	var deltas []openaiwire.ToolCall
 	if err := json.Unmarshal(raw, &deltas); err != nil {
 		return err
 	}
 	if a.calls == nil {
-		a.calls = map[int]*accumulatedCall{}
+		a.calls = map[int]*openaiwire.ToolCall{}
 	}
 	for _, d := range deltas {
-		c := a.calls[d.Index]
+		i := 0
+		if d.Index != nil {
+			i = *d.Index
+		}
+		c := a.calls[i]
 		if c == nil {
-			c = &accumulatedCall{Type: "function"}
-			a.calls[d.Index] = c
+			c = &openaiwire.ToolCall{Type: "function"}
+			a.calls[i] = c
 		}
 		if d.ID != "" {
 			c.ID = d.ID
@@ -342,7 +322,7 @@ func (a *toolCallAccumulator) result() json.RawMessage {
 		idx = append(idx, i)
 	}
 	sort.Ints(idx)
-	calls := make([]*accumulatedCall, len(idx))
+	calls := make([]*openaiwire.ToolCall, len(idx))
 	for i, k := range idx {
 		calls[i] = a.calls[k]
 	}

@@ -92,23 +92,6 @@ func TestOpenAIWireMatchesSDK(t *testing.T) {
 	}
 }
 
-// FuzzAppendJSONString checks the string encoder against encoding/json: the same
-// bytes for any input, valid UTF-8 or not.
-func FuzzAppendJSONString(f *testing.F) {
-	for _, s := range []string{"", "plain", "\"\\<>&", "\u2028\u2029", "\x00\x1f\x7f", "\xff", "é🦫", "a\xe2\x80"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		want, err := json.Marshal(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := AppendJSONString(nil, s); string(got) != string(want) {
-			t.Errorf("AppendJSONString(%q) = %s, want %s", s, got, want)
-		}
-	})
-}
-
 // TestDecodeChatResponse checks the lean decoder against openai-go's own on valid
 // answers, and that answers which are not chat completions are refused.
 func TestDecodeChatResponse(t *testing.T) {

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/json"
 	"math"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vibecoder/vibecoder/internal/llm/openaiwire"
 )
 
 // NewOpenAI starts a fake OpenAI-compatible server (OpenAI, xAI, Ollama, vLLM, llama.cpp all
@@ -28,97 +31,87 @@ func (openaiWire) decode(rec *RecordedRequest) {
 		rec.Kind = "chat"
 	case strings.HasSuffix(rec.Path, "/embeddings"):
 		rec.Kind = "embeddings"
+		rec.Model = str(rec.Body["model"])
+		switch in := rec.Body["input"].(type) {
+		case string:
+			rec.Inputs = []string{in}
+		case []any:
+			for _, s := range in {
+				rec.Inputs = append(rec.Inputs, str(s))
+			}
+		}
+		return
 	default:
 		return
 	}
-	rec.Model = str(rec.Body["model"])
-	rec.Stream, _ = rec.Body["stream"].(bool)
-	for _, m := range list(rec.Body["messages"]) {
-		mm := obj(m)
-		rec.Messages = append(rec.Messages, Message{Role: str(mm["role"]), Content: contentText(mm["content"])})
+	// Recorded as the server reads it; a body it would refuse is recorded as far as
+	// it decodes (the raw body is there too).
+	in, err := openaiwire.DecodeChatRequest(rec.RawBody)
+	if err != nil {
+		return
 	}
-	switch in := rec.Body["input"].(type) {
-	case string:
-		rec.Inputs = []string{in}
-	case []any:
-		for _, s := range in {
-			rec.Inputs = append(rec.Inputs, str(s))
-		}
+	rec.Model, rec.Stream = in.Model, in.Stream
+	for _, m := range in.Messages {
+		rec.Messages = append(rec.Messages, Message{Role: m.Role, Content: m.Content})
 	}
 }
 
-func openaiUsage(u Usage) map[string]any {
-	return map[string]any{
-		"prompt_tokens":     u.PromptTokens,
-		"completion_tokens": u.CompletionTokens,
-		"total_tokens":      u.PromptTokens + u.CompletionTokens,
-		"prompt_tokens_details": map[string]any{
-			"cached_tokens": u.CachedTokens,
-		},
-	}
+func openaiUsage(u Usage) openaiwire.Usage {
+	return openaiwire.NewUsage(u.PromptTokens, u.CompletionTokens, u.CachedTokens, 0)
 }
 
-func openaiToolCalls(calls []ToolCall, withIndex bool) []any {
-	out := make([]any, len(calls))
+func openaiToolCalls(calls []ToolCall, withIndex bool) json.RawMessage {
+	out := make([]openaiwire.ToolCall, len(calls))
 	for i, c := range calls {
-		tc := map[string]any{
-			"id":   c.ID,
-			"type": "function",
-			"function": map[string]any{
-				"name":      c.Name,
-				"arguments": c.Arguments,
-			},
-		}
+		out[i] = openaiwire.ToolCall{ID: c.ID, Type: "function", Function: openaiwire.FunctionCall{Name: c.Name, Arguments: c.Arguments}}
 		if withIndex {
-			tc["index"] = i
+			out[i].Index = &i
 		}
-		out[i] = tc
 	}
-	return out
+	raw, _ := json.Marshal(out)
+	return raw
 }
 
 const openaiID = "chatcmpl-fake0001"
 
+// null is what OpenAI sends for logprobs and refusal, which the gateway's server leaves out.
+func null() json.RawMessage { return json.RawMessage("null") }
+
 func (openaiWire) writeChat(w http.ResponseWriter, rec RecordedRequest, r Reply) {
-	msg := map[string]any{"role": "assistant", "content": r.text(), "refusal": nil}
+	text := r.text()
+	msg := openaiwire.AssistantMessage{Role: openaiwire.RoleAssistant, Content: &text, Refusal: null()}
 	if len(r.ToolCalls) > 0 {
-		msg["tool_calls"] = openaiToolCalls(r.ToolCalls, false)
+		msg.ToolCalls = openaiToolCalls(r.ToolCalls, false)
 		if r.Text == "" {
-			msg["content"] = nil
+			msg.Content = nil
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"id":      openaiID,
-		"object":  "chat.completion",
-		"created": time.Now().Unix(),
-		"model":   rec.Model,
-		"choices": []any{map[string]any{
-			"index":         0,
-			"message":       msg,
-			"logprobs":      nil,
-			"finish_reason": r.finish(),
-		}},
-		"usage": openaiUsage(r.usage(rec)),
-	})
+	writeJSON(w, http.StatusOK, openaiwire.ChatCompletion{ID: openaiID, Object: "chat.completion", Created: time.Now().Unix(), Model: rec.Model,
+		Choices: []openaiwire.Choice{{Index: 0, Message: msg, Logprobs: null(), FinishReason: r.finish()}},
+		Usage:   openaiUsage(r.usage(rec))})
+}
+
+// nullUsageChunk is a chunk as OpenAI sends it when asked for usage: "usage": null on
+// every chunk but the last.
+type nullUsageChunk struct {
+	openaiwire.ChatCompletionChunk
+	Usage *openaiwire.Usage `json:"usage"`
 }
 
 func (openaiWire) writeStream(s *sse, rec RecordedRequest, r Reply) {
 	includeUsage, _ := obj(rec.Body["stream_options"])["include_usage"].(bool)
 	created := time.Now().Unix()
-	chunk := func(delta map[string]any, finish any) map[string]any {
-		c := map[string]any{
-			"id":      openaiID,
-			"object":  "chat.completion.chunk",
-			"created": created,
-			"model":   rec.Model,
-			"choices": []any{map[string]any{"index": 0, "delta": delta, "logprobs": nil, "finish_reason": finish}},
-		}
+	chunk := func(delta openaiwire.Delta, finish *string) {
+		c := openaiwire.NewChunk(openaiID, created, rec.Model, delta, finish)
+		c.Choices[0].Logprobs = null()
 		if includeUsage {
-			c["usage"] = nil
+			s.event("", nullUsageChunk{ChatCompletionChunk: c})
+			return
 		}
-		return c
+		s.event("", c)
 	}
-	s.event("", chunk(map[string]any{"role": "assistant", "content": ""}, nil))
+	empty := ""
+	chunk(openaiwire.Delta{Role: openaiwire.RoleAssistant, Content: &empty}, nil)
 	text := r.chunks()
 	if len(r.ToolCalls) > 0 && r.Text == "" && len(r.Chunks) == 0 {
 		text = nil
@@ -127,24 +120,18 @@ func (openaiWire) writeStream(s *sse, rec RecordedRequest, r Reply) {
 		if r.DisconnectAfter > 0 && i == r.DisconnectAfter {
 			s.disconnect()
 		}
-		s.event("", chunk(map[string]any{"content": t}, nil))
+		chunk(openaiwire.Delta{Content: &t}, nil)
 	}
 	if r.DisconnectAfter > 0 && r.DisconnectAfter >= len(text) {
 		s.disconnect()
 	}
 	if len(r.ToolCalls) > 0 {
-		s.event("", chunk(map[string]any{"tool_calls": openaiToolCalls(r.ToolCalls, true)}, nil))
+		chunk(openaiwire.Delta{ToolCalls: openaiToolCalls(r.ToolCalls, true)}, nil)
 	}
-	s.event("", chunk(map[string]any{}, r.finish()))
+	finish := r.finish()
+	chunk(openaiwire.Delta{}, &finish)
 	if includeUsage {
-		s.event("", map[string]any{
-			"id":      openaiID,
-			"object":  "chat.completion.chunk",
-			"created": created,
-			"model":   rec.Model,
-			"choices": []any{},
-			"usage":   openaiUsage(r.usage(rec)),
-		})
+		s.event("", openaiwire.NewUsageChunk(openaiID, created, rec.Model, openaiUsage(r.usage(rec))))
 	}
 	s.event("", "[DONE]")
 }
@@ -186,7 +173,5 @@ func (openaiWire) writeError(w http.ResponseWriter, status int, typ, msg string)
 			typ = "invalid_request_error"
 		}
 	}
-	writeJSON(w, status, map[string]any{
-		"error": map[string]any{"message": msg, "type": typ, "param": nil, "code": nil},
-	})
+	writeJSON(w, status, openaiwire.ErrorBody{Error: openaiwire.ErrorDetail{Message: msg, Type: typ}})
 }
