@@ -288,15 +288,22 @@ func TestEnv(cache string) map[string]string {
 }
 
 // seedCache copies the standard library seed into a Go project's cache before the
-// project's first run (buildcache.Seeder.Seed: a run while the seed is being built waits
-// for it). A project is a Go project when its root has go.mod or go.work or its test
-// command runs go. Without a seed, or when copying fails, the run goes on cold.
+// project's first run (buildcache.Seeder.Seed). A run while the seed is being built waits
+// for it, as long as the job can spare: its deadline less the test timeout. A project is
+// a Go project when its root has go.mod or go.work or its test command runs go. Without a
+// seed, past that wait, or when copying fails, the run goes on cold.
 func (p *Pipeline) seedCache(ctx context.Context, dir, cmd, cache string) (bool, error) {
 	if p.Seeder == nil || !usesGo(dir, cmd) {
 		return false, nil
 	}
 	start := time.Now()
-	seeded, err := p.Seeder.Seed(ctx, cache)
+	wait := ctx
+	if deadline, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		wait, cancel = context.WithDeadline(ctx, deadline.Add(-p.cfg.TestTimeout))
+		defer cancel()
+	}
+	seeded, err := p.Seeder.Seed(wait, cache)
 	switch {
 	case err != nil && ctx.Err() != nil:
 		return false, ctx.Err()
