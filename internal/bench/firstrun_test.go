@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -68,7 +69,7 @@ func startFirstRunApp(b *testing.B, llmURL, seed string) *firstRunApp {
 		"VIBECODER_LLM_RPM":           "100000",
 		"VIBECODER_LOCAL_REPO_ROOTS":  repos,
 		"VIBECODER_GO_CACHE_SEED":     seed,
-		"VIBECODER_JOB_POLL_INTERVAL": "50ms",
+		"VIBECODER_JOB_POLL_INTERVAL": "100ms",
 		"LOG_LEVEL":                   "warn",
 	}
 	if _, err := exec.LookPath("bwrap"); err != nil {
@@ -188,9 +189,20 @@ func (f *firstRunApp) compiles(b *testing.B) []string {
 		b.Fatal(err)
 	}
 	testutil.WriteTree(b, ws, firstRunFiles)
+	t0 := time.Now()
 	if seeded, err := f.a.Pipeline.Seeder.Seed(context.Background(), cache); err != nil || !seeded {
 		b.Fatalf("seed: %v %v", seeded, err)
 	}
+	var size int64
+	files := 0
+	_ = filepath.WalkDir(filepath.Join(cache, "go-build"), func(_ string, d fs.DirEntry, err error) error {
+		if fi, ierr := d.Info(); err == nil && ierr == nil && d.Type().IsRegular() {
+			size += fi.Size()
+			files++
+		}
+		return nil
+	})
+	b.Logf("a copy of the seed: %d files, %.0f MB, copied in %v", files, float64(size)/1e6, time.Since(t0).Round(time.Millisecond))
 	res, err := f.a.Pipeline.Sandbox.Run(context.Background(), sandbox.Spec{Dir: ws, Shell: "go test -x ./...", CacheDir: cache,
 		Env: pipeline.TestEnv(cache), Timeout: 10 * time.Minute})
 	if err != nil || !res.Sandboxed {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -226,7 +227,7 @@ func TestSeedFirstRunOnly(t *testing.T) {
 	l := newLayout(t)
 	s := newSeeder(t, l.seeds, r.Environ(pipelineEnv(l.cache)), tiny, &bytes.Buffer{})
 
-	if _, err := s.Seed(t.Context(), l.cache); err != buildcache.ErrNotStarted {
+	if _, err := s.Seed(t.Context(), l.cache); !errors.Is(err, buildcache.ErrNotStarted) {
 		t.Fatalf("Seed before Start: %v, want ErrNotStarted (the run proceeds cold)", err)
 	}
 	seed := wait(t, s)
