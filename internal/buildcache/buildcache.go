@@ -12,7 +12,8 @@
 // Why a copy: a project's cache is written by the project's test command, which is untrusted. The
 // seed lives outside every directory the sandbox mounts and is never bound into it, and a
 // project gets its own copy (os.CopyFS: new files, never hard links), so nothing a test command
-// does can change what another project's runs will read.
+// does can change what another project's runs will read. (Unsandboxed runs, allowed only by
+// VIBECODER_ALLOW_UNSANDBOXED, can write whatever the server can, the seed included.)
 package buildcache
 
 import (

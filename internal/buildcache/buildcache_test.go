@@ -219,8 +219,9 @@ func withEnv(env map[string]string, k, v string) map[string]string {
 	return out
 }
 
-// TestSeedFirstRunOnly: a project's cache gets a copy on its first run, not a link; later runs
-// keep what the project made of it, even when the seed has another file by then.
+// TestSeedFirstRunOnly: a project's cache gets a copy on its first run (which waits for a
+// build in progress), not a link; later runs keep what the project made of it, even when the
+// seed has another file by then.
 func TestSeedFirstRunOnly(t *testing.T) {
 	g := toolchain(t)
 	r := runner(t, g, false)
@@ -230,11 +231,13 @@ func TestSeedFirstRunOnly(t *testing.T) {
 	if _, err := s.Seed(t.Context(), l.cache); !errors.Is(err, buildcache.ErrNotStarted) {
 		t.Fatalf("Seed before Start: %v, want ErrNotStarted (the run proceeds cold)", err)
 	}
-	seed := wait(t, s)
+	// The first run comes while the seed is being built, and waits for it.
+	s.Start(t.Context())
 	seeded, err := s.Seed(t.Context(), l.cache)
 	if err != nil || !seeded {
 		t.Fatalf("first run: seeded=%v err=%v", seeded, err)
 	}
+	seed := wait(t, s)
 	copyDir := filepath.Join(l.cache, "go-build")
 	if treeHash(t, copyDir) != treeHash(t, seed) {
 		t.Fatal("the project's cache is not a copy of the seed")
