@@ -21,7 +21,7 @@ import (
 
 func newApp(t *testing.T, env map[string]string) *app.App {
 	t.Helper()
-	cfg, err := config.Load(func(k string) string { return env[k] })
+	cfg, err := config.Load(noSeed(func(k string) string { return env[k] }))
 	if err != nil {
 		t.Fatal(err)
 	}

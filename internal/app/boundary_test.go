@@ -49,7 +49,7 @@ func startE2E(t *testing.T, vars map[string]string) *e2eServer {
 	if os.Getenv("VIBECODER_E2E_POSTGRES") == "true" {
 		vars["DATABASE_URL"] = testutil.PostgresDSN(t)
 	}
-	cfg, err := config.Load(func(k string) string { return vars[k] })
+	cfg, err := config.Load(noSeed(func(k string) string { return vars[k] }))
 	if err != nil {
 		t.Fatal(err)
 	}

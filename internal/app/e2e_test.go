@@ -146,6 +146,9 @@ func TestPipelineEndToEnd(t *testing.T) {
 		"VIBECODER_JOB_QUEUES":        "codegen:backoff=100ms;testrun:backoff=100ms;review:backoff=100ms;pr:backoff=100ms",
 		"VIBECODER_LLM_RPM":           "1000",
 		"VIBECODER_LOCAL_REPO_ROOTS":  filepath.Dir(filepath.Dir(remote)),
+		// What the fixture's go test needs, not the whole standard library: compiling it
+		// is the cold compile this test's first run did before there was a seed.
+		"VIBECODER_GO_CACHE_SEED": "testing",
 	}
 	if os.Getenv("VIBECODER_E2E_POSTGRES") == "true" {
 		vars["DATABASE_URL"] = testutil.PostgresDSN(t)
@@ -239,6 +242,13 @@ func TestPipelineEndToEnd(t *testing.T) {
 	}
 	if len(testRuns) != 2 || testRuns[0]["passed"] != false || testRuns[1]["passed"] != true || testRuns[1]["sandboxed"] != sandboxed {
 		t.Fatalf("test runs: %v", testRuns)
+	}
+	// The project's first run started from the seed; the repair run from what the first left.
+	if testRuns[0]["seeded"] != true || testRuns[1]["seeded"] != false {
+		t.Errorf("seeded: first run %v, second %v; want true, false", testRuns[0]["seeded"], testRuns[1]["seeded"])
+	}
+	if l := logs.String(); !strings.Contains(l, `"msg":"go build cache seed built"`) || !strings.Contains(l, `"msg":"go build cache seeded"`) {
+		t.Errorf("the seed's build and copy are not logged:\n%s", l)
 	}
 	if !strings.Contains(fmt.Sprint(testRuns[0]["output"]), "Add(2, 3) = 6, want 5") {
 		t.Errorf("the failing run's output lacks the failure: %v", testRuns[0]["output"])

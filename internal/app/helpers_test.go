@@ -8,6 +8,18 @@ import (
 	"sync"
 )
 
+// noSeed turns the Go build cache seed off unless get sets VIBECODER_GO_CACHE_SEED: the
+// seed of the standard library would compile in the background of every test that starts
+// workers. The end-to-end test builds a small one and checks its first run is seeded.
+func noSeed(get func(string) string) func(string) string {
+	return func(k string) string {
+		if v := get(k); v != "" || k != "VIBECODER_GO_CACHE_SEED" {
+			return v
+		}
+		return "off"
+	}
+}
+
 func newJar() http.CookieJar {
 	j, _ := cookiejar.New(nil)
 	return j

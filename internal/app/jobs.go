@@ -117,6 +117,9 @@ func (a *App) StartBackground(ctx context.Context) (func(), error) {
 	if a.Jobs.Working() {
 		a.Log.Info("working jobs", slog.Any("kinds", a.Jobs.Kinds()))
 		go a.heartbeat(lctx, a.Jobs.Config().ID)
+		if a.Pipeline.Seeder != nil {
+			a.Pipeline.Seeder.Start(lctx) // in the background; stopped with the workers
+		}
 	}
 	return func() {
 		defer cancelListen()

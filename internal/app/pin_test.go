@@ -78,7 +78,7 @@ func TestRunPushesToPinnedRepository(t *testing.T) {
 		"VIBECODER_JOB_QUEUES":        "codegen:backoff=100ms;testrun:backoff=100ms;review:backoff=100ms;pr:backoff=100ms",
 		"VIBECODER_LOCAL_REPO_ROOTS":  root,
 	}
-	cfg, err := config.Load(func(k string) string { return vars[k] })
+	cfg, err := config.Load(noSeed(func(k string) string { return vars[k] }))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,7 +48,7 @@ func TestPipelineSurvivesRestart(t *testing.T) {
 		"VIBECODER_JOB_SOFT_STOP":     "1s",
 		"VIBECODER_LOCAL_REPO_ROOTS":  filepath.Dir(filepath.Dir(remote)),
 	}
-	cfg, err := config.Load(func(k string) string { return vars[k] })
+	cfg, err := config.Load(noSeed(func(k string) string { return vars[k] }))
 	if err != nil {
 		t.Fatal(err)
 	}

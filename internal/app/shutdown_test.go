@@ -26,7 +26,7 @@ func TestShutdownEndsEventStreams(t *testing.T) {
 		"VIBECODER_SHUTDOWN_TIMEOUT":  "10m",
 		"VIBECODER_ALLOW_UNSANDBOXED": "true",
 	}
-	cfg, err := config.Load(func(k string) string { return vars[k] })
+	cfg, err := config.Load(noSeed(func(k string) string { return vars[k] }))
 	if err != nil {
 		t.Fatal(err)
 	}

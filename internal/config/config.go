@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -15,6 +16,9 @@ import (
 
 	"github.com/vibecoder/vibecoder/internal/ratelimit"
 )
+
+// goPattern is a standard library package path or pattern (no flags, no spaces).
+var goPattern = regexp.MustCompile(`^[a-z0-9_][a-zA-Z0-9_./-]*$`)
 
 // Config is the whole configuration. Names of the environment variables are given
 // beside each field; see the README's configuration table.
@@ -90,6 +94,7 @@ type Config struct {
 	SandboxProcs     int64         // VIBECODER_SANDBOX_PROCS (512)
 	SandboxDisk      int64         // VIBECODER_SANDBOX_DISK_BYTES (2 GiB): a test run's workspace and build cache together
 	TestTimeout      time.Duration // VIBECODER_TEST_TIMEOUT (10m)
+	GoCacheSeed      []string      // VIBECODER_GO_CACHE_SEED (std): standard library patterns seeding a Go project's first build cache; off: none
 	MaxRepairs       int           // VIBECODER_MAX_REPAIRS (2)
 	MaxReviewRounds  int           // VIBECODER_MAX_REVIEW_ROUNDS (1)
 	GitAuthorName    string        // VIBECODER_GIT_AUTHOR_NAME (Vibe Coder)
@@ -419,6 +424,17 @@ func (l *loader) pipeline(c *Config) {
 	}
 	if c.TestTimeout, err = parseDuration(l.get("VIBECODER_TEST_TIMEOUT", "10m"), time.Second, 24*time.Hour); err != nil {
 		l.bad("VIBECODER_TEST_TIMEOUT", "%v", err)
+	}
+	if raw := l.get("VIBECODER_GO_CACHE_SEED", "std"); raw != "off" {
+		c.GoCacheSeed = strings.FieldsFunc(raw, func(r rune) bool { return r == ',' || r == ' ' })
+		for _, p := range c.GoCacheSeed {
+			if !goPattern.MatchString(p) {
+				l.bad("VIBECODER_GO_CACHE_SEED", "%q is not a standard library package pattern (std, net/http, encoding/...); off for none", p)
+			}
+		}
+		if len(c.GoCacheSeed) == 0 {
+			l.bad("VIBECODER_GO_CACHE_SEED", "empty: std, a list of standard library package patterns, or off")
+		}
 	}
 	if n, err := parseInt(l.get("VIBECODER_MAX_REPAIRS", "2"), 0, 20); err != nil {
 		l.bad("VIBECODER_MAX_REPAIRS", "%v", err)

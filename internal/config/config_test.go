@@ -2,6 +2,7 @@ package config
 
 import (
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -149,6 +150,29 @@ func TestSandboxDisk(t *testing.T) {
 	for _, bad := range []string{"-1", "0", "1048576", "lots"} {
 		if _, err := Load(env(map[string]string{"VIBECODER_SANDBOX_DISK_BYTES": bad})); err == nil || !strings.Contains(err.Error(), "VIBECODER_SANDBOX_DISK_BYTES") {
 			t.Errorf("VIBECODER_SANDBOX_DISK_BYTES=%s: %v", bad, err)
+		}
+	}
+}
+
+func TestGoCacheSeed(t *testing.T) {
+	for raw, want := range map[string][]string{
+		"":                               {"std"},
+		"off":                            nil,
+		"testing":                        {"testing"},
+		"testing, net/http encoding/...": {"testing", "net/http", "encoding/..."},
+	} {
+		vars := map[string]string{}
+		if raw != "" {
+			vars["VIBECODER_GO_CACHE_SEED"] = raw
+		}
+		c, err := Load(env(vars))
+		if err != nil || !slices.Equal(c.GoCacheSeed, want) {
+			t.Errorf("VIBECODER_GO_CACHE_SEED=%q: %q, %v; want %q", raw, c.GoCacheSeed, err, want)
+		}
+	}
+	for _, bad := range []string{",", "-toolexec=evil", "std;rm", `"std"`} {
+		if _, err := Load(env(map[string]string{"VIBECODER_GO_CACHE_SEED": bad})); err == nil || !strings.Contains(err.Error(), "VIBECODER_GO_CACHE_SEED") {
+			t.Errorf("VIBECODER_GO_CACHE_SEED=%s: %v", bad, err)
 		}
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/vibecoder/vibecoder/internal/audit"
+	"github.com/vibecoder/vibecoder/internal/buildcache"
 	"github.com/vibecoder/vibecoder/internal/gitops"
 	"github.com/vibecoder/vibecoder/internal/index"
 	"github.com/vibecoder/vibecoder/internal/jobs"
@@ -90,9 +91,12 @@ type Deps struct {
 	Gateway *gateway.Gateway
 	Index   *index.Indexer // nil: no retrieval
 	Sandbox *sandbox.Runner
-	Git     *gitops.Workspaces
-	Events  *jobs.Events
-	Log     *slog.Logger
+	// Seeder gives a Go project's build cache the standard library before its first test
+	// run; nil: first runs compile it.
+	Seeder *buildcache.Seeder
+	Git    *gitops.Workspaces
+	Events *jobs.Events
+	Log    *slog.Logger
 	// Audit records code generation, pushes and pull requests; nil records nothing.
 	Audit audit.Recorder
 }
@@ -177,6 +181,9 @@ type TestRun struct {
 	DurationMS int64  `json:"duration_ms"`
 	Output     string `json:"output"`
 	Truncated  bool   `json:"truncated"`
+	// Seeded reports that the project's Go build cache was seeded for this run, its first
+	// (see internal/buildcache).
+	Seeded bool `json:"seeded,omitempty"`
 }
 
 // EditRound is one answer of the coder and what came of its edits.

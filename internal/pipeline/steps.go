@@ -13,6 +13,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/riverqueue/river"
@@ -280,6 +281,54 @@ func repoFiles(tree *safefs.Tree, max int) []string {
 	return out
 }
 
+// TestEnv is the environment the test command gets besides the sandbox's own: the
+// project's cache dir for Go's build cache and for XDG caches. The build cache seed is
+// compiled with it (internal/app), so that its keys are the test command's.
+func TestEnv(cache string) map[string]string {
+	return map[string]string{"GOCACHE": filepath.Join(cache, "go-build"), "XDG_CACHE_HOME": cache}
+}
+
+// seedCache copies the standard library seed into a Go project's cache before the
+// project's first run (buildcache.Seeder.Seed). A run while the seed is being built waits
+// for it, as long as the job can spare: its deadline less the test timeout. A project is
+// a Go project when its root has go.mod or go.work or its test command runs go. Without a
+// seed, past that wait, or when copying fails, the run goes on cold.
+func (p *Pipeline) seedCache(ctx context.Context, dir, cmd, cache string) (bool, error) {
+	if p.Seeder == nil || !usesGo(dir, cmd) {
+		return false, nil
+	}
+	start := time.Now()
+	wait := ctx
+	if deadline, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		wait, cancel = context.WithDeadline(ctx, deadline.Add(-p.cfg.TestTimeout))
+		defer cancel()
+	}
+	seeded, err := p.Seeder.Seed(wait, cache)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return false, ctx.Err()
+	case err != nil:
+		p.Log.Warn("go build cache not seeded: this run compiles the standard library", slog.String("cache", cache), slog.Any("error", err))
+	case seeded:
+		p.Log.Info("go build cache seeded", slog.String("cache", cache), slog.Duration("took", time.Since(start)))
+	}
+	return seeded, nil
+}
+
+// usesGo reports whether a workspace looks like a Go project to its test command.
+func usesGo(dir, cmd string) bool {
+	if slices.Contains(strings.Fields(cmd), "go") {
+		return true
+	}
+	tree, err := safefs.Open(dir)
+	if err != nil {
+		return false
+	}
+	defer tree.Close()
+	return tree.Exists("go.mod") || tree.Exists("go.work")
+}
+
 // testrun runs the project's tests in the sandbox.
 func (p *Pipeline) testrun(ctx context.Context, job *river.Job[TestrunArgs]) error {
 	st, err := p.open(ctx, job.Args.UserID, job.Args.ExecutionID)
@@ -309,9 +358,14 @@ func (p *Pipeline) testrun(ctx context.Context, job *river.Job[TestrunArgs]) err
 			return err
 		}
 		// The cache directory persists between runs of the project (never shared
-		// between projects): build caches make repair runs fast.
+		// between projects): build caches make repair runs fast. A Go project's first
+		// run starts from a copy of the server's standard library seed.
+		seeded, err := p.seedCache(ctx, ws.Dir, cmd, cache)
+		if err != nil {
+			return err
+		}
 		res, err := p.Sandbox.Run(ctx, sandbox.Spec{Dir: ws.Dir, Shell: cmd, Timeout: p.cfg.TestTimeout, CacheDir: cache,
-			Env: map[string]string{"GOCACHE": filepath.Join(cache, "go-build"), "XDG_CACHE_HOME": cache}})
+			Env: TestEnv(cache)})
 		if errors.Is(err, sandbox.ErrNoSandbox) {
 			return fail("tests not run: %v (install bubblewrap, or set VIBECODER_ALLOW_UNSANDBOXED=true)", err)
 		}
@@ -320,12 +374,12 @@ func (p *Pipeline) testrun(ctx context.Context, job *river.Job[TestrunArgs]) err
 		}
 		run := TestRun{Attempt: d.Attempt, Command: cmd, ExitCode: res.ExitCode, Passed: res.ExitCode == 0 && !res.TimedOut,
 			Sandboxed: res.Sandboxed, TimedOut: res.TimedOut, DurationMS: res.Duration.Milliseconds(),
-			Output: truncate(res.Output, 64000), Truncated: res.Truncated}
+			Output: truncate(res.Output, 64000), Truncated: res.Truncated, Seeded: seeded}
 		d.Tests = append(d.Tests, run)
 		sb := res.Sandboxed
 		d.Sandboxed = &sb
 		p.emitE(ctx, e, "tests.finished", map[string]any{"attempt": d.Attempt, "passed": run.Passed, "exit_code": run.ExitCode,
-			"sandboxed": run.Sandboxed, "timed_out": run.TimedOut, "duration_ms": run.DurationMS, "output": truncate(run.Output, 20000)})
+			"sandboxed": run.Sandboxed, "timed_out": run.TimedOut, "duration_ms": run.DurationMS, "seeded": run.Seeded, "output": truncate(run.Output, 20000)})
 		switch {
 		case run.Passed:
 			d.done("succeeded", "")

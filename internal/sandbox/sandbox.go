@@ -364,9 +364,7 @@ func (r *Runner) Run(ctx context.Context, spec Spec) (*Result, error) {
 		timeout = r.cfg.DefaultTimeout
 	}
 
-	env := map[string]string{"PATH": DefaultPath, "HOME": sandboxHome, "TMPDIR": "/tmp", "LANG": "C.UTF-8"}
-	maps.Copy(env, r.cfg.Env)
-	maps.Copy(env, spec.Env)
+	env := r.Environ(spec.Env)
 	if r.bwrap == "" {
 		// No private /tmp: give the run its own HOME and TMPDIR on the host.
 		scratch, err := os.MkdirTemp("", "vibecoder-sandbox-")
@@ -527,6 +525,17 @@ func (r *Runner) Run(ctx context.Context, spec Spec) (*Result, error) {
 		res.Killed = true
 	}
 	return res, nil
+}
+
+// Environ is the whole environment Run gives a command whose Spec.Env is extra: PATH, HOME,
+// TMPDIR and LANG, then Config.Env, then extra. (Unsandboxed, HOME and TMPDIR then point to a
+// scratch directory of the run's own.) A build cache seeded outside the sandbox is compiled
+// with it, so that its keys are the ones the sandboxed command computes.
+func (r *Runner) Environ(extra map[string]string) map[string]string {
+	env := map[string]string{"PATH": DefaultPath, "HOME": sandboxHome, "TMPDIR": "/tmp", "LANG": "C.UTF-8"}
+	maps.Copy(env, r.cfg.Env)
+	maps.Copy(env, extra)
+	return env
 }
 
 func (s Spec) argv() ([]string, error) {

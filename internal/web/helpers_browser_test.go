@@ -107,6 +107,7 @@ func serveRunApp(t *testing.T, llmURL, repoRoot string, unsandboxed bool) (*app.
 	t.Helper()
 	vars := map[string]string{
 		"VIBECODER_DATA_DIR":          t.TempDir(),
+		"VIBECODER_GO_CACHE_SEED":     "off", // no standard library compiling in the background
 		"LOG_LEVEL":                   "error",
 		"OPENAI_API_KEY":              "sk-test-0123456789abcdef0123",
 		"OPENAI_BASE_URL":             llmURL,
