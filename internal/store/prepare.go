@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -85,3 +86,107 @@ func PrepareFiles(userID, projectID uuid.UUID, files []FileChunks, now time.Time
 	}
 }
 
+// The Prepare methods fill, in place, what a dialect's Create method (AppendEvent for
+// an Event) leaves to the store, before its INSERT: an id unless the caller chose one,
+// the creation time (and update time, for rows that have one) now, the documented
+// defaults, and the NUL rule for rows with free text.
+
+// Prepare readies a new user for CreateUser.
+func (u *User) Prepare() {
+	ensureID(&u.ID)
+	u.CreatedAt = Now()
+	u.UpdatedAt = u.CreatedAt
+}
+
+// Prepare readies a new key for CreateAPIKey.
+func (k *APIKey) Prepare() {
+	ensureID(&k.ID)
+	k.CreatedAt = Now()
+}
+
+// Prepare readies a new session for CreateSession: it was created and last seen now.
+func (s *Session) Prepare() {
+	s.CreatedAt = Now()
+	s.LastSeenAt = s.CreatedAt
+}
+
+// Prepare readies a new project for CreateProject; an empty IndexStatus becomes
+// IndexNever.
+func (p *Project) Prepare() {
+	ensureID(&p.ID)
+	p.CreatedAt = Now()
+	p.UpdatedAt = p.CreatedAt
+	if p.IndexStatus == "" {
+		p.IndexStatus = IndexNever
+	}
+}
+
+// Prepare readies a new task for CreateTask; an empty Status becomes TaskOpen.
+func (t *Task) Prepare() {
+	Sanitize(t)
+	ensureID(&t.ID)
+	t.CreatedAt = Now()
+	t.UpdatedAt = t.CreatedAt
+	if t.Status == "" {
+		t.Status = TaskOpen
+	}
+}
+
+// Prepare readies a new agent for CreateAgent.
+func (a *Agent) Prepare() {
+	ensureID(&a.ID)
+	a.CreatedAt = Now()
+	a.UpdatedAt = a.CreatedAt
+}
+
+// Prepare readies a new execution for CreateExecution; an empty Status becomes
+// ExecQueued and empty Details the empty object.
+func (e *Execution) Prepare() {
+	Sanitize(e)
+	ensureID(&e.ID)
+	e.CreatedAt = Now()
+	e.UpdatedAt = e.CreatedAt
+	if e.Status == "" {
+		e.Status = ExecQueued
+	}
+	if len(e.Details) == 0 {
+		e.Details = json.RawMessage(`{}`)
+	}
+}
+
+// Prepare readies a new commit for CreateCommit; nil FilesChanged becomes empty.
+func (c *Commit) Prepare() {
+	Sanitize(c)
+	ensureID(&c.ID)
+	c.CreatedAt = Now()
+	if c.FilesChanged == nil {
+		c.FilesChanged = []string{}
+	}
+}
+
+// Prepare readies a new review for CreateReview; a nil-UUID agent counts as none and
+// nil Comments become empty.
+func (r *Review) Prepare() {
+	Sanitize(r)
+	ensureID(&r.ID)
+	r.CreatedAt = Now()
+	r.AgentID = nilIfZero(r.AgentID)
+	if r.Comments == nil {
+		r.Comments = []ReviewComment{}
+	}
+}
+
+// Prepare readies a new job ref for CreateJobRef.
+func (j *JobRef) Prepare() {
+	j.CreatedAt = Now()
+}
+
+// Prepare readies an event for AppendEvent (the database assigns its ID); empty Data
+// becomes the empty object.
+func (ev *Event) Prepare() {
+	Sanitize(ev)
+	ev.CreatedAt = Now()
+	if len(ev.Data) == 0 {
+		ev.Data = json.RawMessage(`{}`)
+	}
+}

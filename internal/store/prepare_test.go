@@ -79,3 +79,95 @@ func TestPrepareFiles(t *testing.T) {
 	}
 }
 
+// TestPrepare checks the defaults every dialect's Create methods fill through the
+// Prepare methods.
+func TestPrepare(t *testing.T) {
+	before := Now()
+	fresh := func(name string, id uuid.UUID, created time.Time) {
+		t.Helper()
+		if id == uuid.Nil || created.Before(before) || created.Location() != time.UTC {
+			t.Errorf("%s: id %s, created %s", name, id, created)
+		}
+	}
+	chosen := NewID()
+
+	u := &User{ID: chosen}
+	u.Prepare()
+	if u.ID != chosen || u.CreatedAt.IsZero() || !u.UpdatedAt.Equal(u.CreatedAt) {
+		t.Errorf("user: %+v", u)
+	}
+	k := &APIKey{}
+	k.Prepare()
+	fresh("api key", k.ID, k.CreatedAt)
+	s := &Session{}
+	s.Prepare()
+	if s.CreatedAt.Before(before) || !s.LastSeenAt.Equal(s.CreatedAt) {
+		t.Errorf("session: %+v", s)
+	}
+
+	p := &Project{}
+	p.Prepare()
+	fresh("project", p.ID, p.CreatedAt)
+	if p.IndexStatus != IndexNever || !p.UpdatedAt.Equal(p.CreatedAt) {
+		t.Errorf("project: %+v", p)
+	}
+	p = &Project{IndexStatus: IndexReady}
+	if p.Prepare(); p.IndexStatus != IndexReady {
+		t.Errorf("project status replaced: %q", p.IndexStatus)
+	}
+
+	task := &Task{Title: "a\x00b"}
+	task.Prepare()
+	fresh("task", task.ID, task.CreatedAt)
+	if task.Status != TaskOpen || task.Title != "a"+NULReplacement+"b" || !task.UpdatedAt.Equal(task.CreatedAt) {
+		t.Errorf("task: %+v", task)
+	}
+	task = &Task{Status: TaskDone}
+	if task.Prepare(); task.Status != TaskDone {
+		t.Errorf("task status replaced: %q", task.Status)
+	}
+
+	a := &Agent{}
+	a.Prepare()
+	fresh("agent", a.ID, a.CreatedAt)
+
+	e := &Execution{Error: "\x00"}
+	e.Prepare()
+	fresh("execution", e.ID, e.CreatedAt)
+	if e.Status != ExecQueued || string(e.Details) != "{}" || e.Error != NULReplacement || !e.UpdatedAt.Equal(e.CreatedAt) {
+		t.Errorf("execution: %+v", e)
+	}
+	e = &Execution{Status: ExecRunning, Details: []byte(`{"a":"\u0000"}`)}
+	if e.Prepare(); e.Status != ExecRunning || string(e.Details) != `{"a":"\ufffd"}` {
+		t.Errorf("execution kept: %+v", e)
+	}
+
+	c := &Commit{}
+	c.Prepare()
+	fresh("commit", c.ID, c.CreatedAt)
+	if c.FilesChanged == nil {
+		t.Errorf("commit: nil FilesChanged")
+	}
+
+	nilAgent, agent := uuid.Nil, NewID()
+	r := &Review{AgentID: &nilAgent}
+	r.Prepare()
+	fresh("review", r.ID, r.CreatedAt)
+	if r.AgentID != nil || r.Comments == nil {
+		t.Errorf("review: %+v", r)
+	}
+	r = &Review{AgentID: &agent}
+	if r.Prepare(); r.AgentID == nil || *r.AgentID != agent {
+		t.Errorf("review agent dropped")
+	}
+
+	j := &JobRef{}
+	if j.Prepare(); j.CreatedAt.Before(before) {
+		t.Errorf("job ref: %+v", j)
+	}
+	ev := &Event{Type: "x\x00"}
+	ev.Prepare()
+	if ev.CreatedAt.Before(before) || string(ev.Data) != "{}" || ev.Type != "x"+NULReplacement || ev.ID != 0 {
+		t.Errorf("event: %+v", ev)
+	}
+}
