@@ -152,7 +152,8 @@ func (s *Service) Stats() Stats {
 // NormalizeEmail lower-cases and trims an email address.
 func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
 
-// Signup creates an account. The caller validates email, name and password first.
+// Signup creates an account. The caller checks email, name and password first
+// (ValidateSignup, or its own rules for an operator's account).
 // It returns ErrBusy when no hashing slot came free in time.
 func (s *Service) Signup(ctx context.Context, email, name, password string, admin bool) (*store.User, error) {
 	var hash string

@@ -30,12 +30,6 @@ type sessionResponse struct {
 	CSRFToken string   `json:"csrf_token"`
 }
 
-// Password bounds: long enough to matter, short enough that hashing stays cheap.
-const (
-	minPasswordLen = 8
-	maxPasswordLen = 256
-)
-
 func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u *store.User, status int) {
 	token, sess, err := s.auth.NewSession(r.Context(), u.ID, audit.ClientIP(r), r.UserAgent())
 	if err != nil {
@@ -64,13 +58,12 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	in.Email = auth.NormalizeEmail(in.Email)
-	var v validator
-	v.email("email", in.Email)
-	v.text("name", in.Name, 0, 100, false)
-	if n := len([]rune(in.Password)); n < minPasswordLen || len(in.Password) > maxPasswordLen {
-		v.add("password", "must be %d to %d characters", minPasswordLen, maxPasswordLen)
-	}
-	if !v.ok() {
+	var se *auth.SignupError
+	if err := auth.ValidateSignup(in.Email, in.Name, in.Password); errors.As(err, &se) {
+		var v validator
+		for _, f := range se.Fields {
+			v.add(f.Field, "%s", f.Err.Error())
+		}
 		s.invalid(w, r, &v)
 		return
 	}
@@ -98,7 +91,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	if !s.decode(w, r, &in) {
 		return
 	}
-	if in.Email == "" || in.Password == "" || len(in.Password) > maxPasswordLen || len(in.Email) > 254 {
+	if auth.ValidateLogin(in.Email, in.Password) != nil {
 		s.loginFailed(r, in.Email)
 		s.problem(w, r, http.StatusUnauthorized, "Unauthorized", auth.ErrInvalidCredentials.Error())
 		return
@@ -125,23 +118,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 // Retry-After. Throttled attempts are not audited: they are refused before any work,
 // and an audit row each would hand the work back to whoever is guessing.
 func (s *Server) passwordRefused(w http.ResponseWriter, r *http.Request, err error) bool {
-	var te *auth.ThrottledError
-	switch {
-	case errors.As(err, &te):
-		w.Header().Set("Retry-After", strconv.FormatInt(retrySeconds(te.RetryAfter), 10))
-		s.problem(w, r, http.StatusTooManyRequests, "Too Many Requests", te.Error())
-	case errors.Is(err, auth.ErrBusy):
-		w.Header().Set("Retry-After", "1")
-		s.problem(w, r, http.StatusServiceUnavailable, "Service Unavailable", auth.ErrBusy.Error())
-	default:
+	ref, ok := auth.Refused(err)
+	if !ok {
 		return false
 	}
+	w.Header().Set("Retry-After", strconv.FormatInt(ref.RetryAfter, 10))
+	s.problem(w, r, ref.Status(), http.StatusText(ref.Status()), ref.Err.Error())
 	return true
-}
-
-// retrySeconds is d in whole seconds rounded up, at least 1, for Retry-After.
-func retrySeconds(d time.Duration) int64 {
-	return max(int64((d+time.Second-1)/time.Second), 1)
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {

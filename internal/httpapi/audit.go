@@ -223,8 +223,7 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) {
 func (s *Server) loginFailed(r *http.Request, email string) {
 	e := audit.Entry{Action: audit.ActionLogin, Outcome: audit.Failure, TargetType: "user"}
 	email = auth.NormalizeEmail(email)
-	var v validator
-	if v.email("email", email); !v.ok() {
+	if auth.ValidateEmail(email) != nil {
 		e.Metadata = map[string]any{"reason": "malformed email"}
 		s.record(r, e)
 		return

@@ -378,7 +378,7 @@ func (w *Web) loginPost(rw http.ResponseWriter, r *http.Request) {
 	}
 	email, password := auth.NormalizeEmail(r.PostFormValue("email")), r.PostFormValue("password")
 	d := pageData{Title: "Log in", CSRF: w.formToken(rw, r), Next: r.PostFormValue("next"), Email: email}
-	if email == "" || password == "" || len(password) > 256 || len(email) > 254 {
+	if auth.ValidateLogin(email, password) != nil {
 		d.Error = auth.ErrInvalidCredentials.Error()
 		w.render(rw, r, http.StatusUnauthorized, "login", d)
 		return
@@ -410,15 +410,8 @@ func (w *Web) signupPost(rw http.ResponseWriter, r *http.Request) {
 	}
 	email, name, password := auth.NormalizeEmail(r.PostFormValue("email")), strings.TrimSpace(r.PostFormValue("name")), r.PostFormValue("password")
 	d := pageData{Title: "Sign up", CSRF: w.formToken(rw, r), Email: email, Name: name}
-	switch n := len([]rune(password)); {
-	case email == "" || len(email) > 254 || !strings.Contains(email, "@"):
-		d.Error = "Enter a valid email address."
-	case len([]rune(name)) > 100:
-		d.Error = "Name must be at most 100 characters."
-	case n < 8 || len(password) > 256:
-		d.Error = "Password must be 8 to 256 characters."
-	}
-	if d.Error != "" {
+	if err := auth.ValidateSignup(email, name, password); err != nil {
+		d.Error = signupProblem(err)
 		w.render(rw, r, http.StatusUnprocessableEntity, "signup", d)
 		return
 	}
@@ -439,28 +432,39 @@ func (w *Web) signupPost(rw http.ResponseWriter, r *http.Request) {
 	w.startSession(rw, r, u, "/projects")
 }
 
+// signupProblem is the form's sentence for the first problem ValidateSignup found,
+// in field order.
+func signupProblem(err error) string {
+	switch {
+	case errors.Is(err, auth.ErrEmailTooLong), errors.Is(err, auth.ErrEmailInvalid):
+		return "Enter a valid email address."
+	case errors.Is(err, auth.ErrNameTooLong):
+		return fmt.Sprintf("Name must be at most %d characters.", auth.MaxNameLen)
+	case errors.Is(err, auth.ErrNameControl):
+		return "Name must not contain control characters."
+	default: // auth.ErrPasswordLength
+		return fmt.Sprintf("Password must be %d to %d characters.", auth.MinPasswordLen, auth.MaxPasswordLen)
+	}
+}
+
 // passwordRefused shows the form again, with Retry-After, when the auth service
 // refused to check a password: 429 past a failed-login limit, 503 when the server is
 // busy hashing other passwords.
 func (w *Web) passwordRefused(rw http.ResponseWriter, r *http.Request, page string, d pageData, err error) bool {
-	var te *auth.ThrottledError
-	switch {
-	case errors.As(err, &te):
-		secs := max(int64((te.RetryAfter+time.Second-1)/time.Second), 1)
-		rw.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
-		wait := fmt.Sprintf("%d seconds", secs)
-		if secs > 60 {
-			wait = fmt.Sprintf("%d minutes", (secs+59)/60)
-		}
-		d.Error = "Too many failed logins. Wait " + wait + ", then try again."
-		w.render(rw, r, http.StatusTooManyRequests, page, d)
-	case errors.Is(err, auth.ErrBusy):
-		rw.Header().Set("Retry-After", "1")
-		d.Error = "The server is busy checking other passwords. Try again in a moment."
-		w.render(rw, r, http.StatusServiceUnavailable, page, d)
-	default:
+	ref, ok := auth.Refused(err)
+	if !ok {
 		return false
 	}
+	rw.Header().Set("Retry-After", strconv.FormatInt(ref.RetryAfter, 10))
+	d.Error = "The server is busy checking other passwords. Try again in a moment."
+	if ref.Throttled {
+		wait := fmt.Sprintf("%d seconds", ref.RetryAfter)
+		if ref.RetryAfter > 60 {
+			wait = fmt.Sprintf("%d minutes", (ref.RetryAfter+59)/60)
+		}
+		d.Error = "Too many failed logins. Wait " + wait + ", then try again."
+	}
+	w.render(rw, r, ref.Status(), page, d)
 	return true
 }
 

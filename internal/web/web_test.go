@@ -233,6 +233,24 @@ func TestForms(t *testing.T) {
 		p := c.post("/signup", url.Values{"csrf_token": {tok}, "email": {"forms@example.com"}, "password": {"correct horse battery"}})
 		wantStatus(t, p, http.StatusConflict, "duplicate signup")
 	})
+	t.Run("signup follows the API's rules", func(t *testing.T) {
+		c := newBrowser(t, srv)
+		tok := formToken(t, c.get("/signup"))
+		for _, f := range []struct{ email, name, password, want string }{
+			{"ada@localhost", "", "correct horse battery", "Enter a valid email address."},
+			{"Ada <ada@example.com>", "", "correct horse battery", "Enter a valid email address."},
+			{"ada@example.com", strings.Repeat("n", 101), "correct horse battery", "Name must be at most 100 characters."},
+			{"ada@example.com", "Ada\x01", "correct horse battery", "Name must not contain control characters."},
+			{"ada@example.com", "", "short", "Password must be 8 to 256 characters."},
+			{"bad", "\x01", "short", "Enter a valid email address."}, // the first problem only
+		} {
+			p := c.post("/signup", url.Values{"csrf_token": {tok}, "email": {f.email}, "name": {f.name}, "password": {f.password}})
+			wantStatus(t, p, http.StatusUnprocessableEntity, "signup "+f.email)
+			if !strings.Contains(p.body, f.want) {
+				t.Errorf("signup %q %q: no %q in\n%s", f.email, f.name, f.want, p.body)
+			}
+		}
+	})
 	t.Run("login", func(t *testing.T) {
 		c := newBrowser(t, srv)
 		tok := formToken(t, c.get("/login?next=/keys"))

@@ -27,9 +27,7 @@ func scanUser(r pgx.Row) (*store.User, error) {
 
 // CreateUser implements store.Accounts.
 func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
-	ensureID(&u.ID)
-	u.CreatedAt = store.Now()
-	u.UpdatedAt = u.CreatedAt
+	u.Prepare()
 	_, err := s.pool.Exec(ctx, "INSERT INTO users ("+userCols+") VALUES ($1, $2, $3, $4, $5, $6, $7)",
 		u.ID, u.Email, u.Name, u.PasswordHash, u.IsAdmin, u.CreatedAt, u.UpdatedAt)
 	if err != nil {
@@ -68,8 +66,7 @@ func scanAPIKey(r pgx.Row) (*store.APIKey, error) {
 
 // CreateAPIKey implements store.Accounts.
 func (s *Store) CreateAPIKey(ctx context.Context, k *store.APIKey) error {
-	ensureID(&k.ID)
-	k.CreatedAt = store.Now()
+	k.Prepare()
 	_, err := s.pool.Exec(ctx, "INSERT INTO api_keys ("+apiKeyCols+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
 		k.ID, k.UserID, k.Name, k.Prefix, k.Hash, k.CreatedAt, k.LastUsedAt, k.RevokedAt)
 	if err != nil {
@@ -127,8 +124,7 @@ const sessionCols = "token_hash, user_id, csrf_token, ip, user_agent, created_at
 
 // CreateSession implements store.Accounts.
 func (s *Store) CreateSession(ctx context.Context, sess *store.Session) error {
-	now := store.Now()
-	sess.CreatedAt, sess.LastSeenAt = now, now
+	sess.Prepare()
 	_, err := s.pool.Exec(ctx, "INSERT INTO sessions ("+sessionCols+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
 		sess.TokenHash, sess.UserID, sess.CSRFToken, sess.IP, sess.UserAgent, sess.CreatedAt, sess.LastSeenAt, sess.ExpiresAt)
 	if err != nil {

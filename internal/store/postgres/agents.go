@@ -23,9 +23,7 @@ func scanAgent(r pgx.Row) (*store.Agent, error) {
 
 // CreateAgent implements store.Agents.
 func (s *Store) CreateAgent(ctx context.Context, a *store.Agent) error {
-	ensureID(&a.ID)
-	a.CreatedAt = store.Now()
-	a.UpdatedAt = a.CreatedAt
+	a.Prepare()
 	err := s.tenantTx(ctx, a.UserID, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, "INSERT INTO agents ("+agentCols+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
 			a.ID, a.UserID, a.Name, a.Role, a.Model, a.SystemPrompt, a.Temperature, a.CreatedAt, a.UpdatedAt)

@@ -193,6 +193,7 @@ func (s *Store) ReplaceFiles(ctx context.Context, userID, projectID uuid.UUID, f
 			CAST($14::text AS ` + s.vecType() + `))`
 	}
 	now := store.Now()
+	store.PrepareFiles(userID, projectID, files, now)
 	err = s.tenantTx(ctx, userID, func(tx pgx.Tx) error {
 		if err := ownProject(ctx, tx, userID, projectID); err != nil {
 			return err
@@ -221,8 +222,6 @@ func (s *Store) ReplaceFiles(ctx context.Context, userID, projectID uuid.UUID, f
 			batch.Queue("DELETE FROM code_chunks WHERE project_id = $1 AND user_id = $2 AND path = $3", projectID, userID, f.Path)
 			for i := range f.Chunks {
 				c := &f.Chunks[i]
-				ensureID(&c.ID)
-				c.UserID, c.ProjectID, c.Path, c.CreatedAt = userID, projectID, f.Path, now
 				emb := kept[c.ContentHash]
 				args := []any{c.ID, userID, projectID, f.Path, c.Language, c.StartLine, c.EndLine, c.Symbol, c.Content,
 					c.ContentHash, c.SearchText, emb, now}
@@ -385,32 +384,12 @@ func (s *Store) ChunksToEmbed(ctx context.Context, userID, projectID uuid.UUID, 
 	return out, nil
 }
 
-// checkVectors enforces one model and one dimension per project.
-func checkVectors(curModel string, dims int, model string, vecs []store.ChunkVector) error {
-	if curModel != "" && curModel != model {
-		return fmt.Errorf("%w: the project's embeddings were made with %q, not %q", store.ErrDimensionMismatch, curModel, model)
-	}
-	want := dims
-	if want == 0 {
-		want = len(vecs[0].Vector)
-	}
-	if want == 0 {
-		return fmt.Errorf("%w: empty vector", store.ErrDimensionMismatch)
-	}
-	for _, v := range vecs {
-		if len(v.Vector) != want {
-			return fmt.Errorf("%w: got %d dimensions, want %d", store.ErrDimensionMismatch, len(v.Vector), want)
-		}
-	}
-	return nil
-}
-
 // SetEmbeddings implements store.Chunks; with pgvector it also fills the vector column.
 func (s *Store) SetEmbeddings(ctx context.Context, userID, projectID uuid.UUID, model string, vecs []store.ChunkVector) error {
 	if len(vecs) == 0 {
 		return nil
 	}
-	if err := checkVectors("", 0, model, vecs); err != nil {
+	if err := store.CheckVectors("", 0, model, vecs); err != nil {
 		return fmt.Errorf("store embeddings of project %s: %w", projectID, err)
 	}
 	// Before the tenant transaction: the column is created on a connection of its own.
@@ -425,7 +404,7 @@ func (s *Store) SetEmbeddings(ctx context.Context, userID, projectID uuid.UUID, 
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
-		if err := checkVectors(curModel, dims, model, vecs); err != nil {
+		if err := store.CheckVectors(curModel, dims, model, vecs); err != nil {
 			return err
 		}
 		dims = len(vecs[0].Vector)

@@ -27,16 +27,7 @@ func scanExecution(r pgx.Row) (*store.Execution, error) {
 // task, which supplies ProjectID; when the task is not the user's nothing is inserted
 // and the result is ErrNotFound. An empty Status becomes ExecQueued.
 func (s *Store) CreateExecution(ctx context.Context, e *store.Execution) error {
-	store.Sanitize(e)
-	ensureID(&e.ID)
-	if e.Status == "" {
-		e.Status = store.ExecQueued
-	}
-	e.CreatedAt = store.Now()
-	e.UpdatedAt = e.CreatedAt
-	if len(e.Details) == 0 {
-		e.Details = json.RawMessage(`{}`)
-	}
+	e.Prepare()
 	err := s.tenantTx(ctx, e.UserID, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, "INSERT INTO executions ("+executionCols+`)
 			SELECT $1::uuid, t.user_id, t.project_id, t.id, $4::text, $5::text, $6::text, $7::bigint, $8::bigint,
@@ -131,12 +122,7 @@ func scanCommit(r pgx.Row) (*store.Commit, error) {
 // CreateCommit implements store.Executions. ProjectID is taken from the execution, which
 // must be the user's (ErrNotFound otherwise). Nil FilesChanged is stored as [].
 func (s *Store) CreateCommit(ctx context.Context, c *store.Commit) error {
-	store.Sanitize(c)
-	ensureID(&c.ID)
-	if c.FilesChanged == nil {
-		c.FilesChanged = []string{}
-	}
-	c.CreatedAt = store.Now()
+	c.Prepare()
 	err := s.tenantTx(ctx, c.UserID, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, "INSERT INTO commits ("+commitCols+`)
 			SELECT $1::uuid, e.user_id, e.project_id, e.id, $4::text, $5::text, $6::text, $7::jsonb, $8::text, $9::timestamptz
@@ -188,15 +174,7 @@ func scanReview(r pgx.Row) (*store.Review, error) {
 // which must be the user's, and so must the agent when AgentID is set (ErrNotFound
 // otherwise). Nil Comments are stored as [].
 func (s *Store) CreateReview(ctx context.Context, r *store.Review) error {
-	store.Sanitize(r)
-	ensureID(&r.ID)
-	if r.AgentID != nil && *r.AgentID == uuid.Nil {
-		r.AgentID = nil
-	}
-	if r.Comments == nil {
-		r.Comments = []store.ReviewComment{}
-	}
-	r.CreatedAt = store.Now()
+	r.Prepare()
 	err := s.tenantTx(ctx, r.UserID, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, "INSERT INTO reviews ("+reviewCols+`)
 			SELECT $1::uuid, e.user_id, e.project_id, e.id, $4::uuid, $5::text, $6::text, $7::jsonb, $8::timestamptz

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/google/uuid"
@@ -13,7 +12,7 @@ import (
 
 // CreateJobRef implements store.Jobs.
 func (s *Store) CreateJobRef(ctx context.Context, ref *store.JobRef) error {
-	ref.CreatedAt = store.Now()
+	ref.Prepare()
 	err := s.tenantTx(ctx, ref.UserID, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO job_refs (job_id, user_id, project_id, execution_id, kind, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6)`, ref.JobID, ref.UserID, ref.ProjectID, ref.ExecutionID, ref.Kind, ref.CreatedAt)
@@ -73,15 +72,10 @@ func (s *Store) ListJobRefs(ctx context.Context, userID, projectID uuid.UUID, be
 
 // AppendEvent implements store.Jobs. A trigger notifies listeners on channel vibecoder_events.
 func (s *Store) AppendEvent(ctx context.Context, ev *store.Event) error {
-	store.Sanitize(ev)
-	ev.CreatedAt = store.Now()
-	data := ev.Data
-	if len(data) == 0 {
-		data = json.RawMessage(`{}`)
-	}
+	ev.Prepare()
 	err := s.tenantTx(ctx, ev.UserID, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `INSERT INTO events (user_id, project_id, execution_id, type, data, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`, ev.UserID, ev.ProjectID, ev.ExecutionID, ev.Type, data, ev.CreatedAt).Scan(&ev.ID)
+			VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`, ev.UserID, ev.ProjectID, ev.ExecutionID, ev.Type, ev.Data, ev.CreatedAt).Scan(&ev.ID)
 	})
 	if err != nil {
 		return fmt.Errorf("append event: %w", translate(err))

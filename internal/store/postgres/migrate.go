@@ -4,11 +4,7 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
 	"log/slog"
-	"sort"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -20,41 +16,6 @@ import (
 
 //go:embed migrations/*.sql
 var migrationFS embed.FS
-
-type migration struct {
-	version int
-	name    string // the file name, e.g. 0001_init.sql
-	sql     string
-}
-
-// loadMigrations reads the embedded migrations in version order.
-func loadMigrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFS, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	var out []migration
-	seen := map[int]string{}
-	for _, e := range entries {
-		name := e.Name()
-		num, _, ok := strings.Cut(name, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("migration %q: name must start with a positive number and an underscore", name)
-		}
-		if prev, dup := seen[v]; dup {
-			return nil, fmt.Errorf("migrations %q and %q share version %d", prev, name, v)
-		}
-		seen[v] = name
-		body, err := fs.ReadFile(migrationFS, "migrations/"+name)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, migration{version: v, name: name, sql: string(body)})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
-	return out, nil
-}
 
 // migrationLock serialises migrators of one schema across processes: every migration
 // the binary applies, the store's and River's, runs while one session holds it. It is
@@ -72,7 +33,7 @@ const migrationLock = "SELECT pg_advisory_lock(hashtextextended('vibecoder.migra
 // unqualified, in the first schema of the search_path. It returns how many of the
 // store's own migrations it applied (River's are logged).
 func (s *Store) Migrate(ctx context.Context) (int, error) {
-	migs, err := loadMigrations()
+	migs, err := store.LoadMigrations(migrationFS, "migrations")
 	if err != nil {
 		return 0, fmt.Errorf("load migrations: %w", err)
 	}
@@ -103,7 +64,7 @@ func (s *Store) Migrate(ctx context.Context) (int, error) {
 }
 
 // migrateStore applies the store's pending migrations on conn, which holds the lock.
-func (s *Store) migrateStore(ctx context.Context, conn *pgx.Conn, migs []migration) (int, error) {
+func (s *Store) migrateStore(ctx context.Context, conn *pgx.Conn, migs []store.Migration) (int, error) {
 	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    integer PRIMARY KEY,
 		name       text NOT NULL,
@@ -116,7 +77,7 @@ func (s *Store) migrateStore(ctx context.Context, conn *pgx.Conn, migs []migrati
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 			var done bool
 			if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)",
-				m.version).Scan(&done); err != nil {
+				m.Version).Scan(&done); err != nil {
 				return err
 			}
 			if done {
@@ -124,22 +85,22 @@ func (s *Store) migrateStore(ctx context.Context, conn *pgx.Conn, migs []migrati
 			}
 			// No arguments: pgx sends it over the simple protocol, which allows the
 			// several statements a migration file holds.
-			if _, err := tx.Exec(ctx, m.sql); err != nil {
+			if _, err := tx.Exec(ctx, m.SQL); err != nil {
 				return err
 			}
 			if _, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
-				m.version, m.name, store.Now()); err != nil {
+				m.Version, m.Name, store.Now()); err != nil {
 				return err
 			}
 			ran = true
 			return nil
 		})
 		if err != nil {
-			return applied, fmt.Errorf("migration %s: %w", m.name, translate(err))
+			return applied, fmt.Errorf("migration %s: %w", m.Name, translate(err))
 		}
 		if ran {
 			applied++
-			s.log.Info("migration applied", slog.String("dialect", "postgres"), slog.String("name", m.name))
+			s.log.Info("migration applied", slog.String("dialect", "postgres"), slog.String("name", m.Name))
 		}
 	}
 	return applied, nil

@@ -154,13 +154,6 @@ func (s *Store) InTx(ctx context.Context, userID uuid.UUID, fn func(ctx context.
 	})
 }
 
-// ensureID gives a new row its time-ordered id unless the caller chose one.
-func ensureID(id *uuid.UUID) {
-	if *id == uuid.Nil {
-		*id = store.NewID()
-	}
-}
-
 // pageCursor returns the id bound that selects a page newest-first: rows with id below
 // it. The first page uses the maximum UUID, which no version-7 id can equal, so every
 // list is the same index-friendly query.

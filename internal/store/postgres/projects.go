@@ -23,12 +23,7 @@ func scanProject(r pgx.Row) (*store.Project, error) {
 
 // CreateProject implements store.Projects. An empty IndexStatus becomes IndexNever.
 func (s *Store) CreateProject(ctx context.Context, p *store.Project) error {
-	ensureID(&p.ID)
-	if p.IndexStatus == "" {
-		p.IndexStatus = store.IndexNever
-	}
-	p.CreatedAt = store.Now()
-	p.UpdatedAt = p.CreatedAt
+	p.Prepare()
 	err := s.tenantTx(ctx, p.UserID, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, "INSERT INTO projects ("+projectCols+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
 			p.ID, p.UserID, p.Name, p.Description, p.RepoURL, p.DefaultBranch, p.TestCommand,

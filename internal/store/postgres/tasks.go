@@ -23,13 +23,7 @@ func scanTask(r pgx.Row) (*store.Task, error) {
 // CreateTask implements store.Tasks. An empty Status becomes TaskOpen. The composite
 // foreign key on (project_id, user_id) turns another user's project into ErrNotFound.
 func (s *Store) CreateTask(ctx context.Context, t *store.Task) error {
-	store.Sanitize(t)
-	ensureID(&t.ID)
-	if t.Status == "" {
-		t.Status = store.TaskOpen
-	}
-	t.CreatedAt = store.Now()
-	t.UpdatedAt = t.CreatedAt
+	t.Prepare()
 	err := s.tenantTx(ctx, t.UserID, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, "INSERT INTO tasks ("+taskCols+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
 			t.ID, t.UserID, t.ProjectID, t.Title, t.Description, t.Status, t.CreatedAt, t.UpdatedAt)

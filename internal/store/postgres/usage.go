@@ -47,11 +47,10 @@ const insertUsage = `INSERT INTO llm_usage (id, user_id, project_id, execution_i
 // checks every row against its own tenant. A row naming another user's project or
 // execution, or an unknown user, fails the whole batch with ErrNotFound.
 func (s *Store) InsertUsage(ctx context.Context, rows []store.LLMUsage) error {
-	store.Sanitize(rows)
 	if len(rows) == 0 {
 		return nil
 	}
-	prepareUsage(rows)
+	store.PrepareUsage(rows)
 	write := func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
 		// rowOf maps each queued statement to its usage row; -1 marks set_config.
@@ -105,27 +104,6 @@ func (s *Store) InsertUsage(ctx context.Context, rows []store.LLMUsage) error {
 		return fmt.Errorf("insert %d usage rows: %w", len(rows), translate(err))
 	}
 	return nil
-}
-
-// prepareUsage fills the defaults InsertUsage documents, in place.
-func prepareUsage(rows []store.LLMUsage) {
-	now := store.Now()
-	for i := range rows {
-		r := &rows[i]
-		ensureID(&r.ID)
-		if r.CreatedAt.IsZero() {
-			r.CreatedAt = now
-		}
-		if r.Status == "" {
-			r.Status = "ok"
-		}
-		if r.ProjectID != nil && *r.ProjectID == uuid.Nil {
-			r.ProjectID = nil
-		}
-		if r.ExecutionID != nil && *r.ExecutionID == uuid.Nil {
-			r.ExecutionID = nil
-		}
-	}
 }
 
 // usageStatsQuery aggregates per provider and model. Sums of bigint are numeric in

@@ -31,9 +31,7 @@ func scanUser(r scanner) (*store.User, error) {
 
 // CreateUser implements store.Accounts.
 func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
-	ensureID(&u.ID)
-	u.CreatedAt = store.Now()
-	u.UpdatedAt = u.CreatedAt
+	u.Prepare()
 	_, err := s.w(ctx).ExecContext(ctx, "INSERT INTO users ("+userCols+") VALUES (?, ?, ?, ?, ?, ?, ?)",
 		u.ID.String(), u.Email, u.Name, u.PasswordHash, u.IsAdmin, fmtTime(u.CreatedAt), fmtTime(u.UpdatedAt))
 	if err != nil {
@@ -84,8 +82,7 @@ func scanAPIKey(r scanner) (*store.APIKey, error) {
 
 // CreateAPIKey implements store.Accounts.
 func (s *Store) CreateAPIKey(ctx context.Context, k *store.APIKey) error {
-	ensureID(&k.ID)
-	k.CreatedAt = store.Now()
+	k.Prepare()
 	_, err := s.w(ctx).ExecContext(ctx, "INSERT INTO api_keys ("+apiKeyCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
 		k.ID.String(), k.UserID.String(), k.Name, k.Prefix, k.Hash, fmtTime(k.CreatedAt), fmtTimePtr(k.LastUsedAt), fmtTimePtr(k.RevokedAt))
 	if err != nil {
@@ -138,8 +135,7 @@ const sessionCols = "token_hash, user_id, csrf_token, ip, user_agent, created_at
 
 // CreateSession implements store.Accounts.
 func (s *Store) CreateSession(ctx context.Context, sess *store.Session) error {
-	now := store.Now()
-	sess.CreatedAt, sess.LastSeenAt = now, now
+	sess.Prepare()
 	_, err := s.w(ctx).ExecContext(ctx, "INSERT INTO sessions ("+sessionCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
 		sess.TokenHash, sess.UserID.String(), sess.CSRFToken, sess.IP, sess.UserAgent,
 		fmtTime(sess.CreatedAt), fmtTime(sess.LastSeenAt), fmtTime(sess.ExpiresAt))

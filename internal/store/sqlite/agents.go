@@ -29,9 +29,7 @@ func scanAgent(r scanner) (*store.Agent, error) {
 
 // CreateAgent implements store.Agents.
 func (s *Store) CreateAgent(ctx context.Context, a *store.Agent) error {
-	ensureID(&a.ID)
-	a.CreatedAt = store.Now()
-	a.UpdatedAt = a.CreatedAt
+	a.Prepare()
 	_, err := s.w(ctx).ExecContext(ctx, "INSERT INTO agents ("+agentCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		a.ID.String(), a.UserID.String(), a.Name, a.Role, a.Model, a.SystemPrompt, a.Temperature,
 		fmtTime(a.CreatedAt), fmtTime(a.UpdatedAt))

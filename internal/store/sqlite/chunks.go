@@ -57,7 +57,9 @@ func (s *Store) ReplaceFiles(ctx context.Context, userID, projectID uuid.UUID, f
 		return nil
 	}
 	uid, pid := userID.String(), projectID.String()
-	now := fmtTime(store.Now())
+	created := store.Now()
+	store.PrepareFiles(userID, projectID, files, created)
+	now := fmtTime(created)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if err := ownProject(ctx, tx, uid, pid); err != nil {
 			return err
@@ -92,15 +94,12 @@ func (s *Store) ReplaceFiles(ctx context.Context, userID, projectID uuid.UUID, f
 			}
 			for i := range f.Chunks {
 				c := &f.Chunks[i]
-				ensureID(&c.ID)
-				c.UserID, c.ProjectID, c.Path = userID, projectID, f.Path
-				c.CreatedAt = store.Now()
 				var emb any
 				if e, ok := kept[c.ContentHash]; ok {
 					emb = e
 				}
 				if _, err := ins.ExecContext(ctx, c.ID.String(), uid, pid, f.Path, c.Language, c.StartLine, c.EndLine, c.Symbol,
-					c.Content, c.ContentHash, c.SearchText, emb, fmtTime(c.CreatedAt)); err != nil {
+					c.Content, c.ContentHash, c.SearchText, emb, now); err != nil {
 					return err
 				}
 			}
@@ -290,7 +289,7 @@ func (s *Store) SetEmbeddings(ctx context.Context, userID, projectID uuid.UUID, 
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		if err := checkVectors(curModel, dims, model, vecs); err != nil {
+		if err := store.CheckVectors(curModel, dims, model, vecs); err != nil {
 			return err
 		}
 		if dims == 0 {
@@ -314,26 +313,6 @@ func (s *Store) SetEmbeddings(ctx context.Context, userID, projectID uuid.UUID, 
 	})
 	if err != nil {
 		return fmt.Errorf("store %d embeddings of project %s: %w", len(vecs), projectID, translate(err))
-	}
-	return nil
-}
-
-// checkVectors enforces one model and one dimension per project.
-func checkVectors(curModel string, dims int, model string, vecs []store.ChunkVector) error {
-	if curModel != "" && curModel != model {
-		return fmt.Errorf("%w: the project's embeddings were made with %q, not %q", store.ErrDimensionMismatch, curModel, model)
-	}
-	want := dims
-	if want == 0 {
-		want = len(vecs[0].Vector)
-	}
-	if want == 0 {
-		return fmt.Errorf("%w: empty vector", store.ErrDimensionMismatch)
-	}
-	for _, v := range vecs {
-		if len(v.Vector) != want {
-			return fmt.Errorf("%w: got %d dimensions, want %d", store.ErrDimensionMismatch, len(v.Vector), want)
-		}
 	}
 	return nil
 }

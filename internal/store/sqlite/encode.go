@@ -121,9 +121,3 @@ func pageClause(p store.Page) (string, []any) {
 	}
 	return " AND id < ? ORDER BY id DESC LIMIT ?", []any{p.After.String(), p.Limit}
 }
-
-func ensureID(id *uuid.UUID) {
-	if *id == uuid.Nil {
-		*id = store.NewID()
-	}
-}

@@ -40,16 +40,7 @@ func scanExecution(r scanner) (*store.Execution, error) {
 
 // CreateExecution implements store.Executions. The project is the task's.
 func (s *Store) CreateExecution(ctx context.Context, e *store.Execution) error {
-	store.Sanitize(e)
-	ensureID(&e.ID)
-	e.CreatedAt = store.Now()
-	e.UpdatedAt = e.CreatedAt
-	if e.Status == "" {
-		e.Status = store.ExecQueued
-	}
-	if len(e.Details) == 0 {
-		e.Details = json.RawMessage(`{}`)
-	}
+	e.Prepare()
 	err := s.w(ctx).QueryRowContext(ctx, "INSERT INTO executions ("+executionCols+`)
 		SELECT ?, user_id, project_id, id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM tasks WHERE id = ? AND user_id = ?
 		RETURNING project_id`,
@@ -125,12 +116,7 @@ func scanCommit(r scanner) (*store.Commit, error) {
 
 // CreateCommit implements store.Executions. The project is the execution's.
 func (s *Store) CreateCommit(ctx context.Context, c *store.Commit) error {
-	store.Sanitize(c)
-	ensureID(&c.ID)
-	c.CreatedAt = store.Now()
-	if c.FilesChanged == nil {
-		c.FilesChanged = []string{}
-	}
+	c.Prepare()
 	files, err := jsonArg(c.FilesChanged)
 	if err != nil {
 		return fmt.Errorf("create commit: %w", err)
@@ -186,12 +172,7 @@ func scanReview(r scanner) (*store.Review, error) {
 // CreateReview implements store.Executions. The project is the execution's; an agent,
 // when given, must be the same user's.
 func (s *Store) CreateReview(ctx context.Context, r *store.Review) error {
-	store.Sanitize(r)
-	ensureID(&r.ID)
-	r.CreatedAt = store.Now()
-	if r.Comments == nil {
-		r.Comments = []store.ReviewComment{}
-	}
+	r.Prepare()
 	comments, err := jsonArg(r.Comments)
 	if err != nil {
 		return fmt.Errorf("create review: %w", err)

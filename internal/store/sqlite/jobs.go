@@ -31,7 +31,7 @@ func parseNullUUID(s sql.NullString) (*uuid.UUID, error) {
 
 // CreateJobRef implements store.Jobs.
 func (s *Store) CreateJobRef(ctx context.Context, ref *store.JobRef) error {
-	ref.CreatedAt = store.Now()
+	ref.Prepare()
 	_, err := s.w(ctx).ExecContext(ctx, `INSERT INTO job_refs (job_id, user_id, project_id, execution_id, kind, created_at)
 		VALUES (?, ?, ?, ?, ?, ?)`, ref.JobID, ref.UserID.String(), ref.ProjectID.String(), nullableUUID(ref.ExecutionID), ref.Kind, fmtTime(ref.CreatedAt))
 	if err != nil {
@@ -84,15 +84,10 @@ func (s *Store) ListJobRefs(ctx context.Context, userID, projectID uuid.UUID, be
 
 // AppendEvent implements store.Jobs.
 func (s *Store) AppendEvent(ctx context.Context, ev *store.Event) error {
-	store.Sanitize(ev)
-	ev.CreatedAt = store.Now()
-	data := ev.Data
-	if len(data) == 0 {
-		data = json.RawMessage(`{}`)
-	}
+	ev.Prepare()
 	err := s.w(ctx).QueryRowContext(ctx, `INSERT INTO events (user_id, project_id, execution_id, type, data, created_at)
 		VALUES (?, ?, ?, ?, ?, ?) RETURNING id`, ev.UserID.String(), ev.ProjectID.String(), nullableUUID(ev.ExecutionID),
-		ev.Type, string(data), fmtTime(ev.CreatedAt)).Scan(&ev.ID)
+		ev.Type, string(ev.Data), fmtTime(ev.CreatedAt)).Scan(&ev.ID)
 	if err != nil {
 		return fmt.Errorf("append event: %w", translate(err))
 	}

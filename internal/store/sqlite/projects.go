@@ -35,12 +35,7 @@ func scanProject(r scanner) (*store.Project, error) {
 
 // CreateProject implements store.Projects.
 func (s *Store) CreateProject(ctx context.Context, p *store.Project) error {
-	ensureID(&p.ID)
-	p.CreatedAt = store.Now()
-	p.UpdatedAt = p.CreatedAt
-	if p.IndexStatus == "" {
-		p.IndexStatus = store.IndexNever
-	}
+	p.Prepare()
 	_, err := s.w(ctx).ExecContext(ctx, "INSERT INTO projects ("+projectCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		p.ID.String(), p.UserID.String(), p.Name, p.Description, p.RepoURL, p.DefaultBranch, p.TestCommand,
 		p.IndexStatus, fmtTimePtr(p.IndexedAt), fmtTime(p.CreatedAt), fmtTime(p.UpdatedAt))

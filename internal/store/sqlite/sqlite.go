@@ -9,14 +9,11 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -135,35 +132,6 @@ func (s *Store) Close() error {
 	return errors.Join(append(errs, s.reader.Close(), s.writer.Close())...)
 }
 
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-func loadMigrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFS, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	var out []migration
-	for _, e := range entries {
-		name := e.Name()
-		num, _, ok := strings.Cut(name, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil {
-			return nil, fmt.Errorf("migration %q: name must start with a number and an underscore", name)
-		}
-		body, err := fs.ReadFile(migrationFS, "migrations/"+name)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, migration{version: v, name: name, sql: string(body)})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
-	return out, nil
-}
-
 // Migrate implements store.Store. Every migration the binary applies, the store's
 // (each in its own transaction) and then River's, runs while this process holds an
 // exclusive lock on a file beside the database (path + "-migrate.lock"), so processes
@@ -171,7 +139,7 @@ func loadMigrations() ([]migration, error) {
 // on. The operating system drops the lock if the process dies. It returns how many of
 // the store's own migrations it applied (River's are logged).
 func (s *Store) Migrate(ctx context.Context) (int, error) {
-	migs, err := loadMigrations()
+	migs, err := store.LoadMigrations(migrationFS, "migrations")
 	if err != nil {
 		return 0, fmt.Errorf("load migrations: %w", err)
 	}
@@ -227,7 +195,7 @@ func lockFile(ctx context.Context, path string) (func(), error) {
 }
 
 // migrateStore applies the store's own pending migrations.
-func (s *Store) migrateStore(ctx context.Context, migs []migration) (int, error) {
+func (s *Store) migrateStore(ctx context.Context, migs []store.Migration) (int, error) {
 	if _, err := s.writer.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT`); err != nil {
 		return 0, fmt.Errorf("create schema_migrations: %w", translate(err))
@@ -236,25 +204,25 @@ func (s *Store) migrateStore(ctx context.Context, migs []migration) (int, error)
 	for _, m := range migs {
 		err := s.inTx(ctx, func(tx *sql.Tx) error {
 			var n int
-			if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM schema_migrations WHERE version = ?", m.version).Scan(&n); err != nil {
+			if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM schema_migrations WHERE version = ?", m.Version).Scan(&n); err != nil {
 				return err
 			}
 			if n > 0 {
 				return nil
 			}
-			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-				m.version, m.name, fmtTime(store.Now())); err != nil {
+				m.Version, m.Name, fmtTime(store.Now())); err != nil {
 				return err
 			}
 			applied++
-			s.log.Info("migration applied", slog.String("dialect", "sqlite"), slog.String("name", m.name))
+			s.log.Info("migration applied", slog.String("dialect", "sqlite"), slog.String("name", m.Name))
 			return nil
 		})
 		if err != nil {
-			return applied, fmt.Errorf("migration %s: %w", m.name, translate(err))
+			return applied, fmt.Errorf("migration %s: %w", m.Name, translate(err))
 		}
 	}
 	return applied, nil

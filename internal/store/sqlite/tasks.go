@@ -29,13 +29,7 @@ func scanTask(r scanner) (*store.Task, error) {
 
 // CreateTask implements store.Tasks.
 func (s *Store) CreateTask(ctx context.Context, t *store.Task) error {
-	store.Sanitize(t)
-	ensureID(&t.ID)
-	t.CreatedAt = store.Now()
-	t.UpdatedAt = t.CreatedAt
-	if t.Status == "" {
-		t.Status = store.TaskOpen
-	}
+	t.Prepare()
 	_, err := s.w(ctx).ExecContext(ctx, "INSERT INTO tasks ("+taskCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
 		t.ID.String(), t.UserID.String(), t.ProjectID.String(), t.Title, t.Description, t.Status,
 		fmtTime(t.CreatedAt), fmtTime(t.UpdatedAt))

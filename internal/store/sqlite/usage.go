@@ -83,11 +83,10 @@ func usageArgs(args []any, r *store.LLMUsage) []any {
 // as none. All rows go in one write transaction. A row naming another user's project
 // or execution, or an unknown user, fails the whole batch with ErrNotFound.
 func (s *Store) InsertUsage(ctx context.Context, rows []store.LLMUsage) error {
-	store.Sanitize(rows)
 	if len(rows) == 0 {
 		return nil
 	}
-	prepareUsage(rows)
+	store.PrepareUsage(rows)
 	// The statements are prepared before the transaction begins: the writer has one
 	// connection, which the transaction holds. Inside a caller's transaction they are
 	// prepared on it, for this call only.
@@ -176,27 +175,6 @@ func (s *Store) InsertUsage(ctx context.Context, rows []store.LLMUsage) error {
 		return fmt.Errorf("insert %d usage rows: %w", len(rows), translate(err))
 	}
 	return nil
-}
-
-// prepareUsage fills the defaults InsertUsage documents, in place.
-func prepareUsage(rows []store.LLMUsage) {
-	now := store.Now()
-	for i := range rows {
-		r := &rows[i]
-		ensureID(&r.ID)
-		if r.CreatedAt.IsZero() {
-			r.CreatedAt = now
-		}
-		if r.Status == "" {
-			r.Status = "ok"
-		}
-		if r.ProjectID != nil && *r.ProjectID == uuid.Nil {
-			r.ProjectID = nil
-		}
-		if r.ExecutionID != nil && *r.ExecutionID == uuid.Nil {
-			r.ExecutionID = nil
-		}
-	}
 }
 
 // usageStatsQuery aggregates per provider and model; avg over a CASE without ELSE
