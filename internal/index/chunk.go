@@ -237,10 +237,27 @@ func chunkLines(src, lang string) []Piece {
 	if len(lines) == 0 {
 		return nil
 	}
-	type unit struct {
-		start, end int // 1-based
-		symbol     string
+	starts, symbols := definitionStarts(lines, lang)
+	var units []lineUnit
+	for i, s := range starts {
+		e := len(lines)
+		if i+1 < len(starts) {
+			e = starts[i+1] - 1
+		}
+		units = append(units, lineUnit{s, e, symbols[s]})
 	}
+	return packUnits(lines, units)
+}
+
+// lineUnit is a run of lines that belong together (a definition and what is above it).
+type lineUnit struct {
+	start, end int // 1-based
+	symbol     string
+}
+
+// definitionStarts finds where top-level definitions begin (with the decorators and
+// comments directly above them), and the symbol each defines.
+func definitionStarts(lines []string, lang string) ([]int, map[int]string) {
 	starts := []int{1}
 	symbols := map[int]string{}
 	depth := 0
@@ -293,20 +310,18 @@ func chunkLines(src, lang string) []Piece {
 			prevClosed = false
 		}
 	}
-	var units []unit
-	for i, s := range starts {
-		e := len(lines)
-		if i+1 < len(starts) {
-			e = starts[i+1] - 1
-		}
-		units = append(units, unit{s, e, symbols[s]})
-	}
+	return starts, symbols
+}
+
+// packUnits packs units into pieces of about targetLines, splitting long ones, and
+// drops pieces of nothing but blank lines.
+func packUnits(lines []string, units []lineUnit) []Piece {
 	var out []Piece
-	cur := unit{start: -1}
+	cur := lineUnit{start: -1}
 	flush := func() {
 		if cur.start > 0 {
 			out = append(out, Piece{StartLine: cur.start, EndLine: cur.end, Symbol: cur.symbol, Content: joinLines(lines, cur.start, cur.end)})
-			cur = unit{start: -1}
+			cur = lineUnit{start: -1}
 		}
 	}
 	for _, u := range units {
