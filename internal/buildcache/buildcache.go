@@ -225,45 +225,11 @@ func (s *Seeder) build(ctx context.Context) (string, error) {
 	}
 	defer os.RemoveAll(scratch)
 
-	// The key: what `go env` says with the sandbox's environment, the environment itself and
-	// the package set.
-	envFor := func(dir string) []string {
-		env := maps.Clone(s.cfg.Env)
-		env["HOME"] = filepath.Join(dir, "home")
-		env["TMPDIR"] = filepath.Join(dir, "tmp")
-		env["GOCACHE"] = filepath.Join(dir, "go-build")
-		env["XDG_CACHE_HOME"] = dir
-		var list []string
-		for _, k := range slices.Sorted(maps.Keys(env)) {
-			list = append(list, k+"="+env[k])
-		}
-		return list
-	}
-	for _, d := range []string{"home", "tmp"} {
-		if err := os.Mkdir(filepath.Join(scratch, d), 0o755); err != nil {
-			return "", fmt.Errorf("buildcache: %w", err)
-		}
-	}
-	out, err := s.goCmd(ctx, scratch, envFor(scratch), append([]string{"env", "-json"}, toolchainVars...)...)
+	key, tc, err := s.toolchainKey(ctx, scratch)
 	if err != nil {
 		return "", err
 	}
-	var tc map[string]string
-	if err := json.Unmarshal(out, &tc); err != nil {
-		return "", fmt.Errorf("buildcache: go env: %w", err)
-	}
-	h := sha256.New()
-	fmt.Fprintf(h, "vibecoder go build cache seed v1\n")
-	for _, k := range slices.Sorted(maps.Keys(tc)) {
-		fmt.Fprintf(h, "go env %s=%q\n", k, tc[k])
-	}
-	for _, k := range slices.Sorted(maps.Keys(s.cfg.Env)) {
-		if !slices.Contains(ownVars, k) {
-			fmt.Fprintf(h, "env %s=%q\n", k, s.cfg.Env[k])
-		}
-	}
-	fmt.Fprintf(h, "packages %q\n", s.cfg.Packages)
-	key := hex.EncodeToString(h.Sum(nil))[:24]
+	envFor := s.envFor
 	s.key = key
 	final := filepath.Join(s.cfg.Dir, key)
 	log := s.log.With(slog.String("key", key), slog.String("go", tc["GOVERSION"]+" "+tc["GOOS"]+"/"+tc["GOARCH"]))
@@ -319,6 +285,50 @@ func (s *Seeder) build(ctx context.Context) (string, error) {
 	log.Info("go build cache seed built", slog.Int("packages", len(pkgs)), slog.Int64("bytes", size),
 		slog.Int("files", files), slog.Duration("took", took), slog.String("dir", final))
 	return filepath.Join(final, "go-build"), nil
+}
+
+// envFor is the sandbox's environment with the build's own HOME, TMPDIR and caches under dir.
+func (s *Seeder) envFor(dir string) []string {
+	env := maps.Clone(s.cfg.Env)
+	env["HOME"] = filepath.Join(dir, "home")
+	env["TMPDIR"] = filepath.Join(dir, "tmp")
+	env["GOCACHE"] = filepath.Join(dir, "go-build")
+	env["XDG_CACHE_HOME"] = dir
+	var list []string
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		list = append(list, k+"="+env[k])
+	}
+	return list
+}
+
+// toolchainKey names the seed: what `go env` says with the sandbox's environment, the
+// environment itself and the package set. It returns the toolchain's variables too.
+func (s *Seeder) toolchainKey(ctx context.Context, scratch string) (string, map[string]string, error) {
+	for _, d := range []string{"home", "tmp"} {
+		if err := os.Mkdir(filepath.Join(scratch, d), 0o755); err != nil {
+			return "", nil, fmt.Errorf("buildcache: %w", err)
+		}
+	}
+	out, err := s.goCmd(ctx, scratch, s.envFor(scratch), append([]string{"env", "-json"}, toolchainVars...)...)
+	if err != nil {
+		return "", nil, err
+	}
+	var tc map[string]string
+	if err := json.Unmarshal(out, &tc); err != nil {
+		return "", nil, fmt.Errorf("buildcache: go env: %w", err)
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "vibecoder go build cache seed v1\n")
+	for _, k := range slices.Sorted(maps.Keys(tc)) {
+		fmt.Fprintf(h, "go env %s=%q\n", k, tc[k])
+	}
+	for _, k := range slices.Sorted(maps.Keys(s.cfg.Env)) {
+		if !slices.Contains(ownVars, k) {
+			fmt.Fprintf(h, "env %s=%q\n", k, s.cfg.Env[k])
+		}
+	}
+	fmt.Fprintf(h, "packages %q\n", s.cfg.Packages)
+	return hex.EncodeToString(h.Sum(nil))[:24], tc, nil
 }
 
 // listPackages expands the patterns to the importable packages they match: not internal, not
