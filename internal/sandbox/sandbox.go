@@ -340,51 +340,18 @@ func (r *Runner) Run(ctx context.Context, spec Spec) (*Result, error) {
 	if r.bwrap == "" && !r.cfg.AllowUnsandboxed {
 		return nil, ErrNoSandbox
 	}
-	argv, err := spec.argv()
+	argv, dir, cacheDir, timeout, err := r.check(spec)
 	if err != nil {
 		return nil, err
-	}
-	dir, err := realDir(spec.Dir, "workspace")
-	if err != nil {
-		return nil, err
-	}
-	cacheDir := ""
-	if spec.CacheDir != "" {
-		if cacheDir, err = realDir(spec.CacheDir, "cache dir"); err != nil {
-			return nil, err
-		}
-	}
-	for k := range spec.Env {
-		if k == "" || strings.ContainsAny(k, "=\x00") {
-			return nil, fmt.Errorf("sandbox: invalid environment variable name %q", k)
-		}
-	}
-	timeout := spec.Timeout
-	if timeout <= 0 {
-		timeout = r.cfg.DefaultTimeout
 	}
 
 	env := r.Environ(spec.Env)
 	if r.bwrap == "" {
-		// No private /tmp: give the run its own HOME and TMPDIR on the host.
-		scratch, err := os.MkdirTemp("", "vibecoder-sandbox-")
+		cleanup, err := r.unsandboxedScratch(env, argv, dir)
 		if err != nil {
-			return nil, fmt.Errorf("sandbox: scratch dir: %w", err)
+			return nil, err
 		}
-		defer os.RemoveAll(scratch)
-		env["HOME"], env["TMPDIR"] = filepath.Join(scratch, "home"), filepath.Join(scratch, "tmp")
-		for _, d := range []string{env["HOME"], env["TMPDIR"]} {
-			if err := os.Mkdir(d, 0o700); err != nil {
-				return nil, fmt.Errorf("sandbox: scratch dir: %w", err)
-			}
-		}
-		if !strings.Contains(argv[0], "/") {
-			if argv[0], err = lookPathIn(argv[0], env["PATH"]); err != nil {
-				return nil, err
-			}
-		}
-		r.log.Warn("running command WITHOUT a sandbox (bubblewrap not installed; AllowUnsandboxed is set)",
-			slog.String("dir", dir), slog.String("program", argv[0]))
+		defer cleanup()
 	}
 
 	full := append(r.rlimitArgs(r.cg.kind == cgNone), argv...)
@@ -398,18 +365,11 @@ func (r *Runner) Run(ctx context.Context, spec Spec) (*Result, error) {
 			// workspace at a time). Deferred before the cgroup's destroy, so it runs after every
 			// sandboxed process is dead. The cache dir is the sandbox's own and stays with it:
 			// concurrent runs may share it.
-			lend := []string{dir}
-			if cacheDir != "" {
-				lend = append(lend, cacheDir)
+			giveBack, err := r.lend(dir, cacheDir)
+			if err != nil {
+				return nil, err
 			}
-			if err := chownTree(lend, r.cfg.UID, r.cfg.GID); err != nil {
-				return nil, fmt.Errorf("sandbox: hand the workspace to uid %d: %w", r.cfg.UID, err)
-			}
-			defer func() {
-				if err := chownTree([]string{dir}, os.Geteuid(), os.Getegid()); err != nil {
-					r.log.Error("sandbox: could not take the workspace back", slog.String("dir", dir), slog.Any("err", err))
-				}
-			}()
+			defer giveBack()
 		}
 		full = append(append([]string{r.bwrap}, r.bwrapArgs(dir, cacheDir)...), full...)
 	}
@@ -423,36 +383,21 @@ func (r *Runner) Run(ctx context.Context, spec Spec) (*Result, error) {
 		join := `echo $$ >"$0" || { echo "sandbox: cannot join cgroup $0" >&2; exit 125; }; exec "$@"`
 		full = append([]string{"/bin/sh", "-c", join, cg.procsFile()}, full...)
 	}
-	envList := make([]string, 0, len(env))
-	for _, k := range slices.Sorted(maps.Keys(env)) {
-		envList = append(envList, k+"="+env[k])
-	}
-
 	runCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	// The disk watcher stops the command through cmdCtx, with a *DiskLimitError as the cause.
 	cmdCtx, stop := context.WithCancelCause(runCtx)
 	defer stop(nil)
 	out := newCapBuffer(r.cfg.MaxOutputBytes)
-	cmd := exec.CommandContext(cmdCtx, full[0], full[1:]...)
-	cmd.Env = envList // bwrap hands its own environment to the command: this is the whole of it
-	cmd.Dir = dir
-	cmd.Stdout, cmd.Stderr = out, out
-	if r.bwrap != "" && r.seccomp != nil {
-		f, err := seccompFile(r.seccomp)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		cmd.ExtraFiles = []*os.File{f} // fd 3: bwrapArgs's --seccomp 3
+	cmd, closeFiles, err := r.command(cmdCtx, full, env, dir, out)
+	if err != nil {
+		return nil, err
 	}
+	defer closeFiles()
 	// Pdeathsig and bwrap's --die-with-parent fire when the forking thread exits, so keep this
 	// goroutine on its thread until the command is reaped.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 2 * time.Second
 
 	procs := func() []int { return descendants(cmd.Process.Pid) }
 	if cg != nil {
@@ -487,6 +432,111 @@ func (r *Runner) Run(ctx context.Context, spec Spec) (*Result, error) {
 		res.ProcLimitHit, res.MemoryLimitHit = cg.events()
 	}
 
+	return r.outcome(ctx, runCtx, cmd, runErr, argv[0], cg, res)
+}
+
+// command builds the command: its whole environment (bwrap hands its own environment to
+// the command), its output, the seccomp filter on fd 3, its own process group killed
+// whole on cancel. closeFiles releases the files it holds once the command has run.
+func (r *Runner) command(ctx context.Context, full []string, env map[string]string, dir string, out io.Writer) (cmd *exec.Cmd, closeFiles func(), err error) {
+	envList := make([]string, 0, len(env))
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		envList = append(envList, k+"="+env[k])
+	}
+	cmd = exec.CommandContext(ctx, full[0], full[1:]...)
+	cmd.Env = envList
+	cmd.Dir = dir
+	cmd.Stdout, cmd.Stderr = out, out
+	closeFiles = func() {}
+	if r.bwrap != "" && r.seccomp != nil {
+		f, err := seccompFile(r.seccomp)
+		if err != nil {
+			return nil, nil, err
+		}
+		closeFiles = func() { _ = f.Close() }
+		cmd.ExtraFiles = []*os.File{f} // fd 3: bwrapArgs's --seccomp 3
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 2 * time.Second
+	return cmd, closeFiles, nil
+}
+
+// lend gives the workspace and the cache dir to the sandbox's uid for a run; giveBack
+// takes the workspace back (the cache dir stays the sandbox's).
+func (r *Runner) lend(dir, cacheDir string) (giveBack func(), err error) {
+	lend := []string{dir}
+	if cacheDir != "" {
+		lend = append(lend, cacheDir)
+	}
+	if err := chownTree(lend, r.cfg.UID, r.cfg.GID); err != nil {
+		return nil, fmt.Errorf("sandbox: hand the workspace to uid %d: %w", r.cfg.UID, err)
+	}
+	return func() {
+		if err := chownTree([]string{dir}, os.Geteuid(), os.Getegid()); err != nil {
+			r.log.Error("sandbox: could not take the workspace back", slog.String("dir", dir), slog.Any("err", err))
+		}
+	}, nil
+}
+
+// check validates spec and returns its command, real workspace and cache directories,
+// and timeout.
+func (r *Runner) check(spec Spec) (argv []string, dir, cacheDir string, timeout time.Duration, err error) {
+	argv, err = spec.argv()
+	if err != nil {
+		return nil, "", "", 0, err
+	}
+	dir, err = realDir(spec.Dir, "workspace")
+	if err != nil {
+		return nil, "", "", 0, err
+	}
+	if spec.CacheDir != "" {
+		if cacheDir, err = realDir(spec.CacheDir, "cache dir"); err != nil {
+			return nil, "", "", 0, err
+		}
+	}
+	for k := range spec.Env {
+		if k == "" || strings.ContainsAny(k, "=\x00") {
+			return nil, "", "", 0, fmt.Errorf("sandbox: invalid environment variable name %q", k)
+		}
+	}
+	timeout = spec.Timeout
+	if timeout <= 0 {
+		timeout = r.cfg.DefaultTimeout
+	}
+	return argv, dir, cacheDir, timeout, nil
+}
+
+// unsandboxedScratch gives an unsandboxed run (no private /tmp) its own HOME and TMPDIR
+// on the host, in env, and resolves argv[0] in the run's PATH; cleanup removes them.
+func (r *Runner) unsandboxedScratch(env map[string]string, argv []string, dir string) (cleanup func(), err error) {
+	// No private /tmp: give the run its own HOME and TMPDIR on the host.
+	scratch, err := os.MkdirTemp("", "vibecoder-sandbox-")
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: scratch dir: %w", err)
+	}
+	cleanup = func() { _ = os.RemoveAll(scratch) }
+	env["HOME"], env["TMPDIR"] = filepath.Join(scratch, "home"), filepath.Join(scratch, "tmp")
+	for _, d := range []string{env["HOME"], env["TMPDIR"]} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			cleanup()
+			return nil, fmt.Errorf("sandbox: scratch dir: %w", err)
+		}
+	}
+	if !strings.Contains(argv[0], "/") {
+		if argv[0], err = lookPathIn(argv[0], env["PATH"]); err != nil {
+			cleanup()
+			return nil, err
+		}
+	}
+	r.log.Warn("running command WITHOUT a sandbox (bubblewrap not installed; AllowUnsandboxed is set)",
+		slog.String("dir", dir), slog.String("program", argv[0]))
+	return cleanup, nil
+}
+
+// outcome fills res from how the command ended: its exit code, and whether it was killed,
+// timed out, stopped for its disk use, or cancelled (an error).
+func (r *Runner) outcome(ctx, runCtx context.Context, cmd *exec.Cmd, runErr error, prog string, cg *cgroup, res *Result) (*Result, error) {
 	var exitErr *exec.ExitError
 	switch {
 	case runErr == nil:
@@ -497,7 +547,7 @@ func (r *Runner) Run(ctx context.Context, spec Spec) (*Result, error) {
 		}
 	case errors.As(runErr, &exitErr):
 	default:
-		return nil, fmt.Errorf("sandbox: start %s: %w", argv[0], runErr)
+		return nil, fmt.Errorf("sandbox: start %s: %w", prog, runErr)
 	}
 	if ps := cmd.ProcessState; ps != nil {
 		ws, _ := ps.Sys().(syscall.WaitStatus)
