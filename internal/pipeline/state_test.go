@@ -197,4 +197,3 @@ func mustState(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
-
