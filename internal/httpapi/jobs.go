@@ -32,15 +32,6 @@ func (s *Server) EnableJobs(d JobsDeps) {
 		d.Poll = time.Second
 	}
 	s.jobs = &d
-	s.mux.Handle("GET /api/v1/jobs", s.authed(s.listJobs))
-	s.mux.Handle("GET /api/v1/jobs/{id}", s.authed(s.getJob))
-	s.mux.Handle("POST /api/v1/jobs/{id}/cancel", s.authed(s.cancelJob))
-	s.mux.Handle("POST /api/v1/jobs/{id}/retry", s.authed(s.retryJob))
-	s.mux.Handle("GET /api/v1/executions/{id}/events", s.authed(s.executionEvents))
-	s.mux.Handle("GET /api/v1/projects/{id}/events", s.authed(s.projectEvents))
-	if d.EnqueueIndex != nil {
-		s.mux.Handle("POST /api/v1/projects/{id}/index", s.authed(s.indexProject))
-	}
 }
 
 func (s *Server) jobID(w http.ResponseWriter, r *http.Request) (int64, bool) {

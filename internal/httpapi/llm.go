@@ -27,10 +27,6 @@ import (
 func (s *Server) EnableLLM(g *gateway.Gateway, stats func() LLMCacheInfo) {
 	s.llm = g
 	s.llmCacheInfo = stats
-	s.mux.Handle("POST /llm/generate", s.authed(s.generate))
-	s.mux.Handle("GET /llm/cache/stats", s.authed(s.cacheStats))
-	s.mux.Handle("POST /v1/chat/completions", s.authedWith(s.chatCompletions, openAIAuthError))
-	s.mux.Handle("GET /v1/models", s.authedWith(s.listModels, openAIAuthError))
 }
 
 // LLMCacheInfo describes the response cache's storage for the stats endpoint.

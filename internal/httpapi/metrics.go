@@ -63,7 +63,6 @@ func (s *Server) EnableMetrics(m *observe.Metrics, cfg MetricsConfig) error {
 		}
 	}
 	s.metrics = hm
-	s.mux.HandleFunc("GET /metrics", s.getMetrics)
 	return nil
 }
 

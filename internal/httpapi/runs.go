@@ -15,7 +15,6 @@ import (
 // EnableRuns registers POST /api/v1/tasks/{id}/run.
 func (s *Server) EnableRuns(p *pipeline.Pipeline) {
 	s.pipeline = p
-	s.mux.Handle("POST /api/v1/tasks/{id}/run", s.authed(s.runTask))
 }
 
 // runTask starts an execution of the task: the execution and its first job are

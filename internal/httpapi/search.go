@@ -25,9 +25,7 @@ type searchResponse struct {
 
 // EnableSearch registers GET /api/v1/projects/{id}/search, answered by ix.
 func (s *Server) EnableSearch(ix *index.Indexer) {
-	s.mux.Handle("GET /api/v1/projects/{id}/search", s.authed(func(w http.ResponseWriter, r *http.Request) {
-		s.searchProject(w, r, ix)
-	}))
+	s.index = ix
 }
 
 func (s *Server) searchProject(w http.ResponseWriter, r *http.Request, ix *index.Indexer) {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/vibecoder/vibecoder/internal/auth"
 	"github.com/vibecoder/vibecoder/internal/gitops"
+	"github.com/vibecoder/vibecoder/internal/index"
 	"github.com/vibecoder/vibecoder/internal/llm/gateway"
 	"github.com/vibecoder/vibecoder/internal/observe"
 	"github.com/vibecoder/vibecoder/internal/pipeline"
@@ -48,6 +49,7 @@ type Server struct {
 	llmCacheInfo func() LLMCacheInfo
 	jobs         *JobsDeps
 	pipeline     *pipeline.Pipeline
+	index        *index.Indexer
 	audit        *auditor
 	metrics      *httpMetrics // nil until EnableMetrics
 
@@ -204,6 +206,46 @@ func (s *Server) routes() {
 	m.Handle("GET /api/v1/executions/{id}/reviews", s.authed(s.listReviews))
 
 	m.Handle("GET /api/v1/audit", s.authed(s.listAudit))
+
+	// Parts the wiring enables after construction (Enable*): until a part is enabled its
+	// routes answer as unknown ones do.
+	m.Handle("GET /api/v1/projects/{id}/search", s.needs(s.hasIndex, s.authed(func(w http.ResponseWriter, r *http.Request) {
+		s.searchProject(w, r, s.index)
+	})))
+	m.Handle("POST /api/v1/tasks/{id}/run", s.needs(s.hasPipeline, s.authed(s.runTask)))
+
+	m.Handle("GET /api/v1/jobs", s.needs(s.hasJobs, s.authed(s.listJobs)))
+	m.Handle("GET /api/v1/jobs/{id}", s.needs(s.hasJobs, s.authed(s.getJob)))
+	m.Handle("POST /api/v1/jobs/{id}/cancel", s.needs(s.hasJobs, s.authed(s.cancelJob)))
+	m.Handle("POST /api/v1/jobs/{id}/retry", s.needs(s.hasJobs, s.authed(s.retryJob)))
+	m.Handle("GET /api/v1/executions/{id}/events", s.needs(s.hasJobs, s.authed(s.executionEvents)))
+	m.Handle("GET /api/v1/projects/{id}/events", s.needs(s.hasJobs, s.authed(s.projectEvents)))
+	m.Handle("POST /api/v1/projects/{id}/index", s.needs(s.canIndex, s.authed(s.indexProject)))
+
+	m.Handle("POST /llm/generate", s.needs(s.hasLLM, s.authed(s.generate)))
+	m.Handle("GET /llm/cache/stats", s.needs(s.hasLLM, s.authed(s.cacheStats)))
+	m.Handle("POST /v1/chat/completions", s.needs(s.hasLLM, s.authedWith(s.chatCompletions, openAIAuthError)))
+	m.Handle("GET /v1/models", s.needs(s.hasLLM, s.authedWith(s.listModels, openAIAuthError)))
+
+	m.Handle("GET /metrics", s.needs(func() bool { return s.metrics != nil }, http.HandlerFunc(s.getMetrics)))
+}
+
+func (s *Server) hasIndex() bool    { return s.index != nil }
+func (s *Server) hasPipeline() bool { return s.pipeline != nil }
+func (s *Server) hasJobs() bool     { return s.jobs != nil }
+func (s *Server) canIndex() bool    { return s.jobs != nil && s.jobs.EnqueueIndex != nil }
+func (s *Server) hasLLM() bool      { return s.llm != nil }
+
+// needs serves h once the part enabled reports is wired in, and answers as for an
+// unknown route before.
+func (s *Server) needs(enabled func() bool, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !enabled() {
+			s.problem(w, r, http.StatusNotFound, "Not Found", "no such resource: "+r.URL.Path)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 func (s *Server) getHealth(w http.ResponseWriter, r *http.Request) {
