@@ -3,9 +3,7 @@ package cache
 import (
 	"context"
 	"errors"
-	"io"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,55 +15,6 @@ import (
 // newTestRedis returns a client for the test Redis and a key prefix of this test's own;
 // the prefix's keys are deleted when the test ends.
 func newTestRedis(t testing.TB) (*redis.Client, string) { return testutil.RedisScratch(t) }
-
-// proxy forwards TCP connections to a real Redis until Kill, which closes the listener
-// and every forwarded connection: a Redis that disappears mid-life.
-type proxy struct {
-	ln    net.Listener
-	mu    sync.Mutex
-	conns []net.Conn
-}
-
-func startProxy(t *testing.T, target string) *proxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{ln: ln}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, up)
-			p.mu.Unlock()
-			go func() { _, _ = io.Copy(up, c); up.Close() }()
-			go func() { _, _ = io.Copy(c, up); c.Close() }()
-		}
-	}()
-	t.Cleanup(p.Kill)
-	return p
-}
-
-func (p *proxy) Addr() string { return p.ln.Addr().String() }
-
-func (p *proxy) Kill() {
-	p.ln.Close()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
 
 func TestRedisRoundTrip(t *testing.T) {
 	client, prefix := newTestRedis(t)
@@ -206,8 +155,8 @@ func TestRedisClosedClientReturnsError(t *testing.T) {
 
 func TestRedisDisappearsReturnsError(t *testing.T) {
 	client, prefix := newTestRedis(t)
-	p := startProxy(t, client.Options().Addr)
-	opt := testutil.FailFastRedisOptions(p.Addr())
+	p := testutil.NewCutProxy(t, client.Options().Addr)
+	opt := testutil.FailFastRedisOptions(p.Addr)
 	opt.DB, opt.Username, opt.Password = client.Options().DB, client.Options().Username, client.Options().Password
 	viaProxy := redis.NewClient(opt)
 	defer viaProxy.Close()
@@ -217,7 +166,7 @@ func TestRedisDisappearsReturnsError(t *testing.T) {
 	if err := c.Set(ctx, "k", []byte("v"), time.Minute); err != nil {
 		t.Fatalf("Set while up: %v", err)
 	}
-	p.Kill()
+	p.Cut()
 	if _, ok, err := c.Get(ctx, "k"); err == nil || ok {
 		t.Fatalf("Get after Redis went away = %v, %v; want an error", ok, err)
 	}
