@@ -36,6 +36,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/vibecoder/vibecoder/internal/sandbox"
 )
 
 // DefaultPackages is the seed's package set when Config.Packages is empty: the whole standard
@@ -101,9 +103,9 @@ func New(cfg Config) (*Seeder, error) {
 		cfg.Env = map[string]string{}
 	}
 	if cfg.GoBin == "" {
-		p, err := lookPath("go", cfg.Env["PATH"])
+		p, err := sandbox.LookPath("go", cfg.Env["PATH"])
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("buildcache: %w", err)
 		}
 		cfg.GoBin = p
 	}
@@ -431,20 +433,6 @@ func lockFile(ctx context.Context, path string) (func(), error) {
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
-}
-
-// lookPath finds prog in path (the sandbox's PATH, not the server's).
-func lookPath(prog, path string) (string, error) {
-	for _, d := range filepath.SplitList(path) {
-		if d == "" || !filepath.IsAbs(d) {
-			continue
-		}
-		p := filepath.Join(d, prog)
-		if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("buildcache: %q not found in PATH %q: %w", prog, path, exec.ErrNotFound)
 }
 
 func du(dir string) (size int64, files int) {

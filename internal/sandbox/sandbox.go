@@ -524,7 +524,7 @@ func (r *Runner) unsandboxedScratch(env map[string]string, argv []string, dir st
 		}
 	}
 	if !strings.Contains(argv[0], "/") {
-		if argv[0], err = lookPathIn(argv[0], env["PATH"]); err != nil {
+		if argv[0], err = LookPath(argv[0], env["PATH"]); err != nil {
 			cleanup()
 			return nil, err
 		}
@@ -664,8 +664,8 @@ func chownTree(dirs []string, uid, gid int) error {
 	return nil
 }
 
-// lookPathIn finds a program in the sandbox's PATH rather than the server's.
-func lookPathIn(prog, path string) (string, error) {
+// LookPath finds a program in path, a sandbox's PATH rather than the server's.
+func LookPath(prog, path string) (string, error) {
 	for _, d := range filepath.SplitList(path) {
 		if d == "" || !filepath.IsAbs(d) {
 			continue
