@@ -52,6 +52,34 @@ type JobClient interface {
 	CompleteTx(ctx context.Context, job *rivertype.JobRow) error
 }
 
+// JobCountRows is what a dialect's rows of (kind, state, count) offer: database/sql's
+// *sql.Rows and pgx's Rows alike.
+type JobCountRows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// ScanJobCounts reads (kind, state, count) rows into counts by kind, then state.
+func ScanJobCounts(rows JobCountRows) (map[string]map[string]int64, error) {
+	out := map[string]map[string]int64{}
+	for rows.Next() {
+		var kind, state string
+		var n int64
+		if err := rows.Scan(&kind, &state, &n); err != nil {
+			return nil, fmt.Errorf("count jobs: %w", err)
+		}
+		if out[kind] == nil {
+			out[kind] = map[string]int64{}
+		}
+		out[kind][state] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("count jobs: %w", err)
+	}
+	return out, nil
+}
+
 // Pool is one of a store's connection pools, for metrics.
 type Pool struct {
 	Name  string

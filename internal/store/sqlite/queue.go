@@ -41,19 +41,7 @@ func (q jobQueue) CountActive(ctx context.Context) (map[string]map[string]int64,
 		return nil, fmt.Errorf("count jobs: %w", translate(err))
 	}
 	defer rows.Close()
-	out := map[string]map[string]int64{}
-	for rows.Next() {
-		var kind, state string
-		var n int64
-		if err := rows.Scan(&kind, &state, &n); err != nil {
-			return nil, fmt.Errorf("count jobs: %w", err)
-		}
-		if out[kind] == nil {
-			out[kind] = map[string]int64{}
-		}
-		out[kind][state] = n
-	}
-	return out, rows.Err()
+	return store.ScanJobCounts(rows)
 }
 
 func (jobQueue) EventsAcrossProcesses() bool         { return false }
