@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/vibecoder/vibecoder/internal/app"
 	"github.com/vibecoder/vibecoder/internal/config"
 	"github.com/vibecoder/vibecoder/internal/llm/llmtest"
@@ -99,6 +101,58 @@ func startE2E(t *testing.T, vars map[string]string) *e2eServer {
 	return s
 }
 
+// e2eVars is the configuration the end-to-end tests share: a data directory of their
+// own, llmURL as the OpenAI provider, fast retries, a high rate limit, and root as the
+// local repository root; extra adds or replaces variables (key, value pairs).
+func e2eVars(t *testing.T, llmURL, root string, extra ...string) map[string]string {
+	vars := map[string]string{
+		"VIBECODER_DATA_DIR":         t.TempDir(),
+		"OPENAI_API_KEY":             "sk-test-0123456789abcdef0123",
+		"OPENAI_BASE_URL":            llmURL,
+		"VIBECODER_DEFAULT_MODEL":    "openai/gpt-4o-mini",
+		"VIBECODER_JOB_QUEUES":       "codegen:backoff=100ms;testrun:backoff=100ms;review:backoff=100ms;pr:backoff=100ms",
+		"VIBECODER_LLM_RPM":          "1000",
+		"VIBECODER_LOCAL_REPO_ROOTS": root,
+	}
+	for i := 0; i+1 < len(extra); i += 2 {
+		vars[extra[i]] = extra[i+1]
+	}
+	return vars
+}
+
+// userID is the signed-up user's id.
+func (s *e2eServer) userID(t *testing.T) uuid.UUID {
+	t.Helper()
+	u, err := s.a.Store.GetUserByEmail(t.Context(), "boundary@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.ID
+}
+
+// runTask creates a project and a task through the API, runs the task and returns the
+// execution's id.
+func (s *e2eServer) runTask(t *testing.T, project, task map[string]string) string {
+	t.Helper()
+	var proj, tk, run struct{ ID string }
+	if code := s.c.do("POST", "/api/v1/projects", project, &proj); code != 201 {
+		t.Fatalf("project: %d", code)
+	}
+	if code := s.c.do("POST", "/api/v1/projects/"+proj.ID+"/tasks", task, &tk); code != 201 {
+		t.Fatalf("task: %d", code)
+	}
+	if code := s.c.do("POST", "/api/v1/tasks/"+tk.ID+"/run", nil, &run); code != 202 {
+		t.Fatalf("run: %d", code)
+	}
+	return run.ID
+}
+
+// events follows an execution's event stream to its end.
+func (s *e2eServer) events(t *testing.T, runID string) []streamEvent {
+	t.Helper()
+	return readStream(t, s.base+"/api/v1/executions/"+runID+"/events", s.key, 5*time.Minute)
+}
+
 // TestPipelineWorkspaceLinks is the attack on the server's reads of a workspace. The
 // repository commits links to /proc/self/environ, /etc/shadow and the preview signing
 // key; the project's test command adds more links, a FIFO and a /dev/zero link, then
@@ -143,15 +197,9 @@ func TestPipelineWorkspaceLinks(t *testing.T) {
 		}
 	}
 	fake := llmtest.NewOpenAI(t, coder)
-	s := startE2E(t, map[string]string{
-		"VIBECODER_DATA_DIR":         dataDir,
-		"OPENAI_API_KEY":             providerKey,
-		"OPENAI_BASE_URL":            fake.URL,
-		"VIBECODER_DEFAULT_MODEL":    "openai/gpt-4o-mini",
-		"VIBECODER_JOB_QUEUES":       "codegen:backoff=100ms;testrun:backoff=100ms;review:backoff=100ms;pr:backoff=100ms",
-		"VIBECODER_LLM_RPM":          "1000",
-		"VIBECODER_LOCAL_REPO_ROOTS": root,
-	})
+	vars := e2eVars(t, fake.URL, root, "OPENAI_API_KEY", providerKey)
+	vars["VIBECODER_DATA_DIR"] = dataDir
+	s := startE2E(t, vars)
 	key, err := os.ReadFile(keyPath)
 	if err != nil {
 		t.Fatalf("the server made no preview key: %v", err)
@@ -168,29 +216,17 @@ func TestPipelineWorkspaceLinks(t *testing.T) {
 	testCmd := fmt.Sprintf(`grep -q 'a + b' calc.go && exit 0; `+
 		`ln -sf /etc/shadow zz.go; ln -sf %s zkey.go; ln -sf /dev/zero zero.go; ln -sf /proc/self/environ zenv.go; `+
 		`mkfifo hang.go 2>/dev/null; mkdir -p deep && ln -sfn / deep/root; echo 'Add is wrong'; exit 1`, keyPath)
-	u, err := s.a.Store.GetUserByEmail(t.Context(), "boundary@example.com")
-	if err != nil {
-		t.Fatal(err)
-	}
-	remote = giveRepo(t, remote, u.ID.String())
-	var proj, task, run struct{ ID string }
-	if code := s.c.do("POST", "/api/v1/projects", map[string]string{"name": "calc", "repo_url": "file://" + remote, "test_command": testCmd}, &proj); code != 201 {
-		t.Fatalf("project: %d", code)
-	}
-	if code := s.c.do("POST", "/api/v1/projects/"+proj.ID+"/tasks", map[string]string{"title": "Fix Add", "description": "Add must return the sum."}, &task); code != 201 {
-		t.Fatalf("task: %d", code)
-	}
-	if code := s.c.do("POST", "/api/v1/tasks/"+task.ID+"/run", nil, &run); code != 202 {
-		t.Fatalf("run: %d", code)
-	}
+	remote = giveRepo(t, remote, s.userID(t).String())
+	runID := s.runTask(t, map[string]string{"name": "calc", "repo_url": "file://" + remote, "test_command": testCmd},
+		map[string]string{"title": "Fix Add", "description": "Add must return the sum."})
 	// A hang (a read blocked on the FIFO or /dev/zero) shows here as a stream that never ends.
-	events := readStream(t, s.base+"/api/v1/executions/"+run.ID+"/events", s.key, 5*time.Minute)
+	events := s.events(t, runID)
 
 	var status struct {
 		Status  string          `json:"status"`
 		Details json.RawMessage `json:"details"`
 	}
-	s.c.do("GET", "/api/v1/executions/"+run.ID, nil, &status)
+	s.c.do("GET", "/api/v1/executions/"+runID, nil, &status)
 	if status.Status != "succeeded" {
 		t.Errorf("execution %s, want succeeded: %s", status.Status, status.Details)
 	}
@@ -233,31 +269,10 @@ func TestFailedStepKeepsItsRecord(t *testing.T) {
 	fake := llmtest.NewOpenAI(t, func(llmtest.RecordedRequest) llmtest.Reply {
 		return llmtest.Reply{Text: "I would change calc.go, but I will not show how.", Usage: &llmtest.Usage{PromptTokens: 700, CompletionTokens: 40}}
 	})
-	s := startE2E(t, map[string]string{
-		"VIBECODER_DATA_DIR":         t.TempDir(),
-		"OPENAI_API_KEY":             "sk-test-0123456789abcdef0123",
-		"OPENAI_BASE_URL":            fake.URL,
-		"VIBECODER_DEFAULT_MODEL":    "openai/gpt-4o-mini",
-		"VIBECODER_JOB_QUEUES":       "codegen:backoff=100ms;testrun:backoff=100ms;review:backoff=100ms;pr:backoff=100ms",
-		"VIBECODER_LLM_RPM":          "1000",
-		"VIBECODER_LOCAL_REPO_ROOTS": filepath.Dir(filepath.Dir(remote)),
-	})
-	u, err := s.a.Store.GetUserByEmail(t.Context(), "boundary@example.com")
-	if err != nil {
-		t.Fatal(err)
-	}
-	remote = giveRepo(t, remote, u.ID.String())
-	var proj, task, run struct{ ID string }
-	if code := s.c.do("POST", "/api/v1/projects", map[string]string{"name": "calc", "repo_url": "file://" + remote}, &proj); code != 201 {
-		t.Fatalf("project: %d", code)
-	}
-	if code := s.c.do("POST", "/api/v1/projects/"+proj.ID+"/tasks", map[string]string{"title": "Fix Add"}, &task); code != 201 {
-		t.Fatalf("task: %d", code)
-	}
-	if code := s.c.do("POST", "/api/v1/tasks/"+task.ID+"/run", nil, &run); code != 202 {
-		t.Fatalf("run: %d", code)
-	}
-	readStream(t, s.base+"/api/v1/executions/"+run.ID+"/events", s.key, 5*time.Minute)
+	s := startE2E(t, e2eVars(t, fake.URL, filepath.Dir(filepath.Dir(remote))))
+	remote = giveRepo(t, remote, s.userID(t).String())
+	runID := s.runTask(t, map[string]string{"name": "calc", "repo_url": "file://" + remote}, map[string]string{"title": "Fix Add"})
+	s.events(t, runID)
 	var ex struct {
 		Status    string  `json:"status"`
 		TokensIn  int64   `json:"tokens_in"`
@@ -268,7 +283,7 @@ func TestFailedStepKeepsItsRecord(t *testing.T) {
 			CoderOutput string           `json:"coder_output"`
 		} `json:"details"`
 	}
-	s.c.do("GET", "/api/v1/executions/"+run.ID, nil, &ex)
+	s.c.do("GET", "/api/v1/executions/"+runID, nil, &ex)
 	calls := int64(fake.Calls())
 	if ex.Status != "failed" || calls != 3 {
 		t.Fatalf("execution %s after %d model calls, want failed after 3", ex.Status, calls)
@@ -281,8 +296,9 @@ func TestFailedStepKeepsItsRecord(t *testing.T) {
 	}
 	// The usage rows are written in batches off the request path: wait for all three.
 	var rows []store.UsageStats
+	var err error
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if rows, err = s.a.Store.UsageStats(t.Context(), u.ID, time.Now().Add(-time.Hour)); err != nil {
+		if rows, err = s.a.Store.UsageStats(t.Context(), s.userID(t), time.Now().Add(-time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 		n := int64(0)

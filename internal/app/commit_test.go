@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/vibecoder/vibecoder/internal/llm/llmtest"
 	"github.com/vibecoder/vibecoder/internal/testutil"
@@ -19,32 +18,12 @@ import (
 func TestCommitIsTheReviewedDiff(t *testing.T) {
 	remote := fixtureRepo(t)
 	fake := llmtest.NewOpenAI(t, llmScript)
-	s := startE2E(t, map[string]string{
-		"VIBECODER_DATA_DIR":         t.TempDir(),
-		"OPENAI_API_KEY":             "sk-test-0123456789abcdef0123",
-		"OPENAI_BASE_URL":            fake.URL,
-		"VIBECODER_DEFAULT_MODEL":    "openai/gpt-4o-mini",
-		"VIBECODER_JOB_QUEUES":       "codegen:backoff=100ms;testrun:backoff=100ms;review:backoff=100ms;pr:backoff=100ms",
-		"VIBECODER_LLM_RPM":          "1000",
-		"VIBECODER_LOCAL_REPO_ROOTS": filepath.Dir(filepath.Dir(remote)),
-	})
-	u, err := s.a.Store.GetUserByEmail(t.Context(), "boundary@example.com")
-	if err != nil {
-		t.Fatal(err)
-	}
-	remote = giveRepo(t, remote, u.ID.String())
+	s := startE2E(t, e2eVars(t, fake.URL, filepath.Dir(filepath.Dir(remote))))
+	remote = giveRepo(t, remote, s.userID(t).String())
 	testCmd := `mkdir -p __pycache__ && echo bytecode > __pycache__/calc.cpython-311.pyc && echo ran >> test.log && grep -q 'a + b' calc.go`
-	var proj, task, run struct{ ID string }
-	if code := s.c.do("POST", "/api/v1/projects", map[string]string{"name": "calc", "repo_url": "file://" + remote, "test_command": testCmd}, &proj); code != 201 {
-		t.Fatalf("project: %d", code)
-	}
-	if code := s.c.do("POST", "/api/v1/projects/"+proj.ID+"/tasks", map[string]string{"title": "Fix Add so that it returns the sum"}, &task); code != 201 {
-		t.Fatalf("task: %d", code)
-	}
-	if code := s.c.do("POST", "/api/v1/tasks/"+task.ID+"/run", nil, &run); code != 202 {
-		t.Fatalf("run: %d", code)
-	}
-	events := readStream(t, s.base+"/api/v1/executions/"+run.ID+"/events", s.key, 5*time.Minute)
+	runID := s.runTask(t, map[string]string{"name": "calc", "repo_url": "file://" + remote, "test_command": testCmd},
+		map[string]string{"title": "Fix Add so that it returns the sum"})
+	events := s.events(t, runID)
 	var diffs []string
 	for _, ev := range events {
 		if ev.typ == "diff" {
@@ -69,7 +48,7 @@ func TestCommitIsTheReviewedDiff(t *testing.T) {
 			FilesChanged []string `json:"files_changed"`
 		} `json:"commit"`
 	}
-	s.c.do("GET", "/api/v1/executions/"+run.ID, nil, &ex)
+	s.c.do("GET", "/api/v1/executions/"+runID, nil, &ex)
 	if ex.Status != "succeeded" || ex.Commit == nil {
 		t.Fatalf("execution %s, commit %+v", ex.Status, ex.Commit)
 	}

@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/vibecoder/vibecoder/internal/llm/llmtest"
 	"github.com/vibecoder/vibecoder/internal/testutil"
@@ -93,40 +92,19 @@ func TestPipelineEditFormats(t *testing.T) {
 		return llmtest.Reply{Text: "I do not know this task."}
 	}
 	fake := llmtest.NewOpenAI(t, coder)
-	s := startE2E(t, map[string]string{
-		"VIBECODER_DATA_DIR":         t.TempDir(),
-		"OPENAI_API_KEY":             "sk-test-formats-0123456789abcdef",
-		"OPENAI_BASE_URL":            fake.URL,
-		"VIBECODER_DEFAULT_MODEL":    "openai/gpt-4o-mini",
-		"VIBECODER_JOB_QUEUES":       "codegen:backoff=100ms;testrun:backoff=100ms;review:backoff=100ms;pr:backoff=100ms",
-		"VIBECODER_LLM_RPM":          "1000",
-		"VIBECODER_LOCAL_REPO_ROOTS": root,
-	})
-	u, err := s.a.Store.GetUserByEmail(t.Context(), "boundary@example.com")
-	if err != nil {
-		t.Fatal(err)
-	}
-	first := giveRepo(t, filepath.Join(root, "acme", repoName(0)), u.ID.String())
+	s := startE2E(t, e2eVars(t, fake.URL, root, "OPENAI_API_KEY", "sk-test-formats-0123456789abcdef"))
+	first := giveRepo(t, filepath.Join(root, "acme", repoName(0)), s.userID(t).String())
 	remotes := make([]string, len(formatCases))
 	runs := make([]string, len(formatCases))
 	for i, c := range formatCases {
 		remotes[i] = filepath.Join(filepath.Dir(first), repoName(i))
-		var proj, task, run struct{ ID string }
-		if code := s.c.do("POST", "/api/v1/projects", map[string]string{"name": repoName(i), "repo_url": "file://" + remotes[i], "test_command": c.test}, &proj); code != 201 {
-			t.Fatalf("%s: project: %d", c.title, code)
-		}
-		if code := s.c.do("POST", "/api/v1/projects/"+proj.ID+"/tasks", map[string]string{"title": c.title, "description": "Add must return the sum."}, &task); code != 201 {
-			t.Fatalf("%s: task: %d", c.title, code)
-		}
-		if code := s.c.do("POST", "/api/v1/tasks/"+task.ID+"/run", nil, &run); code != 202 {
-			t.Fatalf("%s: run: %d", c.title, code)
-		}
-		runs[i] = run.ID
+		runs[i] = s.runTask(t, map[string]string{"name": repoName(i), "repo_url": "file://" + remotes[i], "test_command": c.test},
+			map[string]string{"title": c.title, "description": "Add must return the sum."})
 	}
 
 	for i, c := range formatCases {
 		t.Run(c.title, func(t *testing.T) {
-			events := readStream(t, s.base+"/api/v1/executions/"+runs[i]+"/events", s.key, 5*time.Minute)
+			events := s.events(t, runs[i])
 			var rounds []string
 			for _, ev := range events {
 				if ev.typ == "edits.applied" {

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/vibecoder/vibecoder/internal/gitops/githubtest"
 	"github.com/vibecoder/vibecoder/internal/llm/llmtest"
@@ -55,37 +54,14 @@ func runWithReviewer(t *testing.T, reviewer func(n int) string) *reviewRun {
 	})
 	const token = "ghp_reviewtoken0123456789abcdefABCDEF"
 	gh := githubtest.NewServer(t, token)
-	s := startE2E(t, map[string]string{
-		"VIBECODER_DATA_DIR":         t.TempDir(),
-		"OPENAI_API_KEY":             "sk-test-0123456789abcdef0123",
-		"OPENAI_BASE_URL":            fake.URL,
-		"VIBECODER_DEFAULT_MODEL":    "openai/gpt-4o-mini",
-		"GITHUB_TOKEN":               token,
-		"GITHUB_API_URL":             gh.URL,
-		"VIBECODER_JOB_QUEUES":       "codegen:backoff=100ms;testrun:backoff=100ms;review:backoff=100ms;pr:backoff=100ms",
-		"VIBECODER_LLM_RPM":          "1000",
-		"VIBECODER_LOCAL_REPO_ROOTS": filepath.Dir(filepath.Dir(remote)),
-	})
-	u, err := s.a.Store.GetUserByEmail(t.Context(), "boundary@example.com")
-	if err != nil {
-		t.Fatal(err)
-	}
-	remote = giveRepo(t, remote, u.ID.String())
+	s := startE2E(t, e2eVars(t, fake.URL, filepath.Dir(filepath.Dir(remote)), "GITHUB_TOKEN", token, "GITHUB_API_URL", gh.URL))
+	remote = giveRepo(t, remote, s.userID(t).String())
 	gh.AddRepo("acme/calc", remote)
-	var proj, task, run struct{ ID string }
-	if code := s.c.do("POST", "/api/v1/projects", map[string]string{"name": "calc", "repo_url": "file://" + remote,
-		"test_command": "grep -q 'a + b' calc.go"}, &proj); code != 201 {
-		t.Fatalf("project: %d", code)
-	}
-	if code := s.c.do("POST", "/api/v1/projects/"+proj.ID+"/tasks", map[string]string{"title": "Fix Add so that it returns the sum"}, &task); code != 201 {
-		t.Fatalf("task: %d", code)
-	}
-	if code := s.c.do("POST", "/api/v1/tasks/"+task.ID+"/run", nil, &run); code != 202 {
-		t.Fatalf("run: %d", code)
-	}
-	readStream(t, s.base+"/api/v1/executions/"+run.ID+"/events", s.key, 5*time.Minute)
+	runID := s.runTask(t, map[string]string{"name": "calc", "repo_url": "file://" + remote, "test_command": "grep -q 'a + b' calc.go"},
+		map[string]string{"title": "Fix Add so that it returns the sum"})
+	s.events(t, runID)
 	var out reviewRun
-	s.c.do("GET", "/api/v1/executions/"+run.ID, nil, &out)
+	s.c.do("GET", "/api/v1/executions/"+runID, nil, &out)
 	out.prs, out.requests, out.reviews = gh.PullRequests("acme", "calc"), fake.Requests(), int(reviews.Load())
 	return &out
 }
