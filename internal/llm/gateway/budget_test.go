@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/vibecoder/vibecoder/internal/llm"
 	"github.com/vibecoder/vibecoder/internal/llm/gateway"
 	"github.com/vibecoder/vibecoder/internal/llm/llmtest"
@@ -78,6 +80,32 @@ func TestBudgetCapsUnboundedRequests(t *testing.T) {
 	}
 }
 
+// budgetRace sends n calls of user at once, each with distinct prompt and maxTokens,
+// and counts those answered and those refused with 402; any other error fails the test.
+func budgetRace(t *testing.T, e *env, user uuid.UUID, n, maxTokens int) (ok, refused int64) {
+	t.Helper()
+	var okN, refusedN atomic.Int64
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			c := call(user, fmt.Sprintf("distinct prompt %d", i))
+			c.Request.MaxTokens = maxTokens
+			_, err := e.gw.Complete(context.Background(), c)
+			var le *gateway.LimitError
+			switch {
+			case err == nil:
+				okN.Add(1)
+			case errors.As(err, &le) && le.Err.Status == http.StatusPaymentRequired:
+				refusedN.Add(1)
+			default:
+				t.Errorf("call %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	return okN.Load(), refusedN.Load()
+}
+
 // TestBudgetOverReportingUpstream: 50 concurrent unbounded requests against a nearly
 // spent budget, with an upstream that reports far more usage than any request could
 // have (a hidden prompt). Every admitted call's true cost is recorded, each overrun is
@@ -95,27 +123,9 @@ func TestBudgetOverReportingUpstream(t *testing.T) {
 		t.Fatal(err)
 	}
 	trueCost := miniPrice(t).Cost(20000, 3000, 0)
-	var ok, refused atomic.Int64
-	var wg sync.WaitGroup
-	for i := range 50 {
-		wg.Go(func() {
-			c := call(u, fmt.Sprintf("distinct prompt %d", i))
-			c.Request.MaxTokens = 0
-			_, err := e.gw.Complete(context.Background(), c)
-			var le *gateway.LimitError
-			switch {
-			case err == nil:
-				ok.Add(1)
-			case errors.As(err, &le) && le.Err.Status == http.StatusPaymentRequired:
-				refused.Add(1)
-			default:
-				t.Errorf("call %d: %v", i, err)
-			}
-		})
-	}
-	wg.Wait()
-	if ok.Load() == 0 || refused.Load() == 0 || int(ok.Load()) != srv.Calls() {
-		t.Fatalf("%d admitted, %d refused, %d upstream calls", ok.Load(), refused.Load(), srv.Calls())
+	ok, refused := budgetRace(t, e, u, 50, 0)
+	if ok == 0 || refused == 0 || int(ok) != srv.Calls() {
+		t.Fatalf("%d admitted, %d refused, %d upstream calls", ok, refused, srv.Calls())
 	}
 	for _, r := range srv.Requests() {
 		if n := maxTokensSent(r); n <= 0 || n > 4096 {
@@ -126,11 +136,11 @@ func TestBudgetOverReportingUpstream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := 0.0085 + float64(ok.Load())*trueCost; math.Abs(spent-want) > 1e-9 || math.Abs(reserved) > 1e-9 {
+	if want := 0.0085 + float64(ok)*trueCost; math.Abs(spent-want) > 1e-9 || math.Abs(reserved) > 1e-9 {
 		t.Fatalf("spent %.9f reserved %.9f, want the true cost %.9f and nothing reserved", spent, reserved, want)
 	}
-	if n := e.gw.Stats().BudgetOverruns.Load(); n != ok.Load() {
-		t.Errorf("%d overruns counted, want %d", n, ok.Load())
+	if n := e.gw.Stats().BudgetOverruns.Load(); n != ok {
+		t.Errorf("%d overruns counted, want %d", n, ok)
 	}
 	// Over budget now: every call is refused until the budget is raised or the month ends.
 	_, err = e.gw.Complete(t.Context(), call(u, "one more"))
@@ -146,8 +156,8 @@ func TestBudgetOverReportingUpstream(t *testing.T) {
 	for _, s := range stats {
 		rows += s.CostUSD
 	}
-	if math.Abs(rows-float64(ok.Load())*trueCost) > 1e-9 {
-		t.Errorf("usage rows cost %.9f, want %.9f", rows, float64(ok.Load())*trueCost)
+	if math.Abs(rows-float64(ok)*trueCost) > 1e-9 {
+		t.Errorf("usage rows cost %.9f, want %.9f", rows, float64(ok)*trueCost)
 	}
 }
 

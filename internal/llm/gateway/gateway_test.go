@@ -459,37 +459,19 @@ func TestBudgetNeverOverspent(t *testing.T) {
 	if err := e.store.SettleBudget(t.Context(), u, period, 0, 0.0085); err != nil {
 		t.Fatal(err)
 	}
-	var ok, refused atomic.Int64
-	var wg sync.WaitGroup
-	for i := range 50 {
-		wg.Go(func() {
-			c := call(u, fmt.Sprintf("distinct prompt %d", i))
-			c.Request.MaxTokens = 1000
-			_, err := e.gw.Complete(context.Background(), c)
-			var le *gateway.LimitError
-			switch {
-			case err == nil:
-				ok.Add(1)
-			case errors.As(err, &le) && le.Err.Status == http.StatusPaymentRequired:
-				refused.Add(1)
-			default:
-				t.Errorf("call %d: %v", i, err)
-			}
-		})
-	}
-	wg.Wait()
+	ok, refused := budgetRace(t, e, u, 50, 1000)
 	spent, reserved, err := e.store.BudgetState(t.Context(), u, period)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if spent > 0.01+1e-9 || reserved > 1e-9 || reserved < -1e-9 {
-		t.Fatalf("spent $%.6f of a $0.01 budget (reserved %.9f) after %d ok, %d refused", spent, reserved, ok.Load(), refused.Load())
+		t.Fatalf("spent $%.6f of a $0.01 budget (reserved %.9f) after %d ok, %d refused", spent, reserved, ok, refused)
 	}
-	if ok.Load() == 0 || refused.Load() == 0 {
-		t.Fatalf("expected some calls admitted and some refused: %d ok, %d refused", ok.Load(), refused.Load())
+	if ok == 0 || refused == 0 {
+		t.Fatalf("expected some calls admitted and some refused: %d ok, %d refused", ok, refused)
 	}
-	if int(ok.Load()) != srv.Calls() {
-		t.Fatalf("%d admitted but %d upstream calls", ok.Load(), srv.Calls())
+	if int(ok) != srv.Calls() {
+		t.Fatalf("%d admitted but %d upstream calls", ok, srv.Calls())
 	}
 }
 
