@@ -266,7 +266,9 @@ func TestNoServerSecrets(t *testing.T) {
 	t.Setenv("OPENAI_API_KEY", secret)
 	t.Setenv("VIBECODER_TEST_SECRET", secret)
 	script := func(procs string) string {
+		// Read the child once it has become sleep: its environment reads empty mid-exec.
 		return `sleep 30 & child=$!
+		for i in $(seq 1 200); do tr '\0' ' ' <"/proc/$child/cmdline" 2>/dev/null | grep -q '^sleep 30' && break; sleep 0.01; done
 		env
 		for p in ` + procs + `; do echo "PROC $p"; tr '\0' '\n' <"$p/environ"; echo; tr '\0' '\n' <"$p/cmdline"; echo; done
 		kill $child`
