@@ -8,6 +8,7 @@
 package safefs
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -108,10 +109,13 @@ func ReadIn(r *os.Root, name string, max int64) ([]byte, fs.FileInfo, error) {
 	if fi.Size() > max {
 		return nil, nil, &fs.PathError{Op: "read", Path: name, Err: fmt.Errorf("%w: %d bytes, over %d", ErrTooLarge, fi.Size(), max)}
 	}
-	data, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
+	// Sized from the open file, as os.ReadFile does (a file may still grow: the bound holds).
+	var b bytes.Buffer
+	b.Grow(int(fi.Size()) + bytes.MinRead)
+	if _, err := b.ReadFrom(io.LimitReader(f, max+1)); err != nil {
 		return nil, nil, err
 	}
+	data := b.Bytes()
 	if int64(len(data)) > max {
 		return nil, nil, &fs.PathError{Op: "read", Path: name, Err: fmt.Errorf("%w: over %d bytes", ErrTooLarge, max)}
 	}
