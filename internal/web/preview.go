@@ -93,22 +93,37 @@ func LoadPreviewKey(path string) ([]byte, error) {
 		if !errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("preview key: %w", err)
 		}
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		key, err := createPreviewKey(path)
 		if errors.Is(err, fs.ErrExist) {
-			continue // another process made it first
+			continue // another process made it first: read theirs
 		}
 		if err != nil {
-			return nil, fmt.Errorf("preview key: %w", err)
-		}
-		key := make([]byte, 32)
-		_, _ = rand.Read(key)
-		_, werr := f.WriteString(hex.EncodeToString(key) + "\n")
-		if err := errors.Join(werr, f.Close()); err != nil {
 			return nil, fmt.Errorf("preview key: %w", err)
 		}
 		return key, nil
 	}
 	return nil, fmt.Errorf("preview key %s: could not be read or created", path)
+}
+
+// createPreviewKey writes a new key to a temporary file and links it into place, so
+// the key appears whole or not at all: a process starting beside this one never
+// reads a half-written key. It returns fs.ErrExist when another process won.
+func createPreviewKey(path string) ([]byte, error) {
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	f, err := os.CreateTemp(filepath.Dir(path), ".preview.key-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(f.Name())
+	_, werr := f.WriteString(hex.EncodeToString(key) + "\n")
+	if err := errors.Join(werr, f.Sync(), f.Close()); err != nil {
+		return nil, err
+	}
+	if err := os.Link(f.Name(), path); err != nil {
+		return nil, err
+	}
+	return key, nil
 }
 
 func (w *Web) previewMAC(execID, ownerID uuid.UUID, expiry int64) []byte {

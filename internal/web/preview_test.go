@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -13,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,6 +26,7 @@ import (
 	"github.com/vibecoder/vibecoder/internal/gitops"
 	"github.com/vibecoder/vibecoder/internal/store"
 	"github.com/vibecoder/vibecoder/internal/testutil"
+	"github.com/vibecoder/vibecoder/internal/web"
 )
 
 // previewSecret is planted beside the workspaces; no preview may ever show it.
@@ -456,6 +459,38 @@ func TestPreviewSignatureHasOneSpelling(t *testing.T) {
 		p := other.get(prefix + spelled + "/index.html")
 		if p.status == http.StatusOK {
 			t.Errorf("%s: a re-spelled signature (%s) was served: %d", what, spelled, p.status)
+		}
+	}
+}
+
+// TestPreviewKeyConcurrentStart: processes that start together on a fresh data
+// directory all get the same key; none reads a key another is still writing (a
+// serve process once failed at start with "not 32 or more hex-encoded bytes").
+func TestPreviewKeyConcurrentStart(t *testing.T) {
+	for round := range 50 {
+		path := filepath.Join(t.TempDir(), "data", "preview.key")
+		const n = 8
+		keys := make([][]byte, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() { keys[i], errs[i] = web.LoadPreviewKey(path) })
+		}
+		wg.Wait()
+		for i := range n {
+			if errs[i] != nil {
+				t.Fatalf("round %d: start %d: %v", round, i, errs[i])
+			}
+			if len(keys[i]) != 32 || !bytes.Equal(keys[i], keys[0]) {
+				t.Fatalf("round %d: start %d got key %x, start 0 got %x", round, i, keys[i], keys[0])
+			}
+		}
+		left, _ := os.ReadDir(filepath.Dir(path))
+		if len(left) != 1 {
+			t.Fatalf("round %d: data directory holds %d entries, want only preview.key", round, len(left))
+		}
+		if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("round %d: preview.key mode %v, %v; want 0600", round, fi.Mode().Perm(), err)
 		}
 	}
 }
