@@ -213,3 +213,20 @@ func TestBadFile(t *testing.T) {
 		t.Fatal("missing file: want an error")
 	}
 }
+
+func TestContextWindow(t *testing.T) {
+	for model, want := range map[string]int{
+		"gpt-4o-mini":                        128000,
+		"openai/gpt-4o-mini-2024-07-18":      128000,
+		"anthropic/claude-sonnet-4-5@202509": 200000,
+		"models/gemini-2.5-flash":            1048576,
+		"GPT-4.1":                            1047576,
+		"vllm/meta-llama/Llama-3.1-8B":       DefaultContextWindow,
+		"":                                   DefaultContextWindow,
+		"gpt-4omni":                          DefaultContextWindow, // not a variant of gpt-4o
+	} {
+		if got := ContextWindow(model); got != want {
+			t.Errorf("ContextWindow(%q) = %d, want %d", model, got, want)
+		}
+	}
+}
