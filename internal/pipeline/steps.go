@@ -21,6 +21,7 @@ import (
 	"github.com/vibecoder/vibecoder/internal/audit"
 	"github.com/vibecoder/vibecoder/internal/edit"
 	"github.com/vibecoder/vibecoder/internal/gitops"
+	"github.com/vibecoder/vibecoder/internal/index"
 	"github.com/vibecoder/vibecoder/internal/jobs"
 	"github.com/vibecoder/vibecoder/internal/llm"
 	"github.com/vibecoder/vibecoder/internal/llm/gateway"
@@ -119,7 +120,7 @@ func (p *Pipeline) codegen(ctx context.Context, job *river.Job[CodegenArgs]) err
 	}
 	msgs := []llm.Message{
 		{Role: llm.RoleSystem, Content: coder.SystemPrompt},
-		{Role: llm.RoleUser, Content: p.codegenPrompt(ctx, e, d, task, ws.Dir)},
+		{Role: llm.RoleUser, Content: p.codegenPrompt(ctx, e, d, task, coder, ws.Dir)},
 	}
 	applied := 0
 	for round := 1; round <= p.cfg.EditRounds+1; round++ {
@@ -181,73 +182,25 @@ func (p *Pipeline) codegen(ctx context.Context, job *river.Job[CodegenArgs]) err
 	return err
 }
 
-// maxPromptFile bounds one file read into the coder's prompt; the prompt's whole budget
-// is smaller still.
-const maxPromptFile = 64 << 10
-
-// codegenPrompt is the coder's context: the task, retrieved code, a map of the
-// repository, the files most likely to change, and the last failing test run. The
-// workspace is untrusted (the repository's files and whatever the tests left): it is
-// read through safefs, so a link out of it, a FIFO or a device contributes nothing.
-func (p *Pipeline) codegenPrompt(ctx context.Context, e *store.Execution, d *Details, task *store.Task, dir string) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "# Task\n%s\n\n%s\n\n", task.Title, task.Description)
-	likely := map[string]bool{}
+// codegenPrompt is the coder's context (BuildCoderPrompt): the task, retrieved code,
+// the repository map, the files most likely to change, and the last review or failing
+// test run. The workspace is untrusted (the repository's files and whatever the tests
+// left): it is read through safefs, so a link out of it, a FIFO or a device contributes
+// nothing.
+func (p *Pipeline) codegenPrompt(ctx context.Context, e *store.Execution, d *Details, task *store.Task, coder *store.Agent, dir string) string {
+	in := PromptInput{Title: task.Title, Description: task.Description, Dir: dir, Review: d.ReviewFeedback, Diff: d.Diff,
+		Window: p.contextWindow(coder.Model), Log: p.Log.With(slog.String("execution_id", e.ID.String()))}
 	if p.Index != nil {
-		if hits, err := p.Index.Search(ctx, e.UserID, e.ProjectID, task.Title+" "+task.Description, 8); err == nil && len(hits) > 0 {
-			b.WriteString("# Relevant code (from the index)\n")
-			for _, h := range hits {
-				fmt.Fprintf(&b, "%s:%d-%d %s\n```\n%s\n```\n", h.Path, h.StartLine, h.EndLine, h.Symbol, h.Snippet)
-				likely[h.Path] = true
-			}
-			b.WriteString("\n")
+		in.Search = func(ctx context.Context, q string, limit int) ([]index.Result, error) {
+			return p.Index.Search(ctx, e.UserID, e.ProjectID, q, limit)
 		}
-	}
-	tree, err := safefs.Open(dir)
-	if err != nil {
-		p.Log.Warn("open the workspace for the prompt", slog.String("execution_id", e.ID.String()), slog.Any("error", err))
-		return b.String()
-	}
-	defer tree.Close()
-	files := repoFiles(tree, 400)
-	b.WriteString("# Repository files\n")
-	for _, f := range files {
-		b.WriteString(f + "\n")
-	}
-	b.WriteString("\n")
-	// Small repositories: every source file is likely; otherwise the retrieved ones.
-	if len(likely) == 0 {
-		for _, f := range files {
-			if isSource(f) {
-				likely[f] = true
-			}
-		}
-	}
-	budget := 60000
-	names := make([]string, 0, len(likely))
-	for f := range likely {
-		names = append(names, f)
-	}
-	sort.Strings(names)
-	b.WriteString("# Files you will likely edit (full text)\n")
-	for _, f := range names {
-		body, err := tree.ReadFile(f, int64(min(budget, maxPromptFile)))
-		if err != nil {
-			continue
-		}
-		budget -= len(body)
-		fmt.Fprintf(&b, "%s\n```\n%s```\n\n", f, body)
-	}
-	if d.ReviewFeedback != "" {
-		fmt.Fprintf(&b, "# The reviewer asked for changes\n%s\nThe current diff against the base is:\n```diff\n%s```\nChange the code to address the review.\n\n",
-			truncate(d.ReviewFeedback, 12000), truncate(d.Diff, 20000))
 	}
 	if n := len(d.Tests); n > 0 && !d.Tests[n-1].Passed {
-		last := d.Tests[n-1]
-		fmt.Fprintf(&b, "# The tests failed after your previous change\nCommand: %s (exit %d)\n```\n%s\n```\nThe current diff against the base is:\n```diff\n%s```\nFix the code so that the tests pass.\n",
-			last.Command, last.ExitCode, truncate(last.Output, 12000), truncate(d.Diff, 20000))
+		in.Failed = &d.Tests[n-1]
 	}
-	return b.String()
+	prompt, rep := BuildCoderPrompt(ctx, in)
+	p.emitE(ctx, e, "context", rep)
+	return prompt
 }
 
 func isSource(path string) bool {
