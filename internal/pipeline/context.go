@@ -272,6 +272,7 @@ func loadCandidates(tree *safefs.Tree, hits []index.Result, text string) *candid
 // Weights of the signals in a file's score; each signal is scaled to [0, 1] first.
 const (
 	wSearch  = 1.0
+	wBM25    = 1.0
 	wNamed   = 1.5
 	wDefines = 1.0
 	wUses    = 0.25
@@ -290,9 +291,10 @@ func (c *candidates) rank(in PromptInput, hits []index.Result) []int {
 	named := c.namedSignal()
 	defines, uses := c.symbolSignals()
 	paths := c.pathSignal(in.Title + " " + in.Description)
+	words := c.bm25Signal(in.Title + " " + in.Description)
 	personal := make([]float64, n)
 	for i := range personal {
-		personal[i] = wSearch*search[i] + wNamed*named[i] + wDefines*defines[i] + wPath*paths[i]
+		personal[i] = wSearch*search[i] + wBM25*words[i] + wNamed*named[i] + wDefines*defines[i] + wPath*paths[i]
 	}
 	graph := scaled(c.graph.pageRank(personal))
 	c.score = make([]float64, n)
@@ -331,6 +333,54 @@ func (c *candidates) searchSignal(hits []index.Result) []float64 {
 		best[i] += (sum[i] - best[i]) / 4
 	}
 	return scaled(best)
+}
+
+// bm25Signal is a plain BM25 (k1 1.2, b 0.75) of the task's words over whole files,
+// each file's words being its identifiers and comment words split as the index splits
+// them ("HashPassword" → hashpassword hash password). The search ranks chunks; this
+// ranks files, and needs no index.
+func (c *candidates) bm25Signal(task string) []float64 {
+	want := map[string]bool{}
+	for _, t := range index.QueryTerms(task) {
+		want[t] = true
+	}
+	n := len(c.files)
+	tfs := make([]map[string]int, n)
+	lens := make([]float64, n)
+	df := map[string]int{}
+	split := map[string][]string{}
+	avg := 0.0
+	for i, f := range c.files {
+		tf := map[string]int{}
+		for id, k := range f.uses {
+			toks, ok := split[id]
+			if !ok {
+				toks = index.Tokens(id)
+				split[id] = toks
+			}
+			lens[i] += float64(k * len(toks))
+			for _, t := range toks {
+				if want[t] {
+					tf[t] += k
+				}
+			}
+		}
+		for t := range tf {
+			df[t]++
+		}
+		tfs[i] = tf
+		avg += lens[i]
+	}
+	avg /= float64(max(n, 1))
+	const k1, b = 1.2, 0.75
+	out := make([]float64, n)
+	for i, tf := range tfs {
+		for t, k := range tf {
+			idf := math.Log(1 + (float64(n)-float64(df[t])+0.5)/(float64(df[t])+0.5))
+			out[i] += idf * float64(k) * (k1 + 1) / (float64(k) + k1*(1-b+b*lens[i]/max(avg, 1)))
+		}
+	}
+	return scaled(out)
 }
 
 // namedSignal is 1 for a file the text names by its path, less for one it names by its
@@ -418,8 +468,14 @@ func (c *candidates) symbolSignals() (defines, uses []float64) {
 	return scaled(defines), scaled(uses)
 }
 
+// codeLike reports a name no prose word looks like: mixed case ("ScanJobs",
+// "codegenPrompt"), or with an underscore or a digit ("max_tokens", "VIBECODER_ADDR",
+// "utf8"). An acronym ("JSON", "HTTP") is prose.
 func codeLike(s string) bool {
-	return hasInnerUpper(s) || strings.ContainsAny(s, "_0123456789")
+	if strings.ContainsAny(s, "_0123456789") {
+		return true
+	}
+	return hasInnerUpper(s) && strings.ToUpper(s) != s
 }
 
 func contains(list []int, v int) bool {

@@ -270,6 +270,7 @@ func rankReport(in PromptInput, want []string) string {
 	named := c.namedSignal()
 	def, use := c.symbolSignals()
 	paths := c.pathSignal(in.Title + " " + in.Description)
+	words := c.bm25Signal(in.Title + " " + in.Description)
 	var b strings.Builder
 	cum := 0
 	for k, i := range order {
@@ -282,7 +283,7 @@ func rankReport(in PromptInput, want []string) string {
 			}
 		}
 		if k < 12 || mark != "" {
-			fmt.Fprintf(&b, "   %3d %-50s %6d cum=%7d s=%.2f srch=%.2f nam=%.2f def=%.2f use=%.2f path=%.2f%s\n", k, f.path, f.size, cum, c.score[i], search[i], named[i], def[i], use[i], paths[i], mark)
+			fmt.Fprintf(&b, "   %3d %-50s %6d cum=%7d s=%.2f srch=%.2f nam=%.2f def=%.2f use=%.2f path=%.2f bm25=%.2f%s\n", k, f.path, f.size, cum, c.score[i], search[i], named[i], def[i], use[i], paths[i], words[i], mark)
 		}
 	}
 	return b.String()
