@@ -9,10 +9,12 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/vibecoder/vibecoder/internal/index"
 	"github.com/vibecoder/vibecoder/internal/llm/pricing"
 	"github.com/vibecoder/vibecoder/internal/safefs"
+	"github.com/vibecoder/vibecoder/internal/store"
 )
 
 // The coder's context. Every file of the workspace is a candidate for the prompt's
@@ -118,7 +120,7 @@ func BuildCoderPrompt(ctx context.Context, in PromptInput) (string, PromptReport
 	left := rep.FileBudget
 	for _, i := range order {
 		f := cands.files[i]
-		if f.size > left || cands.score[i] <= 0 {
+		if f.size > left {
 			continue
 		}
 		body, err := tree.ReadFile(f.path, int64(left))
@@ -407,7 +409,8 @@ func (c *candidates) namedSignal() []float64 {
 	return out
 }
 
-// containsWord reports whether s holds w not glued to a longer name.
+// containsWord reports whether s holds w not glued to a longer name (a directory
+// before it is fine: "pipeline/steps.go" names steps.go).
 func containsWord(s, w string) bool {
 	for from := 0; ; {
 		k := strings.Index(s[from:], w)
@@ -415,7 +418,7 @@ func containsWord(s, w string) bool {
 			return false
 		}
 		k += from
-		before := k == 0 || !isNameByte(s[k-1]) && s[k-1] != '/'
+		before := k == 0 || !isNameByte(s[k-1])
 		after := k+len(w) == len(s) || !isNameByte(s[k+len(w)])
 		if before && after {
 			return true
@@ -544,4 +547,54 @@ func (p *Pipeline) contextWindow(model string) int {
 		return pricing.ContextWindow(native)
 	}
 	return pricing.ContextWindow(model)
+}
+
+// indexWait bounds how long a run waits for an index job of its project already queued
+// or running before it builds its prompt from the index as it is.
+const indexWait = time.Minute
+
+// refreshIndex brings the project's index up to date before the coder's first prompt,
+// so a run never starts blind: a project never indexed is indexed now, a stale one is
+// brought up to date. Staleness is decided file by file, by content hash, which is what
+// an incremental Index does: an unchanged repository costs a walk and a hash per file
+// (and a fetch, for a remote one). An index job of the project already queued or running
+// is waited for instead, up to indexWait. A failure is logged, not fatal: the prompt is
+// ranked without the search then.
+func (p *Pipeline) refreshIndex(ctx context.Context, e *store.Execution, proj *store.Project) {
+	if p.Index == nil {
+		return
+	}
+	log := p.Log.With(slog.String("execution_id", e.ID.String()), slog.String("project_id", e.ProjectID.String()))
+	for waited := time.Duration(0); proj.IndexStatus == store.IndexQueued || proj.IndexStatus == store.IndexRunning; waited += time.Second {
+		if waited >= indexWait {
+			log.Info("an index job of the project is still pending: the prompt uses the index as it is")
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+		cur, err := p.Store.GetProject(ctx, e.UserID, e.ProjectID)
+		if err != nil {
+			return
+		}
+		proj = cur
+	}
+	stats, err := p.Index.Index(ctx, proj, nil)
+	if err != nil {
+		log.Warn("index the project before the prompt", slog.Any("error", err))
+		p.emitE(ctx, e, "index.refresh", map[string]any{"error": err.Error()})
+		return
+	}
+	p.emitE(ctx, e, "index.refresh", stats)
+	cur, err := p.Store.GetProject(ctx, e.UserID, e.ProjectID)
+	if err != nil || cur.IndexStatus == store.IndexQueued || cur.IndexStatus == store.IndexRunning {
+		return // an index job started meanwhile records its own outcome
+	}
+	now := store.Now()
+	cur.IndexStatus, cur.IndexedAt = store.IndexReady, &now
+	if err := p.Store.UpdateProject(ctx, cur); err != nil {
+		log.Warn("record the project's index", slog.Any("error", err))
+	}
 }

@@ -118,6 +118,9 @@ func (p *Pipeline) codegen(ctx context.Context, job *river.Job[CodegenArgs]) err
 	if err != nil {
 		return err
 	}
+	if attempt == 1 {
+		p.refreshIndex(ctx, e, proj)
+	}
 	msgs := []llm.Message{
 		{Role: llm.RoleSystem, Content: coder.SystemPrompt},
 		{Role: llm.RoleUser, Content: p.codegenPrompt(ctx, e, d, task, coder, ws.Dir)},
