@@ -92,6 +92,7 @@ func runContextBench(b *testing.B, repo, ref string, n int) {
 		name          string
 		build         func(in PromptInput) string
 		carried, size int
+		whole         int // commits whose files are all carried
 	}
 	variants := []*variant{
 		{name: "before: alphabetical, 60 KB", build: func(in PromptInput) string { return legacyPrompt(ctx, in) }},
@@ -128,6 +129,9 @@ func runContextBench(b *testing.B, repo, ref string, n int) {
 				}
 			}
 			v.carried += got
+			if got == len(c.changed) {
+				v.whole++
+			}
 			line = append(line, fmt.Sprintf("%d/%d %dKB", got, len(c.changed), len(prompt)>>10))
 			if v == variants[1] && got < len(c.changed) && os.Getenv("VIBECODER_BENCH_VERBOSE") != "" {
 				b.Log(rankReport(in, c.changed))
@@ -139,8 +143,8 @@ func runContextBench(b *testing.B, repo, ref string, n int) {
 		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), len(commits), ref, repo, files)
 	for i, v := range variants {
 		share := 100 * float64(v.carried) / float64(max(files, 1))
-		b.Logf("%-45s carried in full %d/%d = %.1f%%, mean prompt %.1f KB", v.name, v.carried, files, share,
-			float64(v.size)/float64(max(len(commits), 1))/1024)
+		b.Logf("%-45s carried in full %d/%d = %.1f%% (every file of %d/%d commits), mean prompt %.1f KB", v.name, v.carried, files, share,
+			v.whole, len(commits), float64(v.size)/float64(max(len(commits), 1))/1024)
 		b.ReportMetric(share, fmt.Sprintf("share%d_%%", i))
 		b.ReportMetric(float64(v.size)/float64(max(len(commits), 1))/1024, fmt.Sprintf("prompt%d_KB", i))
 	}
