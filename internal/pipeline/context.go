@@ -240,7 +240,9 @@ type candidates struct {
 }
 
 // loadCandidates reads the workspace's source files (and the other files the search
-// hit or the text names) and parses their declarations, within the map's read bounds.
+// hit or the text names) and parses their declarations. Past the read bounds (files
+// listed, bytes parsed), only the files the search hit or the text names are added, so
+// a large repository's relevant files are never lost to the alphabet.
 func loadCandidates(tree *safefs.Tree, hits []index.Result, text string) *candidates {
 	c := &candidates{byPath: map[string]int{}, text: text}
 	wanted := map[string]bool{}
@@ -248,16 +250,17 @@ func loadCandidates(tree *safefs.Tree, hits []index.Result, text string) *candid
 		wanted[h.Path] = true
 	}
 	read := 0
-	for _, name := range repoFiles(tree, maxCandidates) {
-		if !isSource(name) && !wanted[name] && !strings.Contains(text, name) {
-			continue
+	add := func(name string) {
+		if _, dup := c.byPath[name]; dup {
+			return
 		}
-		if read >= maxParsedBytes {
-			break
+		pointed := wanted[name] || strings.Contains(text, name)
+		if !isSource(name) && !pointed || read >= maxParsedBytes && !pointed {
+			return
 		}
 		body, err := tree.ReadFile(name, maxSourceBytes)
 		if err != nil {
-			continue
+			return
 		}
 		read += len(body)
 		c.byPath[name] = len(c.files)
@@ -266,6 +269,12 @@ func loadCandidates(tree *safefs.Tree, hits []index.Result, text string) *candid
 			f = parseSource(name, body)
 		}
 		c.files = append(c.files, f)
+	}
+	for _, name := range repoFiles(tree, maxCandidates) {
+		add(name)
+	}
+	for _, h := range hits {
+		add(h.Path) // beyond the listing's bound
 	}
 	c.graph = buildGraph(c.files)
 	return c
@@ -550,8 +559,14 @@ func (p *Pipeline) contextWindow(model string) int {
 }
 
 // indexWait bounds how long a run waits for an index job of its project already queued
-// or running before it builds its prompt from the index as it is.
-const indexWait = time.Minute
+// or running before it builds its prompt from the index as it is; indexRefreshTimeout
+// bounds the run's own indexing (a large repository's first index, with embeddings,
+// can take longer: the prompt then uses what was indexed, and the next run goes on
+// from there).
+const (
+	indexWait           = time.Minute
+	indexRefreshTimeout = 5 * time.Minute
+)
 
 // refreshIndex brings the project's index up to date before the coder's first prompt,
 // so a run never starts blind: a project never indexed is indexed now, a stale one is
@@ -559,7 +574,8 @@ const indexWait = time.Minute
 // an incremental Index does: an unchanged repository costs a walk and a hash per file
 // (and a fetch, for a remote one). An index job of the project already queued or running
 // is waited for instead, up to indexWait. A failure is logged, not fatal: the prompt is
-// ranked without the search then.
+// ranked without the search then. Two runs of a project starting together both index
+// it; the loser of a clone's git lock logs a warning and goes on.
 func (p *Pipeline) refreshIndex(ctx context.Context, e *store.Execution, proj *store.Project) {
 	if p.Index == nil {
 		return
@@ -581,7 +597,9 @@ func (p *Pipeline) refreshIndex(ctx context.Context, e *store.Execution, proj *s
 		}
 		proj = cur
 	}
-	stats, err := p.Index.Index(ctx, proj, nil)
+	ictx, cancel := context.WithTimeout(ctx, indexRefreshTimeout)
+	stats, err := p.Index.Index(ictx, proj, nil)
+	cancel()
 	if err != nil {
 		log.Warn("index the project before the prompt", slog.Any("error", err))
 		p.emitE(ctx, e, "index.refresh", map[string]any{"error": err.Error()})
