@@ -7,6 +7,7 @@ import (
 	"math"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -472,7 +473,7 @@ func (c *candidates) symbolSignals() (defines, uses []float64) {
 			defines[i] += share
 		}
 		for i, f := range c.files {
-			if f.uses[m] > 0 && !contains(defs, i) {
+			if f.uses[m] > 0 && !slices.Contains(defs, i) {
 				uses[i] += share
 			}
 		}
@@ -488,15 +489,6 @@ func codeLike(s string) bool {
 		return true
 	}
 	return hasInnerUpper(s) && strings.ToUpper(s) != s
-}
-
-func contains(list []int, v int) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // pathSignal scores a file by the task's words its path holds: half for a directory

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -46,17 +47,10 @@ func BenchmarkContext(b *testing.B) {
 	if v := os.Getenv("VIBECODER_BENCH_COMMITS"); v != "" {
 		n, _ = strconv.Atoi(v)
 	}
-	ref := cmp(os.Getenv("VIBECODER_BENCH_REF"), "HEAD")
+	ref := cmp.Or(os.Getenv("VIBECODER_BENCH_REF"), "HEAD")
 	for b.Loop() {
 		runContextBench(b, repo, ref, n)
 	}
-}
-
-func cmp(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // benchCommit is one task of the benchmark.
