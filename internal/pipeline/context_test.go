@@ -8,9 +8,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vibecoder/vibecoder/internal/index"
 	"github.com/vibecoder/vibecoder/internal/llm/pricing"
+	"github.com/vibecoder/vibecoder/internal/store"
 	"github.com/vibecoder/vibecoder/internal/testutil"
 )
 
@@ -203,5 +205,54 @@ func TestContainsWord(t *testing.T) {
 		if got := containsWord(tc.s, tc.w); got != tc.want {
 			t.Errorf("containsWord(%q, %q) = %v", tc.s, tc.w, got)
 		}
+	}
+}
+
+// TestRefreshIndex: a run's first prompt finds its project indexed — at once when it
+// never was, after the pending index job when one is queued.
+func TestRefreshIndex(t *testing.T) {
+	f := newStateFixture(t)
+	ctx := t.Context()
+	u := &store.User{Email: "admin@example.com", PasswordHash: "x", IsAdmin: true} // local paths: administrators only
+	mustState(t, f.st.CreateUser(ctx, u))
+	repo := t.TempDir()
+	testutil.GitRepo(t, repo, map[string]string{"router.go": "package app\n\n// RouteRequest picks a handler.\nfunc RouteRequest() {}\n"}, "app")
+	proj := &store.Project{UserID: u.ID, Name: "app", RepoURL: repo, DefaultBranch: "main", IndexStatus: store.IndexNever}
+	mustState(t, f.st.CreateProject(ctx, proj))
+	task := &store.Task{UserID: u.ID, ProjectID: proj.ID, Title: "t"}
+	mustState(t, f.st.CreateTask(ctx, task))
+	e := &store.Execution{UserID: u.ID, TaskID: task.ID, Status: store.ExecQueued, Step: KindCodegen, Details: []byte(`{}`)}
+	mustState(t, f.st.CreateExecution(ctx, e))
+	e.ProjectID = proj.ID
+	ix, err := index.New(f.st, nil, nil, index.Config{DataDir: t.TempDir()})
+	mustState(t, err)
+	f.p.Index = ix
+
+	f.p.refreshIndex(ctx, e, proj)
+	got, err := f.st.GetProject(ctx, u.ID, proj.ID)
+	mustState(t, err)
+	if got.IndexStatus != store.IndexReady || got.IndexedAt == nil {
+		t.Fatalf("after the refresh: status %s, indexed at %v", got.IndexStatus, got.IndexedAt)
+	}
+	hits, err := ix.Search(ctx, u.ID, proj.ID, "RouteRequest", 5)
+	if err != nil || len(hits) == 0 || hits[0].Path != "router.go" {
+		t.Fatalf("search after the refresh: %v, %v", hits, err)
+	}
+
+	// An index job is queued: the run waits for it to end, then brings the index up to date.
+	got.IndexStatus = store.IndexQueued
+	mustState(t, f.st.UpdateProject(ctx, got))
+	go func() {
+		time.Sleep(1500 * time.Millisecond)
+		cur, err := f.st.GetProject(context.Background(), u.ID, proj.ID)
+		if err == nil {
+			cur.IndexStatus = store.IndexReady
+			_ = f.st.UpdateProject(context.Background(), cur)
+		}
+	}()
+	start := time.Now()
+	f.p.refreshIndex(ctx, e, got)
+	if waited := time.Since(start); waited < time.Second {
+		t.Errorf("the refresh did not wait for the queued index job (%s)", waited)
 	}
 }
