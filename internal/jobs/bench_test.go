@@ -191,7 +191,9 @@ func (w *stepWorker[T]) Work(ctx context.Context, j *river.Job[T]) error {
 	}
 	// The step's work: longer than the fetch cooldown, as real steps are, and of varied
 	// length, as theirs is, so the chain does not fall into step with the polls.
-	time.Sleep(w.work + rand.N(w.work))
+	if w.work > 0 {
+		time.Sleep(w.work + rand.N(w.work))
+	}
 	left := j.Args.left()
 	var next river.JobArgs
 	if left > 0 {
@@ -211,7 +213,7 @@ func BenchmarkJobsHandOff(b *testing.B) {
 			const n, work = 30, 150 * time.Millisecond
 			var all []time.Duration
 			for range b.N {
-				all = append(all, runHandOffs(b, d, n, work)...)
+				all = append(all, runHandOffs(b, d, n, work, 0)...)
 			}
 			slices.Sort(all)
 			b.ReportMetric(float64(all[len(all)/2].Microseconds())/1000, "p50-ms")
@@ -220,7 +222,10 @@ func BenchmarkJobsHandOff(b *testing.B) {
 	}
 }
 
-func runHandOffs(b *testing.B, dialect string, n int, work time.Duration) []time.Duration {
+// runHandOffs runs a chain of n hand-offs, each step working between work and twice
+// that, with queues polling every poll (0: the default), and returns each step's
+// insert → start time; it fails if the chain has not ended a minute after it should.
+func runHandOffs(b testing.TB, dialect string, n int, work, poll time.Duration) []time.Duration {
 	st := openStore(b, dialect)
 	u := &store.User{Email: "handoff@example.com", PasswordHash: "x"}
 	if err := st.CreateUser(b.Context(), u); err != nil {
@@ -231,7 +236,7 @@ func runHandOffs(b *testing.B, dialect string, n int, work time.Duration) []time
 		b.Fatal(err)
 	}
 	step := QueueConfig{Concurrency: 1, Timeout: time.Minute, MaxAttempts: 1, Backoff: time.Second}
-	cfg := Config{Queues: map[string]QueueConfig{"bench_step_a": step, "bench_step_b": step}, SoftStop: time.Second}
+	cfg := Config{Queues: map[string]QueueConfig{"bench_step_a": step, "bench_step_b": step}, PollInterval: poll, SoftStop: time.Second}
 	hb := &handOffBench{user: u.ID, project: p.ID, n: n, done: make(chan struct{})}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &stepWorker[stepAArgs]{Policy: PolicyFor[stepAArgs](cfg, "bench_step_a"), b: hb, work: work,
@@ -257,8 +262,10 @@ func runHandOffs(b *testing.B, dialect string, n int, work time.Duration) []time
 	}
 	select {
 	case <-hb.done:
-	case <-time.After(time.Duration(n) * (work + 2*time.Second)):
-		b.Fatal("the chain did not finish")
+	case <-time.After(time.Duration(n)*2*work + time.Minute):
+		hb.mu.Lock()
+		defer hb.mu.Unlock()
+		b.Fatalf("the chain stopped after %d of %d hand-offs", len(hb.lags), n)
 	}
 	hb.mu.Lock()
 	defer hb.mu.Unlock()
