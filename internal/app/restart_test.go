@@ -1,11 +1,8 @@
 package app_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
-	"net"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -13,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vibecoder/vibecoder/internal/app"
 	"github.com/vibecoder/vibecoder/internal/config"
 	"github.com/vibecoder/vibecoder/internal/llm/llmtest"
 	"github.com/vibecoder/vibecoder/internal/store"
@@ -52,30 +48,18 @@ func TestPipelineSurvivesRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := func() (*app.App, func()) {
-		a, err := app.New(t.Context(), cfg, slog.New(slog.DiscardHandler))
-		if err != nil {
-			t.Fatal(err)
+	// shutdown stops a server started by startServer: neither serving nor closing fails.
+	shutdown := func(stop func() (error, error)) {
+		serveErr, closeErr := stop()
+		if serveErr != nil {
+			t.Errorf("serve: %v", serveErr)
 		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- a.ServeListener(ctx, ln) }()
-		return a, func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("serve: %v", err)
-			}
-			if err := a.Close(); err != nil {
-				t.Errorf("close: %v", err)
-			}
+		if closeErr != nil {
+			t.Errorf("close: %v", closeErr)
 		}
 	}
 
-	a1, stop1 := start()
+	a1, _, stop1 := startServer(t, cfg)
 	u, err := a1.Auth.Signup(t.Context(), "restart@example.com", "", "restart password", false)
 	if err != nil {
 		t.Fatal(err)
@@ -98,10 +82,10 @@ func TestPipelineSurvivesRestart(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatal("the coder's LLM call never started")
 	}
-	stop1() // SIGTERM, in effect, in the middle of codegen
+	shutdown(stop1) // SIGTERM, in effect, in the middle of codegen
 
-	a2, stop2 := start()
-	defer stop2()
+	a2, _, stop2 := startServer(t, cfg)
+	defer shutdown(stop2)
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
 		got, err := a2.Store.GetExecution(t.Context(), u.ID, e.ID)

@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
@@ -67,4 +68,15 @@ func TestAdvanceIsAtomic(t *testing.T) {
 			t.Fatalf("a failed Advance left %d jobs (want 3) and %d tasks (want 1)", len(list), len(tasks))
 		}
 	})
+}
+
+// TestHandOffWakesTheNextQueue: with polling as good as off (once an hour), a chain of
+// steps still runs to its end on SQLite: each Advance's commit wakes the next step's
+// queue (store/sqlite delivers the insert notification in process; its own test checks
+// that path alone). Steps follow one another within milliseconds, inside River's fetch
+// cooldown. Until the wake, the chain stopped at its first job. PostgreSQL is left out:
+// there River's NOTIFY wakes a queue at most once per fetch cooldown, and a job handed
+// to a queue sooner than that after another waits for the poll.
+func TestHandOffWakesTheNextQueue(t *testing.T) {
+	runHandOffs(t, "sqlite", 12, 0, time.Hour)
 }

@@ -48,11 +48,13 @@ type Config struct {
 	// RescueAfter is how long a job may sit "running" before it is presumed lost (its
 	// process died) and put back to the queue. Default: the longest timeout + 5 minutes.
 	RescueAfter time.Duration
-	// PollInterval is how often an idle queue looks for new jobs: always on SQLite,
-	// as a fallback to LISTEN/NOTIFY on PostgreSQL. Default 250ms.
+	// PollInterval is how often an idle queue looks for new jobs, a fallback to
+	// LISTEN/NOTIFY on PostgreSQL and to the in-process wake and River's notification
+	// outbox on SQLite. Default 250ms.
 	PollInterval time.Duration
-	// FetchCooldown is the least time between two fetches of a queue (River's
-	// default, 100ms, when zero); with Concurrency it bounds a queue's throughput.
+	// FetchCooldown is the least time between two fetches of a queue (when zero, the
+	// dialect's default: River's 100ms on PostgreSQL, 10ms on SQLite); with
+	// Concurrency it bounds a queue's throughput.
 	FetchCooldown time.Duration
 	// SoftStop is how long a stopping process lets running jobs finish before it
 	// cancels them (they then return to the queue). Default 30s.

@@ -40,6 +40,8 @@ type Store struct {
 
 	usageMu    sync.Mutex
 	usageStmts map[int]*sql.Stmt // InsertUsage's statements by rows per statement
+
+	inserts insertHub // wakes this process's River queues when their jobs commit
 }
 
 var _ store.Store = (*Store)(nil)
@@ -237,10 +239,25 @@ type querier interface {
 
 type txKey struct{}
 
+// txState is the write transaction InTx put in a context, and the queues of the
+// jobs inserted in it, to be woken once it commits (see wake.go).
+type txState struct {
+	tx     *sql.Tx
+	queues []string
+}
+
+// ctxTxState returns the transaction state InTx put in ctx, if any.
+func ctxTxState(ctx context.Context) *txState {
+	st, _ := ctx.Value(txKey{}).(*txState)
+	return st
+}
+
 // ctxTx returns the transaction InTx put in ctx, if any.
 func ctxTx(ctx context.Context) *sql.Tx {
-	tx, _ := ctx.Value(txKey{}).(*sql.Tx)
-	return tx
+	if st := ctxTxState(ctx); st != nil {
+		return st.tx
+	}
+	return nil
 }
 
 // w is where a write goes: the caller's transaction, or the writer connection.
@@ -261,11 +278,22 @@ func (s *Store) r(ctx context.Context) querier {
 
 // InTx implements store.Store: fn runs in one write transaction; store calls made with
 // the context fn receives join it, and tx is the *sql.Tx for the job queue's InsertTx.
-// SQLite has no row-level security, so userID only documents whose transaction it is.
+// Once a transaction that inserted jobs commits, their queues are woken in this
+// process (wake.go). SQLite has no row-level security, so userID only documents whose
+// transaction it is.
 func (s *Store) InTx(ctx context.Context, _ uuid.UUID, fn func(ctx context.Context) error) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		return fn(context.WithValue(ctx, txKey{}, tx))
+	if ctxTx(ctx) != nil {
+		return fn(ctx) // the caller's transaction: it commits, and wakes, when the caller's InTx returns
+	}
+	st := &txState{}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		st.tx = tx
+		return fn(context.WithValue(ctx, txKey{}, st))
 	})
+	if err == nil {
+		s.inserts.committed(st.queues)
+	}
+	return err
 }
 
 // inTx runs fn in a write transaction on the writer connection, or inside the caller's

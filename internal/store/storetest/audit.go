@@ -54,6 +54,17 @@ func testAudit(t *testing.T, s store.Store, exec Exec) {
 // refused, and every filter, the cursor and the limit work.
 func testAuditAppendList(t *testing.T, s store.Store) {
 	a, b := newUser(t, s), newUser(t, s)
+	auditReadBack(t, s, a, b)
+	// Filters and pagination over a longer history of b's.
+	base, ids := appendAuditHistory(t, s, b)
+	auditFilters(t, s, b, base, ids)
+	auditPages(t, s, b, ids)
+}
+
+// auditReadBack: a's entry round-trips with every field, an anonymous entry and one
+// with defaults go in, bad entries are refused; all are listed newest first, and b
+// sees none.
+func auditReadBack(t *testing.T, s store.Store, a, b *store.User) {
 	full := &store.AuditEntry{ActorID: &a.ID, Action: "project.create", TargetType: "project", TargetID: store.NewID().String(),
 		Outcome: store.OutcomeSuccess, IP: "192.0.2.7", UserAgent: "curl/8.5", RequestID: "req-1",
 		Metadata: json.RawMessage(`{"name": "demo", "n": 2}`)}
@@ -105,8 +116,11 @@ func testAuditAppendList(t *testing.T, s store.Store) {
 	if got, _ := s.ListAudit(ctx(t), store.AuditFilter{ActorID: b.ID}); len(got) != 0 {
 		t.Errorf("b sees %d entries, want none", len(got))
 	}
+}
 
-	// Filters and pagination over a longer history of b's.
+// appendAuditHistory appends six entries of b's an hour apart from base, logins and
+// key creations in turn, and returns base and their ids, oldest first.
+func appendAuditHistory(t *testing.T, s store.Store, b *store.User) (time.Time, []uuid.UUID) {
 	base := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 	var ids []uuid.UUID
 	for i := range 6 {
@@ -119,6 +133,12 @@ func testAuditAppendList(t *testing.T, s store.Store) {
 		must(t, s.AppendAudit(ctx(t), e))
 		ids = append(ids, e.ID)
 	}
+	return base, ids
+}
+
+// auditFilters: every filter over b's history (and the anonymous login of
+// auditReadBack), the cursor and the limit.
+func auditFilters(t *testing.T, s store.Store, b *store.User, base time.Time, ids []uuid.UUID) {
 	count := func(f store.AuditFilter) int {
 		t.Helper()
 		got, err := s.ListAudit(ctx(t), f)
@@ -152,7 +172,10 @@ func testAuditAppendList(t *testing.T, s store.Store) {
 			t.Errorf("%s: %d entries, want %d", name, got, tc.want)
 		}
 	}
-	// Walking pages of two yields every entry once, newest first.
+}
+
+// auditPages: walking pages of two yields every entry once, newest first.
+func auditPages(t *testing.T, s store.Store, b *store.User, ids []uuid.UUID) {
 	var walked []uuid.UUID
 	cursor := uuid.Nil
 	for range 10 {

@@ -124,10 +124,22 @@ func testUsageAllOrNone(t *testing.T, s store.Store) {
 	ea := newExecution(t, s, newTask(t, s, pa))
 	pb := newProject(t, s, b)
 	eb := newExecution(t, s, newTask(t, s, pb))
-	missing := store.NewID()
 	good := func(u *store.User) store.LLMUsage {
 		return store.LLMUsage{UserID: u.ID, Provider: "openai", Model: "gpt", PromptTokens: 1, CostUSD: 0.5}
 	}
+	usageBadBatches(t, s, good, a, b, pa, ea, pb)
+	// A long batch goes in whole.
+	usageLongBatches(t, s, good, b)
+	// The same rows, each with its own user's references, go in together.
+	usageMixedTenants(t, s, a, b, pa, ea, pb, eb)
+}
+
+// usageBadBatches: a batch with a bad row (another tenant's project or execution, a
+// missing project, an unknown user; first, last, or in a later statement chunk) or a
+// duplicate id writes nothing; only the row written alone before is there.
+func usageBadBatches(t *testing.T, s store.Store, good func(*store.User) store.LLMUsage, a, b *store.User,
+	pa *store.Project, ea *store.Execution, pb *store.Project) {
+	missing := store.NewID()
 	for _, tc := range []struct {
 		name string
 		bad  store.LLMUsage
@@ -164,15 +176,18 @@ func testUsageAllOrNone(t *testing.T, s store.Store) {
 	if len(got) != 1 || got[0].Calls != 1 {
 		t.Fatalf("failed batches wrote rows: %+v", got)
 	}
+}
 
-	// A long batch goes in whole.
+// usageLongBatches: a batch of 150 rows goes in whole, in a caller's transaction too,
+// and is rolled back with it; a refused batch in a transaction writes none of its rows.
+func usageLongBatches(t *testing.T, s store.Store, good func(*store.User) store.LLMUsage, b *store.User) {
 	long := make([]store.LLMUsage, 150)
 	for i := range long {
 		long[i] = good(b)
 		long[i].CostUSD = 0
 	}
 	must(t, s.InsertUsage(ctx(t), long))
-	got, err = s.UsageStats(ctx(t), b.ID, time.Time{})
+	got, err := s.UsageStats(ctx(t), b.ID, time.Time{})
 	must(t, err)
 	if len(got) != 1 || got[0].Calls != 150 {
 		t.Fatalf("a batch of 150 rows: %+v", got)
@@ -209,8 +224,12 @@ func testUsageAllOrNone(t *testing.T, s store.Store) {
 	if len(got) != 1 || got[0].Calls != 220 {
 		t.Fatalf("after a rolled-back and a committed transaction of 70 rows each: %+v", got)
 	}
+}
 
-	// The same rows, each with its own user's references, go in together.
+// usageMixedTenants: rows of two users, each with its own references, go in together
+// and count for their own user.
+func usageMixedTenants(t *testing.T, s store.Store, a, b *store.User, pa *store.Project, ea *store.Execution,
+	pb *store.Project, eb *store.Execution) {
 	nilID := uuid.Nil
 	must(t, s.InsertUsage(ctx(t), []store.LLMUsage{
 		{UserID: a.ID, ProjectID: &pa.ID, ExecutionID: &ea.ID, Provider: "openai", Model: "gpt"},
