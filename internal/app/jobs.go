@@ -53,6 +53,7 @@ func (a *App) buildJobs(work bool) error {
 		DataDir:         a.Config.DataDir,
 		MaxRepairs:      a.Config.MaxRepairs,
 		MaxReviewRounds: a.Config.MaxReviewRounds,
+		ContextTokens:   a.Config.CoderContext,
 		TestTimeout:     a.Config.TestTimeout,
 		Author:          gitops.Author{Name: a.Config.GitAuthorName, Email: a.Config.GitAuthorEmail},
 		GitHubToken:     a.Config.GitHubToken,

@@ -97,6 +97,7 @@ type Config struct {
 	GoCacheSeed      []string      // VIBECODER_GO_CACHE_SEED (std): standard library patterns seeding a Go project's first build cache; off: none
 	MaxRepairs       int           // VIBECODER_MAX_REPAIRS (2)
 	MaxReviewRounds  int           // VIBECODER_MAX_REVIEW_ROUNDS (1)
+	CoderContext     int           // VIBECODER_CODER_CONTEXT_TOKENS (48000): the coder prompt's context cap in tokens
 	GitAuthorName    string        // VIBECODER_GIT_AUTHOR_NAME (Vibe Coder)
 	GitAuthorEmail   string        // VIBECODER_GIT_AUTHOR_EMAIL (vibecoder@localhost)
 	GitHubAPIURL     string        // GITHUB_API_URL (derived from the remote: api.github.com or https://host/api/v3)
@@ -445,6 +446,11 @@ func (l *loader) pipeline(c *Config) {
 		l.bad("VIBECODER_MAX_REVIEW_ROUNDS", "%v", err)
 	} else {
 		c.MaxReviewRounds = int(n)
+	}
+	if n, err := parseInt(l.get("VIBECODER_CODER_CONTEXT_TOKENS", "48000"), 4096, 1000000); err != nil {
+		l.bad("VIBECODER_CODER_CONTEXT_TOKENS", "%v", err)
+	} else {
+		c.CoderContext = int(n)
 	}
 	c.GitAuthorName = l.get("VIBECODER_GIT_AUTHOR_NAME", "Vibe Coder")
 	c.GitAuthorEmail = l.get("VIBECODER_GIT_AUTHOR_EMAIL", "vibecoder@localhost")

@@ -176,3 +176,21 @@ func TestGoCacheSeed(t *testing.T) {
 		}
 	}
 }
+
+func TestCoderContext(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.CoderContext != 48000 {
+		t.Errorf("default CoderContext = %d, want 48000", c.CoderContext)
+	}
+	if c, err = Load(env(map[string]string{"VIBECODER_CODER_CONTEXT_TOKENS": "16000"})); err != nil || c.CoderContext != 16000 {
+		t.Errorf("16000: %d, %v", c.CoderContext, err)
+	}
+	for _, bad := range []string{"0", "1000", "2000000", "many"} {
+		if _, err := Load(env(map[string]string{"VIBECODER_CODER_CONTEXT_TOKENS": bad})); err == nil || !strings.Contains(err.Error(), "VIBECODER_CODER_CONTEXT_TOKENS") {
+			t.Errorf("VIBECODER_CODER_CONTEXT_TOKENS=%s: %v", bad, err)
+		}
+	}
+}

@@ -60,7 +60,7 @@ func TestContextFileToEditSortsLast(t *testing.T) {
 	if slices.Contains(rep.Full, "CHANGELOG.md") {
 		t.Error("the changelog went in: nothing names it and it is not source")
 	}
-	if fb, mb := contextBudget(32768); rep.Bytes > fb+mb+4096 {
+	if fb, mb := contextBudget(32768, 0); rep.Bytes > fb+mb+4096 {
 		t.Errorf("prompt of %d bytes for a budget of %d + %d", rep.Bytes, fb, mb)
 	}
 }
@@ -111,22 +111,25 @@ func TestContextSymbols(t *testing.T) {
 
 func TestContextBudget(t *testing.T) {
 	for _, tc := range []struct {
-		window, files, repoMap int
+		window, limit, files, repoMap int
 	}{
-		{pricing.ContextWindow("gpt-4o"), 48000 * 4 * 7 / 8, 48000 * 4 / 8},
-		{32768, 8192 * 4 * 7 / 8, 8192 * 4 / 8},
-		{8192, 4096 * 4 * 7 / 8, 4096 * 4 / 8}, // the floor
-		{0, 8192 * 4 * 7 / 8, 8192 * 4 / 8},    // unknown: the default window
+		{pricing.ContextWindow("gpt-4o"), 0, 48000 * 4 * 7 / 8, 48000 * 4 / 8},
+		{pricing.ContextWindow("gpt-4o"), 16000, 16000 * 4 * 7 / 8, 16000 * 4 / 8}, // the operator's cap
+		{pricing.ContextWindow("gpt-4o"), 100, 4096 * 4 * 7 / 8, 4096 * 4 / 8},     // never below the floor
+		{32768, 0, 8192 * 4 * 7 / 8, 8192 * 4 / 8},
+		{32768, 100000, 8192 * 4 * 7 / 8, 8192 * 4 / 8}, // a cap above what the window leaves
+		{8192, 0, 4096 * 4 * 7 / 8, 4096 * 4 / 8},       // the floor
+		{0, 0, 8192 * 4 * 7 / 8, 8192 * 4 / 8},          // unknown: the default window
 	} {
-		files, repoMap := contextBudget(tc.window)
+		files, repoMap := contextBudget(tc.window, tc.limit)
 		if files != tc.files || repoMap != tc.repoMap {
-			t.Errorf("contextBudget(%d) = %d, %d; want %d, %d", tc.window, files, repoMap, tc.files, tc.repoMap)
+			t.Errorf("contextBudget(%d, %d) = %d, %d; want %d, %d", tc.window, tc.limit, files, repoMap, tc.files, tc.repoMap)
 		}
 	}
 	// A small window carries what fits, whole, and maps the rest.
 	dir := bigRepo(t)
 	prompt, rep := BuildCoderPrompt(t.Context(), PromptInput{Title: "RouteRequest drops the query string", Dir: dir, Window: 8192})
-	files, _ := contextBudget(8192)
+	files, _ := contextBudget(8192, 0)
 	total := 0
 	for _, f := range rep.Full {
 		fi, err := os.Stat(filepath.Join(dir, f))

@@ -41,6 +41,9 @@ type Config struct {
 	// the coder (then tests and review again); when the last review still requests
 	// changes, the pull request is opened as a draft.
 	MaxReviewRounds int
+	// ContextTokens caps the coder's context (full texts and repository map) in tokens,
+	// whatever the model's window (0: DefaultContextTokens).
+	ContextTokens int
 	// EditRounds is how many times, within one codegen step, edits that did not apply
 	// go back to the model with the reason (default 2).
 	EditRounds int

@@ -192,7 +192,7 @@ func (p *Pipeline) codegen(ctx context.Context, job *river.Job[CodegenArgs]) err
 // nothing.
 func (p *Pipeline) codegenPrompt(ctx context.Context, e *store.Execution, d *Details, task *store.Task, coder *store.Agent, dir string) string {
 	in := PromptInput{Title: task.Title, Description: task.Description, Dir: dir, Review: d.ReviewFeedback, Diff: d.Diff,
-		Window: p.contextWindow(coder.Model), Log: p.Log.With(slog.String("execution_id", e.ID.String()))}
+		Window: p.contextWindow(coder.Model), MaxTokens: p.cfg.ContextTokens, Log: p.Log.With(slog.String("execution_id", e.ID.String()))}
 	if p.Index != nil {
 		in.Search = func(ctx context.Context, q string, limit int) ([]index.Result, error) {
 			return p.Index.Search(ctx, e.UserID, e.ProjectID, q, limit)
