@@ -50,7 +50,7 @@ func BenchmarkSideBySide(b *testing.B) {
 	sb.phase("c=1", n/5, 1, append(append([]*target{sb.direct}, sb.bypassTargets()...), sb.hitTargets()...))
 	sb.phase("stream c=64", n/5, saturating, sb.streamTargets())
 	if dir := os.Getenv(EnvProfile); dir != "" {
-		for _, t := range sb.vibecoders {
+		for _, t := range append(slices.Clone(sb.vibecoders), sb.vcStreams...) {
 			sb.profile(t, dir)
 		}
 	}
@@ -74,7 +74,8 @@ const (
 	EnvRSSRounds   = "VIBECODER_BENCH_RSS_ROUNDS"
 	EnvRSSRequests = "VIBECODER_BENCH_RSS_REQUESTS"
 	// EnvProfile, when set, is a directory to write a CPU and an allocation profile of
-	// each Vibe Coder into, taken under the c=64 cache-bypassed load.
+	// each Vibe Coder into, taken under the c=64 cache-bypassed load and under the
+	// c=64 streams.
 	EnvProfile = "VIBECODER_BENCH_PROFILE"
 
 	// portkeyVersion is the Portkey gateway measured (npm package @portkey-ai/gateway).
@@ -288,8 +289,8 @@ func (sb *sideBySide) rssRounds(rounds, n int) {
 	}
 }
 
-// profile takes a CPU profile and the allocations of Vibe Coder target t under the
-// c=64 cache-bypassed load, into dir.
+// profile takes a CPU profile and the allocations of Vibe Coder target t under a
+// c=64 load of t's requests, into dir.
 func (sb *sideBySide) profile(t *target, dir string) {
 	b := sb.b
 	pprof := t.p.pprof

@@ -151,6 +151,8 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sse := newSSE(w)
+	sse.lazy = true
+	call.OnCaughtUp = sse.flush
 	var begun *gateway.Result
 	call.OnStart = func(r *gateway.Result) { begun = r }
 	res, err := s.llm.Stream(r.Context(), call, func(c llm.Chunk) error {
@@ -257,6 +259,9 @@ type sse struct {
 	w       http.ResponseWriter
 	rc      *http.ResponseController
 	started bool
+	// lazy events are not flushed one by one: the writer calls flush when it has
+	// nothing more to send for now (see gateway.Call.OnCaughtUp).
+	lazy bool
 }
 
 func newSSE(w http.ResponseWriter) *sse { return &sse{w: w, rc: http.NewResponseController(w)} }
@@ -282,7 +287,17 @@ func (e *sse) data(v any) error {
 	if _, err := fmt.Fprintf(e.w, "data: %s\n\n", b); err != nil {
 		return err
 	}
+	if e.lazy {
+		return nil
+	}
 	return e.rc.Flush()
+}
+
+// flush sends what has been written.
+func (e *sse) flush() {
+	if e.started {
+		_ = e.rc.Flush()
+	}
 }
 
 func (e *sse) event(name string, v any) error {
@@ -368,6 +383,8 @@ func llmRequest(in *openaiwire.ChatRequest) llm.Request {
 // deltas, a chunk with the finish reason, one with the usage, and [DONE].
 func (s *Server) streamChat(w http.ResponseWriter, r *http.Request, call *gateway.Call, id string, created int64) {
 	sse := newSSE(w)
+	sse.lazy = true
+	call.OnCaughtUp = sse.flush
 	var begun *gateway.Result
 	call.OnStart = func(r *gateway.Result) { begun = r }
 	// Chunks name the model as the whole answer does (provider/model), as the gateway
