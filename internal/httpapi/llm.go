@@ -262,6 +262,7 @@ type sse struct {
 	// lazy events are not flushed one by one: the writer calls flush when it has
 	// nothing more to send for now (see gateway.Call.OnCaughtUp).
 	lazy bool
+	buf  []byte // chunk's encoding buffer
 }
 
 func newSSE(w http.ResponseWriter) *sse { return &sse{w: w, rc: http.NewResponseController(w)} }
@@ -285,6 +286,23 @@ func (e *sse) data(v any) error {
 		return err
 	}
 	if _, err := fmt.Fprintf(e.w, "data: %s\n\n", b); err != nil {
+		return err
+	}
+	if e.lazy {
+		return nil
+	}
+	return e.rc.Flush()
+}
+
+// chunk writes a chat completion chunk as an event, encoded by hand when it can be.
+func (e *sse) chunk(c *openaiwire.ChatCompletionChunk) error {
+	b, ok := c.AppendJSON(append(e.buf[:0], "data: "...))
+	if !ok {
+		return e.data(c)
+	}
+	e.buf = append(b, "\n\n"...)
+	e.start()
+	if _, err := e.w.Write(e.buf); err != nil {
 		return err
 	}
 	if e.lazy {
@@ -391,7 +409,8 @@ func (s *Server) streamChat(w http.ResponseWriter, r *http.Request, call *gatewa
 	// resolved it: a default or bare model name is not what the client should see echoed.
 	var model string
 	chunk := func(delta openaiwire.Delta, finish *string) error {
-		return sse.data(openaiwire.NewChunk(id, created, model, delta, finish))
+		c := openaiwire.NewChunk(id, created, model, delta, finish)
+		return sse.chunk(&c)
 	}
 	assistant := ""
 	first := openaiwire.Delta{Role: llm.RoleAssistant, Content: &assistant}
@@ -438,7 +457,8 @@ func (s *Server) streamChat(w http.ResponseWriter, r *http.Request, call *gatewa
 	}
 	finish := cmp.Or(res.Response.FinishReason, final, llm.FinishStop)
 	_ = chunk(openaiwire.Delta{}, &finish)
-	_ = sse.data(openaiwire.NewUsageChunk(id, created, model, chatUsage(res.Response.Usage)))
+	usage := openaiwire.NewUsageChunk(id, created, model, chatUsage(res.Response.Usage))
+	_ = sse.chunk(&usage)
 	_ = sse.raw("data: [DONE]\n\n")
 }
 

@@ -15,7 +15,6 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/packages/ssestream"
-	"github.com/tidwall/gjson"
 
 	"github.com/vibecoder/vibecoder/internal/llm/openaiwire"
 )
@@ -201,12 +200,12 @@ func (p *openAIProvider) Stream(ctx context.Context, req *Request, fn func(Chunk
 		if bytes.HasPrefix(ev.Data, []byte("[DONE]")) {
 			break
 		}
-		if ep := gjson.GetBytes(ev.Data, "error"); ep.Exists() {
-			return nil, p.mapError(ctx, &ssestream.StreamError{Message: "received error while streaming: " + ep.String(), Event: ev})
-		}
 		c, err := openaiwire.DecodeStreamChunk(ev.Data)
 		if err != nil {
 			return nil, p.mapError(ctx, err)
+		}
+		if c.HasError {
+			return nil, p.mapError(ctx, &ssestream.StreamError{Message: "received error while streaming: " + c.Error, Event: ev})
 		}
 		if err := p.streamChunk(c, out, &text, &usage, &tools, fn); err != nil {
 			return nil, err

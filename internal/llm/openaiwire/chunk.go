@@ -3,6 +3,7 @@ package openaiwire
 import (
 	"encoding/json"
 	"errors"
+	"strconv"
 
 	"github.com/tidwall/gjson"
 )
@@ -13,6 +14,10 @@ type StreamChunk struct {
 	ID, Model string
 	Deltas    []StreamDelta // of the choices with index 0 (one, from every provider)
 	Usage     *Usage        // nil when absent or null
+	// Error is the text of an "error" member (a provider's error event mid-stream),
+	// and HasError whether there was one.
+	Error    string
+	HasError bool
 }
 
 // StreamDelta is what a chunk adds to choice 0.
@@ -37,6 +42,8 @@ func DecodeStreamChunk(data []byte) (*StreamChunk, error) {
 	c := &StreamChunk{}
 	root.ForEach(func(k, v gjson.Result) bool {
 		switch k.Str {
+		case "error":
+			c.Error, c.HasError = v.String(), true
 		case "id":
 			c.ID = lenientString(v)
 		case "model":
@@ -83,4 +90,65 @@ func lenientString(v gjson.Result) string {
 		return v.Str
 	}
 	return ""
+}
+
+// AppendJSON appends c byte for byte as encoding/json encodes it
+// (TestAppendChunk): a /v1 stream encodes its text chunks so, one per upstream
+// chunk. It reports false, and leaves the encoding to encoding/json, for anything but
+// a chunk of one choice without tool calls or logprobs, or the usage chunk.
+func (c *ChatCompletionChunk) AppendJSON(b []byte) ([]byte, bool) {
+	switch {
+	case len(c.Choices) == 0 && c.Choices != nil && c.Usage != nil:
+		b = append(b, `{"choices":[]`...)
+	case len(c.Choices) == 1 && c.Usage == nil:
+		ch := &c.Choices[0]
+		if len(ch.Delta.ToolCalls) > 0 || len(ch.Logprobs) > 0 {
+			return b, false
+		}
+		b = append(b, `{"choices":[{"delta":{`...)
+		comma := false
+		if ch.Delta.Content != nil {
+			b = append(b, `"content":`...)
+			b = AppendJSONString(b, *ch.Delta.Content)
+			comma = true
+		}
+		if ch.Delta.Role != "" {
+			if comma {
+				b = append(b, ',')
+			}
+			b = append(b, `"role":`...)
+			b = AppendJSONString(b, ch.Delta.Role)
+		}
+		b = append(b, `},"finish_reason":`...)
+		if ch.FinishReason == nil {
+			b = append(b, "null"...)
+		} else {
+			b = AppendJSONString(b, *ch.FinishReason)
+		}
+		b = append(b, `,"index":`...)
+		b = strconv.AppendInt(b, int64(ch.Index), 10)
+		b = append(b, "}]"...)
+	default:
+		return b, false
+	}
+	b = append(b, `,"created":`...)
+	b = strconv.AppendInt(b, c.Created, 10)
+	b = append(b, `,"id":`...)
+	b = AppendJSONString(b, c.ID)
+	b = append(b, `,"model":`...)
+	b = AppendJSONString(b, c.Model)
+	b = append(b, `,"object":`...)
+	b = AppendJSONString(b, c.Object)
+	if u := c.Usage; u != nil {
+		b = append(b, `,"usage":{"prompt_tokens":`...)
+		b = strconv.AppendInt(b, int64(u.PromptTokens), 10)
+		b = append(b, `,"completion_tokens":`...)
+		b = strconv.AppendInt(b, int64(u.CompletionTokens), 10)
+		b = append(b, `,"total_tokens":`...)
+		b = strconv.AppendInt(b, int64(u.TotalTokens), 10)
+		b = append(b, `,"prompt_tokens_details":{"cached_tokens":`...)
+		b = strconv.AppendInt(b, int64(u.PromptTokensDetails.CachedTokens), 10)
+		b = append(b, "}}"...)
+	}
+	return append(b, '}'), true
 }

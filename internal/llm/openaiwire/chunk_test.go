@@ -2,7 +2,9 @@ package openaiwire
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -21,6 +23,8 @@ func TestDecodeStreamChunk(t *testing.T) {
 		{"empty tool calls", `{"choices":[{"index":0,"delta":{"tool_calls":[]}}]}`, &StreamChunk{Deltas: []StreamDelta{{}}}},
 		{"usage", `{"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":"2","prompt_tokens_details":{"cached_tokens":1}}}`,
 			&StreamChunk{Usage: &Usage{PromptTokens: 9, CompletionTokens: 2, PromptTokensDetails: usage.PromptTokensDetails}}},
+		{"error", `{"error":{"message":"overloaded","type":"server_error"}}`,
+			&StreamChunk{Error: `{"message":"overloaded","type":"server_error"}`, HasError: true}},
 		{"null usage, wrong types read as absent", `{"id":5,"usage":null,"choices":[{"index":0,"delta":{"content":7},"finish_reason":1}]}`,
 			&StreamChunk{Deltas: []StreamDelta{{}}}},
 	} {
@@ -37,6 +41,38 @@ func TestDecodeStreamChunk(t *testing.T) {
 	for _, bad := range []string{`{"choices":[`, `[]`, `"x"`} {
 		if _, err := DecodeStreamChunk([]byte(bad)); err == nil {
 			t.Errorf("%s: no error", bad)
+		}
+	}
+}
+
+func TestAppendChunk(t *testing.T) {
+	stop, empty := "stop", ""
+	var chunks []ChatCompletionChunk
+	for i, text := range append(slices.Clone(chatEncodingCases), "") {
+		d := Delta{Content: &text}
+		if i%2 == 0 {
+			d.Role = RoleAssistant
+		}
+		chunks = append(chunks, NewChunk(fmt.Sprintf("chatcmpl-%d<&>", i), int64(i)*1000003, "openai/gpt-4o-mini\u2028", d, nil))
+	}
+	chunks = append(chunks,
+		NewChunk("c", 1, "m", Delta{Role: RoleAssistant}, nil),
+		NewChunk("c", 1, "m", Delta{}, &stop),
+		NewChunk("c", 1, "m", Delta{Content: &empty}, &empty),
+		NewUsageChunk("c", 1, "m", NewUsage(96, 220, 7, 0)))
+	for _, c := range chunks {
+		got, ok := c.AppendJSON(nil)
+		want, err := json.Marshal(&c)
+		if err != nil || !ok || string(got) != string(want) {
+			t.Errorf("AppendJSON = %s, %v; encoding/json: %s, %v", got, ok, want, err)
+		}
+	}
+	tools := NewChunk("c", 1, "m", Delta{ToolCalls: json.RawMessage(`[{"index":0}]`)}, nil)
+	two := NewChunk("c", 1, "m", Delta{}, nil)
+	two.Choices = append(two.Choices, two.Choices[0])
+	for _, c := range []ChatCompletionChunk{tools, two, {Object: "chat.completion.chunk"}} {
+		if b, ok := c.AppendJSON(nil); ok || len(b) != 0 {
+			t.Errorf("%+v: AppendJSON = %s, %v; want it to decline", c, b, ok)
 		}
 	}
 }
