@@ -202,19 +202,26 @@ func (p *proc) cpu() time.Duration {
 	return time.Duration(ut+st) * 10 * time.Millisecond
 }
 
-// rss is the process's resident set size in bytes (VmRSS).
-func (p *proc) rss() int64 {
+// rss is the process's resident set size in bytes (VmRSS), and the part of it that
+// is anonymous memory (RssAnon: the heap, stacks; the rest is mostly the binary's
+// pages).
+func (p *proc) rss() (total, anon int64) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
 	if err != nil {
-		return 0
+		return 0, 0
+	}
+	kb := func(v string) int64 {
+		n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		return n << 10
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb << 10
+			total = kb(v)
+		} else if v, ok := strings.CutPrefix(line, "RssAnon:"); ok {
+			anon = kb(v)
 		}
 	}
-	return 0
+	return total, anon
 }
 
 // waitReady polls url until it answers 200 or the deadline passes.

@@ -50,7 +50,7 @@ func BenchmarkSideBySide(b *testing.B) {
 	sb.phase("c=1", n/5, 1, append(append([]*target{sb.direct}, sb.bypassTargets()...), sb.hitTargets()...))
 	sb.phase("stream c=64", n/5, saturating, sb.streamTargets())
 	if dir := os.Getenv(EnvProfile); dir != "" {
-		for _, t := range append(slices.Clone(sb.vibecoders), sb.vcStreams...) {
+		for _, t := range slices.Concat(sb.vibecoders, sb.hits, sb.vcStreams) {
 			sb.profile(t, dir)
 		}
 	}
@@ -276,14 +276,18 @@ func (sb *sideBySide) row(phase string, t *target, tl *tally, directP50 time.Dur
 // the bare proxy, for reference), printing each one's resident set after each round.
 func (sb *sideBySide) rssRounds(rounds, n int) {
 	targets := append([]*target{sb.proxy}, sb.vibecoders...)
-	fmt.Printf("\nRSS (MB) after each round of %d cache-bypassed requests at c=%d\n", n, saturating)
+	fmt.Printf("\nRSS (MB, total/anonymous) after each round of %d cache-bypassed requests at c=%d\n", n, saturating)
+	mb := func(p *proc) string {
+		total, anon := p.rss()
+		return fmt.Sprintf(" %5.1f/%4.1f", float64(total)/(1<<20), float64(anon)/(1<<20))
+	}
 	for _, t := range targets {
-		fmt.Printf("%-34s start %6.1f", t.name, float64(t.p.rss())/(1<<20))
+		fmt.Printf("%-34s start%s", t.name, mb(t.p))
 		for range rounds {
 			if _, err := load(n, saturating, func(i int) (time.Duration, error) { return 0, sb.send(t, i) }); err != nil {
 				sb.b.Fatalf("rss %s: %v", t.name, err)
 			}
-			fmt.Printf(" %6.1f", float64(t.p.rss())/(1<<20))
+			fmt.Print(mb(t.p))
 		}
 		fmt.Println()
 	}
