@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"runtime/debug"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -223,10 +222,6 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener) error {
 	if err != nil {
 		return err
 	}
-	// What starting took goes back to the OS before the first request: above all the
-	// 46 MiB block of the dummy password hash (auth.New), which the runtime would
-	// otherwise hold (and count in the resident set) until its scavenger got to it.
-	debug.FreeOSMemory()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	a.Log.Info("serving", slog.String("addr", ln.Addr().String()), slog.String("dialect", a.Store.Dialect()),
