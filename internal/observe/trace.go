@@ -146,13 +146,15 @@ func TracerProviderFrom(ctx context.Context) trace.TracerProvider {
 func StartSpan(ctx context.Context, name string, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
 	tp, ok := ctx.Value(tracerProviderKey{}).(trace.TracerProvider)
 	if !ok || tp == nil {
-		sp := trace.SpanFromContext(ctx)
-		if !sp.SpanContext().IsValid() {
-			// No tracing: ctx's own (no-op) span will do, and nothing is allocated for
-			// a span no one records (the gateway starts one per upstream call).
-			return ctx, sp
+		tp = nil
+		if sp := trace.SpanFromContext(ctx); sp.SpanContext().IsValid() {
+			tp = sp.TracerProvider()
 		}
-		tp = sp.TracerProvider()
+	}
+	if _, off := tp.(noop.TracerProvider); off || tp == nil {
+		// No tracing: ctx's own (no-op) span will do, and nothing is allocated for a
+		// span no one records (the gateway starts one per upstream call).
+		return ctx, trace.SpanFromContext(ctx)
 	}
 	if id := RequestID(ctx); id != "" {
 		attrs = append(slices.Clip(attrs), attribute.String("request_id", id))

@@ -46,9 +46,12 @@ func normalizeJSON(raw json.RawMessage) (any, error) {
 
 // cacheKey returns the key for a resolved request in a scope ("u:<user id>" or "global").
 func cacheKey(scope, provider string, req *llm.Request) (string, error) {
-	if b, ok := appendCanonical(nil, scope, provider, req); ok {
-		sum := sha256.Sum256(b)
-		return "llm:" + hex.EncodeToString(sum[:]), nil
+	size := 256 + len(scope) + len(req.Model)
+	for _, m := range req.Messages {
+		size += len(m.Role) + len(m.Content) + len(m.ToolCallID) + 48
+	}
+	if b, ok := appendCanonical(make([]byte, 0, size), scope, provider, req); ok {
+		return keyOf(b), nil
 	}
 	c := canonical{V: 1, Scope: scope, Provider: provider, Model: req.Model, MaxTokens: req.MaxTokens,
 		Temperature: req.Temperature, TopP: req.TopP, Stop: req.Stop, Seed: req.Seed}
@@ -78,8 +81,16 @@ func cacheKey(scope, provider string, req *llm.Request) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("cache key: %w", err)
 	}
-	sum := sha256.Sum256(b)
-	return "llm:" + hex.EncodeToString(sum[:]), nil
+	return keyOf(b), nil
+}
+
+// keyOf is the cache key of a canonical encoding: "llm:" and its SHA-256 in hex.
+func keyOf(canonical []byte) string {
+	sum := sha256.Sum256(canonical)
+	var k [4 + 2*sha256.Size]byte
+	copy(k[:], "llm:")
+	hex.Encode(k[4:], sum[:])
+	return string(k[:])
 }
 
 // appendCanonical appends the canonical encoding of a request whose messages carry no
