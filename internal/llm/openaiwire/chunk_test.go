@@ -76,3 +76,14 @@ func TestAppendChunk(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkDecodeStreamChunk is one content chunk as OpenAI streams them.
+func BenchmarkDecodeStreamChunk(b *testing.B) {
+	data := []byte(`{"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1767225600,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":"Use a buffered channel and "},"finish_reason":null}],"usage":null}`)
+	b.ReportAllocs()
+	for range b.N {
+		if _, err := DecodeStreamChunk(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
