@@ -215,6 +215,9 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener) error {
 	// so they are told to end (with a final event) as soon as it starts.
 	srv.RegisterOnShutdown(a.HTTP.Drain)
 	go a.sweepSessions(ctx)
+	if err := a.servePprof(ctx); err != nil {
+		return err
+	}
 	stopJobs, err := a.StartBackground(ctx)
 	if err != nil {
 		return err

@@ -126,7 +126,7 @@ func New(accounts store.Accounts, log *slog.Logger, cfg Config) (*Service, error
 	if cfg.Limiter == nil {
 		cfg.Limiter = fallback
 	}
-	dummy, err := HashPassword(randomToken(16), cfg.Argon2)
+	dummy, err := dummyPasswordHash(cfg.Argon2)
 	if err != nil {
 		return nil, err
 	}

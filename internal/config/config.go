@@ -29,7 +29,10 @@ type Config struct {
 	Addr        string // VIBECODER_ADDR (:8080)
 	// WorkerAddr is where `vibecoder worker` serves /metrics, /health, /livez and
 	// /readyz (VIBECODER_WORKER_ADDR; empty: nowhere).
-	WorkerAddr  string
+	WorkerAddr string
+	// PprofAddr is where the process serves net/http/pprof's /debug/pprof/ for profiling
+	// (VIBECODER_PPROF_ADDR; empty: nowhere). Unauthenticated: bind it to loopback.
+	PprofAddr   string
 	LogLevel    slog.Level
 	LogLevelRaw string // LOG_LEVEL (info)
 
@@ -172,6 +175,7 @@ func Load(getenv func(string) string) (Config, error) {
 		DataDir:       l.get("VIBECODER_DATA_DIR", "./data"),
 		Addr:          l.get("VIBECODER_ADDR", ":8080"),
 		WorkerAddr:    l.get("VIBECODER_WORKER_ADDR", ""),
+		PprofAddr:     l.get("VIBECODER_PPROF_ADDR", ""),
 		LogLevelRaw:   strings.ToLower(l.get("LOG_LEVEL", "info")),
 		LogtailToken:  l.get("LOGTAIL_SOURCE_TOKEN", ""),
 		LogtailURL:    l.get("LOGTAIL_INGEST_URL", "https://in.logs.betterstack.com"),
@@ -237,8 +241,8 @@ func (l *loader) server(c *Config) {
 			l.bad("REDIS_URL", "must be a redis:// or rediss:// URL with a host")
 		}
 	}
-	for _, a := range []struct{ name, v string }{{"VIBECODER_ADDR", c.Addr}, {"VIBECODER_WORKER_ADDR", c.WorkerAddr}} {
-		if a.v == "" && a.name == "VIBECODER_WORKER_ADDR" {
+	for _, a := range []struct{ name, v string }{{"VIBECODER_ADDR", c.Addr}, {"VIBECODER_WORKER_ADDR", c.WorkerAddr}, {"VIBECODER_PPROF_ADDR", c.PprofAddr}} {
+		if a.v == "" && a.name != "VIBECODER_ADDR" {
 			continue
 		}
 		if _, port, err := net.SplitHostPort(a.v); err != nil {

@@ -151,6 +151,8 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sse := newSSE(w)
+	sse.lazy = true
+	call.OnCaughtUp = sse.flush
 	var begun *gateway.Result
 	call.OnStart = func(r *gateway.Result) { begun = r }
 	res, err := s.llm.Stream(r.Context(), call, func(c llm.Chunk) error {
@@ -257,6 +259,10 @@ type sse struct {
 	w       http.ResponseWriter
 	rc      *http.ResponseController
 	started bool
+	// lazy events are not flushed one by one: the writer calls flush when it has
+	// nothing more to send for now (see gateway.Call.OnCaughtUp).
+	lazy bool
+	buf  []byte // chunk's encoding buffer
 }
 
 func newSSE(w http.ResponseWriter) *sse { return &sse{w: w, rc: http.NewResponseController(w)} }
@@ -282,7 +288,34 @@ func (e *sse) data(v any) error {
 	if _, err := fmt.Fprintf(e.w, "data: %s\n\n", b); err != nil {
 		return err
 	}
+	if e.lazy {
+		return nil
+	}
 	return e.rc.Flush()
+}
+
+// chunk writes a chat completion chunk as an event, encoded by hand when it can be.
+func (e *sse) chunk(c *openaiwire.ChatCompletionChunk) error {
+	b, ok := c.AppendJSON(append(e.buf[:0], "data: "...))
+	if !ok {
+		return e.data(c)
+	}
+	e.buf = append(b, "\n\n"...)
+	e.start()
+	if _, err := e.w.Write(e.buf); err != nil {
+		return err
+	}
+	if e.lazy {
+		return nil
+	}
+	return e.rc.Flush()
+}
+
+// flush sends what has been written.
+func (e *sse) flush() {
+	if e.started {
+		_ = e.rc.Flush()
+	}
 }
 
 func (e *sse) event(name string, v any) error {
@@ -368,13 +401,16 @@ func llmRequest(in *openaiwire.ChatRequest) llm.Request {
 // deltas, a chunk with the finish reason, one with the usage, and [DONE].
 func (s *Server) streamChat(w http.ResponseWriter, r *http.Request, call *gateway.Call, id string, created int64) {
 	sse := newSSE(w)
+	sse.lazy = true
+	call.OnCaughtUp = sse.flush
 	var begun *gateway.Result
 	call.OnStart = func(r *gateway.Result) { begun = r }
 	// Chunks name the model as the whole answer does (provider/model), as the gateway
 	// resolved it: a default or bare model name is not what the client should see echoed.
 	var model string
 	chunk := func(delta openaiwire.Delta, finish *string) error {
-		return sse.data(openaiwire.NewChunk(id, created, model, delta, finish))
+		c := openaiwire.NewChunk(id, created, model, delta, finish)
+		return sse.chunk(&c)
 	}
 	assistant := ""
 	first := openaiwire.Delta{Role: llm.RoleAssistant, Content: &assistant}
@@ -421,7 +457,8 @@ func (s *Server) streamChat(w http.ResponseWriter, r *http.Request, call *gatewa
 	}
 	finish := cmp.Or(res.Response.FinishReason, final, llm.FinishStop)
 	_ = chunk(openaiwire.Delta{}, &finish)
-	_ = sse.data(openaiwire.NewUsageChunk(id, created, model, chatUsage(res.Response.Usage)))
+	usage := openaiwire.NewUsageChunk(id, created, model, chatUsage(res.Response.Usage))
+	_ = sse.chunk(&usage)
 	_ = sse.raw("data: [DONE]\n\n")
 }
 

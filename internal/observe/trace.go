@@ -144,10 +144,22 @@ func TracerProviderFrom(ctx context.Context) trace.TracerProvider {
 // its request, a step within its job), with the request id, when ctx has one, among
 // its attributes. End it with EndSpan. Without tracing configured it is a no-op.
 func StartSpan(ctx context.Context, name string, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
+	tp, ok := ctx.Value(tracerProviderKey{}).(trace.TracerProvider)
+	if !ok || tp == nil {
+		tp = nil
+		if sp := trace.SpanFromContext(ctx); sp.SpanContext().IsValid() {
+			tp = sp.TracerProvider()
+		}
+	}
+	if _, off := tp.(noop.TracerProvider); off || tp == nil {
+		// No tracing: ctx's own (no-op) span will do, and nothing is allocated for a
+		// span no one records (the gateway starts one per upstream call).
+		return ctx, trace.SpanFromContext(ctx)
+	}
 	if id := RequestID(ctx); id != "" {
 		attrs = append(slices.Clip(attrs), attribute.String("request_id", id))
 	}
-	return TracerProviderFrom(ctx).Tracer(tracerName).Start(ctx, name, trace.WithAttributes(attrs...))
+	return tp.Tracer(tracerName).Start(ctx, name, trace.WithAttributes(attrs...))
 }
 
 // EndSpan ends span, marking it failed with err when err is not nil.

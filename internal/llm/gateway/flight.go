@@ -87,8 +87,10 @@ func (f *flight) leave() {
 }
 
 // follow delivers the flight's chunks to fn from the start, in order, as they arrive,
-// and returns the flight's result. It stops early when ctx ends or fn fails.
-func (f *flight) follow(ctx context.Context, fn func(llm.Chunk) error) (*entry, error) {
+// and returns the flight's result. It stops early when ctx ends or fn fails. Each
+// time it has delivered every chunk so far and is about to wait for more, it calls
+// caughtUp (when set): a follower that buffers its writes sends them then.
+func (f *flight) follow(ctx context.Context, fn func(llm.Chunk) error, caughtUp func()) (*entry, error) {
 	defer f.leave()
 	next := 0
 	for {
@@ -106,6 +108,9 @@ func (f *flight) follow(ctx context.Context, fn func(llm.Chunk) error) (*entry, 
 		next += len(pending)
 		if done {
 			return res, err
+		}
+		if caughtUp != nil && len(pending) > 0 {
+			caughtUp()
 		}
 		select {
 		case <-changed:

@@ -211,6 +211,11 @@ type Call struct {
 	// by then — Cached (from the cache or a shared in-flight call), Provider, Model
 	// and RateLimit — so a streaming handler can send its headers before its body.
 	OnStart func(res *Result)
+	// OnCaughtUp, when set, is called whenever a stream has handed over every chunk
+	// that has arrived and waits for more: a streaming handler that does not flush
+	// each chunk flushes then, so chunks arriving together leave in one write and
+	// none waits for the next.
+	OnCaughtUp func()
 }
 
 func (c *Call) start(res *Result, cached bool) {
@@ -323,7 +328,7 @@ func (g *Gateway) do(ctx context.Context, call *Call, fn func(llm.Chunk) error) 
 	}
 	call.start(res, !leader)
 
-	e, err := f.follow(ctx, fn)
+	e, err := f.follow(ctx, fn, call.OnCaughtUp)
 	if err != nil {
 		if !leader {
 			settle(0)

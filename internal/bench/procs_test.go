@@ -1,0 +1,258 @@
+//go:build linux
+
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The processes of the side-by-side benchmark (sidebyside_test.go). The fake upstream
+// and the bare reverse proxy are this test binary run again with envRole set:
+// TestMain serves the role instead of running tests, so each target is a process of
+// its own whose CPU time /proc counts apart from the load generator's.
+
+const (
+	envRole     = "VIBECODER_BENCH_ROLE"     // "upstream" or "proxy"
+	envUpstream = "VIBECODER_BENCH_UPSTREAM" // the proxy role's upstream base URL
+	// streamChunks is how many content chunks the upstream streams for a request with
+	// "stream": true (plus a final chunk with the usage).
+	streamChunks = 50
+)
+
+func TestMain(m *testing.M) {
+	switch os.Getenv(envRole) {
+	case "":
+		os.Exit(m.Run())
+	case "upstream":
+		serveRole(fastUpstream())
+	case "proxy":
+		u, err := url.Parse(os.Getenv(envUpstream))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		rp := httputil.NewSingleHostReverseProxy(u)
+		rp.Transport = &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: time.Minute}
+		serveRole(rp)
+	default:
+		fmt.Fprintf(os.Stderr, "unknown %s %q\n", envRole, os.Getenv(envRole))
+		os.Exit(2)
+	}
+}
+
+// serveRole serves h on a free loopback port, telling the parent which on its first
+// line of standard output, until it is killed.
+func serveRole(h http.Handler) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	fmt.Printf("listening on %s\n", ln.Addr())
+	err = (&http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}).Serve(ln)
+	fmt.Fprintln(os.Stderr, err)
+	os.Exit(1)
+}
+
+// fastUpstream is an OpenAI-compatible chat completions endpoint that answers at once:
+// the ~1 KB completion of upstream(), pre-encoded, or for "stream": true the same text
+// in streamChunks chunks, each written and flushed on its own as a provider does, then
+// a usage chunk and [DONE].
+func fastUpstream() http.Handler {
+	whole, err := json.Marshal(map[string]any{
+		"id": "chatcmpl-bench", "object": "chat.completion", "created": 1767225600, "model": "gpt-4o-mini",
+		"choices": []any{map[string]any{"index": 0, "logprobs": nil, "finish_reason": "stop",
+			"message": map[string]any{"role": "assistant", "content": completion, "refusal": nil}}},
+		"usage": map[string]any{"prompt_tokens": 96, "completion_tokens": 220, "total_tokens": 316},
+	})
+	if err != nil {
+		panic(err)
+	}
+	chunks := streamEvents()
+	length := strconv.Itoa(len(whole))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req, err := io.ReadAll(r.Body)
+		if err != nil {
+			return
+		}
+		if !bytes.Contains(req, []byte(`"stream":true`)) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Content-Length", length)
+			_, _ = w.Write(whole)
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.Header().Set("Cache-Control", "no-cache")
+		rc := http.NewResponseController(w)
+		for _, c := range chunks {
+			if _, err := w.Write(c); err != nil {
+				return
+			}
+			_ = rc.Flush()
+		}
+	})
+}
+
+// streamEvents are the server-sent events of a streamed answer: streamChunks content
+// chunks that together are completion, a usage chunk, and [DONE].
+func streamEvents() [][]byte {
+	chunk := func(delta map[string]any, finish any, usage any) []byte {
+		choices := []any{}
+		if delta != nil {
+			choices = append(choices, map[string]any{"index": 0, "delta": delta, "finish_reason": finish})
+		}
+		b, err := json.Marshal(map[string]any{"id": "chatcmpl-bench", "object": "chat.completion.chunk",
+			"created": 1767225600, "model": "gpt-4o-mini", "choices": choices, "usage": usage})
+		if err != nil {
+			panic(err)
+		}
+		return []byte("data: " + string(b) + "\n\n")
+	}
+	var out [][]byte
+	step := (len(completion) + streamChunks - 1) / streamChunks
+	for i := 0; i < streamChunks; i++ {
+		part := completion[min(i*step, len(completion)):min((i+1)*step, len(completion))]
+		delta := map[string]any{"content": part}
+		if i == 0 {
+			delta["role"] = "assistant"
+		}
+		var finish any
+		if i == streamChunks-1 {
+			finish = "stop"
+		}
+		out = append(out, chunk(delta, finish, nil))
+	}
+	out = append(out, chunk(nil, nil, map[string]any{"prompt_tokens": 96, "completion_tokens": 220, "total_tokens": 316}))
+	return append(out, []byte("data: [DONE]\n\n"))
+}
+
+// proc is a target's process.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	base string // http://host:port
+	// pprof is the base URL of its net/http/pprof handlers, or "".
+	pprof string
+}
+
+// startRole runs this test binary as role, with env added, and waits for its address.
+func startRole(b *testing.B, role string, env ...string) *proc {
+	b.Helper()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), append([]string{envRole + "=" + role}, env...)...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	p := &proc{name: role, cmd: cmd}
+	b.Cleanup(p.stop)
+	line, err := bufio.NewReader(out).ReadString('\n')
+	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "listening on ")
+	if err != nil || !ok {
+		b.Fatalf("%s: first line %q: %v", role, line, err)
+	}
+	go func() { _, _ = io.Copy(io.Discard, out) }()
+	p.base = "http://" + addr
+	return p
+}
+
+// stop kills the process (only the one this benchmark started) and reaps it.
+func (p *proc) stop() {
+	if p.cmd.Process != nil {
+		_ = p.cmd.Process.Kill()
+		_ = p.cmd.Wait()
+	}
+}
+
+// cpu is the CPU time (user and system, every thread) the process has used so far,
+// from /proc/<pid>/stat, in clock ticks of 10 ms.
+func (p *proc) cpu() time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command name, which is in parentheses: state is the first,
+	// utime the 12th and stime the 13th.
+	i := bytes.LastIndexByte(b, ')')
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
+}
+
+// rss is the process's resident set size in bytes (VmRSS), and the part of it that
+// is anonymous memory (RssAnon: the heap, stacks; the rest is mostly the binary's
+// pages).
+func (p *proc) rss() (total, anon int64) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return 0, 0
+	}
+	kb := func(v string) int64 {
+		n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		return n << 10
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			total = kb(v)
+		} else if v, ok := strings.CutPrefix(line, "RssAnon:"); ok {
+			anon = kb(v)
+		}
+	}
+	return total, anon
+}
+
+// waitReady polls url until it answers 200 or the deadline passes.
+func waitReady(b *testing.B, url string, within time.Duration) {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode < 500 {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			b.Fatalf("%s not ready within %s: %v", url, within, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// freeAddr is a loopback address with a port free a moment ago.
+func freeAddr(b *testing.B) string {
+	b.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}

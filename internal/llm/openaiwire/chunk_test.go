@@ -1,0 +1,89 @@
+package openaiwire
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"slices"
+	"testing"
+)
+
+func TestDecodeStreamChunk(t *testing.T) {
+	usage := NewUsage(9, 2, 1, 0)
+	for _, tc := range []struct {
+		name, data string
+		want       *StreamChunk
+	}{
+		{"text", `{"id":"c1","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":"Hel"},"finish_reason":null}]}`,
+			&StreamChunk{ID: "c1", Model: "m", Deltas: []StreamDelta{{Content: "Hel"}}}},
+		{"finish and other choices", `{"choices":[{"index":1,"delta":{"content":"x"}},{"index":0,"delta":{},"finish_reason":"stop"}]}`,
+			&StreamChunk{Deltas: []StreamDelta{{FinishReason: "stop"}}}},
+		{"tool calls", `{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"a\""}}]}}]}`,
+			&StreamChunk{Deltas: []StreamDelta{{ToolCalls: json.RawMessage(`[{"index":0,"function":{"arguments":"{\"a\""}}]`)}}}},
+		{"empty tool calls", `{"choices":[{"index":0,"delta":{"tool_calls":[]}}]}`, &StreamChunk{Deltas: []StreamDelta{{}}}},
+		{"usage", `{"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":"2","prompt_tokens_details":{"cached_tokens":1}}}`,
+			&StreamChunk{Usage: &Usage{PromptTokens: 9, CompletionTokens: 2, PromptTokensDetails: usage.PromptTokensDetails}}},
+		{"error", `{"error":{"message":"overloaded","type":"server_error"}}`,
+			&StreamChunk{Error: `{"message":"overloaded","type":"server_error"}`, HasError: true}},
+		{"null usage, wrong types read as absent", `{"id":5,"usage":null,"choices":[{"index":0,"delta":{"content":7},"finish_reason":1}]}`,
+			&StreamChunk{Deltas: []StreamDelta{{}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := DecodeStreamChunk([]byte(tc.data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+	for _, bad := range []string{`{"choices":[`, `[]`, `"x"`} {
+		if _, err := DecodeStreamChunk([]byte(bad)); err == nil {
+			t.Errorf("%s: no error", bad)
+		}
+	}
+}
+
+func TestAppendChunk(t *testing.T) {
+	stop, empty := "stop", ""
+	var chunks []ChatCompletionChunk
+	for i, text := range append(slices.Clone(chatEncodingCases), "") {
+		d := Delta{Content: &text}
+		if i%2 == 0 {
+			d.Role = RoleAssistant
+		}
+		chunks = append(chunks, NewChunk(fmt.Sprintf("chatcmpl-%d<&>", i), int64(i)*1000003, "openai/gpt-4o-mini\u2028", d, nil))
+	}
+	chunks = append(chunks,
+		NewChunk("c", 1, "m", Delta{Role: RoleAssistant}, nil),
+		NewChunk("c", 1, "m", Delta{}, &stop),
+		NewChunk("c", 1, "m", Delta{Content: &empty}, &empty),
+		NewUsageChunk("c", 1, "m", NewUsage(96, 220, 7, 0)))
+	for _, c := range chunks {
+		got, ok := c.AppendJSON(nil)
+		want, err := json.Marshal(&c)
+		if err != nil || !ok || string(got) != string(want) {
+			t.Errorf("AppendJSON = %s, %v; encoding/json: %s, %v", got, ok, want, err)
+		}
+	}
+	tools := NewChunk("c", 1, "m", Delta{ToolCalls: json.RawMessage(`[{"index":0}]`)}, nil)
+	two := NewChunk("c", 1, "m", Delta{}, nil)
+	two.Choices = append(two.Choices, two.Choices[0])
+	for _, c := range []ChatCompletionChunk{tools, two, {Object: "chat.completion.chunk"}} {
+		if b, ok := c.AppendJSON(nil); ok || len(b) != 0 {
+			t.Errorf("%+v: AppendJSON = %s, %v; want it to decline", c, b, ok)
+		}
+	}
+}
+
+// BenchmarkDecodeStreamChunk is one content chunk as OpenAI streams them.
+func BenchmarkDecodeStreamChunk(b *testing.B) {
+	data := []byte(`{"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1767225600,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":"Use a buffered channel and "},"finish_reason":null}],"usage":null}`)
+	b.ReportAllocs()
+	for range b.N {
+		if _, err := DecodeStreamChunk(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
