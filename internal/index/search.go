@@ -1,6 +1,7 @@
 package index
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -276,11 +277,13 @@ type keywordHit struct {
 
 // candidateDepth is how many chunks each of the keyword leg's database queries returns
 // to be ranked.
-const candidateDepth = 300
+const candidateDepth = 150
 
 // keywordLeg finds candidates in the database — the chunks holding every word of the
-// query in some form, then, when they are fewer than candidateDepth, those holding any
-// (ranked by the database's own text rank) — and ranks them with BM25F, best first.
+// query in some form, then, while they are fewer than candidateDepth, every word but
+// one, then any of its rarer words (each query ranked by the database's own text rank,
+// its best candidateDepth kept), and the chunks of the files whose paths match it — and
+// ranks them with BM25F, best first.
 func (ix *Indexer) keywordLeg(ctx context.Context, userID, projectID uuid.UUID, q query) ([]keywordHit, error) {
 	if len(q.words) == 0 {
 		return nil, nil
@@ -314,7 +317,7 @@ func (ix *Indexer) keywordLeg(ctx context.Context, userID, projectID uuid.UUID, 
 		}
 	}
 	if len(hits) < candidateDepth {
-		if err := collect([][]string{q.keys()}); err != nil {
+		if err := collect([][]string{rarest(q.keys(), stats)}); err != nil {
 			return nil, err
 		}
 	}
@@ -437,6 +440,27 @@ func (ix *Indexer) pathSet(ctx context.Context, userID, projectID uuid.UUID) (*p
 	return ps, nil
 }
 
+// anyWordBudget bounds the chunks the any-word query matches: it asks for the rarest
+// keys whose document frequencies sum to at most this (the rarest one at least). A
+// common word's chunks are too many to rank in the database and weigh little in BM25.
+const anyWordBudget = 5000
+
+// rarest returns the rarest of keys within anyWordBudget, by document frequency.
+func rarest(keys []string, st store.KeywordStats) []string {
+	keys = slices.Clone(keys)
+	slices.SortStableFunc(keys, func(a, b string) int { return cmp.Compare(st.DocFreq[a], st.DocFreq[b]) })
+	var out []string
+	var sum int64
+	for _, k := range keys {
+		sum += st.DocFreq[k]
+		if len(out) > 0 && sum > anyWordBudget {
+			break
+		}
+		out = append(out, k)
+	}
+	return out
+}
+
 // FileResult is a file found by SearchFiles.
 type FileResult struct {
 	Path     string  `json:"path"`
@@ -478,6 +502,7 @@ func (ix *Indexer) SearchFiles(ctx context.Context, userID, projectID uuid.UUID,
 		return nil, err
 	}
 	files := map[string]*FileResult{}
+	contents := map[uuid.UUID]*store.Chunk{}
 	cover := map[string][]float64{}
 	var order []*FileResult
 	terms := QueryTerms(q)
@@ -496,8 +521,8 @@ func (ix *Indexer) SearchFiles(ctx context.Context, userID, projectID uuid.UUID,
 		if n := len(f.Chunks); n < filesChunks {
 			r := newResult(c)
 			r.KeywordRank, r.Score = i+1, kw[i].score
-			r.Snippet, r.SnippetLine = snippet(c.Content, c.StartLine, terms)
 			f.Chunks = append(f.Chunks, *r)
+			contents[c.ID] = c
 			f.Score += fileChunkWeights[n] * kw[i].score
 		}
 	}
@@ -513,7 +538,7 @@ func (ix *Indexer) SearchFiles(ctx context.Context, userID, projectID uuid.UUID,
 		f.Score *= math.Pow(float64(words)/float64(len(cover[f.Path])), coordExponent)
 	}
 	if len(vec) > 0 {
-		order = fuseFiles(order, files, vec, terms)
+		order = fuseFiles(order, files, vec, contents)
 	}
 	sort.SliceStable(order, func(i, j int) bool {
 		if order[i].Score != order[j].Score {
@@ -523,6 +548,10 @@ func (ix *Indexer) SearchFiles(ctx context.Context, userID, projectID uuid.UUID,
 	})
 	out := make([]FileResult, 0, min(limit, len(order)))
 	for _, f := range order[:min(limit, len(order))] {
+		for i := range f.Chunks {
+			c := contents[f.Chunks[i].ChunkID]
+			f.Chunks[i].Snippet, f.Chunks[i].SnippetLine = snippet(c.Content, c.StartLine, terms)
+		}
 		out = append(out, *f)
 	}
 	return out, nil
@@ -531,7 +560,7 @@ func (ix *Indexer) SearchFiles(ctx context.Context, userID, projectID uuid.UUID,
 // fuseFiles replaces the files' keyword scores by the reciprocal rank fusion of their
 // keyword rank and their rank in the vector ranking (by their first chunk there),
 // adding the files only the vector leg found.
-func fuseFiles(order []*FileResult, files map[string]*FileResult, vec []store.Chunk, terms []string) []*FileResult {
+func fuseFiles(order []*FileResult, files map[string]*FileResult, vec []store.Chunk, contents map[uuid.UUID]*store.Chunk) []*FileResult {
 	sort.SliceStable(order, func(i, j int) bool { return order[i].Score > order[j].Score })
 	for i, f := range order {
 		f.Score = 1 / float64(rrfK+i+1)
@@ -549,8 +578,8 @@ func fuseFiles(order []*FileResult, files map[string]*FileResult, vec []store.Ch
 		if len(f.Chunks) < filesChunks && !slices.ContainsFunc(f.Chunks, func(r Result) bool { return r.ChunkID == c.ID }) {
 			r := newResult(c)
 			r.VectorRank = i + 1
-			r.Snippet, r.SnippetLine = snippet(c.Content, c.StartLine, terms)
 			f.Chunks = append(f.Chunks, *r)
+			contents[c.ID] = c
 		}
 		if !ranked[c.Path] {
 			ranked[c.Path] = true

@@ -393,10 +393,14 @@ func (s *Store) KeywordSearch(ctx context.Context, userID, projectID uuid.UUID, 
 	query := strings.Join(ands, " & ")
 	out := []store.ChunkHit{}
 	err := s.tenantTx(ctx, userID, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, "SELECT "+chunkCols+`, ts_rank(c.search_tsv, q, 1) AS rank
-			FROM code_chunks c, to_tsquery('simple', $3) q
-			WHERE c.user_id = $1 AND c.project_id = $2 AND c.search_tsv @@ q
-			ORDER BY rank DESC, c.id LIMIT $4`, userID, projectID, query, limit)
+		// Rank with the id alone, then read the winners' columns: carrying every match's
+		// content through the sort is what costs.
+		rows, err := tx.Query(ctx, `WITH top AS (SELECT c.id, ts_rank(c.search_tsv, q, 1) AS rank
+				FROM code_chunks c, to_tsquery('simple', $3) q
+				WHERE c.user_id = $1 AND c.project_id = $2 AND c.search_tsv @@ q
+				ORDER BY rank DESC, c.id LIMIT $4)
+			SELECT `+chunkCols+`, top.rank FROM top JOIN code_chunks c ON c.id = top.id
+			ORDER BY top.rank DESC, c.id`, userID, projectID, query, limit)
 		if err != nil {
 			return err
 		}
