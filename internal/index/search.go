@@ -281,9 +281,9 @@ const candidateDepth = 150
 
 // keywordLeg finds candidates in the database — the chunks holding every word of the
 // query in some form, then, while they are fewer than candidateDepth, every word but
-// one, then any of its rarer words (each query ranked by the database's own text rank,
-// its best candidateDepth kept), and the chunks of the files whose paths match it — and
-// ranks them with BM25F, best first.
+// one, then, when there are next to none, any of its rarer words (each query ranked by
+// the database's own text rank, its best candidateDepth kept), and the chunks of the
+// files whose paths match it — and ranks them with BM25F, best first.
 func (ix *Indexer) keywordLeg(ctx context.Context, userID, projectID uuid.UUID, q query) ([]keywordHit, error) {
 	if len(q.words) == 0 {
 		return nil, nil
@@ -310,13 +310,18 @@ func (ix *Indexer) keywordLeg(ctx context.Context, userID, projectID uuid.UUID, 
 			return nil, err
 		}
 	}
-	// Every word but one: a question often has a word the code does not use.
+	// Every word but one: a question often has a word the code does not use. Not when
+	// the others are all common: the database would rank too many chunks.
 	for drop := 0; len(groups) > 2 && drop < len(groups) && len(hits) < candidateDepth; drop++ {
-		if err := collect(slices.Delete(slices.Clone(groups), drop, drop+1)); err != nil {
+		rest := slices.Delete(slices.Clone(groups), drop, drop+1)
+		if matchesAtMost(rest, stats) > matchBudget {
+			continue
+		}
+		if err := collect(rest); err != nil {
 			return nil, err
 		}
 	}
-	if len(hits) < candidateDepth {
+	if len(hits) < anyWordBelow {
 		if err := collect([][]string{rarest(q.keys(), stats)}); err != nil {
 			return nil, err
 		}
@@ -440,12 +445,32 @@ func (ix *Indexer) pathSet(ctx context.Context, userID, projectID uuid.UUID) (*p
 	return ps, nil
 }
 
-// anyWordBudget bounds the chunks the any-word query matches: it asks for the rarest
-// keys whose document frequencies sum to at most this (the rarest one at least). A
-// common word's chunks are too many to rank in the database and weigh little in BM25.
-const anyWordBudget = 5000
+// matchBudget bounds the chunks a query beyond the first may make the database rank
+// (PostgreSQL reads each match's tsvector to rank it): a query leaving one word out
+// runs only when its rarest word is held by at most this many chunks, and the any-word
+// query asks for the rarest keys whose document frequencies sum to at most this (the
+// rarest one at least). Common words weigh little in BM25 anyway.
+const matchBudget = 2000
 
-// rarest returns the rarest of keys within anyWordBudget, by document frequency.
+// anyWordBelow is how few candidates the other queries must have found for the
+// any-word query to run: on the relevance benchmark it added nothing otherwise.
+const anyWordBelow = 10
+
+// matchesAtMost bounds the chunks that hold every group (some key of each): no more
+// than hold the rarest group.
+func matchesAtMost(groups [][]string, st store.KeywordStats) int64 {
+	bound := int64(math.MaxInt64)
+	for _, g := range groups {
+		var n int64
+		for _, k := range g {
+			n += st.DocFreq[k]
+		}
+		bound = min(bound, n)
+	}
+	return bound
+}
+
+// rarest returns the rarest of keys within matchBudget, by document frequency.
 func rarest(keys []string, st store.KeywordStats) []string {
 	keys = slices.Clone(keys)
 	slices.SortStableFunc(keys, func(a, b string) int { return cmp.Compare(st.DocFreq[a], st.DocFreq[b]) })
@@ -453,7 +478,7 @@ func rarest(keys []string, st store.KeywordStats) []string {
 	var sum int64
 	for _, k := range keys {
 		sum += st.DocFreq[k]
-		if len(out) > 0 && sum > anyWordBudget {
+		if len(out) > 0 && sum > matchBudget {
 			break
 		}
 		out = append(out, k)
