@@ -652,11 +652,18 @@ func (s *Store) IndexState(ctx context.Context, userID, projectID uuid.UUID) (st
 	return st, nil
 }
 
-// OptimizeChunks implements store.Chunks: the GIN index needs no merging, but after a
-// bulk load the planner should know the table's new size and the search column's terms.
+// OptimizeChunks implements store.Chunks: after a bulk load the planner should know the
+// table's new size and the search column's terms, and the GIN index's pending list
+// (fastupdate: up to gin_pending_list_limit of entries every search scans in full) is
+// merged into the index.
 func (s *Store) OptimizeChunks(ctx context.Context) error {
 	if _, err := s.pool.Exec(ctx, "ANALYZE code_chunks"); err != nil {
 		return fmt.Errorf("analyze code_chunks: %w", translate(err))
+	}
+	// Best effort: the function wants the index's owner, which the store's role
+	// usually is (it runs the migrations) but need not be.
+	if _, err := s.pool.Exec(ctx, "SELECT gin_clean_pending_list('code_chunks_search_idx'::regclass)"); err != nil {
+		s.log.Info("the keyword index's pending list was not merged", slog.String("reason", translate(err).Error()))
 	}
 	return nil
 }
