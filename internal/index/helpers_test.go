@@ -18,7 +18,7 @@ import (
 // dialects are the stores every index test runs on.
 var dialects = []string{"sqlite", "postgres"}
 
-func openStore(t *testing.T, dialect string) store.Store {
+func openStore(t testing.TB, dialect string) store.Store {
 	t.Helper()
 	var st store.Store
 	switch dialect {
@@ -57,7 +57,7 @@ func forEachDialect(t *testing.T, fn func(t *testing.T, st store.Store)) {
 	}
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +67,7 @@ func must(t *testing.T, err error) {
 // newProject creates a user and a project of repoURL. The user is an administrator:
 // with no local repository roots (the indexer's default policy), only administrators
 // may index a local path.
-func newProject(t *testing.T, st store.Store, repoURL string) *store.Project {
+func newProject(t testing.TB, st store.Store, repoURL string) *store.Project {
 	t.Helper()
 	u := &store.User{Email: "u-" + testutil.RandomSuffix(4) + "@example.com", PasswordHash: "h", IsAdmin: true}
 	must(t, st.CreateUser(t.Context(), u))

@@ -96,6 +96,8 @@ type Indexer struct {
 
 	vecMu    sync.Mutex
 	vecCache map[uuid.UUID]*vectorSet
+	pathMu   sync.Mutex
+	paths    map[uuid.UUID]*pathSet
 }
 
 // New returns an Indexer. reg may be nil when cfg.EmbeddingModel is empty.
@@ -113,7 +115,7 @@ func New(st store.Store, reg *llm.Registry, log *slog.Logger, cfg Config) (*Inde
 			return nil, fmt.Errorf("index: %w", err)
 		}
 	}
-	ix := &Indexer{st: st, log: log, cfg: cfg, gitops: git, vecCache: map[uuid.UUID]*vectorSet{}}
+	ix := &Indexer{st: st, log: log, cfg: cfg, gitops: git, vecCache: map[uuid.UUID]*vectorSet{}, paths: map[uuid.UUID]*pathSet{}}
 	if cfg.EmbeddingModel != "" {
 		if reg == nil {
 			return nil, fmt.Errorf("index: embedding model %q needs an LLM registry", cfg.EmbeddingModel)

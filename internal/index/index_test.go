@@ -15,7 +15,7 @@ import (
 	"github.com/vibecoder/vibecoder/internal/store"
 )
 
-func newIndexer(t *testing.T, st store.Store, cfg index.Config) *index.Indexer {
+func newIndexer(t testing.TB, st store.Store, cfg index.Config) *index.Indexer {
 	t.Helper()
 	if cfg.DataDir == "" {
 		cfg.DataDir = t.TempDir()

@@ -1,10 +1,12 @@
 package index
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 
@@ -182,20 +184,17 @@ func (vs *vectorSet) nearest(q []float32, k int) []scored {
 	return out[:min(k, len(out))]
 }
 
-// Search returns the project's chunks that best match q: keyword and (with an embedding
-// model) vector rankings fused by reciprocal rank fusion. A project that is not the
-// user's is store.ErrNotFound.
+// Search returns the project's chunks that best match q: the keyword ranking (BM25F over
+// the chunks' fields, see rank.go) and, with an embedding model, the vector ranking,
+// fused by reciprocal rank fusion. A project that is not the user's is
+// store.ErrNotFound.
 func (ix *Indexer) Search(ctx context.Context, userID, projectID uuid.UUID, q string, limit int) ([]Result, error) {
 	if _, err := ix.st.GetProject(ctx, userID, projectID); err != nil {
 		return nil, err
 	}
 	limit = max(1, min(limit, 100))
 	depth := max(50, 3*limit) // how deep each leg's ranking goes into the fusion
-	terms := QueryTerms(q)
-	// Chunks holding every word of the query (in some form) rank first; only when they
-	// are too few does the any-word search fill in. Besides precision this keeps common
-	// words cheap: an AND of posting lists ranks far fewer rows than an OR.
-	kw, order, err := ix.keywordLeg(ctx, userID, projectID, q, terms, limit, depth)
+	kw, vec, err := ix.legs(ctx, userID, projectID, q, depth)
 	if err != nil {
 		return nil, err
 	}
@@ -204,7 +203,7 @@ func (ix *Indexer) Search(ctx context.Context, userID, projectID uuid.UUID, q st
 	add := func(c *store.Chunk, rank int, vector bool) {
 		r := fused[c.ID]
 		if r == nil {
-			r = &Result{ChunkID: c.ID, Path: c.Path, StartLine: c.StartLine, EndLine: c.EndLine, Symbol: c.Symbol, Language: c.Language}
+			r = newResult(c)
 			fused[c.ID] = r
 			chunks[c.ID] = c
 		}
@@ -215,22 +214,32 @@ func (ix *Indexer) Search(ctx context.Context, userID, projectID uuid.UUID, q st
 			r.KeywordRank = rank
 		}
 	}
-	for rank, i := range order {
-		add(&kw[i].Chunk, rank+1, false)
+	for i := range kw[:min(depth, len(kw))] {
+		add(&kw[i].chunk, i+1, false)
 	}
-	if ix.embed != nil && strings.TrimSpace(q) != "" {
-		hits, err := ix.vectorLeg(ctx, userID, projectID, q, depth)
-		if err != nil {
-			return nil, err
-		}
-		for i := range hits {
-			add(&hits[i], i+1, true)
-		}
+	for i := range vec {
+		add(&vec[i], i+1, true)
 	}
 	out := make([]Result, 0, len(fused))
 	for _, r := range fused {
 		out = append(out, *r)
 	}
+	sortResults(out)
+	out = out[:min(limit, len(out))]
+	terms := QueryTerms(q)
+	for i := range out {
+		c := chunks[out[i].ChunkID]
+		out[i].Snippet, out[i].SnippetLine = snippet(c.Content, c.StartLine, terms)
+	}
+	return out, nil
+}
+
+func newResult(c *store.Chunk) *Result {
+	return &Result{ChunkID: c.ID, Path: c.Path, StartLine: c.StartLine, EndLine: c.EndLine, Symbol: c.Symbol, Language: c.Language}
+}
+
+// sortResults orders results best first, then by path and line for a stable order.
+func sortResults(out []Result) {
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Score != out[j].Score {
 			return out[i].Score > out[j].Score
@@ -240,73 +249,370 @@ func (ix *Indexer) Search(ctx context.Context, userID, projectID uuid.UUID, q st
 		}
 		return out[i].StartLine < out[j].StartLine
 	})
-	out = out[:min(limit, len(out))]
-	for i := range out {
-		c := chunks[out[i].ChunkID]
-		out[i].Snippet, out[i].SnippetLine = snippet(c.Content, c.StartLine, terms)
+}
+
+// legs runs the keyword leg and, with an embedding model, the vector leg (depth chunks).
+func (ix *Indexer) legs(ctx context.Context, userID, projectID uuid.UUID, q string, depth int) ([]keywordHit, []store.Chunk, error) {
+	kw, err := ix.keywordLeg(ctx, userID, projectID, parseQuery(q))
+	if err != nil {
+		return nil, nil, err
+	}
+	if ix.embed == nil || strings.TrimSpace(q) == "" {
+		return kw, nil, nil
+	}
+	vec, err := ix.vectorLeg(ctx, userID, projectID, q, depth)
+	if err != nil {
+		return nil, nil, err
+	}
+	return kw, vec, nil
+}
+
+// keywordHit is a chunk found by the keyword leg, with its score (BM25F times the
+// prior of its kind of file).
+type keywordHit struct {
+	chunk store.Chunk
+	score float64
+	words []float64 // the score's part for each word of the query
+}
+
+// candidateDepth is how many chunks each of the keyword leg's database queries returns
+// to be ranked.
+const candidateDepth = 150
+
+// keywordLeg finds candidates in the database — the chunks holding every word of the
+// query in some form, then, while they are fewer than candidateDepth, every word but
+// one, then, when there are next to none, any of its rarer words (each query ranked by
+// the database's own text rank, its best candidateDepth kept), and the chunks of the
+// files whose paths match it — and ranks them with BM25F, best first.
+func (ix *Indexer) keywordLeg(ctx context.Context, userID, projectID uuid.UUID, q query) ([]keywordHit, error) {
+	if len(q.words) == 0 {
+		return nil, nil
+	}
+	stats, err := ix.st.KeywordStats(ctx, userID, projectID, q.keys())
+	if err != nil {
+		return nil, err
+	}
+	var hits []keywordHit
+	seen := map[uuid.UUID]bool{}
+	collect := func(groups [][]string) error {
+		found, err := ix.st.KeywordSearch(ctx, userID, projectID, groups, candidateDepth)
+		for i := range found {
+			if !seen[found[i].ID] {
+				seen[found[i].ID] = true
+				hits = append(hits, keywordHit{chunk: found[i].Chunk})
+			}
+		}
+		return err
+	}
+	groups := q.groups()
+	if len(groups) > 1 {
+		if err := collect(groups); err != nil {
+			return nil, err
+		}
+	}
+	// Every word but one: a question often has a word the code does not use. Not when
+	// the others are all common: the database would rank too many chunks.
+	for drop := 0; len(groups) > 2 && drop < len(groups) && len(hits) < candidateDepth; drop++ {
+		rest := slices.Delete(slices.Clone(groups), drop, drop+1)
+		if matchesAtMost(rest, stats) > matchBudget {
+			continue
+		}
+		if err := collect(rest); err != nil {
+			return nil, err
+		}
+	}
+	if len(hits) < anyWordBelow {
+		if err := collect([][]string{rarest(q.keys(), stats)}); err != nil {
+			return nil, err
+		}
+	}
+	sc := newScorer(q, stats)
+	// The files whose path names the question's words are candidates too, whatever
+	// their text: "multipart form data" is mime/multipart/formdata.go.
+	files, err := ix.pathCandidates(ctx, userID, projectID, sc)
+	if err != nil {
+		return nil, err
+	}
+	fileChunks, err := ix.st.ChunksOfFiles(ctx, userID, projectID, files)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range fileChunks {
+		if !seen[c.ID] {
+			seen[c.ID] = true
+			hits = append(hits, keywordHit{chunk: c})
+		}
+	}
+	for i := range hits {
+		h := &hits[i]
+		prior := pathPrior(h.chunk.Path, q.aboutTests)
+		h.words = sc.wordScores(h.chunk.SearchText)
+		for j := range h.words {
+			h.words[j] *= prior
+			h.score += h.words[j]
+		}
+	}
+	sort.SliceStable(hits, func(i, j int) bool {
+		a, b := &hits[i], &hits[j]
+		if a.score != b.score {
+			return a.score > b.score
+		}
+		if a.chunk.Path != b.chunk.Path {
+			return a.chunk.Path < b.chunk.Path
+		}
+		return a.chunk.StartLine < b.chunk.StartLine
+	})
+	return hits, nil
+}
+
+// pathSet is a project's indexed paths with their search text (path field only), valid
+// while the project's index generation is unchanged.
+type pathSet struct {
+	generation int64
+	paths      []string
+	texts      []string
+}
+
+// pathFiles is how many files pathCandidates returns.
+const pathFiles = 8
+
+// pathCandidates returns the files whose paths best match the query (BM25F on the path
+// alone, times the path's prior), at most pathFiles.
+func (ix *Indexer) pathCandidates(ctx context.Context, userID, projectID uuid.UUID, sc *scorer) ([]string, error) {
+	ps, err := ix.pathSet(ctx, userID, projectID)
+	if err != nil {
+		return nil, err
+	}
+	type scoredPath struct {
+		i     int
+		score float64
+	}
+	var best []scoredPath
+	for i, text := range ps.texts {
+		x := sc.score(text)
+		if x == 0 {
+			continue
+		}
+		x *= pathPrior(ps.paths[i], sc.q.aboutTests)
+		best = append(best, scoredPath{i, x})
+	}
+	sort.Slice(best, func(a, b int) bool {
+		if best[a].score != best[b].score {
+			return best[a].score > best[b].score
+		}
+		return ps.paths[best[a].i] < ps.paths[best[b].i]
+	})
+	out := make([]string, 0, pathFiles)
+	for _, b := range best[:min(pathFiles, len(best))] {
+		out = append(out, ps.paths[b.i])
 	}
 	return out, nil
 }
 
-// keywordLeg runs the keyword search — chunks holding every word of the query first, the
-// any-word search filling in when they are too few — and returns its hits with the
-// order to rank them in: tier first, then how many of the query's terms a chunk's symbol
-// or path names.
-func (ix *Indexer) keywordLeg(ctx context.Context, userID, projectID uuid.UUID, q string, terms []string, limit, depth int) ([]store.ChunkHit, []int, error) {
-	groups := QueryGroups(q)
-	var kw []store.ChunkHit
-	tier := map[uuid.UUID]int{}
-	if len(groups) > 1 {
-		all, err := ix.st.KeywordSearch(ctx, userID, projectID, groups, depth)
-		if err != nil {
-			return nil, nil, err
-		}
-		kw = all
+func (ix *Indexer) pathSet(ctx context.Context, userID, projectID uuid.UUID) (*pathSet, error) {
+	state, err := ix.st.IndexState(ctx, userID, projectID)
+	if err != nil {
+		return nil, err
 	}
-	if len(kw) < limit {
-		for _, h := range kw {
-			tier[h.ID] = -1
-		}
-		anyWord, err := ix.st.KeywordSearch(ctx, userID, projectID, [][]string{terms}, depth)
-		if err != nil {
-			return nil, nil, err
-		}
-		for _, h := range anyWord {
-			if _, dup := tier[h.ID]; !dup {
-				tier[h.ID] = 1
-				kw = append(kw, h)
-			}
+	ix.pathMu.Lock()
+	ps := ix.paths[projectID]
+	ix.pathMu.Unlock()
+	if ps != nil && ps.generation == state.Generation {
+		return ps, nil
+	}
+	hashes, err := ix.st.FileHashes(ctx, userID, projectID)
+	if err != nil {
+		return nil, err
+	}
+	ps = &pathSet{generation: state.Generation, paths: make([]string, 0, len(hashes))}
+	for p := range hashes {
+		ps.paths = append(ps.paths, p)
+	}
+	sort.Strings(ps.paths)
+	ps.texts = make([]string, len(ps.paths))
+	for i, p := range ps.paths {
+		ps.texts[i] = SearchText("", p, "")
+	}
+	ix.pathMu.Lock()
+	if len(ix.paths) >= maxCachedProjects {
+		for k := range ix.paths { // evict one at random
+			delete(ix.paths, k)
+			break
 		}
 	}
-	// Within the keyword leg, a chunk whose symbol or path names more of the query's
-	// terms goes first: in code, "RateLimiter" in a name says more than the same words
-	// in a body (and the two dialects' text ranks then agree on what matters most).
-	want := map[string]bool{}
-	for _, t := range terms {
-		want[t] = true
+	ix.paths[projectID] = ps
+	ix.pathMu.Unlock()
+	return ps, nil
+}
+
+// matchBudget bounds the chunks a query beyond the first may make the database rank
+// (PostgreSQL reads each match's tsvector to rank it): a query leaving one word out
+// runs only when its rarest word is held by at most this many chunks, and the any-word
+// query asks for the rarest keys whose document frequencies sum to at most this (the
+// rarest one at least). Common words weigh little in BM25 anyway.
+const matchBudget = 2000
+
+// anyWordBelow is how few candidates the other queries must have found for the
+// any-word query to run: on the relevance benchmark it added nothing otherwise.
+const anyWordBelow = 10
+
+// matchesAtMost bounds the chunks that hold every group (some key of each): no more
+// than hold the rarest group.
+func matchesAtMost(groups [][]string, st store.KeywordStats) int64 {
+	bound := int64(math.MaxInt64)
+	for _, g := range groups {
+		var n int64
+		for _, k := range g {
+			n += st.DocFreq[k]
+		}
+		bound = min(bound, n)
 	}
-	named := make([]int, len(kw))
+	return bound
+}
+
+// rarest returns the rarest of keys within matchBudget, by document frequency.
+func rarest(keys []string, st store.KeywordStats) []string {
+	keys = slices.Clone(keys)
+	slices.SortStableFunc(keys, func(a, b string) int { return cmp.Compare(st.DocFreq[a], st.DocFreq[b]) })
+	var out []string
+	var sum int64
+	for _, k := range keys {
+		sum += st.DocFreq[k]
+		if len(out) > 0 && sum > matchBudget {
+			break
+		}
+		out = append(out, k)
+	}
+	return out
+}
+
+// FileResult is a file found by SearchFiles.
+type FileResult struct {
+	Path     string  `json:"path"`
+	Language string  `json:"language"`
+	Score    float64 `json:"score"` // higher is better; comparable within one result list
+	// Chunks are the file's best matching chunks, best first (at most filesChunks).
+	Chunks []Result `json:"chunks"`
+}
+
+// filesChunks is how many of a file's chunks SearchFiles returns and counts in its score.
+const filesChunks = 3
+
+// A file's keyword score is made of its best chunks' scores, weighted by
+// fileChunkWeights (the best decides, the next ones tell a file about the question from
+// one that mentions it once), and, coverWeight of it, of the best score of each query
+// word among all its chunks; then it is multiplied by the share of the query's words
+// the file holds, to the power coordExponent (a file answering every word of the
+// question beats one that repeats a single word). Set on the relevance benchmark
+// (docs/BENCHMARKS.md).
+var fileChunkWeights = [filesChunks]float64{1, 0.3, 0.1}
+
+const (
+	coverWeight   = 0.3
+	coordExponent = 0.7
+)
+
+// SearchFiles returns the project's files that best answer q, best first, for questions
+// whose answer is a file. A file's keyword score is its best chunks' BM25F scores,
+// weighted (fileChunkWeights); with an embedding model, that ranking and the files'
+// order in the vector ranking are fused by reciprocal rank fusion. A project that is
+// not the user's is store.ErrNotFound.
+func (ix *Indexer) SearchFiles(ctx context.Context, userID, projectID uuid.UUID, q string, limit int) ([]FileResult, error) {
+	if _, err := ix.st.GetProject(ctx, userID, projectID); err != nil {
+		return nil, err
+	}
+	limit = max(1, min(limit, 100))
+	kw, vec, err := ix.legs(ctx, userID, projectID, q, max(100, 10*limit))
+	if err != nil {
+		return nil, err
+	}
+	files := map[string]*FileResult{}
+	contents := map[uuid.UUID]*store.Chunk{}
+	cover := map[string][]float64{}
+	var order []*FileResult
+	terms := QueryTerms(q)
 	for i := range kw {
-		seen := map[string]bool{}
-		for _, t := range Tokens(kw[i].Symbol + " " + kw[i].Path) {
-			if want[t] && !seen[t] {
-				seen[t] = true
-				named[i]++
+		c := &kw[i].chunk
+		f := files[c.Path]
+		if f == nil {
+			f = &FileResult{Path: c.Path, Language: c.Language}
+			files[c.Path] = f
+			order = append(order, f)
+			cover[c.Path] = make([]float64, len(kw[i].words))
+		}
+		for j, x := range kw[i].words {
+			cover[c.Path][j] = max(cover[c.Path][j], x)
+		}
+		if n := len(f.Chunks); n < filesChunks {
+			r := newResult(c)
+			r.KeywordRank, r.Score = i+1, kw[i].score
+			f.Chunks = append(f.Chunks, *r)
+			contents[c.ID] = c
+			f.Score += fileChunkWeights[n] * kw[i].score
+		}
+	}
+	for _, f := range order {
+		cov, words := 0.0, 0
+		for _, x := range cover[f.Path] {
+			cov += x
+			if x > 0 {
+				words++
 			}
 		}
+		f.Score = (1-coverWeight)*f.Score + coverWeight*cov
+		f.Score *= math.Pow(float64(words)/float64(len(cover[f.Path])), coordExponent)
 	}
-	order := make([]int, len(kw))
-	for i := range order {
-		order[i] = i
+	if len(vec) > 0 {
+		order = fuseFiles(order, files, vec, contents)
 	}
-	sort.SliceStable(order, func(a, b int) bool {
-		ta, tb := tier[kw[order[a]].ID], tier[kw[order[b]].ID]
-		if ta != tb {
-			return ta < tb
+	sort.SliceStable(order, func(i, j int) bool {
+		if order[i].Score != order[j].Score {
+			return order[i].Score > order[j].Score
 		}
-		return named[order[a]] > named[order[b]]
+		return order[i].Path < order[j].Path
 	})
-	return kw, order, nil
+	out := make([]FileResult, 0, min(limit, len(order)))
+	for _, f := range order[:min(limit, len(order))] {
+		for i := range f.Chunks {
+			c := contents[f.Chunks[i].ChunkID]
+			f.Chunks[i].Snippet, f.Chunks[i].SnippetLine = snippet(c.Content, c.StartLine, terms)
+		}
+		out = append(out, *f)
+	}
+	return out, nil
+}
+
+// fuseFiles replaces the files' keyword scores by the reciprocal rank fusion of their
+// keyword rank and their rank in the vector ranking (by their first chunk there),
+// adding the files only the vector leg found.
+func fuseFiles(order []*FileResult, files map[string]*FileResult, vec []store.Chunk, contents map[uuid.UUID]*store.Chunk) []*FileResult {
+	sort.SliceStable(order, func(i, j int) bool { return order[i].Score > order[j].Score })
+	for i, f := range order {
+		f.Score = 1 / float64(rrfK+i+1)
+	}
+	rank := 0
+	ranked := map[string]bool{}
+	for i := range vec {
+		c := &vec[i]
+		f := files[c.Path]
+		if f == nil {
+			f = &FileResult{Path: c.Path, Language: c.Language}
+			files[c.Path] = f
+			order = append(order, f)
+		}
+		if len(f.Chunks) < filesChunks && !slices.ContainsFunc(f.Chunks, func(r Result) bool { return r.ChunkID == c.ID }) {
+			r := newResult(c)
+			r.VectorRank = i + 1
+			f.Chunks = append(f.Chunks, *r)
+			contents[c.ID] = c
+		}
+		if !ranked[c.Path] {
+			ranked[c.Path] = true
+			rank++
+			f.Score += 1 / float64(rrfK+rank)
+		}
+	}
+	return order
 }
 
 // vectorLeg embeds the query and returns the nearest chunks, through the database's

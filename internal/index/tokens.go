@@ -1,10 +1,12 @@
 package index
 
 import (
-	"slices"
+	"path"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/vibecoder/vibecoder/internal/store"
 )
 
 // Tokens returns the code-aware keyword tokens of text, in order: every identifier-like
@@ -47,45 +49,73 @@ func QueryTerms(q string) []string {
 	return out
 }
 
-// QueryGroups are the query's terms grouped by the word they come from (the word, its
-// parts and their stems): a chunk that matches every group holds every word of the query
-// in some form.
-func QueryGroups(q string) [][]string {
-	var out [][]string
-	seen := map[string]bool{}
-	forEachWord(q, func(w string) {
-		if stopWords[strings.ToLower(w)] {
-			return
-		}
-		var g []string
-		for _, t := range appendWord(nil, w) {
-			if !slices.Contains(g, t) {
-				g = append(g, t)
-			}
-		}
-		key := strings.Join(g, " ")
-		if !seen[key] {
-			seen[key] = true
-			out = append(out, g)
-		}
-	})
-	return out
-}
-
-// SearchText builds a chunk's keyword text: symbol and path tokens twice (a match there
-// says more than one in the body), then the content's tokens.
+// SearchText builds a chunk's keyword text in the store's fields (see store.FieldPath):
+// the tokens of the file's path (its directories and name, without the extension), of
+// the chunk's symbol, of its comment lines and of its code lines.
 func SearchText(symbol, path, content string) string {
 	var b strings.Builder
-	head := strings.Join(Tokens(symbol+" "+path), " ")
-	b.Grow(2*len(head) + len(content))
-	b.WriteString(head)
-	b.WriteByte(' ')
-	b.WriteString(head)
-	for _, t := range Tokens(content) {
+	b.Grow(2 * len(content))
+	put := func(ts []string) {
+		for _, t := range ts {
+			b.WriteString(t)
+			b.WriteByte(' ')
+		}
+	}
+	// The path and the symbol go in twice: the database finds the candidates that BM25F
+	// ranks by its own text rank over the whole text, and a match there should count
+	// more there too (BM25F's field weights allow for the repetition).
+	head := Tokens(pathWords(path))
+	put(head)
+	put(head)
+	b.WriteString(store.SearchFieldSep + " ")
+	sym := Tokens(strings.TrimPrefix(symbol, "package "))
+	put(sym)
+	put(sym)
+	b.WriteString(store.SearchFieldSep + " ")
+	var doc, code strings.Builder
+	inBlock := false
+	hashComments := hashCommentLanguages[Language(path)]
+	for line := range strings.Lines(content) {
+		l := strings.TrimSpace(line)
+		isDoc := inBlock
+		switch {
+		case inBlock:
+			inBlock = !strings.Contains(l, "*/")
+		case strings.HasPrefix(l, "/*"):
+			isDoc, inBlock = true, !strings.Contains(l[2:], "*/")
+		case strings.HasPrefix(l, "//"), strings.HasPrefix(l, "--"), hashComments && strings.HasPrefix(l, "#"):
+			isDoc = true
+		}
+		if isDoc {
+			doc.WriteString(line)
+		} else {
+			code.WriteString(line)
+		}
+	}
+	put(Tokens(doc.String()))
+	b.WriteString(store.SearchFieldSep)
+	for _, t := range Tokens(code.String()) {
 		b.WriteByte(' ')
 		b.WriteString(t)
 	}
 	return b.String()
+}
+
+// hashCommentLanguages are those whose line comments start with '#'.
+var hashCommentLanguages = map[string]bool{"python": true, "shell": true, "ruby": true, "perl": true, "r": true,
+	"yaml": true, "toml": true, "make": true, "dockerfile": true, "elixir": true, "powershell": true}
+
+// pathWords is a path's directories and its file name without the extension, twice:
+// the name says more of what a file holds than the directories around it.
+func pathWords(p string) string {
+	base := path.Base(p)
+	if ext := path.Ext(base); ext != "" && len(ext) < len(base) {
+		base = strings.TrimSuffix(base, ext)
+	}
+	if dir := path.Dir(p); dir != "." {
+		return dir + " " + base + " " + base
+	}
+	return base + " " + base
 }
 
 // maxWordLen bounds a token: longer runs are data (base64, hex), not identifiers.

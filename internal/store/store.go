@@ -545,6 +545,13 @@ type Chunks interface {
 	// words; characters other than letters, digits and '_' are dropped, and so are groups
 	// left empty.
 	KeywordSearch(ctx context.Context, userID, projectID uuid.UUID, groups [][]string, limit int) ([]ChunkHit, error)
+	// KeywordStats returns the project's keyword statistics for BM25: how many chunks
+	// are counted, their tokens per field, and how many of them hold each of terms
+	// (terms as KeywordSearch cleans them; a term no chunk holds is absent or 0). Only
+	// chunks whose SearchText has fields are counted (see SearchTextStats).
+	KeywordStats(ctx context.Context, userID, projectID uuid.UUID, terms []string) (KeywordStats, error)
+	// ChunksOfFiles returns the chunks of the project's files at paths, by path and line.
+	ChunksOfFiles(ctx context.Context, userID, projectID uuid.UUID, paths []string) ([]Chunk, error)
 	// GetChunks returns the project's chunks with the given ids (missing ids are skipped).
 	GetChunks(ctx context.Context, userID, projectID uuid.UUID, ids []uuid.UUID) ([]Chunk, error)
 	// ChunksToEmbed returns up to limit of the project's chunks that have no embedding.

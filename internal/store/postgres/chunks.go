@@ -198,21 +198,25 @@ func (s *Store) ReplaceFiles(ctx context.Context, userID, projectID uuid.UUID, f
 		if err := ownProject(ctx, tx, userID, projectID); err != nil {
 			return err
 		}
+		deltas := store.TermDeltas{}
 		for _, f := range files {
-			rows, err := tx.Query(ctx, `SELECT content_hash, embedding FROM code_chunks
-				WHERE project_id = $1 AND user_id = $2 AND path = $3 AND embedding IS NOT NULL`, projectID, userID, f.Path)
+			rows, err := tx.Query(ctx, `SELECT content_hash, embedding, search_text FROM code_chunks
+				WHERE project_id = $1 AND user_id = $2 AND path = $3`, projectID, userID, f.Path)
 			if err != nil {
 				return err
 			}
 			kept := map[string][]byte{}
 			for rows.Next() {
-				var h string
+				var h, text string
 				var e []byte
-				if err := rows.Scan(&h, &e); err != nil {
+				if err := rows.Scan(&h, &e, &text); err != nil {
 					rows.Close()
 					return err
 				}
-				kept[h] = e
+				if e != nil {
+					kept[h] = e
+				}
+				deltas.Add(text, -1)
 			}
 			rows.Close()
 			if err := rows.Err(); err != nil {
@@ -238,6 +242,7 @@ func (s *Store) ReplaceFiles(ctx context.Context, userID, projectID uuid.UUID, f
 					args = append(args, vt)
 				}
 				batch.Queue(insert, args...)
+				deltas.Add(c.SearchText, 1)
 			}
 			batch.Queue(`INSERT INTO index_files (user_id, project_id, path, content_hash, indexed_at) VALUES ($1, $2, $3, $4, $5)
 				ON CONFLICT (project_id, path) DO UPDATE SET content_hash = excluded.content_hash, indexed_at = excluded.indexed_at`,
@@ -245,6 +250,9 @@ func (s *Store) ReplaceFiles(ctx context.Context, userID, projectID uuid.UUID, f
 			if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 				return err
 			}
+		}
+		if err := addTermDeltas(ctx, tx, userID, projectID, deltas); err != nil {
+			return err
 		}
 		return bumpState(ctx, tx, userID, projectID)
 	})
@@ -263,7 +271,20 @@ func (s *Store) DeleteFiles(ctx context.Context, userID, projectID uuid.UUID, pa
 		if err := ownProject(ctx, tx, userID, projectID); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, "DELETE FROM code_chunks WHERE project_id = $1 AND user_id = $2 AND path = ANY($3)", projectID, userID, paths); err != nil {
+		rows, err := tx.Query(ctx, "DELETE FROM code_chunks WHERE project_id = $1 AND user_id = $2 AND path = ANY($3) RETURNING search_text",
+			projectID, userID, paths)
+		if err != nil {
+			return err
+		}
+		texts, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		deltas := store.TermDeltas{}
+		for _, text := range texts {
+			deltas.Add(text, -1)
+		}
+		if err := addTermDeltas(ctx, tx, userID, projectID, deltas); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, "DELETE FROM index_files WHERE project_id = $1 AND user_id = $2 AND path = ANY($3)", projectID, userID, paths); err != nil {
@@ -301,6 +322,57 @@ func (s *Store) FileHashes(ctx context.Context, userID, projectID uuid.UUID) (ma
 	return out, nil
 }
 
+// addTermDeltas adds deltas to the project's keyword statistics in one statement, and
+// drops the terms no chunk holds any more.
+func addTermDeltas(ctx context.Context, tx pgx.Tx, userID, projectID uuid.UUID, deltas store.TermDeltas) error {
+	deltas.Compact()
+	if len(deltas) == 0 {
+		return nil
+	}
+	terms := make([]string, 0, len(deltas))
+	for t := range deltas {
+		terms = append(terms, t)
+	}
+	sort.Strings(terms) // a fixed lock order between concurrent writers
+	counts := make([]int64, len(terms))
+	for i, t := range terms {
+		counts[i] = deltas[t]
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO index_terms (project_id, user_id, term, docs)
+		SELECT $1, $2, u.term, u.docs FROM unnest($3::text[], $4::bigint[]) AS u(term, docs)
+		ON CONFLICT (project_id, term) DO UPDATE SET docs = index_terms.docs + excluded.docs`, projectID, userID, terms, counts); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, "DELETE FROM index_terms WHERE project_id = $1 AND user_id = $2 AND term = ANY($3) AND docs <= 0", projectID, userID, terms)
+	return err
+}
+
+// KeywordStats implements store.Chunks.
+func (s *Store) KeywordStats(ctx context.Context, userID, projectID uuid.UUID, terms []string) (store.KeywordStats, error) {
+	counts := map[string]int64{}
+	err := s.tenantTx(ctx, userID, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, "SELECT term, docs FROM index_terms WHERE project_id = $1 AND user_id = $2 AND term = ANY($3)",
+			projectID, userID, store.StatTerms(terms))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var t string
+			var n int64
+			if err := rows.Scan(&t, &n); err != nil {
+				return err
+			}
+			counts[t] = n
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return store.KeywordStats{}, fmt.Errorf("keyword statistics of project %s: %w", projectID, translate(err))
+	}
+	return store.KeywordStatsFrom(counts), nil
+}
+
 // KeywordSearch implements store.Chunks with the tsvector column, ranked by ts_rank
 // (normalised by document length, as bm25 is on SQLite).
 func (s *Store) KeywordSearch(ctx context.Context, userID, projectID uuid.UUID, groups [][]string, limit int) ([]store.ChunkHit, error) {
@@ -321,10 +393,14 @@ func (s *Store) KeywordSearch(ctx context.Context, userID, projectID uuid.UUID, 
 	query := strings.Join(ands, " & ")
 	out := []store.ChunkHit{}
 	err := s.tenantTx(ctx, userID, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, "SELECT "+chunkCols+`, ts_rank(c.search_tsv, q, 1) AS rank
-			FROM code_chunks c, to_tsquery('simple', $3) q
-			WHERE c.user_id = $1 AND c.project_id = $2 AND c.search_tsv @@ q
-			ORDER BY rank DESC, c.id LIMIT $4`, userID, projectID, query, limit)
+		// Rank with the id alone, then read the winners' columns: carrying every match's
+		// content through the sort is what costs.
+		rows, err := tx.Query(ctx, `WITH top AS (SELECT c.id, ts_rank(c.search_tsv, q, 1) AS rank
+				FROM code_chunks c, to_tsquery('simple', $3) q
+				WHERE c.user_id = $1 AND c.project_id = $2 AND c.search_tsv @@ q
+				ORDER BY rank DESC, c.id LIMIT $4)
+			SELECT `+chunkCols+`, top.rank FROM top JOIN code_chunks c ON c.id = top.id
+			ORDER BY top.rank DESC, c.id`, userID, projectID, query, limit)
 		if err != nil {
 			return err
 		}
@@ -341,6 +417,27 @@ func (s *Store) KeywordSearch(ctx context.Context, userID, projectID uuid.UUID, 
 	})
 	if err != nil {
 		return nil, fmt.Errorf("keyword search in project %s: %w", projectID, translate(err))
+	}
+	return out, nil
+}
+
+// ChunksOfFiles implements store.Chunks.
+func (s *Store) ChunksOfFiles(ctx context.Context, userID, projectID uuid.UUID, paths []string) ([]store.Chunk, error) {
+	out := []store.Chunk{}
+	if len(paths) == 0 {
+		return out, nil
+	}
+	err := s.tenantTx(ctx, userID, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, "SELECT "+chunkCols+` FROM code_chunks c WHERE c.project_id = $1 AND c.user_id = $2 AND c.path = ANY($3)
+			ORDER BY c.path COLLATE "C", c.start_line`, projectID, userID, paths)
+		if err != nil {
+			return err
+		}
+		out, err = collect(rows, func(r pgx.Row) (*store.Chunk, error) { return scanChunk(r) })
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("chunks of %d files of project %s: %w", len(paths), projectID, translate(err))
 	}
 	return out, nil
 }
@@ -555,11 +652,18 @@ func (s *Store) IndexState(ctx context.Context, userID, projectID uuid.UUID) (st
 	return st, nil
 }
 
-// OptimizeChunks implements store.Chunks: the GIN index needs no merging, but after a
-// bulk load the planner should know the table's new size and the search column's terms.
+// OptimizeChunks implements store.Chunks: after a bulk load the planner should know the
+// table's new size and the search column's terms, and the GIN index's pending list
+// (fastupdate: up to gin_pending_list_limit of entries every search scans in full) is
+// merged into the index.
 func (s *Store) OptimizeChunks(ctx context.Context) error {
 	if _, err := s.pool.Exec(ctx, "ANALYZE code_chunks"); err != nil {
 		return fmt.Errorf("analyze code_chunks: %w", translate(err))
+	}
+	// Best effort: the function wants the index's owner, which the store's role
+	// usually is (it runs the migrations) but need not be.
+	if _, err := s.pool.Exec(ctx, "SELECT gin_clean_pending_list('code_chunks_search_idx'::regclass)"); err != nil {
+		s.log.Info("the keyword index's pending list was not merged", slog.String("reason", translate(err).Error()))
 	}
 	return nil
 }

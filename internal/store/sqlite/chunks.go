@@ -70,21 +70,25 @@ func (s *Store) ReplaceFiles(ctx context.Context, userID, projectID uuid.UUID, f
 			return err
 		}
 		defer ins.Close()
+		deltas := store.TermDeltas{}
 		for _, f := range files {
 			kept := map[string][]byte{}
-			rows, err := tx.QueryContext(ctx, `SELECT content_hash, embedding FROM code_chunks
-				WHERE project_id = ? AND user_id = ? AND path = ? AND embedding IS NOT NULL`, pid, uid, f.Path)
+			rows, err := tx.QueryContext(ctx, `SELECT content_hash, embedding, search_text FROM code_chunks
+				WHERE project_id = ? AND user_id = ? AND path = ?`, pid, uid, f.Path)
 			if err != nil {
 				return err
 			}
 			for rows.Next() {
-				var h string
+				var h, text string
 				var e []byte
-				if err := rows.Scan(&h, &e); err != nil {
+				if err := rows.Scan(&h, &e, &text); err != nil {
 					rows.Close()
 					return err
 				}
-				kept[h] = e
+				if e != nil {
+					kept[h] = e
+				}
+				deltas.Add(text, -1)
 			}
 			if err := rows.Close(); err != nil {
 				return err
@@ -102,12 +106,16 @@ func (s *Store) ReplaceFiles(ctx context.Context, userID, projectID uuid.UUID, f
 					c.Content, c.ContentHash, c.SearchText, emb, now); err != nil {
 					return err
 				}
+				deltas.Add(c.SearchText, 1)
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO index_files (user_id, project_id, path, content_hash, indexed_at)
 				VALUES (?, ?, ?, ?, ?) ON CONFLICT (project_id, path) DO UPDATE SET content_hash = excluded.content_hash,
 				indexed_at = excluded.indexed_at WHERE index_files.user_id = excluded.user_id`, uid, pid, f.Path, f.Hash, now); err != nil {
 				return err
 			}
+		}
+		if err := addTermDeltas(ctx, tx, uid, pid, deltas); err != nil {
+			return err
 		}
 		return bumpState(ctx, tx, userID, projectID)
 	})
@@ -124,7 +132,23 @@ func (s *Store) DeleteFiles(ctx context.Context, userID, projectID uuid.UUID, pa
 	}
 	uid, pid := userID.String(), projectID.String()
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		deltas := store.TermDeltas{}
 		for _, p := range paths {
+			texts, err := tx.QueryContext(ctx, "SELECT search_text FROM code_chunks WHERE project_id = ? AND user_id = ? AND path = ?", pid, uid, p)
+			if err != nil {
+				return err
+			}
+			for texts.Next() {
+				var text string
+				if err := texts.Scan(&text); err != nil {
+					texts.Close()
+					return err
+				}
+				deltas.Add(text, -1)
+			}
+			if err := texts.Close(); err != nil {
+				return err
+			}
 			if _, err := tx.ExecContext(ctx, "DELETE FROM code_chunks WHERE project_id = ? AND user_id = ? AND path = ?", pid, uid, p); err != nil {
 				return err
 			}
@@ -133,6 +157,9 @@ func (s *Store) DeleteFiles(ctx context.Context, userID, projectID uuid.UUID, pa
 			}
 		}
 		if err := ownProject(ctx, tx, uid, pid); err != nil {
+			return err
+		}
+		if err := addTermDeltas(ctx, tx, uid, pid, deltas); err != nil {
 			return err
 		}
 		return bumpState(ctx, tx, userID, projectID)
@@ -160,6 +187,79 @@ func (s *Store) FileHashes(ctx context.Context, userID, projectID uuid.UUID) (ma
 		out[p] = h
 	}
 	return out, rows.Err()
+}
+
+// termRowsPerInsert bounds the rows of one multi-row upsert (4 parameters each).
+const termRowsPerInsert = 250
+
+// addTermDeltas adds deltas to the project's keyword statistics, in term order, many
+// rows per statement, and drops the terms no chunk holds any more.
+func addTermDeltas(ctx context.Context, tx *sql.Tx, uid, pid string, deltas store.TermDeltas) error {
+	deltas.Compact()
+	terms := make([]string, 0, len(deltas))
+	for t := range deltas {
+		terms = append(terms, t)
+	}
+	sort.Strings(terms)
+	for len(terms) > 0 {
+		n := min(len(terms), termRowsPerInsert)
+		args := make([]any, 0, 4*n)
+		for _, t := range terms[:n] {
+			args = append(args, pid, uid, t, deltas[t])
+		}
+		q := "INSERT INTO index_terms (project_id, user_id, term, docs) VALUES (?, ?, ?, ?)" + strings.Repeat(", (?, ?, ?, ?)", n-1) +
+			" ON CONFLICT (project_id, term) DO UPDATE SET docs = docs + excluded.docs WHERE index_terms.user_id = excluded.user_id"
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return err
+		}
+		terms = terms[n:]
+	}
+	// Only the terms that fell can reach 0.
+	for _, t := range terms0(deltas) {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM index_terms WHERE project_id = ? AND user_id = ? AND term = ? AND docs <= 0", pid, uid, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// terms0 are the terms whose count fell.
+func terms0(deltas store.TermDeltas) []string {
+	var out []string
+	for t, n := range deltas {
+		if n < 0 {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// KeywordStats implements store.Chunks.
+func (s *Store) KeywordStats(ctx context.Context, userID, projectID uuid.UUID, terms []string) (store.KeywordStats, error) {
+	want := store.StatTerms(terms)
+	args := []any{projectID.String(), userID.String()}
+	for _, t := range want {
+		args = append(args, t)
+	}
+	rows, err := s.r(ctx).QueryContext(ctx, "SELECT term, docs FROM index_terms WHERE project_id = ? AND user_id = ? AND term IN (?"+
+		strings.Repeat(", ?", len(want)-1)+")", args...)
+	if err != nil {
+		return store.KeywordStats{}, fmt.Errorf("keyword statistics of project %s: %w", projectID, translate(err))
+	}
+	defer rows.Close()
+	counts := map[string]int64{}
+	for rows.Next() {
+		var t string
+		var n int64
+		if err := rows.Scan(&t, &n); err != nil {
+			return store.KeywordStats{}, err
+		}
+		counts[t] = n
+	}
+	if err := rows.Err(); err != nil {
+		return store.KeywordStats{}, fmt.Errorf("keyword statistics of project %s: %w", projectID, translate(err))
+	}
+	return store.KeywordStatsFrom(counts), nil
 }
 
 // KeywordSearch implements store.Chunks with the FTS5 index, ranked by bm25.
@@ -245,6 +345,23 @@ func (s *Store) KeywordSearch(ctx context.Context, userID, projectID uuid.UUID, 
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Score > out[j].Score })
 	return out, nil
+}
+
+// ChunksOfFiles implements store.Chunks.
+func (s *Store) ChunksOfFiles(ctx context.Context, userID, projectID uuid.UUID, paths []string) ([]store.Chunk, error) {
+	if len(paths) == 0 {
+		return []store.Chunk{}, nil
+	}
+	args := []any{projectID.String(), userID.String()}
+	for _, p := range paths {
+		args = append(args, p)
+	}
+	rows, err := s.r(ctx).QueryContext(ctx, "SELECT "+chunkCols+" FROM code_chunks c WHERE c.project_id = ? AND c.user_id = ? AND c.path IN (?"+
+		strings.Repeat(", ?", len(paths)-1)+") ORDER BY c.path, c.start_line", args...)
+	if err != nil {
+		return nil, fmt.Errorf("chunks of %d files of project %s: %w", len(paths), projectID, translate(err))
+	}
+	return collect(rows, func(r scanner) (*store.Chunk, error) { return scanChunk(r) })
 }
 
 // GetChunks implements store.Chunks.

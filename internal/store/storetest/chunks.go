@@ -23,7 +23,9 @@ func hitPaths(hits []store.ChunkHit) []string {
 	return out
 }
 
-func testChunksReplaceAndSearch(t *testing.T, s store.Store) {
+// seedChunks creates a user and project with two indexed files and an empty one.
+func seedChunks(t *testing.T, s store.Store) (*store.User, *store.Project, []store.FileChunks) {
+	t.Helper()
 	u := newUser(t, s)
 	p := newProject(t, s, u)
 	st, err := s.IndexState(ctx(t), u.ID, p.ID)
@@ -42,6 +44,11 @@ func testChunksReplaceAndSearch(t *testing.T, s store.Store) {
 		{Path: "empty.go", Hash: "f3"},
 	}
 	must(t, s.ReplaceFiles(ctx(t), u.ID, p.ID, files))
+	return u, p, files
+}
+
+func testChunksReplaceAndSearch(t *testing.T, s store.Store) {
+	u, p, files := seedChunks(t, s)
 	for _, c := range files[0].Chunks {
 		if c.ID == uuid.Nil || c.UserID != u.ID || c.ProjectID != p.ID || c.Path != "auth/password.go" {
 			t.Fatalf("ReplaceFiles did not fill the chunk: %+v", c)
@@ -105,12 +112,16 @@ func testChunksReplaceAndSearch(t *testing.T, s store.Store) {
 	if len(got2) != 1 || got2[0].Symbol != "NewRouter" {
 		t.Fatalf("GetChunks = %+v", got2)
 	}
+}
+
+func testChunksReplaceAndDelete(t *testing.T, s store.Store) {
+	u, p, _ := seedChunks(t, s)
 
 	// Replacing a file swaps its chunks: the old ones are gone from the keyword index.
 	must(t, s.ReplaceFiles(ctx(t), u.ID, p.ID, []store.FileChunks{{Path: "auth/password.go", Hash: "f1b", Chunks: []store.Chunk{
 		chunk("CheckToken", "func CheckToken(tok string) bool", "checktoken check token tok"),
 	}}}))
-	hits, err = s.KeywordSearch(ctx(t), u.ID, p.ID, [][]string{{"password"}}, 10)
+	hits, err := s.KeywordSearch(ctx(t), u.ID, p.ID, [][]string{{"password"}}, 10)
 	must(t, err)
 	if len(hits) != 0 {
 		t.Fatalf("old chunks still found after replace: %v", hitPaths(hits))
@@ -122,7 +133,7 @@ func testChunksReplaceAndSearch(t *testing.T, s store.Store) {
 	}
 
 	must(t, s.DeleteFiles(ctx(t), u.ID, p.ID, []string{"auth/password.go", "empty.go", "never-indexed.go"}))
-	hashes, err = s.FileHashes(ctx(t), u.ID, p.ID)
+	hashes, err := s.FileHashes(ctx(t), u.ID, p.ID)
 	must(t, err)
 	if len(hashes) != 1 || hashes["http/router.go"] != "f2" {
 		t.Fatalf("FileHashes after delete = %v", hashes)

@@ -1,0 +1,274 @@
+package index
+
+import (
+	"math"
+	"path"
+	"strings"
+
+	"github.com/vibecoder/vibecoder/internal/store"
+)
+
+// The ranking is BM25F (Robertson, Zaragoza and Taylor 2004) over the search text's
+// fields, computed here in Go from the store's per-project statistics, so that both
+// dialects rank alike: the database only finds the candidates.
+const (
+	bm25K1 = 1.2
+	// abbrevWeight is what a match on a query word's abbreviation counts ("cmd" for
+	// "command"), against 1 for the word itself.
+	abbrevWeight = 0.8
+)
+
+// fieldWeight and fieldB are each field's weight and length normalisation. Comments say
+// what code is for in the words people ask with, so they weigh most within the text.
+//
+// The path and the symbol saturate apart from the text (separateField): BM25F caps a
+// word's contribution however many fields hold it, so a word said often in a body
+// would otherwise leave nothing for the file or function that is named after it.
+var (
+	fieldWeight   = [store.NumFields]float64{store.FieldPath: 1.2, store.FieldSymbol: 0.5, store.FieldDoc: 4, store.FieldBody: 1}
+	fieldB        = [store.NumFields]float64{store.FieldPath: 0.3, store.FieldSymbol: 0.5, store.FieldDoc: 0.75, store.FieldBody: 0.75}
+	separateField = [store.NumFields]bool{store.FieldPath: true, store.FieldSymbol: true}
+)
+
+// queryWord is one word of a query: the keys that stand for it in a search text (its
+// stem first, then abbreviations), with what a match on each counts.
+type queryWord struct {
+	keys    []string
+	weights []float64
+}
+
+// query is a parsed search query.
+type query struct {
+	words []queryWord
+	// aboutTests is set when the query asks about tests or examples: they are then not
+	// ranked down.
+	aboutTests bool
+}
+
+// parseQuery splits a query into words without stop words; an identifier's parts are
+// words of their own after the whole ("HashPassword" → hashpassword, hash, password).
+func parseQuery(q string) query {
+	var out query
+	seen := map[string]bool{}
+	add := func(w string) {
+		w = strings.ToLower(w)
+		if strings.Trim(w, "_") == "" || stopWords[w] {
+			return
+		}
+		if testWords[w] {
+			out.aboutTests = true
+		}
+		key := stem(w)
+		if seen[key] {
+			return
+		}
+		seen[key] = true
+		qw := queryWord{keys: []string{key}, weights: []float64{1}}
+		for _, a := range abbreviations[w] {
+			if !seen[a] {
+				qw.keys = append(qw.keys, a)
+				qw.weights = append(qw.weights, abbrevWeight)
+			}
+		}
+		out.words = append(out.words, qw)
+	}
+	forEachWord(q, func(w string) {
+		add(w)
+		if parts := splitIdent(w); len(parts) > 1 {
+			for _, p := range parts {
+				add(p)
+			}
+		}
+	})
+	if len(out.words) == 0 { // a query of stop words only ("how is it") still searches
+		for _, t := range Tokens(q) {
+			if !seen[t] {
+				seen[t] = true
+				out.words = append(out.words, queryWord{keys: []string{t}, weights: []float64{1}})
+			}
+		}
+	}
+	return out
+}
+
+// keys are every key of the query.
+func (q query) keys() []string {
+	var out []string
+	for _, w := range q.words {
+		out = append(out, w.keys...)
+	}
+	return out
+}
+
+// groups are the query's words as the store's keyword groups: a chunk matches a group
+// when it holds any of the word's keys.
+func (q query) groups() [][]string {
+	out := make([][]string, len(q.words))
+	for i, w := range q.words {
+		out[i] = w.keys
+	}
+	return out
+}
+
+// scorer scores search texts against a query with BM25F.
+type scorer struct {
+	q      query
+	idf    map[string]float64
+	avgLen [store.NumFields]float64
+	slot   map[string]int // key → index into the per-text counts
+}
+
+func newScorer(q query, st store.KeywordStats) *scorer {
+	s := &scorer{q: q, idf: map[string]float64{}, slot: map[string]int{}}
+	n := float64(max(st.Chunks, 1))
+	for f := range s.avgLen {
+		s.avgLen[f] = max(float64(st.FieldTokens[f])/n, 1)
+	}
+	for _, k := range q.keys() {
+		if _, ok := s.slot[k]; ok {
+			continue
+		}
+		s.slot[k] = len(s.slot)
+		df := float64(min(st.DocFreq[k], st.Chunks))
+		s.idf[k] = math.Log(1 + (n-df+0.5)/(df+0.5))
+	}
+	return s
+}
+
+// score is the BM25F score of a search text (one without fields counts as all body).
+func (s *scorer) score(text string) float64 {
+	total := 0.0
+	for _, x := range s.wordScores(text) {
+		total += x
+	}
+	return total
+}
+
+// wordScores are the BM25F scores of a search text for each word of the query.
+func (s *scorer) wordScores(text string) []float64 {
+	tf := make([][store.NumFields]float64, len(s.slot))
+	var lens [store.NumFields]float64
+	f := store.FieldBody
+	if strings.Contains(text, store.SearchFieldSep) {
+		f = store.FieldPath
+	}
+	// Tokens are separated by single spaces; this loop is most of a search's time in Go.
+	for len(text) > 0 {
+		end := strings.IndexByte(text, ' ')
+		if end < 0 {
+			end = len(text)
+		}
+		t := text[:end]
+		text = text[min(end+1, len(text)):]
+		switch {
+		case t == "":
+		case t == store.SearchFieldSep:
+			f = min(f+1, store.NumFields-1)
+		default:
+			lens[f]++
+			if i, ok := s.slot[t]; ok {
+				tf[i][f]++
+			}
+		}
+	}
+	var norm [store.NumFields]float64
+	for f := range norm {
+		norm[f] = 1 - fieldB[f] + fieldB[f]*lens[f]/s.avgLen[f]
+	}
+	out := make([]float64, len(s.q.words))
+	for i, w := range s.q.words {
+		best := 0.0
+		for j, k := range w.keys {
+			counts := tf[s.slot[k]]
+			x := 0.0
+			head := 0.0
+			for f, c := range counts {
+				if c == 0 {
+					continue
+				}
+				if separateField[f] {
+					head += fieldWeight[f] * saturate(c/norm[f])
+				} else {
+					x += fieldWeight[f] * c / norm[f]
+				}
+			}
+			if x == 0 && head == 0 {
+				continue
+			}
+			best = max(best, w.weights[j]*s.idf[k]*(saturate(x)+head))
+		}
+		out[i] = best
+	}
+	return out
+}
+
+// saturate is BM25's term-frequency saturation, from 0 towards k1+1.
+func saturate(x float64) float64 { return x * (bm25K1 + 1) / (x + bm25K1) }
+
+// Priors on what kind of file a path is: tests, examples and test data answer "how is X
+// used", rarely "where is X"; a package's doc.go describes what its code does.
+const (
+	testPrior = 0.3
+	docPrior  = 0.7
+)
+
+// pathPrior is the factor a chunk's score is multiplied by for the kind of file it is in.
+func pathPrior(p string, aboutTests bool) float64 {
+	if !aboutTests && isTestPath(p) {
+		return testPrior
+	}
+	if path.Base(p) == "doc.go" {
+		return docPrior
+	}
+	return 1
+}
+
+// isTestPath reports a test, an example, a benchmark or test data, by the usual names.
+func isTestPath(p string) bool {
+	base := strings.ToLower(path.Base(p))
+	name := strings.TrimSuffix(base, path.Ext(base))
+	if strings.HasSuffix(name, "_test") || strings.HasPrefix(name, "test_") || strings.HasSuffix(name, ".test") ||
+		strings.HasSuffix(name, ".spec") || strings.HasPrefix(name, "example") || strings.HasSuffix(name, "_bench") {
+		return true
+	}
+	for dir := range strings.SplitSeq(path.Dir(strings.ToLower(p)), "/") {
+		switch dir {
+		case "test", "tests", "testdata", "__tests__", "spec", "example", "examples", "benchmarks":
+			return true
+		}
+	}
+	return false
+}
+
+// testWords in a query mean it is about tests or examples.
+var testWords = map[string]bool{"test": true, "tests": true, "tested": true, "testing": true, "example": true,
+	"examples": true, "benchmark": true, "benchmarks": true, "fixture": true, "fixtures": true, "mock": true, "mocks": true}
+
+// abbreviations are the short forms code uses for common words: a query in plain words
+// ("run an external command") meets the identifiers and file names that abbreviate them
+// (exec.go, Cmd).
+var abbreviations = func() map[string][]string {
+	m := map[string][]string{}
+	for _, line := range strings.FieldsFunc(`address addr|allocate alloc|allocation alloc|argument arg args|arguments args arg
+		attribute attr|attributes attrs attr|authentication auth|authenticate auth|authorization authz auth|buffer buf
+		buffered buf|calculate calc|certificate cert|certificates cert certs|character char|characters chars char
+		command cmd|commands cmd|compare cmp|concatenate concat|configuration config cfg conf|connection conn
+		connections conn conns|context ctx|cryptographic crypto|cryptography crypto|database db|decrement dec
+		definition def|delete del|description desc|destination dst dest|dictionary dict|directory dir|directories dir dirs
+		document doc|documentation doc docs|element elem|elements elems elem|environment env|error err|errors err errs
+		execute exec|executes exec|execution exec|executable exec|expression expr|expressions expr|function func fn
+		functions func funcs|generate gen|generator gen|hexadecimal hex|identifier ident id|increment inc|index idx
+		information info|initialize init|initialization init|integer int|integers int ints|iterator iter|iterators iter
+		iterate iter|length len|library lib|manager mgr|maximum max|memory mem|message msg|messages msg msgs
+		minimum min|multiple multi|natural nat|number num|numbers num nums|object obj|operation op|operations op ops
+		option opt|options opts opt|package pkg|packages pkg pkgs|parameter param|parameters params param|pointer ptr
+		pointers ptr|position pos|previous prev|random rand|receive recv|reference ref|references refs ref|register reg
+		regular regexp|repository repo|request req|requests req|response resp|sequence seq|signal sig|signature sig
+		source src|specification spec|standard std|statement stmt|statements stmt|string str|synchronization sync
+		synchronize sync|system sys|table tab|temporary tmp temp|transaction tx txn|utility util|utilities util
+		value val|values vals val|variable var|variables vars var|window win`, func(r rune) bool { return r == '|' || r == '\n' }) {
+		f := strings.Fields(line)
+		m[f[0]] = f[1:]
+	}
+	return m
+}()

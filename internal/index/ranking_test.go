@@ -1,0 +1,135 @@
+package index_test
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/vibecoder/vibecoder/internal/index"
+	"github.com/vibecoder/vibecoder/internal/store"
+)
+
+// rankingFixture is the fixture with a test file and an example that talk about hashing
+// passwords more than the code that does it, and a short-named file.
+func rankingFixture(t *testing.T) string {
+	dir := copyFixture(t)
+	write(t, dir, "auth/password_test.go", `package auth
+
+// TestHashPassword checks that a hashed password verifies: hash the password, verify the
+// password against the hash, and a wrong password against the hash.
+func TestHashPassword(t *testing.T) {
+	hash, _ := HashPassword("password", DefaultParams)
+	if VerifyPassword("password", hash, DefaultParams) != nil { t.Fatal("hash password") }
+}
+`)
+	write(t, dir, "examples/hash/main.go", `// Command hash shows how passwords are hashed: it hashes a password and prints the hash.
+package main
+
+func main() { fmt.Println(auth.HashPassword(os.Args[1], auth.DefaultParams)) }
+`)
+	write(t, dir, "mathx/nat.go", `package mathx
+
+// Add returns the sum of two natural numbers held as little-endian words.
+func Add(x, y []uint) []uint { return nil }
+`)
+	return dir
+}
+
+// rankingQueries are the questions TestRankingBothDialects asks, with the file that
+// must come first.
+var rankingQueries = []struct{ q, want string }{
+	{"where are passwords hashed", "auth/password.go"},
+	{"tests for password hashing", "auth/password_test.go"},
+	{"arbitrary precision natural number arithmetic", "mathx/nat.go"},
+	{"rate limiting", "web/middleware/rateLimiter.ts"},
+	{"session expiry", "auth/session.go"},
+	{"register a route for an HTTP handler", "server/router.go"},
+}
+
+// Both dialects rank the same corpus the same way, to the score: the database only finds
+// candidates and counts terms; BM25F, the priors and the file aggregation are computed
+// here. And tests and examples rank below the code they exercise unless asked about.
+func TestRankingBothDialects(t *testing.T) {
+	repo := rankingFixture(t)
+	rankings := map[string]string{}
+	forEachDialect(t, func(t *testing.T, st store.Store) {
+		p := newProject(t, st, repo)
+		ix := newIndexer(t, st, index.Config{})
+		_, err := ix.Index(t.Context(), p, nil)
+		must(t, err)
+		var b strings.Builder
+		for _, tc := range rankingQueries {
+			files, err := ix.SearchFiles(t.Context(), p.UserID, p.ID, tc.q, 5)
+			must(t, err)
+			chunks, err := ix.Search(t.Context(), p.UserID, p.ID, tc.q, 5)
+			must(t, err)
+			if len(files) == 0 || files[0].Path != tc.want {
+				t.Errorf("%q: files %v, want %s first", tc.q, filePaths(files), tc.want)
+			}
+			if len(chunks) == 0 || chunks[0].Path != tc.want {
+				t.Errorf("%q: chunks start with %v, want %s", tc.q, chunks[:min(1, len(chunks))], tc.want)
+			}
+			fmt.Fprintf(&b, "%s\n", tc.q)
+			for _, f := range files {
+				fmt.Fprintf(&b, "  %.6f %s (%d chunks)\n", f.Score, f.Path, len(f.Chunks))
+				if len(f.Chunks) == 0 || f.Chunks[0].Path != f.Path || f.Score <= 0 {
+					t.Errorf("%q: file result %+v", tc.q, f)
+				}
+			}
+			for _, c := range chunks {
+				fmt.Fprintf(&b, "  %.6f %s:%d %s\n", c.Score, c.Path, c.StartLine, c.Symbol)
+			}
+		}
+		rankings[t.Name()] = b.String()
+	})
+	if len(rankings) == 2 {
+		var r []string
+		for _, v := range rankings {
+			r = append(r, v)
+		}
+		if r[0] != r[1] {
+			t.Errorf("the dialects rank differently:\n%s\n----\n%s", r[0], r[1])
+		}
+	}
+}
+
+func filePaths(fs []index.FileResult) []string {
+	out := make([]string, len(fs))
+	for i, f := range fs {
+		out[i] = f.Path
+	}
+	return out
+}
+
+// SearchFiles is scoped to the user's project, like Search.
+func TestSearchFilesIsTenantScoped(t *testing.T) {
+	repo := gitFixture(t)
+	forEachDialect(t, func(t *testing.T, st store.Store) {
+		p := newProject(t, st, repo)
+		ix := newIndexer(t, st, index.Config{})
+		_, err := ix.Index(t.Context(), p, nil)
+		must(t, err)
+		other := newProject(t, st, repo)
+		if _, err := ix.SearchFiles(t.Context(), other.UserID, p.ID, "password", 5); err == nil {
+			t.Error("another user searched the project's files")
+		}
+		res, err := ix.SearchFiles(t.Context(), p.UserID, p.ID, "password session", 2)
+		must(t, err)
+		if len(res) != 2 || !slices.IsSortedFunc(res, func(a, b index.FileResult) int {
+			return -cmpFloat(a.Score, b.Score)
+		}) {
+			t.Errorf("SearchFiles limit 2 = %v", filePaths(res))
+		}
+	})
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,107 @@
+package storetest
+
+import (
+	"maps"
+	"testing"
+
+	"github.com/vibecoder/vibecoder/internal/store"
+)
+
+// wantKeywordStats checks a project's keyword statistics against exact figures: both dialects
+// must count alike for BM25 to rank alike.
+func wantKeywordStats(t *testing.T, s store.Store, u *store.User, p *store.Project, chunks int64, lens [store.NumFields]int64, df map[string]int64) {
+	t.Helper()
+	terms := make([]string, 0, len(df))
+	for k := range df {
+		terms = append(terms, k)
+	}
+	got, err := s.KeywordStats(ctx(t), u.ID, p.ID, append(terms, "NEVER_SEEN"))
+	must(t, err)
+	gotDF := map[string]int64{}
+	for k, v := range got.DocFreq {
+		if v != 0 {
+			gotDF[k] = v
+		}
+	}
+	wantDF := map[string]int64{}
+	for k, v := range df {
+		if v != 0 {
+			wantDF[k] = v
+		}
+	}
+	if got.Chunks != chunks || got.FieldTokens != lens || !maps.Equal(gotDF, wantDF) {
+		t.Errorf("KeywordStats = %d chunks, lengths %v, df %v; want %d, %v, %v", got.Chunks, got.FieldTokens, gotDF, chunks, lens, wantDF)
+	}
+}
+
+func testChunksKeywordStats(t *testing.T, s store.Store) {
+	u := newUser(t, s)
+	p := newProject(t, s, u)
+	wantKeywordStats(t, s, u, p, 0, [store.NumFields]int64{}, map[string]int64{"png": 0})
+	// Search texts in fields: path | symbol | comments | code.
+	files := []store.FileChunks{
+		{Path: "png/reader.go", Hash: "r", Chunks: []store.Chunk{
+			chunk("Decode", "func Decode()", "png reader read | decode decod | decodes a png image | func decode decod"),
+			chunk("Reader", "type Reader", "png reader read | reader read | | type reader read"),
+		}},
+		{Path: "png/writer.go", Hash: "w", Chunks: []store.Chunk{
+			chunk("Encode", "func Encode()", "png writer writ | encode encod | | func encode encod png"),
+		}},
+		// Written before fields: searched, not counted.
+		{Path: "old.go", Hash: "o", Chunks: []store.Chunk{chunk("Old", "func Old()", "old png decode")}},
+	}
+	must(t, s.ReplaceFiles(ctx(t), u.ID, p.ID, files))
+	wantKeywordStats(t, s, u, p, 3, [store.NumFields]int64{9, 6, 4, 10},
+		map[string]int64{"png": 3, "decode": 1, "read": 2, "func": 2, "writ": 1, "old": 0, "image": 1, "decod": 1})
+	hits, err := s.KeywordSearch(ctx(t), u.ID, p.ID, [][]string{{"png"}}, 10)
+	must(t, err)
+	if len(hits) != 4 {
+		t.Errorf("png found in %d chunks, want 4 (the old one too)", len(hits))
+	}
+
+	// Replacing a file takes its old chunks out of the counts and puts the new ones in.
+	must(t, s.ReplaceFiles(ctx(t), u.ID, p.ID, []store.FileChunks{{Path: "png/reader.go", Hash: "r2", Chunks: []store.Chunk{
+		chunk("Decode", "func Decode()", "png reader read | decode decod | | func decode decod"),
+	}}}))
+	wantKeywordStats(t, s, u, p, 2, [store.NumFields]int64{6, 4, 0, 7},
+		map[string]int64{"png": 2, "decode": 1, "read": 1, "image": 0, "func": 2, "writ": 1})
+	// Deleting a file does too; the project's terms disappear with its last chunk.
+	must(t, s.DeleteFiles(ctx(t), u.ID, p.ID, []string{"png/reader.go", "old.go"}))
+	wantKeywordStats(t, s, u, p, 1, [store.NumFields]int64{3, 2, 0, 4}, map[string]int64{"png": 1, "decode": 0, "encode": 1})
+	must(t, s.DeleteFiles(ctx(t), u.ID, p.ID, []string{"png/writer.go"}))
+	wantKeywordStats(t, s, u, p, 0, [store.NumFields]int64{}, map[string]int64{"png": 0})
+
+	// Statistics are per project and per user.
+	p2 := newProject(t, s, u)
+	must(t, s.ReplaceFiles(ctx(t), u.ID, p2.ID, files[:1]))
+	wantKeywordStats(t, s, u, p, 0, [store.NumFields]int64{}, map[string]int64{"png": 0})
+	other := newUser(t, s)
+	got, err := s.KeywordStats(ctx(t), other.ID, p2.ID, []string{"png"})
+	must(t, err)
+	if got.Chunks != 0 || got.DocFreq["png"] != 0 {
+		t.Errorf("another user reads the project's statistics: %+v", got)
+	}
+	// Deleting the project takes its statistics with it.
+	must(t, s.DeleteProject(ctx(t), u.ID, p2.ID))
+	wantKeywordStats(t, s, u, p2, 0, [store.NumFields]int64{}, map[string]int64{"png": 0})
+}
+
+func testChunksOfFiles(t *testing.T, s store.Store) {
+	u, p, _ := seedChunks(t, s)
+	got, err := s.ChunksOfFiles(ctx(t), u.ID, p.ID, []string{"http/router.go", "auth/password.go", "missing.go"})
+	must(t, err)
+	var names []string
+	for _, c := range got {
+		names = append(names, c.Path+"#"+c.Symbol)
+	}
+	if len(got) != 3 || got[0].Path != "auth/password.go" || got[2].Path != "http/router.go" || got[0].Content == "" {
+		t.Errorf("ChunksOfFiles = %v, want password.go's two chunks then router.go's", names)
+	}
+	if got, err := s.ChunksOfFiles(ctx(t), u.ID, p.ID, nil); err != nil || len(got) != 0 {
+		t.Errorf("ChunksOfFiles(nil) = %v, %v", got, err)
+	}
+	other := newUser(t, s)
+	if got, err := s.ChunksOfFiles(ctx(t), other.ID, p.ID, []string{"http/router.go"}); err != nil || len(got) != 0 {
+		t.Errorf("another user reads the project's chunks: %d, %v", len(got), err)
+	}
+}
