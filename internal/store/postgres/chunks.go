@@ -373,6 +373,18 @@ func (s *Store) KeywordStats(ctx context.Context, userID, projectID uuid.UUID, t
 	return store.KeywordStatsFrom(counts), nil
 }
 
+// keywordSearchSQL finds a project's best chunks for a tsquery ($3), at most $4, ranked
+// by ts_rank. The candidates come from chunk_search (migration 0009: outside row-level
+// security, so the GIN index serves the match; the user and project are filtered here),
+// ranked by id alone; then the winners are read from code_chunks, under its policy:
+// carrying every match's content through the sort is what costs.
+const keywordSearchSQL = `WITH top AS (SELECT s.chunk_id AS id, ts_rank(s.search_tsv, q, 1) AS rank
+		FROM chunk_search s, to_tsquery('simple', $3) q
+		WHERE s.user_id = $1 AND s.project_id = $2 AND s.search_tsv @@ q
+		ORDER BY rank DESC, s.chunk_id LIMIT $4)
+	SELECT ` + chunkCols + `, top.rank FROM top JOIN code_chunks c ON c.id = top.id
+	ORDER BY top.rank DESC, c.id`
+
 // KeywordSearch implements store.Chunks with the tsvector column, ranked by ts_rank
 // (normalised by document length, as bm25 is on SQLite).
 func (s *Store) KeywordSearch(ctx context.Context, userID, projectID uuid.UUID, groups [][]string, limit int) ([]store.ChunkHit, error) {
@@ -393,14 +405,7 @@ func (s *Store) KeywordSearch(ctx context.Context, userID, projectID uuid.UUID, 
 	query := strings.Join(ands, " & ")
 	out := []store.ChunkHit{}
 	err := s.tenantTx(ctx, userID, func(tx pgx.Tx) error {
-		// Rank with the id alone, then read the winners' columns: carrying every match's
-		// content through the sort is what costs.
-		rows, err := tx.Query(ctx, `WITH top AS (SELECT c.id, ts_rank(c.search_tsv, q, 1) AS rank
-				FROM code_chunks c, to_tsquery('simple', $3) q
-				WHERE c.user_id = $1 AND c.project_id = $2 AND c.search_tsv @@ q
-				ORDER BY rank DESC, c.id LIMIT $4)
-			SELECT `+chunkCols+`, top.rank FROM top JOIN code_chunks c ON c.id = top.id
-			ORDER BY top.rank DESC, c.id`, userID, projectID, query, limit)
+		rows, err := tx.Query(ctx, keywordSearchSQL, userID, projectID, query, limit)
 		if err != nil {
 			return err
 		}
@@ -657,12 +662,12 @@ func (s *Store) IndexState(ctx context.Context, userID, projectID uuid.UUID) (st
 // (fastupdate: up to gin_pending_list_limit of entries every search scans in full) is
 // merged into the index.
 func (s *Store) OptimizeChunks(ctx context.Context) error {
-	if _, err := s.pool.Exec(ctx, "ANALYZE code_chunks"); err != nil {
+	if _, err := s.pool.Exec(ctx, "ANALYZE code_chunks, chunk_search"); err != nil {
 		return fmt.Errorf("analyze code_chunks: %w", translate(err))
 	}
 	// Best effort: the function wants the index's owner, which the store's role
 	// usually is (it runs the migrations) but need not be.
-	if _, err := s.pool.Exec(ctx, "SELECT gin_clean_pending_list('code_chunks_search_idx'::regclass)"); err != nil {
+	if _, err := s.pool.Exec(ctx, "SELECT gin_clean_pending_list('chunk_search_tsv_idx'::regclass)"); err != nil {
 		s.log.Info("the keyword index's pending list was not merged", slog.String("reason", translate(err).Error()))
 	}
 	return nil

@@ -1,0 +1,4 @@
+package postgres
+
+// KeywordSearchSQL is the keyword search's query, for the test that explains its plan.
+const KeywordSearchSQL = keywordSearchSQL
