@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -193,63 +194,64 @@ func (s *Store) ReplaceFiles(ctx context.Context, userID, projectID uuid.UUID, f
 			CAST($14::text AS ` + s.vecType() + `))`
 	}
 	now := store.Now()
+	files = lastOfEachPath(files)
 	store.PrepareFiles(userID, projectID, files, now)
 	err = s.tenantTx(ctx, userID, func(tx pgx.Tx) error {
 		if err := ownProject(ctx, tx, userID, projectID); err != nil {
 			return err
 		}
+		// The batch's old chunks in one statement each (not one per file), planned for
+		// the table as it is now: a plan cached while the project was small (a generic
+		// plan made on an empty table) scanned every chunk for each file as it grew.
+		if _, err := tx.Exec(ctx, "SET LOCAL plan_cache_mode = force_custom_plan"); err != nil {
+			return err
+		}
+		paths := make([]string, len(files))
+		for i, f := range files {
+			paths[i] = f.Path
+		}
+		rows, err := tx.Query(ctx, `DELETE FROM code_chunks WHERE project_id = $1 AND user_id = $2 AND path = ANY($3)
+			RETURNING content_hash, embedding, search_text`, projectID, userID, paths)
+		if err != nil {
+			return err
+		}
+		kept := map[string][]byte{} // embeddings by content hash, kept across the rewrite
 		deltas := store.TermDeltas{}
-		for _, f := range files {
-			rows, err := tx.Query(ctx, `SELECT content_hash, embedding, search_text FROM code_chunks
-				WHERE project_id = $1 AND user_id = $2 AND path = $3`, projectID, userID, f.Path)
-			if err != nil {
+		for rows.Next() {
+			var h, text string
+			var e []byte
+			if err := rows.Scan(&h, &e, &text); err != nil {
+				rows.Close()
 				return err
 			}
-			kept := map[string][]byte{}
-			for rows.Next() {
-				var h, text string
-				var e []byte
-				if err := rows.Scan(&h, &e, &text); err != nil {
-					rows.Close()
+			if e != nil {
+				kept[h] = e
+			}
+			deltas.Add(text, -1)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		batch := &pgx.Batch{}
+		hashes := make([]string, len(files))
+		for i, f := range files {
+			hashes[i] = f.Hash
+			for j := range f.Chunks {
+				args, err := chunkInsertArgs(&f.Chunks[j], userID, projectID, f.Path, kept, now, dims)
+				if err != nil {
 					return err
 				}
-				if e != nil {
-					kept[h] = e
-				}
-				deltas.Add(text, -1)
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return err
-			}
-			batch := &pgx.Batch{}
-			batch.Queue("DELETE FROM code_chunks WHERE project_id = $1 AND user_id = $2 AND path = $3", projectID, userID, f.Path)
-			for i := range f.Chunks {
-				c := &f.Chunks[i]
-				emb := kept[c.ContentHash]
-				args := []any{c.ID, userID, projectID, f.Path, c.Language, c.StartLine, c.EndLine, c.Symbol, c.Content,
-					c.ContentHash, c.SearchText, emb, now}
-				if dims > 0 {
-					var vt *string
-					if emb != nil {
-						v, err := store.DecodeVector(emb)
-						if err != nil {
-							return err
-						}
-						t := vectorText(v)
-						vt = &t
-					}
-					args = append(args, vt)
-				}
 				batch.Queue(insert, args...)
-				deltas.Add(c.SearchText, 1)
+				deltas.Add(f.Chunks[j].SearchText, 1)
 			}
-			batch.Queue(`INSERT INTO index_files (user_id, project_id, path, content_hash, indexed_at) VALUES ($1, $2, $3, $4, $5)
-				ON CONFLICT (project_id, path) DO UPDATE SET content_hash = excluded.content_hash, indexed_at = excluded.indexed_at`,
-				userID, projectID, f.Path, f.Hash, now)
-			if err := tx.SendBatch(ctx, batch).Close(); err != nil {
-				return err
-			}
+		}
+		batch.Queue(`INSERT INTO index_files (user_id, project_id, path, content_hash, indexed_at)
+			SELECT $1, $2, p, h, $5 FROM unnest($3::text[], $4::text[]) AS f(p, h)
+			ON CONFLICT (project_id, path) DO UPDATE SET content_hash = excluded.content_hash, indexed_at = excluded.indexed_at`,
+			userID, projectID, paths, hashes, now)
+		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+			return err
 		}
 		if err := addTermDeltas(ctx, tx, userID, projectID, deltas); err != nil {
 			return err
@@ -260,6 +262,46 @@ func (s *Store) ReplaceFiles(ctx context.Context, userID, projectID uuid.UUID, f
 		return fmt.Errorf("replace %d files of project %s: %w", len(files), projectID, translate(err))
 	}
 	return nil
+}
+
+// lastOfEachPath drops a file that a later one of the same path replaces, as replacing
+// them one after the other would.
+func lastOfEachPath(files []store.FileChunks) []store.FileChunks {
+	last := make(map[string]int, len(files))
+	for i, f := range files {
+		last[f.Path] = i
+	}
+	if len(last) == len(files) {
+		return files
+	}
+	out := make([]store.FileChunks, 0, len(last))
+	for i, f := range files {
+		if last[f.Path] == i {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// chunkInsertArgs are the insert's arguments for chunk c of path: its embedding is the
+// one kept for its content, if any (and its vector column's text with pgvector, dims > 0).
+func chunkInsertArgs(c *store.Chunk, userID, projectID uuid.UUID, path string, kept map[string][]byte, now time.Time, dims int) ([]any, error) {
+	emb := kept[c.ContentHash]
+	args := []any{c.ID, userID, projectID, path, c.Language, c.StartLine, c.EndLine, c.Symbol, c.Content,
+		c.ContentHash, c.SearchText, emb, now}
+	if dims > 0 {
+		var vt *string
+		if emb != nil {
+			v, err := store.DecodeVector(emb)
+			if err != nil {
+				return nil, err
+			}
+			t := vectorText(v)
+			vt = &t
+		}
+		args = append(args, vt)
+	}
+	return args, nil
 }
 
 // DeleteFiles implements store.Chunks.
