@@ -121,6 +121,10 @@ func Env(t testing.TB, databaseURL, redisURL, llmURL string) map[string]string {
 		"LOG_LEVEL":               "info",
 		"VIBECODER_LLM_RPM":       "1000000",
 		"VIBECODER_JOB_SOFT_STOP": "2s",
+		// Off: every worker would compile the standard library for its seed, and a Go
+		// project's test run waits for it (minutes on a busy 2-core machine), which is not
+		// what these tests are about (internal/buildcache and internal/app test the seed).
+		"VIBECODER_GO_CACHE_SEED": "off",
 	}
 	if databaseURL != "" {
 		env["DATABASE_URL"] = databaseURL
