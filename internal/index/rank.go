@@ -208,8 +208,9 @@ func saturate(x float64) float64 { return x * (bm25K1 + 1) / (x + bm25K1) }
 // Priors on what kind of file a path is: tests, examples and test data answer "how is X
 // used", rarely "where is X"; a package's doc.go describes what its code does.
 const (
-	testPrior = 0.3
-	docPrior  = 0.7
+	testPrior    = 0.3
+	docPrior     = 0.7
+	variantPrior = 0.85
 )
 
 // pathPrior is the factor a chunk's score is multiplied by for the kind of file it is in.
@@ -220,7 +221,31 @@ func pathPrior(p string, aboutTests bool) float64 {
 	if path.Base(p) == "doc.go" {
 		return docPrior
 	}
+	if isVariantPath(p) {
+		return variantPrior
+	}
 	return 1
+}
+
+// variantSuffixes end the names of files that are one platform's or one architecture's
+// copy of a file (Go's build-constraint file names, and the usual fallbacks): for a
+// question in plain words the general file is the answer, and a question that names the
+// platform still finds the copy by its name.
+var variantSuffixes = []string{"_windows", "_linux", "_darwin", "_unix", "_plan9", "_js", "_wasm", "_wasip1", "_freebsd",
+	"_openbsd", "_netbsd", "_dragonfly", "_solaris", "_illumos", "_aix", "_ios", "_android", "_hurd", "_zos", "_bsd",
+	"_amd64", "_arm64", "_386", "_arm", "_mips", "_mipsx", "_mips64x", "_mipsle", "_mips64", "_ppc64", "_ppc64x", "_ppc64le",
+	"_riscv64", "_s390x", "_loong64", "_wasm32", "_other", "_stub", "_stubs", "_nocgo", "_cgo", "_fallback", "_noasm"}
+
+// isVariantPath reports a platform's or an architecture's copy of a file by its name.
+func isVariantPath(p string) bool {
+	base := strings.ToLower(path.Base(p))
+	name := strings.TrimSuffix(base, path.Ext(base))
+	for _, suf := range variantSuffixes {
+		if strings.HasSuffix(name, suf) {
+			return true
+		}
+	}
+	return false
 }
 
 // isTestPath reports a test, an example, a benchmark or test data, by the usual names.

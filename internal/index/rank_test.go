@@ -174,6 +174,12 @@ func TestFieldWeights(t *testing.T) {
 		{"html/template/doc.go", false, docPrior},
 		{"testing/testing.go", false, 1},
 		{"internal/testutil/postgres.go", false, 1},
+		{"os/user/lookup_windows.go", false, variantPrior},
+		{"time/zoneinfo_unix.go", false, variantPrior},
+		{"math/big/arith_amd64.go", false, variantPrior},
+		{"os/root_noopenat.go", false, 1},
+		{"os/user/lookup.go", false, 1},
+		{"os/signal/signal_unix_test.go", false, testPrior},
 	} {
 		if got := pathPrior(tc.path, tc.tests); got != tc.want {
 			t.Errorf("pathPrior(%q, %v) = %v, want %v", tc.path, tc.tests, got, tc.want)
