@@ -236,10 +236,15 @@ var variantSuffixes = []string{"_windows", "_linux", "_darwin", "_unix", "_plan9
 	"_amd64", "_arm64", "_386", "_arm", "_mips", "_mipsx", "_mips64x", "_mipsle", "_mips64", "_ppc64", "_ppc64x", "_ppc64le",
 	"_riscv64", "_s390x", "_loong64", "_wasm32", "_other", "_stub", "_stubs", "_nocgo", "_cgo", "_fallback", "_noasm"}
 
+// fileStem is a path's file name in lower case without its extension.
+func fileStem(p string) string {
+	base := strings.ToLower(path.Base(p))
+	return strings.TrimSuffix(base, path.Ext(base))
+}
+
 // isVariantPath reports a platform's or an architecture's copy of a file by its name.
 func isVariantPath(p string) bool {
-	base := strings.ToLower(path.Base(p))
-	name := strings.TrimSuffix(base, path.Ext(base))
+	name := fileStem(p)
 	for _, suf := range variantSuffixes {
 		if strings.HasSuffix(name, suf) {
 			return true
@@ -250,8 +255,7 @@ func isVariantPath(p string) bool {
 
 // isTestPath reports a test, an example, a benchmark or test data, by the usual names.
 func isTestPath(p string) bool {
-	base := strings.ToLower(path.Base(p))
-	name := strings.TrimSuffix(base, path.Ext(base))
+	name := fileStem(p)
 	if strings.HasSuffix(name, "_test") || strings.HasPrefix(name, "test_") || strings.HasSuffix(name, ".test") ||
 		strings.HasSuffix(name, ".spec") || strings.HasPrefix(name, "example") || strings.HasSuffix(name, "_bench") {
 		return true
