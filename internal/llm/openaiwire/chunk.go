@@ -2,7 +2,6 @@ package openaiwire
 
 import (
 	"encoding/json"
-	"errors"
 	"strconv"
 
 	"github.com/tidwall/gjson"
@@ -32,12 +31,9 @@ type StreamDelta struct {
 // reflection), it is lenient: a field of another type than expected reads as absent
 // (a count: as zero). It fails only on data that is not a JSON object.
 func DecodeStreamChunk(data []byte) (*StreamChunk, error) {
-	if !gjson.ValidBytes(data) {
-		return nil, errors.New("stream chunk is not valid JSON")
-	}
-	root := gjson.ParseBytes(data)
-	if !root.IsObject() {
-		return nil, errors.New("stream chunk is not a JSON object")
+	root, err := parseObject(data, "stream chunk is ")
+	if err != nil {
+		return nil, err
 	}
 	c := &StreamChunk{}
 	root.ForEach(func(k, v gjson.Result) bool {

@@ -198,16 +198,12 @@ var ErrNoChoices = errors.New("the answer has no choices")
 // reasoning models answer so), counts may be quoted (as openai-go tolerates), and the
 // finish reason is normalised (Finish).
 func DecodeChatCompletion(body []byte) (*ChatCompletion, error) {
-	if !gjson.ValidBytes(body) {
-		return nil, errors.New("not valid JSON")
-	}
-	root := gjson.ParseBytes(body)
-	if !root.IsObject() {
-		return nil, errors.New("not a JSON object")
+	root, err := parseObject(body, "")
+	if err != nil {
+		return nil, err
 	}
 	out := &ChatCompletion{}
 	var choice, usage gjson.Result
-	var err error
 	root.ForEach(func(k, v gjson.Result) bool {
 		switch k.Str {
 		case "id":
@@ -337,4 +333,17 @@ func decodeUsage(usage gjson.Result) (Usage, error) {
 	u.TotalTokens = num(usage.Get("total_tokens"), "total_tokens")
 	u.PromptTokensDetails.CachedTokens = num(usage.Get("prompt_tokens_details.cached_tokens"), "cached_tokens")
 	return u, err
+}
+
+// parseObject parses data, which must be one JSON object; subject ("stream chunk is ",
+// or nothing) begins the error.
+func parseObject(data []byte, subject string) (gjson.Result, error) {
+	if !gjson.ValidBytes(data) {
+		return gjson.Result{}, errors.New(subject + "not valid JSON")
+	}
+	root := gjson.ParseBytes(data)
+	if !root.IsObject() {
+		return gjson.Result{}, errors.New(subject + "not a JSON object")
+	}
+	return root, nil
 }
