@@ -17,13 +17,16 @@ const (
 	MaxSearchQuery     = 500 // characters
 )
 
-type searchResponse struct {
-	Query string         `json:"query"`
-	Mode  string         `json:"mode"` // "hybrid" (keyword + vector) or "keyword"
-	Items []index.Result `json:"items"`
+type searchResponse[T any] struct {
+	Query string `json:"query"`
+	Mode  string `json:"mode"`  // "hybrid" (keyword + vector) or "keyword"
+	Group string `json:"group"` // "chunk": one item a chunk; "file": one item a file
+	Items []T    `json:"items"`
 }
 
-// EnableSearch registers GET /api/v1/projects/{id}/search, answered by ix.
+// EnableSearch registers GET /api/v1/projects/{id}/search, answered by ix. By default
+// (group=chunk) each item is a chunk, as index.Indexer.Search ranks them; with group=file
+// each is a file, as index.Indexer.SearchFiles ranks them, with its best chunks.
 func (s *Server) EnableSearch(ix *index.Indexer) {
 	s.index = ix
 }
@@ -55,14 +58,26 @@ func (s *Server) searchProject(w http.ResponseWriter, r *http.Request, ix *index
 		}
 		limit = n
 	}
-	res, err := ix.Search(r.Context(), p.UserID, p.ID, q, limit)
-	if err != nil {
-		s.storeError(w, r, "project", err)
-		return
-	}
 	mode := "keyword"
 	if ix.Semantic() {
 		mode = "hybrid"
 	}
-	writeJSON(w, http.StatusOK, searchResponse{Query: q, Mode: mode, Items: res})
+	switch group := query.Get("group"); group {
+	case "", "chunk":
+		res, err := ix.Search(r.Context(), p.UserID, p.ID, q, limit)
+		if err != nil {
+			s.storeError(w, r, "project", err)
+			return
+		}
+		writeJSON(w, http.StatusOK, searchResponse[index.Result]{Query: q, Mode: mode, Group: "chunk", Items: res})
+	case "file":
+		res, err := ix.SearchFiles(r.Context(), p.UserID, p.ID, q, limit)
+		if err != nil {
+			s.storeError(w, r, "project", err)
+			return
+		}
+		writeJSON(w, http.StatusOK, searchResponse[index.FileResult]{Query: q, Mode: mode, Group: "file", Items: res})
+	default:
+		s.problem(w, r, http.StatusBadRequest, "Bad Request", `group must be "chunk" or "file"`)
+	}
 }

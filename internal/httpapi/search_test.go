@@ -88,8 +88,32 @@ func TestSearchEndpoint(t *testing.T) {
 			t.Errorf("default limit: %d items", n)
 		}
 
+		if r.str("group") != "chunk" {
+			t.Errorf("default group: %s", r.raw)
+		}
+
+		// group=file: one item a file, ranked by SearchFiles, each with its best chunks.
+		r = ada.ok(http.StatusOK, "GET", path+"?q="+url.QueryEscape("where are passwords hashed")+"&limit=2&group=file", nil)
+		files := r.items(t)
+		if len(files) == 0 || len(files) > 2 || r.str("group") != "file" || r.str("mode") != "keyword" {
+			t.Fatalf("file search: %s", r.raw)
+		}
+		chunks, _ := files[0]["chunks"].([]any)
+		if files[0]["path"] != "auth/password.go" || files[0]["language"] != "go" || files[0]["score"].(float64) <= 0 ||
+			len(chunks) == 0 || chunks[0].(map[string]any)["path"] != "auth/password.go" {
+			t.Errorf("top file: %v", files[0])
+		}
+		seen := map[any]bool{}
+		for _, f := range files {
+			if seen[f["path"]] {
+				t.Errorf("file %v listed twice: %s", f["path"], r.raw)
+			}
+			seen[f["path"]] = true
+		}
+		wantProblem(t, bob.do("GET", path+"?q=password&group=file", nil), http.StatusNotFound, "another user's project, files")
+
 		for _, bad := range []string{"", "?q=", "?q=%20%20", "?q=x&limit=0", "?q=x&limit=51", "?q=x&limit=ten",
-			"?q=" + strings.Repeat("a", 501), "?q=%ff%fe"} {
+			"?q=" + strings.Repeat("a", 501), "?q=%ff%fe", "?q=x&group=files", "?q=x&group=FILE"} {
 			wantProblem(t, ada.do("GET", path+bad, nil), http.StatusBadRequest, "search "+bad)
 		}
 		ada.ok(http.StatusOK, "GET", path+"?q="+strings.Repeat("a", 500)+"&limit=50", nil)
