@@ -101,6 +101,15 @@ func TestBrowserWalkthrough(t *testing.T) {
 	if !strings.Contains(results, "calc.go") || !strings.Contains(results, "score") || !strings.Contains(results, "return a - b") {
 		t.Fatalf("search results: %q", results)
 	}
+	do("search by file",
+		chromedp.SetValue(chromedp.CSS("#group"), "file"),
+		chromedp.SendKeys(chromedp.CSS("#q"), "sum of a and b"),
+		chromedp.Click(chromedp.CSS(`#search-form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#results li p")))
+	results = text("#results")
+	if !strings.Contains(results, "calc.go") || !strings.Contains(results, "best match: lines") || strings.Contains(results, "calc.go:") {
+		t.Fatalf("file search results: %q", results)
+	}
 
 	// Create a task and run it; the page becomes the live execution page.
 	do("create a task",

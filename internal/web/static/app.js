@@ -94,14 +94,22 @@
       }
     });
     onSubmit($('search-form'), async (o) => {
-      const d = await api('GET', '/api/v1/projects/' + id + '/search?limit=20&q=' + encodeURIComponent(o.q));
+      const group = o.group === 'file' ? 'file' : 'chunk';
+      const d = await api('GET', '/api/v1/projects/' + id + '/search?limit=20&group=' + group + '&q=' + encodeURIComponent(o.q));
       const ol = $('results'); ol.replaceChildren();
       if (!d.items.length) ol.append(el('li', {}, 'No matches.'));
+      const score = (it) => el('span', { class: 'score' }, 'score ' + Number(it.score).toFixed(3) + (it.language ? ' · ' + it.language : ''));
       for (const it of d.items) {
+        if (group === 'file') { // a file, with its best chunk
+          const c = (it.chunks || [])[0];
+          ol.append(el('li', {}, el('strong', {}, it.path), ' ', score(it),
+            c ? el('p', {}, 'best match: lines ' + c.start_line + '–' + c.end_line, c.symbol ? ' ' : '', c.symbol ? el('code', {}, c.symbol) : null) : null,
+            c ? el('pre', {}, c.snippet) : null));
+          continue;
+        }
         ol.append(el('li', {},
           el('strong', {}, it.path + ':' + it.start_line + '–' + it.end_line), ' ',
-          it.symbol ? el('code', {}, it.symbol) : null, ' ',
-          el('span', { class: 'score' }, 'score ' + Number(it.score).toFixed(3) + (it.language ? ' · ' + it.language : '')),
+          it.symbol ? el('code', {}, it.symbol) : null, ' ', score(it),
           el('pre', {}, it.snippet)));
       }
     });
