@@ -70,15 +70,24 @@ func hashString(s string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// hashBytes is the hex sha256 of b.
-func hashBytes(b []byte) string {
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
+// indexFormat names how files are chunked and their search text made. It is part of
+// every stored file hash (fileHash), so changing it makes the next index run of each
+// project rewrite every file, once, as a migration forgetting the hashes would. Bump it
+// when chunking or SearchText change what is stored. "2": a Go file's package doc
+// comment always has its own chunk (search reads package docs from it).
+const indexFormat = "2"
+
+// fileHash is the hex sha256 of a file's content under the current indexFormat.
+func fileHash(data []byte) string {
+	h := sha256.New()
+	h.Write([]byte("vibecoder index format " + indexFormat + "\n"))
+	h.Write(data)
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // chunkGo makes one piece per function, method and type declaration (with its doc
 // comment), and one for the package clause, imports and top-level vars and consts when
-// there is more to it than a package line and a few imports.
+// there is more to it than a package line and a few imports, or a package doc comment.
 func chunkGo(p string, src []byte) ([]Piece, bool) {
 	fset := token.NewFileSet()
 	f, err := parser.ParseFile(fset, p, src, parser.ParseComments|parser.SkipObjectResolution)
@@ -123,7 +132,8 @@ func chunkGo(p string, src []byte) ([]Piece, bool) {
 	for _, r := range header {
 		headerLines += r.end - r.start + 1
 	}
-	if hasDecls || headerLines > 12 || len(out) == 0 {
+	// A package's doc comment always has its piece: search reads the package docs from it.
+	if hasDecls || headerLines > 12 || len(out) == 0 || f.Doc != nil {
 		sym := "package " + f.Name.Name
 		if headerLines > longUnit {
 			// Big tables of vars: split each block like any long unit.

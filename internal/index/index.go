@@ -353,7 +353,7 @@ func (ix *Indexer) readFile(tree *safefs.Tree, rel, oldHash string) fileResult {
 		return r
 	}
 	// Hash first: a file indexed before with this content passed the content checks then.
-	r.hash = hashBytes(data)
+	r.hash = fileHash(data)
 	if r.hash == oldHash {
 		return r
 	}

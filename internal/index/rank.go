@@ -202,29 +202,70 @@ func (s *scorer) wordScores(text string) []float64 {
 	return out
 }
 
+// fieldScores scores a text of one field of its own (tokens separated by single spaces)
+// for each word of the query: weight × idf × saturated term frequency, normalised for
+// length with b against avgLen. It is nil when no word matches.
+func (s *scorer) fieldScores(text string, weight, b, avgLen float64) []float64 {
+	tf := make([]float64, len(s.slot))
+	n := 0.0
+	hit := false
+	for t := range strings.SplitSeq(text, " ") {
+		n++
+		if i, ok := s.slot[t]; ok {
+			tf[i]++
+			hit = true
+		}
+	}
+	if !hit {
+		return nil
+	}
+	norm := 1 - b + b*n/avgLen
+	out := make([]float64, len(s.q.words))
+	for i, w := range s.q.words {
+		for j, k := range w.keys {
+			if c := tf[s.slot[k]]; c > 0 {
+				out[i] = max(out[i], weight*w.weights[j]*s.idf[k]*saturate(c/norm))
+			}
+		}
+	}
+	return out
+}
+
 // saturate is BM25's term-frequency saturation, from 0 towards k1+1.
 func saturate(x float64) float64 { return x * (bm25K1 + 1) / (x + bm25K1) }
 
 // Priors on what kind of file a path is: tests, examples and test data answer "how is X
-// used", rarely "where is X"; a package's doc.go describes what its code does.
+// used", rarely "where is X"; a package's doc.go describes what its code does; a
+// platform's copy or a part of a file (kindSibling), and an internal package's copy of
+// a public file (kindInternalCopy), are where a reader goes after the general file; the
+// file named after its package (kindPackageFile) is where a reader starts.
 const (
-	testPrior    = 0.3
-	docPrior     = 0.7
-	variantPrior = 0.85
+	testPrior         = 0.3
+	docPrior          = 0.7
+	variantPrior      = 0.85
+	internalCopyPrior = 0.7
+	packageFilePrior  = 1.1
 )
 
-// pathPrior is the factor a chunk's score is multiplied by for the kind of file it is in.
-func pathPrior(p string, aboutTests bool) float64 {
+// pathPrior is the factor a chunk's score is multiplied by for the kind of file it is
+// in, from its path and its layout facts (layoutKinds).
+func pathPrior(p string, aboutTests bool, kind pathKind) float64 {
 	if !aboutTests && isTestPath(p) {
 		return testPrior
 	}
-	if path.Base(p) == "doc.go" {
-		return docPrior
+	x := 1.0
+	switch {
+	case kind&kindPackageFile != 0:
+		x = packageFilePrior // go/doc/doc.go is package doc's own code
+	case path.Base(p) == "doc.go":
+		x = docPrior
+	case isVariantPath(p) || kind&kindSibling != 0:
+		x = variantPrior
 	}
-	if isVariantPath(p) {
-		return variantPrior
+	if kind&kindInternalCopy != 0 {
+		x *= internalCopyPrior
 	}
-	return 1
+	return x
 }
 
 // variantSuffixes end the names of files that are one platform's or one architecture's

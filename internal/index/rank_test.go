@@ -181,7 +181,7 @@ func TestFieldWeights(t *testing.T) {
 		{"os/user/lookup.go", false, 1},
 		{"os/signal/signal_unix_test.go", false, testPrior},
 	} {
-		if got := pathPrior(tc.path, tc.tests); got != tc.want {
+		if got := pathPrior(tc.path, tc.tests, 0); got != tc.want {
 			t.Errorf("pathPrior(%q, %v) = %v, want %v", tc.path, tc.tests, got, tc.want)
 		}
 	}
