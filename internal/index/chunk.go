@@ -103,6 +103,13 @@ func chunkGo(p string, src []byte) ([]Piece, bool) {
 	if f.Doc != nil {
 		header[0].start = lineOf(f.Doc.Pos())
 	}
+	// A comment above the package clause that is not its doc says what the file is for
+	// ("// Garbage collector: marking and scanning"); it belongs to no declaration, so
+	// the header keeps it (but not a licence header).
+	fileDoc := fileComment(f)
+	if fileDoc != nil {
+		header[0].start = min(header[0].start, lineOf(fileDoc.Pos()))
+	}
 	hasDecls := false
 	for _, d := range f.Decls {
 		switch d := d.(type) {
@@ -132,8 +139,9 @@ func chunkGo(p string, src []byte) ([]Piece, bool) {
 	for _, r := range header {
 		headerLines += r.end - r.start + 1
 	}
-	// A package's doc comment always has its piece: search reads the package docs from it.
-	if hasDecls || headerLines > 12 || len(out) == 0 || f.Doc != nil {
+	// A package's doc comment and a file's comment always have their piece: search
+	// reads them from it (store.PackageDocChunks).
+	if hasDecls || headerLines > 12 || len(out) == 0 || f.Doc != nil || fileDoc != nil {
 		sym := "package " + f.Name.Name
 		if headerLines > longUnit {
 			// Big tables of vars: split each block like any long unit.
@@ -155,6 +163,25 @@ func chunkGo(p string, src []byte) ([]Piece, bool) {
 }
 
 type lineRange struct{ start, end int }
+
+// fileComment is the first comment group above the package clause that is neither the
+// package's doc nor a licence or copyright header nor only directives (//go:build).
+func fileComment(f *ast.File) *ast.CommentGroup {
+	for _, g := range f.Comments {
+		if g.Pos() >= f.Package {
+			break
+		}
+		if g == f.Doc {
+			continue
+		}
+		text := strings.ToLower(g.Text())
+		if strings.TrimSpace(text) == "" || strings.Contains(text, "copyright") || strings.Contains(text, "license") {
+			continue
+		}
+		return g
+	}
+	return nil
+}
 
 func funcSymbol(d *ast.FuncDecl) string {
 	if d.Recv == nil || len(d.Recv.List) == 0 {

@@ -73,35 +73,47 @@ func TestLayoutPriors(t *testing.T) {
 	}
 }
 
-// A package's doc comment is a field of every chunk in its directory: a chunk that
-// never says "png" still meets "decode a png image" through its package's doc.
-func TestPackageDocField(t *testing.T) {
+// A package's doc comment is a field of every chunk in its directory, and a file's
+// comment of every chunk of the file: a chunk that never says "png" still meets "decode
+// a png image" through its package's doc.
+func TestDocFields(t *testing.T) {
 	docs := newPackageDocs([]store.Chunk{
 		{Path: "image/png/png.go", Symbol: "package png", Content: "// Package png implements a PNG image decoder and encoder.\n//\n" +
 			"// The PNG specification is at https://www.w3.org/TR/PNG/.\npackage png\n"},
 		{Path: "image/gif/reader.go", Symbol: "package gif", Content: "/*\nPackage gif implements a GIF image decoder.\n*/\npackage gif\n"},
 		{Path: "image/png/png_test.go", Symbol: "package png", Content: "// Package png tests decoding a png image.\npackage png\n"},
+		{Path: "image/png/paeth.go", Symbol: "package png", Content: "// Paeth filter of scanlines.\n\n//go:build ignore\n\npackage png\n"},
 	})
-	if len(docs.dirs) != 2 || docs.dirs[0] != "image/png" || docs.dirs[1] != "image/gif" ||
-		!strings.Contains(" "+docs.texts[0]+" ", " decod ") || strings.Contains(docs.texts[0], "specification") {
-		t.Fatalf("package docs (tests skipped, first paragraph only): %q %q", docs.dirs, docs.texts)
+	var pkgs, files []string
+	for _, f := range docs.packages.fields {
+		pkgs = append(pkgs, f.key+": "+f.text)
 	}
-	if got := docParagraph("// Package png implements a PNG image decoder and encoder.\n//\n// The PNG specification.\npackage png"); got != "Package png implements a PNG image decoder and encoder. " {
-		t.Errorf("first paragraph = %q", got)
+	for _, f := range docs.files.fields {
+		files = append(files, f.key+": "+f.text)
+	}
+	if len(pkgs) != 2 || !strings.HasPrefix(pkgs[0], "image/png: package packag png implements") || strings.Contains(pkgs[0], "specification") ||
+		!strings.HasPrefix(pkgs[1], "image/gif: package packag gif") {
+		t.Errorf("package docs (tests skipped, first paragraph only): %q", pkgs)
+	}
+	if len(files) != 1 || files[0] != "image/png/paeth.go: paeth filter filt of scanlines scanlin" {
+		t.Errorf("file comments: %q", files)
 	}
 	q := parseQuery("decode a png image")
-	sc := newScorer(q, statsOf(SearchText("Decode", "image/png/reader.go", "func Decode() {}"), SearchText("", "a/b.go", "x")))
-	scores, files := docs.scores(sc)
-	png, gif := scores["image/png"], scores["image/gif"]
+	stats := statsOf(SearchText("Decode", "image/png/reader.go", "func Decode() {}"), SearchText("", "a/b.go", "x"))
+	sc := newScorer(q, stats)
+	pkg, _, top := docs.scores(sc)
+	png, gif := pkg["image/png"], pkg["image/gif"]
 	if len(png) != 3 || png[1] <= 0 || png[2] <= 0 || len(gif) != 3 || gif[1] != 0 || gif[2] <= 0 {
 		t.Errorf("doc field scores: png %v, gif %v", png, gif)
 	}
-	if len(files) != 2 || files[0] != "image/png/png.go" {
-		t.Errorf("best packages' doc files = %v, want image/png/png.go first", files)
+	if len(top) != 2 || top[0] != "image/png/png.go" {
+		t.Errorf("best packages' doc files = %v, want image/png/png.go first", top)
 	}
-	// The field adds to a chunk's word scores in keywordLeg; on its own it weighs
-	// pkgDocWeight of a path match.
-	if pkgDocWeight <= 0 {
-		t.Errorf("pkgDocWeight = %v", pkgDocWeight)
+	_, file, top := docs.scores(newScorer(parseQuery("scanline filters"), stats))
+	if len(file["image/png/paeth.go"]) != 2 || file["image/png/paeth.go"][1] <= 0 || len(top) != 1 {
+		t.Errorf("file comment scores %v, files %v", file, top)
+	}
+	if pkgDocWeight <= 0 || fileDocWeight <= 0 {
+		t.Errorf("doc field weights %v, %v", pkgDocWeight, fileDocWeight)
 	}
 }

@@ -11,52 +11,80 @@ import (
 
 // A package's doc comment says what the package is for in the words people ask with
 // ("Package png implements a PNG image decoder and encoder"), and none of its files may
-// repeat them. So the doc's first paragraph counts as a field of every chunk in the
-// package's directory, weighted pkgDocWeight, saturating apart like the path.
+// repeat them; a comment above a file's package clause says what the file is for
+// ("Garbage collector: marking and scanning"). So the first paragraph of a package's
+// doc counts as a field of every chunk in the package's directory, and that of a file's
+// comment as a field of every chunk of the file, each saturating apart like the path.
 const (
-	pkgDocWeight = 0.5
-	pkgDocB      = 0.5
+	pkgDocWeight  = 0.5
+	fileDocWeight = 0.5
+	docFieldB     = 0.5
 )
 
-// packageDocs holds each directory's package doc (its first paragraph, as tokens),
-// from the project's PackageDocChunks.
-type packageDocs struct {
-	dirs   []string
-	files  []string // the file holding each directory's doc
-	texts  []string // tokens separated by single spaces
+// docField is one of those texts: the directory or file it speaks for, and its tokens.
+type docField struct {
+	key  string // a directory (package docs) or a path (file comments)
+	file string // the file holding the text
+	text string // tokens separated by single spaces
+}
+
+// docFields is a set of doc fields with their average length.
+type docFields struct {
+	fields []docField
 	avgLen float64
+}
+
+func (d *docFields) add(key, file, para string) {
+	d.fields = append(d.fields, docField{key, file, strings.Join(Tokens(para), " ")})
+}
+
+func (d *docFields) finish() {
+	total := 0
+	for _, f := range d.fields {
+		total += strings.Count(f.text, " ") + 1
+	}
+	d.avgLen = max(float64(total)/float64(max(len(d.fields), 1)), 1)
+}
+
+// packageDocs holds the package docs by directory and the file comments by path, from
+// the project's PackageDocChunks.
+type packageDocs struct {
+	packages, files docFields
 }
 
 func newPackageDocs(chunks []store.Chunk) *packageDocs {
 	pd := &packageDocs{}
 	seen := map[string]bool{}
-	total := 0
 	for _, c := range chunks {
-		dir := path.Dir(c.Path)
-		if seen[dir] || isTestPath(c.Path) {
+		if isTestPath(c.Path) {
 			continue
 		}
-		para := docParagraph(c.Content)
-		if para == "" {
-			continue
+		file, pkg := headerDocs(c.Content)
+		if dir := path.Dir(c.Path); pkg != "" && !seen[dir] {
+			seen[dir] = true
+			pd.packages.add(dir, c.Path, pkg)
 		}
-		seen[dir] = true
-		toks := Tokens(para)
-		total += len(toks)
-		pd.dirs = append(pd.dirs, dir)
-		pd.files = append(pd.files, c.Path)
-		pd.texts = append(pd.texts, strings.Join(toks, " "))
+		if file != "" {
+			pd.files.add(c.Path, c.Path, file)
+		}
 	}
-	pd.avgLen = max(float64(total)/float64(max(len(pd.dirs), 1)), 1)
+	pd.packages.finish()
+	pd.files.finish()
 	return pd
 }
 
-// docParagraph is the first paragraph of the comment content opens with: its text
-// without comment markers, up to the first blank comment line or the first line that is
-// not a comment.
-func docParagraph(content string) string {
-	var b strings.Builder
+// headerDocs reads the comments that open a file's header chunk: the group right above
+// the package clause is the package's doc, an earlier one the file's comment (groups of
+// directives only, like //go:build, are neither). It returns the first paragraph of each.
+func headerDocs(content string) (file, pkg string) {
+	var group []string // the current group's lines, comment markers removed
 	inBlock := false
+	end := func() {
+		if para := firstParagraph(group); para != "" && file == "" {
+			file = para
+		}
+		group = nil
+	}
 	for line := range strings.Lines(content) {
 		l := strings.TrimSpace(line)
 		switch {
@@ -64,20 +92,37 @@ func docParagraph(content string) string {
 			if i := strings.Index(l, "*/"); i >= 0 {
 				l, inBlock = l[:i], false
 			}
+			group = append(group, l)
+		case strings.HasPrefix(l, "//go:") || strings.HasPrefix(l, "// +build"):
 		case strings.HasPrefix(l, "//"):
-			l = strings.TrimPrefix(l, "//")
+			group = append(group, strings.TrimPrefix(l, "//"))
 		case strings.HasPrefix(l, "/*"):
 			l, inBlock = strings.TrimPrefix(l, "/*"), true
 			if i := strings.Index(l, "*/"); i >= 0 {
 				l, inBlock = l[:i], false
 			}
+			group = append(group, l)
+		case l == "":
+			end()
+		case strings.HasPrefix(l, "package "):
+			return file, firstParagraph(group)
 		default:
-			return b.String()
+			return file, ""
 		}
+	}
+	// A long doc is cut into pieces before its package clause: the first piece's
+	// comment is that doc.
+	return file, firstParagraph(group)
+}
+
+// firstParagraph joins lines up to the first blank one after some text.
+func firstParagraph(lines []string) string {
+	var b strings.Builder
+	for _, l := range lines {
 		l = strings.TrimSpace(l)
 		if l == "" {
 			if b.Len() > 0 {
-				return b.String()
+				break
 			}
 			continue
 		}
@@ -87,26 +132,33 @@ func docParagraph(content string) string {
 	return b.String()
 }
 
-// pkgDocFiles is how many of the best matching packages lend their main files to the
-// candidates.
-const pkgDocFiles = 3
+// docFiles is how many of the best matching package docs, and of the best matching file
+// comments, lend their files to the candidates.
+const docFiles = 3
 
-// scores returns, for each directory whose package doc holds a word of the query, the
-// doc field's score of each word (to be added to the word scores of the chunks there),
-// and the files of the pkgDocFiles best matching packages that hold their doc.
-func (pd *packageDocs) scores(sc *scorer) (map[string][]float64, []string) {
+// scores returns, for each directory whose package doc and each file whose comment holds
+// a word of the query, the field's score of each word (added to the word scores of the
+// chunks there), and the files of the best matching docs of each kind.
+func (pd *packageDocs) scores(sc *scorer) (pkg, file map[string][]float64, files []string) {
+	pkg, top := pd.packages.scores(sc, pkgDocWeight)
+	files = append(files, top...)
+	file, top = pd.files.scores(sc, fileDocWeight)
+	return pkg, file, append(files, top...)
+}
+
+func (d *docFields) scores(sc *scorer, weight float64) (map[string][]float64, []string) {
 	out := map[string][]float64{}
 	type best struct {
 		i     int
 		score float64
 	}
 	var top []best
-	for i, text := range pd.texts {
-		ws := sc.fieldScores(text, pkgDocWeight, pkgDocB, pd.avgLen)
+	for i, f := range d.fields {
+		ws := sc.fieldScores(f.text, weight, docFieldB, d.avgLen)
 		if ws == nil {
 			continue
 		}
-		out[pd.dirs[i]] = ws
+		out[f.key] = ws
 		sum := 0.0
 		for _, x := range ws {
 			sum += x
@@ -117,11 +169,11 @@ func (pd *packageDocs) scores(sc *scorer) (map[string][]float64, []string) {
 		if c := cmp.Compare(b.score, a.score); c != 0 {
 			return c
 		}
-		return cmp.Compare(pd.dirs[a.i], pd.dirs[b.i])
+		return cmp.Compare(d.fields[a.i].key, d.fields[b.i].key)
 	})
 	var files []string
-	for _, b := range top[:min(pkgDocFiles, len(top))] {
-		files = append(files, pd.files[b.i])
+	for _, b := range top[:min(docFiles, len(top))] {
+		files = append(files, d.fields[b.i].file)
 	}
 	return out, files
 }

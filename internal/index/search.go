@@ -336,7 +336,7 @@ func (ix *Indexer) keywordLeg(ctx context.Context, userID, projectID uuid.UUID, 
 	// their text: "multipart form data" is mime/multipart/formdata.go; and so are the
 	// main files of the packages whose docs best match it.
 	files := ps.candidates(sc)
-	pkg, docFiles := ps.docs.scores(sc)
+	pkg, fileDoc, docFiles := ps.docs.scores(sc)
 	for _, f := range docFiles {
 		files = append(files, f)
 		if pf, ok := ps.packageFile[path.Dir(f)]; ok && pf != f {
@@ -357,10 +357,13 @@ func (ix *Indexer) keywordLeg(ctx context.Context, userID, projectID uuid.UUID, 
 		h := &hits[i]
 		prior := pathPrior(h.chunk.Path, q.aboutTests, ps.kinds[h.chunk.Path])
 		h.words = sc.wordScores(h.chunk.SearchText)
-		doc := pkg[path.Dir(h.chunk.Path)]
+		doc, fdoc := pkg[path.Dir(h.chunk.Path)], fileDoc[h.chunk.Path]
 		for j := range h.words {
 			if doc != nil {
 				h.words[j] += doc[j]
+			}
+			if fdoc != nil {
+				h.words[j] += fdoc[j]
 			}
 			h.words[j] *= prior
 			h.score += h.words[j]
