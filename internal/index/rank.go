@@ -64,7 +64,11 @@ func parseQuery(q string) query {
 		}
 		seen[key] = true
 		qw := queryWord{keys: []string{key}, weights: []float64{1}}
-		for _, a := range abbreviations[w] {
+		if us := stem(usSpelling(w)); us != key && !seen[us] {
+			qw.keys = append(qw.keys, us)
+			qw.weights = append(qw.weights, 1)
+		}
+		for _, a := range abbreviationsOf(w) {
 			if !seen[a] {
 				qw.keys = append(qw.keys, a)
 				qw.weights = append(qw.weights, abbrevWeight)
@@ -314,6 +318,32 @@ func isTestPath(p string) bool {
 var testWords = map[string]bool{"test": true, "tests": true, "tested": true, "testing": true, "example": true,
 	"examples": true, "benchmark": true, "benchmarks": true, "fixture": true, "fixtures": true, "mock": true, "mocks": true}
 
+// britishSuffixes are British spellings' endings with their American forms, which code
+// mostly uses: a question about "serialisation" or "marshalling" meets Serialization
+// and marshal.go. A doubled l counts only in longer words (cancelled, labelled), not in
+// called or filled.
+var britishSuffixes = [][2]string{{"isation", "ization"}, {"isations", "izations"}, {"ise", "ize"}, {"ised", "ized"},
+	{"ises", "izes"}, {"ising", "izing"}, {"iser", "izer"}, {"isers", "izers"}, {"lling", "ling"}, {"lled", "led"}, {"ller", "ler"}}
+
+// usSpelling is w in American spelling when it ends like a British one, else w.
+func usSpelling(w string) string {
+	for _, s := range britishSuffixes {
+		if strings.HasSuffix(w, s[0]) && (s[0][0] != 'l' || len(w) >= 8 && strings.ContainsRune("aeiou", rune(w[len(w)-len(s[0])-1]))) {
+			return strings.TrimSuffix(w, s[0]) + s[1]
+		}
+	}
+	return w
+}
+
+// abbreviationsOf are w's abbreviations, or its singular's when w is a plural the table
+// does not list ("executables" → exec).
+func abbreviationsOf(w string) []string {
+	if a, ok := abbreviations[w]; ok {
+		return a
+	}
+	return abbreviations[strings.TrimSuffix(w, "s")]
+}
+
 // abbreviations are the short forms code uses for common words: a query in plain words
 // ("run an external command") meets the identifiers and file names that abbreviate them
 // (exec.go, Cmd).
@@ -321,7 +351,7 @@ var abbreviations = func() map[string][]string {
 	m := map[string][]string{}
 	for _, line := range strings.FieldsFunc(`address addr|allocate alloc|allocation alloc|argument arg args|arguments args arg
 		attribute attr|attributes attrs attr|authentication auth|authenticate auth|authorization authz auth|buffer buf
-		buffered buf|calculate calc|certificate cert|certificates cert certs|character char|characters chars char
+		buffered buf|calculate calc|certificate cert|certificates cert certs|channel chan|character char|characters chars char
 		command cmd|commands cmd|compare cmp|concatenate concat|configuration config cfg conf|connection conn
 		connections conn conns|context ctx|cryptographic crypto|cryptography crypto|database db|decrement dec
 		definition def|delete del|description desc|destination dst dest|dictionary dict|directory dir|directories dir dirs
