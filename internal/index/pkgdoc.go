@@ -134,7 +134,7 @@ func firstParagraph(lines []string) string {
 
 // docFiles is how many of the best matching package docs, and of the best matching file
 // comments, lend their files to the candidates.
-const docFiles = 3
+const docFiles = 2
 
 // scores returns, for each directory whose package doc and each file whose comment holds
 // a word of the query, the field's score of each word (added to the word scores of the
