@@ -70,15 +70,24 @@ func hashString(s string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// hashBytes is the hex sha256 of b.
-func hashBytes(b []byte) string {
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
+// indexFormat names how files are chunked and their search text made. It is part of
+// every stored file hash (fileHash), so changing it makes the next index run of each
+// project rewrite every file, once, as a migration forgetting the hashes would. Bump it
+// when chunking or SearchText change what is stored. "2": a Go file's package doc
+// comment always has its own chunk (search reads package docs from it).
+const indexFormat = "2"
+
+// fileHash is the hex sha256 of a file's content under the current indexFormat.
+func fileHash(data []byte) string {
+	h := sha256.New()
+	h.Write([]byte("vibecoder index format " + indexFormat + "\n"))
+	h.Write(data)
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // chunkGo makes one piece per function, method and type declaration (with its doc
 // comment), and one for the package clause, imports and top-level vars and consts when
-// there is more to it than a package line and a few imports.
+// there is more to it than a package line and a few imports, or a package doc comment.
 func chunkGo(p string, src []byte) ([]Piece, bool) {
 	fset := token.NewFileSet()
 	f, err := parser.ParseFile(fset, p, src, parser.ParseComments|parser.SkipObjectResolution)
@@ -93,6 +102,13 @@ func chunkGo(p string, src []byte) ([]Piece, bool) {
 	header = append(header, lineRange{lineOf(f.Package), lineOf(f.Name.End())})
 	if f.Doc != nil {
 		header[0].start = lineOf(f.Doc.Pos())
+	}
+	// A comment above the package clause that is not its doc says what the file is for
+	// ("// Garbage collector: marking and scanning"); it belongs to no declaration, so
+	// the header keeps it (but not a licence header).
+	fileDoc := fileComment(f)
+	if fileDoc != nil {
+		header[0].start = min(header[0].start, lineOf(fileDoc.Pos()))
 	}
 	hasDecls := false
 	for _, d := range f.Decls {
@@ -123,7 +139,9 @@ func chunkGo(p string, src []byte) ([]Piece, bool) {
 	for _, r := range header {
 		headerLines += r.end - r.start + 1
 	}
-	if hasDecls || headerLines > 12 || len(out) == 0 {
+	// A package's doc comment and a file's comment always have their piece: search
+	// reads them from it (store.PackageDocChunks).
+	if hasDecls || headerLines > 12 || len(out) == 0 || f.Doc != nil || fileDoc != nil {
 		sym := "package " + f.Name.Name
 		if headerLines > longUnit {
 			// Big tables of vars: split each block like any long unit.
@@ -145,6 +163,25 @@ func chunkGo(p string, src []byte) ([]Piece, bool) {
 }
 
 type lineRange struct{ start, end int }
+
+// fileComment is the first comment group above the package clause that is neither the
+// package's doc nor a licence or copyright header nor only directives (//go:build).
+func fileComment(f *ast.File) *ast.CommentGroup {
+	for _, g := range f.Comments {
+		if g.Pos() >= f.Package {
+			break
+		}
+		if g == f.Doc {
+			continue
+		}
+		text := strings.ToLower(g.Text())
+		if strings.TrimSpace(text) == "" || strings.Contains(text, "copyright") || strings.Contains(text, "license") {
+			continue
+		}
+		return g
+	}
+	return nil
+}
 
 func funcSymbol(d *ast.FuncDecl) string {
 	if d.Recv == nil || len(d.Recv.List) == 0 {

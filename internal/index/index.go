@@ -208,6 +208,13 @@ func (ix *Indexer) Index(ctx context.Context, p *store.Project, progress func(Ev
 	if err := ix.prune(ctx, p, old, present, &stats); err != nil {
 		return fail(err)
 	}
+	if stats.FilesIndexed > 0 || stats.FilesDeleted > 0 {
+		// The next search would read the project's paths and package docs (a scan of its
+		// chunks, a second or more on a large project): read them now, in this run.
+		if _, err := ix.pathSet(ctx, p.UserID, p.ID); err != nil {
+			return fail(err)
+		}
+	}
 	if ix.embed != nil {
 		report("embed")
 		if err := ix.embedPending(ctx, p, &stats, report); err != nil {
@@ -353,7 +360,7 @@ func (ix *Indexer) readFile(tree *safefs.Tree, rel, oldHash string) fileResult {
 		return r
 	}
 	// Hash first: a file indexed before with this content passed the content checks then.
-	r.hash = hashBytes(data)
+	r.hash = fileHash(data)
 	if r.hash == oldHash {
 		return r
 	}

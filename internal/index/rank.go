@@ -64,7 +64,11 @@ func parseQuery(q string) query {
 		}
 		seen[key] = true
 		qw := queryWord{keys: []string{key}, weights: []float64{1}}
-		for _, a := range abbreviations[w] {
+		if us := stem(usSpelling(w)); us != key && !seen[us] {
+			qw.keys = append(qw.keys, us)
+			qw.weights = append(qw.weights, 1)
+		}
+		for _, a := range abbreviationsOf(w) {
 			if !seen[a] {
 				qw.keys = append(qw.keys, a)
 				qw.weights = append(qw.weights, abbrevWeight)
@@ -202,29 +206,70 @@ func (s *scorer) wordScores(text string) []float64 {
 	return out
 }
 
+// fieldScores scores a text of one field of its own (tokens separated by single spaces)
+// for each word of the query: weight × idf × saturated term frequency, normalised for
+// length with b against avgLen. It is nil when no word matches.
+func (s *scorer) fieldScores(text string, weight, b, avgLen float64) []float64 {
+	tf := make([]float64, len(s.slot))
+	n := 0.0
+	hit := false
+	for t := range strings.SplitSeq(text, " ") {
+		n++
+		if i, ok := s.slot[t]; ok {
+			tf[i]++
+			hit = true
+		}
+	}
+	if !hit {
+		return nil
+	}
+	norm := 1 - b + b*n/avgLen
+	out := make([]float64, len(s.q.words))
+	for i, w := range s.q.words {
+		for j, k := range w.keys {
+			if c := tf[s.slot[k]]; c > 0 {
+				out[i] = max(out[i], weight*w.weights[j]*s.idf[k]*saturate(c/norm))
+			}
+		}
+	}
+	return out
+}
+
 // saturate is BM25's term-frequency saturation, from 0 towards k1+1.
 func saturate(x float64) float64 { return x * (bm25K1 + 1) / (x + bm25K1) }
 
 // Priors on what kind of file a path is: tests, examples and test data answer "how is X
-// used", rarely "where is X"; a package's doc.go describes what its code does.
+// used", rarely "where is X"; a package's doc.go describes what its code does; a
+// platform's copy or a part of a file (kindSibling), and an internal package's copy of
+// a public file (kindInternalCopy), are where a reader goes after the general file; the
+// file named after its package (kindPackageFile) is where a reader starts.
 const (
-	testPrior    = 0.3
-	docPrior     = 0.7
-	variantPrior = 0.85
+	testPrior         = 0.3
+	docPrior          = 0.7
+	variantPrior      = 0.85
+	internalCopyPrior = 0.7
+	packageFilePrior  = 1.1
 )
 
-// pathPrior is the factor a chunk's score is multiplied by for the kind of file it is in.
-func pathPrior(p string, aboutTests bool) float64 {
+// pathPrior is the factor a chunk's score is multiplied by for the kind of file it is
+// in, from its path and its layout facts (layoutKinds).
+func pathPrior(p string, aboutTests bool, kind pathKind) float64 {
 	if !aboutTests && isTestPath(p) {
 		return testPrior
 	}
-	if path.Base(p) == "doc.go" {
-		return docPrior
+	x := 1.0
+	switch {
+	case kind&kindPackageFile != 0:
+		x = packageFilePrior // go/doc/doc.go is package doc's own code
+	case path.Base(p) == "doc.go":
+		x = docPrior
+	case isVariantPath(p) || kind&kindSibling != 0:
+		x = variantPrior
 	}
-	if isVariantPath(p) {
-		return variantPrior
+	if kind&kindInternalCopy != 0 {
+		x *= internalCopyPrior
 	}
-	return 1
+	return x
 }
 
 // variantSuffixes end the names of files that are one platform's or one architecture's
@@ -273,6 +318,32 @@ func isTestPath(p string) bool {
 var testWords = map[string]bool{"test": true, "tests": true, "tested": true, "testing": true, "example": true,
 	"examples": true, "benchmark": true, "benchmarks": true, "fixture": true, "fixtures": true, "mock": true, "mocks": true}
 
+// britishSuffixes are British spellings' endings with their American forms, which code
+// mostly uses: a question about "serialisation" or "marshalling" meets Serialization
+// and marshal.go. A doubled l counts only in longer words (cancelled, labelled), not in
+// called or filled.
+var britishSuffixes = [][2]string{{"isation", "ization"}, {"isations", "izations"}, {"ise", "ize"}, {"ised", "ized"},
+	{"ises", "izes"}, {"ising", "izing"}, {"iser", "izer"}, {"isers", "izers"}, {"lling", "ling"}, {"lled", "led"}, {"ller", "ler"}}
+
+// usSpelling is w in American spelling when it ends like a British one, else w.
+func usSpelling(w string) string {
+	for _, s := range britishSuffixes {
+		if strings.HasSuffix(w, s[0]) && (s[0][0] != 'l' || len(w) >= 8 && strings.ContainsRune("aeiou", rune(w[len(w)-len(s[0])-1]))) {
+			return strings.TrimSuffix(w, s[0]) + s[1]
+		}
+	}
+	return w
+}
+
+// abbreviationsOf are w's abbreviations, or its singular's when w is a plural the table
+// does not list ("executables" → exec).
+func abbreviationsOf(w string) []string {
+	if a, ok := abbreviations[w]; ok {
+		return a
+	}
+	return abbreviations[strings.TrimSuffix(w, "s")]
+}
+
 // abbreviations are the short forms code uses for common words: a query in plain words
 // ("run an external command") meets the identifiers and file names that abbreviate them
 // (exec.go, Cmd).
@@ -280,7 +351,7 @@ var abbreviations = func() map[string][]string {
 	m := map[string][]string{}
 	for _, line := range strings.FieldsFunc(`address addr|allocate alloc|allocation alloc|argument arg args|arguments args arg
 		attribute attr|attributes attrs attr|authentication auth|authenticate auth|authorization authz auth|buffer buf
-		buffered buf|calculate calc|certificate cert|certificates cert certs|character char|characters chars char
+		buffered buf|calculate calc|certificate cert|certificates cert certs|channel chan|character char|characters chars char
 		command cmd|commands cmd|compare cmp|concatenate concat|configuration config cfg conf|connection conn
 		connections conn conns|context ctx|cryptographic crypto|cryptography crypto|database db|decrement dec
 		definition def|delete del|description desc|destination dst dest|dictionary dict|directory dir|directories dir dirs

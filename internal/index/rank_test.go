@@ -34,6 +34,30 @@ func TestTokenizerSplitsAndStems(t *testing.T) {
 			t.Errorf("stem(%q) = %q, want pars", w, s)
 		}
 	}
+	// A consonant's y and the plural ies meet (Porter's y → i).
+	for _, group := range [][]string{{"copy", "copies", "copying", "copied"}, {"cookie", "cookies"}, {"entry", "entries"}} {
+		for _, w := range group[1:] {
+			if stem(w) != stem(group[0]) {
+				t.Errorf("stem(%q) = %q, stem(%q) = %q: want one stem", w, stem(w), group[0], stem(group[0]))
+			}
+		}
+	}
+	// British spellings meet the American ones code uses.
+	for w, want := range map[string]string{"serialisation": "serialization", "marshalling": "marshaling", "cancelled": "canceled",
+		"called": "called", "filled": "filled", "string": "string"} {
+		if got := usSpelling(w); got != want {
+			t.Errorf("usSpelling(%q) = %q, want %q", w, got, want)
+		}
+	}
+	if q := parseQuery("marshalling"); len(q.words) != 1 || !slices.Contains(q.words[0].keys, "marshal") {
+		t.Errorf("parseQuery(marshalling) = %+v, want the key marshal too", q.words)
+	}
+	// A plural meets its singular's abbreviations.
+	for w, abbr := range map[string]string{"executables": "exec", "channels": "chan", "commands": "cmd"} {
+		if q := parseQuery(w); len(q.words) != 1 || !slices.Contains(q.words[0].keys, abbr) {
+			t.Errorf("parseQuery(%s) = %+v, want the key %s", w, q.words, abbr)
+		}
+	}
 	for _, w := range []string{"string", "status", "class", "red"} {
 		if s := stem(w); s != w && !(w == "string" && s == "string") {
 			t.Errorf("stem(%q) = %q: a word that is no inflection changed", w, s)
@@ -181,7 +205,7 @@ func TestFieldWeights(t *testing.T) {
 		{"os/user/lookup.go", false, 1},
 		{"os/signal/signal_unix_test.go", false, testPrior},
 	} {
-		if got := pathPrior(tc.path, tc.tests); got != tc.want {
+		if got := pathPrior(tc.path, tc.tests, 0); got != tc.want {
 			t.Errorf("pathPrior(%q, %v) = %v, want %v", tc.path, tc.tests, got, tc.want)
 		}
 	}

@@ -33,23 +33,50 @@ func main() { fmt.Println(auth.HashPassword(os.Args[1], auth.DefaultParams)) }
 // Add returns the sum of two natural numbers held as little-endian words.
 func Add(x, y []uint) []uint { return nil }
 `)
+	// An internal copy of it that says "natural numbers" once more: the public file
+	// must still come first (kindInternalCopy).
+	write(t, dir, "internal/mathx/nat.go", `package mathx
+
+// Add returns the sum of two natural numbers held as little-endian words.
+func Add(x, y []uint) []uint { return nil } // natural numbers
+`)
+	// A package whose doc holds the question's words and whose decoder never says
+	// them: the decoder must come first (the package doc as a field of its chunks).
+	write(t, dir, "imaging/doc.go", `// Package imaging reads and writes pictures in the portable network graphics format.
+package imaging
+`)
+	write(t, dir, "imaging/reader.go", `package imaging
+
+// Decode reads a picture from r.
+func Decode(r io.Reader) (*Picture, error) { return nil, nil }
+
+// Picture is a picture.
+type Picture struct{ Pix []byte }
+`)
 	return dir
 }
 
 // rankingQueries are the questions TestRankingBothDialects asks, with the file that
-// must come first.
-var rankingQueries = []struct{ q, want string }{
-	{"where are passwords hashed", "auth/password.go"},
-	{"tests for password hashing", "auth/password_test.go"},
-	{"arbitrary precision natural number arithmetic", "mathx/nat.go"},
-	{"rate limiting", "web/middleware/rateLimiter.ts"},
-	{"session expiry", "auth/session.go"},
-	{"register a route for an HTTP handler", "server/router.go"},
+// must come first (and, unless docChunk, the chunk of that file first in Search: the
+// package doc's own chunk says the words the decoder's files are found by).
+var rankingQueries = []struct {
+	q, want  string
+	docChunk bool
+}{
+	{"where are passwords hashed", "auth/password.go", false},
+	{"tests for password hashing", "auth/password_test.go", false},
+	{"arbitrary precision natural number arithmetic", "mathx/nat.go", false},
+	{"rate limiting", "web/middleware/rateLimiter.ts", false},
+	{"session expiry", "auth/session.go", false},
+	{"register a route for an HTTP handler", "server/router.go", false},
+	{"decode portable network graphics", "imaging/reader.go", true},
 }
 
 // Both dialects rank the same corpus the same way, to the score: the database only finds
-// candidates and counts terms; BM25F, the priors and the file aggregation are computed
-// here. And tests and examples rank below the code they exercise unless asked about.
+// candidates and counts terms; BM25F, the priors, the package docs and the file
+// aggregation are computed here. And tests and examples rank below the code they
+// exercise unless asked about, an internal copy below the public file, and a package's
+// doc speaks for its files.
 func TestRankingBothDialects(t *testing.T) {
 	repo := rankingFixture(t)
 	rankings := map[string]string{}
@@ -67,7 +94,7 @@ func TestRankingBothDialects(t *testing.T) {
 			if len(files) == 0 || files[0].Path != tc.want {
 				t.Errorf("%q: files %v, want %s first", tc.q, filePaths(files), tc.want)
 			}
-			if len(chunks) == 0 || chunks[0].Path != tc.want {
+			if len(chunks) == 0 || chunks[0].Path != tc.want && !tc.docChunk {
 				t.Errorf("%q: chunks start with %v, want %s", tc.q, chunks[:min(1, len(chunks))], tc.want)
 			}
 			fmt.Fprintf(&b, "%s\n", tc.q)

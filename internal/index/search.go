@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"path"
 	"slices"
 	"sort"
 	"strings"
@@ -327,11 +328,20 @@ func (ix *Indexer) keywordLeg(ctx context.Context, userID, projectID uuid.UUID, 
 		}
 	}
 	sc := newScorer(q, stats)
-	// The files whose path names the question's words are candidates too, whatever
-	// their text: "multipart form data" is mime/multipart/formdata.go.
-	files, err := ix.pathCandidates(ctx, userID, projectID, sc)
+	ps, err := ix.pathSet(ctx, userID, projectID)
 	if err != nil {
 		return nil, err
+	}
+	// The files whose path names the question's words are candidates too, whatever
+	// their text: "multipart form data" is mime/multipart/formdata.go; and so are the
+	// main files of the packages whose docs best match it.
+	files := ps.candidates(sc)
+	pkg, fileDoc, docFiles := ps.docs.scores(sc)
+	for _, f := range docFiles {
+		files = append(files, f)
+		if pf, ok := ps.packageFile[path.Dir(f)]; ok && pf != f {
+			files = append(files, pf)
+		}
 	}
 	fileChunks, err := ix.st.ChunksOfFiles(ctx, userID, projectID, files)
 	if err != nil {
@@ -345,9 +355,16 @@ func (ix *Indexer) keywordLeg(ctx context.Context, userID, projectID uuid.UUID, 
 	}
 	for i := range hits {
 		h := &hits[i]
-		prior := pathPrior(h.chunk.Path, q.aboutTests)
+		prior := pathPrior(h.chunk.Path, q.aboutTests, ps.kinds[h.chunk.Path])
 		h.words = sc.wordScores(h.chunk.SearchText)
+		doc, fdoc := pkg[path.Dir(h.chunk.Path)], fileDoc[h.chunk.Path]
 		for j := range h.words {
+			if doc != nil {
+				h.words[j] += doc[j]
+			}
+			if fdoc != nil {
+				h.words[j] += fdoc[j]
+			}
 			h.words[j] *= prior
 			h.score += h.words[j]
 		}
@@ -365,24 +382,24 @@ func (ix *Indexer) keywordLeg(ctx context.Context, userID, projectID uuid.UUID, 
 	return hits, nil
 }
 
-// pathSet is a project's indexed paths with their search text (path field only), valid
-// while the project's index generation is unchanged.
+// pathSet is a project's indexed paths with their search text (path field only) and
+// their layout facts, valid while the project's index generation is unchanged.
 type pathSet struct {
 	generation int64
 	paths      []string
 	texts      []string
+	kinds      map[string]pathKind
+	// packageFile is each directory's file named after it (kindPackageFile).
+	packageFile map[string]string
+	docs        *packageDocs
 }
 
 // pathFiles is how many files pathCandidates returns.
 const pathFiles = 8
 
-// pathCandidates returns the files whose paths best match the query (BM25F on the path
+// candidates returns the files whose paths best match the query (BM25F on the path
 // alone, times the path's prior), at most pathFiles.
-func (ix *Indexer) pathCandidates(ctx context.Context, userID, projectID uuid.UUID, sc *scorer) ([]string, error) {
-	ps, err := ix.pathSet(ctx, userID, projectID)
-	if err != nil {
-		return nil, err
-	}
+func (ps *pathSet) candidates(sc *scorer) []string {
 	type scoredPath struct {
 		i     int
 		score float64
@@ -393,7 +410,7 @@ func (ix *Indexer) pathCandidates(ctx context.Context, userID, projectID uuid.UU
 		if x == 0 {
 			continue
 		}
-		x *= pathPrior(ps.paths[i], sc.q.aboutTests)
+		x *= pathPrior(ps.paths[i], sc.q.aboutTests, ps.kinds[ps.paths[i]])
 		best = append(best, scoredPath{i, x})
 	}
 	sort.Slice(best, func(a, b int) bool {
@@ -406,7 +423,7 @@ func (ix *Indexer) pathCandidates(ctx context.Context, userID, projectID uuid.UU
 	for _, b := range best[:min(pathFiles, len(best))] {
 		out = append(out, ps.paths[b.i])
 	}
-	return out, nil
+	return out
 }
 
 func (ix *Indexer) pathSet(ctx context.Context, userID, projectID uuid.UUID) (*pathSet, error) {
@@ -433,6 +450,19 @@ func (ix *Indexer) pathSet(ctx context.Context, userID, projectID uuid.UUID) (*p
 	for i, p := range ps.paths {
 		ps.texts[i] = SearchText("", p, "")
 	}
+	ps.kinds = layoutKinds(ps.paths)
+	ps.packageFile = map[string]string{}
+	for _, p := range ps.paths { // sorted: the first of a directory's (png.go before png.s)
+		dir := path.Dir(p)
+		if _, ok := ps.packageFile[dir]; !ok && ps.kinds[p]&kindPackageFile != 0 && !isTestPath(p) {
+			ps.packageFile[dir] = p
+		}
+	}
+	docChunks, err := ix.st.PackageDocChunks(ctx, userID, projectID)
+	if err != nil {
+		return nil, err
+	}
+	ps.docs = newPackageDocs(docChunks)
 	ix.pathMu.Lock()
 	if len(ix.paths) >= maxCachedProjects {
 		for k := range ix.paths { // evict one at random

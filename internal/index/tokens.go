@@ -197,8 +197,25 @@ func splitIdent(w string) []string {
 // stem strips common English inflections (plural s, -es, -ed, -ing, -er) from a
 // lower-case word; code is not prose, so it stays deliberately light.
 func stem(w string) string {
+	if !isASCIIAlpha(w) {
+		return w
+	}
+	return yToI(stemSuffix(w))
+}
+
+// yToI ends a stem in i where it ends in a consonant and y, as Porter's stemmer does, so
+// that copy, copies and copying, or cookie and cookies, share one stem.
+func yToI(w string) string {
 	n := len(w)
-	if n <= 4 || !isASCIIAlpha(w) {
+	if n >= 4 && w[n-1] == 'y' && !strings.ContainsRune("aeiouy", rune(w[n-2])) {
+		return w[:n-1] + "i"
+	}
+	return w
+}
+
+func stemSuffix(w string) string {
+	n := len(w)
+	if n <= 4 {
 		return w
 	}
 	switch {

@@ -552,6 +552,10 @@ type Chunks interface {
 	KeywordStats(ctx context.Context, userID, projectID uuid.UUID, terms []string) (KeywordStats, error)
 	// ChunksOfFiles returns the chunks of the project's files at paths, by path and line.
 	ChunksOfFiles(ctx context.Context, userID, projectID uuid.UUID, paths []string) ([]Chunk, error)
+	// PackageDocChunks returns the project's chunks that hold a package clause and open
+	// with a comment (a Go file's package doc or its own comment above the clause):
+	// Symbol "package <name>" and Content starting with "//" or "/*", by path and line.
+	PackageDocChunks(ctx context.Context, userID, projectID uuid.UUID) ([]Chunk, error)
 	// GetChunks returns the project's chunks with the given ids (missing ids are skipped).
 	GetChunks(ctx context.Context, userID, projectID uuid.UUID, ids []uuid.UUID) ([]Chunk, error)
 	// ChunksToEmbed returns up to limit of the project's chunks that have no embedding.

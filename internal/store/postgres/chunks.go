@@ -489,6 +489,25 @@ func (s *Store) ChunksOfFiles(ctx context.Context, userID, projectID uuid.UUID, 
 	return out, nil
 }
 
+// PackageDocChunks implements store.Chunks.
+func (s *Store) PackageDocChunks(ctx context.Context, userID, projectID uuid.UUID) ([]store.Chunk, error) {
+	out := []store.Chunk{}
+	err := s.tenantTx(ctx, userID, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, "SELECT "+chunkCols+` FROM code_chunks c WHERE c.project_id = $1 AND c.user_id = $2
+			AND c.symbol LIKE 'package %' AND (c.content LIKE '//%' OR c.content LIKE '/*%')
+			ORDER BY c.path COLLATE "C", c.start_line`, projectID, userID)
+		if err != nil {
+			return err
+		}
+		out, err = collect(rows, func(r pgx.Row) (*store.Chunk, error) { return scanChunk(r) })
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("package docs of project %s: %w", projectID, translate(err))
+	}
+	return out, nil
+}
+
 // GetChunks implements store.Chunks.
 func (s *Store) GetChunks(ctx context.Context, userID, projectID uuid.UUID, ids []uuid.UUID) ([]store.Chunk, error) {
 	out := []store.Chunk{}

@@ -364,6 +364,17 @@ func (s *Store) ChunksOfFiles(ctx context.Context, userID, projectID uuid.UUID, 
 	return collect(rows, func(r scanner) (*store.Chunk, error) { return scanChunk(r) })
 }
 
+// PackageDocChunks implements store.Chunks.
+func (s *Store) PackageDocChunks(ctx context.Context, userID, projectID uuid.UUID) ([]store.Chunk, error) {
+	rows, err := s.r(ctx).QueryContext(ctx, "SELECT "+chunkCols+` FROM code_chunks c WHERE c.project_id = ? AND c.user_id = ?
+		AND c.symbol LIKE 'package %' AND (c.content LIKE '//%' OR c.content LIKE '/*%') ORDER BY c.path, c.start_line`,
+		projectID.String(), userID.String())
+	if err != nil {
+		return nil, fmt.Errorf("package docs of project %s: %w", projectID, translate(err))
+	}
+	return collect(rows, func(r scanner) (*store.Chunk, error) { return scanChunk(r) })
+}
+
 // GetChunks implements store.Chunks.
 func (s *Store) GetChunks(ctx context.Context, userID, projectID uuid.UUID, ids []uuid.UUID) ([]store.Chunk, error) {
 	if len(ids) == 0 {

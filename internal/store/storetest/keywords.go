@@ -105,3 +105,29 @@ func testChunksOfFiles(t *testing.T, s store.Store) {
 		t.Errorf("another user reads the project's chunks: %d, %v", len(got), err)
 	}
 }
+
+func testPackageDocChunks(t *testing.T, s store.Store) {
+	u, p, _ := seedChunks(t, s)
+	must(t, s.ReplaceFiles(ctx(t), u.ID, p.ID, []store.FileChunks{
+		{Path: "auth/doc.go", Hash: "d1", Chunks: []store.Chunk{
+			chunk("package auth", "// Package auth hashes passwords.\npackage auth", "auth doc | auth | package auth hashes passwords |")}},
+		{Path: "auth/block.go", Hash: "d2", Chunks: []store.Chunk{
+			chunk("package auth", "/* Package auth, in a block. */\npackage auth", "auth block | auth | package auth in a block |")}},
+		{Path: "http/vars.go", Hash: "d3", Chunks: []store.Chunk{
+			chunk("package http", "package http\n\n// Max is a limit.\nvar Max = 1", "http vars | http | max is a limit | var max 1"),
+			chunk("Limit", "// Limit limits.\nfunc Limit() {}", "http vars | limit | limit limits | func limit")}},
+	}))
+	got, err := s.PackageDocChunks(ctx(t), u.ID, p.ID)
+	must(t, err)
+	var names []string
+	for _, c := range got {
+		names = append(names, c.Path+"#"+c.Symbol)
+	}
+	if len(got) != 2 || got[0].Path != "auth/block.go" || got[1].Path != "auth/doc.go" || got[1].Content == "" {
+		t.Errorf("PackageDocChunks = %v, want the package clauses with a doc comment: auth/block.go, auth/doc.go", names)
+	}
+	other := newUser(t, s)
+	if got, err := s.PackageDocChunks(ctx(t), other.ID, p.ID); err != nil || len(got) != 0 {
+		t.Errorf("another user reads the project's package docs: %d, %v", len(got), err)
+	}
+}

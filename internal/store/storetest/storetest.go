@@ -54,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, exec Exec) {
 		{"ChunksReplaceAndDelete", testChunksReplaceAndDelete},
 		{"ChunksKeywordStats", testChunksKeywordStats},
 		{"ChunksOfFiles", testChunksOfFiles},
+		{"PackageDocChunks", testPackageDocChunks},
 		{"ChunksEmbeddings", testChunksEmbeddings},
 		{"ChunksTenantIsolation", testChunksTenantIsolation},
 		{"Audit", func(t *testing.T, s store.Store) { testAudit(t, s, exec) }},
