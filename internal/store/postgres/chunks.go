@@ -270,6 +270,10 @@ type chunkColumns struct {
 	starts, ends                                  []int32
 	embeddings                                    [][]byte
 	vectors                                       []*string // pgvector's text, with dims > 0
+
+	// Each chunk's search vector in text form (tsvectorText), or nil and its search text
+	// in parsed, for the server to parse.
+	tsv, parse []*string
 }
 
 func newChunkColumns(files []store.FileChunks) *chunkColumns {
@@ -282,6 +286,7 @@ func newChunkColumns(files []store.FileChunks) *chunkColumns {
 		ids: make([]uuid.UUID, 0, n), paths: make([]string, 0, n), langs: make([]string, 0, n),
 		symbols: make([]string, 0, n), contents: make([]string, 0, n), hashes: make([]string, 0, n),
 		text: make([]string, 0, n), starts: make([]int32, 0, n), ends: make([]int32, 0, n),
+		tsv: make([]*string, 0, n), parse: make([]*string, 0, n),
 	}
 	for _, f := range files {
 		c.filePaths = append(c.filePaths, f.Path)
@@ -297,6 +302,11 @@ func newChunkColumns(files []store.FileChunks) *chunkColumns {
 			c.text = append(c.text, ch.SearchText)
 			c.starts = append(c.starts, int32(ch.StartLine))
 			c.ends = append(c.ends, int32(ch.EndLine))
+			if v, ok := tsvectorText(ch.SearchText); ok {
+				c.tsv, c.parse = append(c.tsv, &v), append(c.parse, nil)
+			} else {
+				c.tsv, c.parse = append(c.tsv, nil), append(c.parse, &ch.SearchText)
+			}
 		}
 	}
 	return c
@@ -341,7 +351,8 @@ func (s *Store) insertChunksSQL(dims int) string {
 }
 
 // queue queues the chunks' INSERT (sql, from insertChunksSQL) and their chunk_search
-// rows, the search vector computed once.
+// rows, the search vector computed once, here or, for the texts tsvectorText does not
+// cover, by the server.
 func (c *chunkColumns) queue(b *pgx.Batch, sql string, userID, projectID uuid.UUID, now time.Time) {
 	if len(c.ids) == 0 {
 		return
@@ -349,8 +360,9 @@ func (c *chunkColumns) queue(b *pgx.Batch, sql string, userID, projectID uuid.UU
 	b.Queue(sql, userID, projectID, now, c.ids, c.paths, c.langs, c.starts, c.ends, c.symbols, c.contents, c.hashes,
 		c.text, c.embeddings, c.vectors)
 	b.Queue(`INSERT INTO chunk_search (chunk_id, user_id, project_id, search_tsv)
-		SELECT u.id, $1, $2, to_tsvector('simple'::regconfig, u.text) FROM unnest($3::uuid[], $4::text[]) AS u(id, text)`,
-		userID, projectID, c.ids, c.text)
+		SELECT u.id, $1, $2, coalesce(u.tsv::tsvector, to_tsvector('simple'::regconfig, u.text))
+		FROM unnest($3::uuid[], $4::text[], $5::text[]) AS u(id, tsv, text)`,
+		userID, projectID, c.ids, c.tsv, c.parse)
 }
 
 // lastOfEachPath drops a file that a later one of the same path replaces, as replacing

@@ -26,3 +26,6 @@ func (s *Store) MigrateThrough(ctx context.Context, last int) error {
 	_, err = s.migrateStore(ctx, conn, migs[:last])
 	return err
 }
+
+// TSVectorText is tsvectorText, for the test that compares it with the server's parser.
+var TSVectorText = tsvectorText
