@@ -208,8 +208,10 @@ func (s *Store) ReplaceFiles(ctx context.Context, userID, projectID uuid.UUID, f
 		}
 		// Planned for the table as it is now: a plan cached while the project was small
 		// (a generic plan made on an empty table) scanned every chunk for each file as it
-		// grew.
-		if _, err := tx.Exec(ctx, "SET LOCAL plan_cache_mode = force_custom_plan"); err != nil {
+		// grew. And committed without waiting for the WAL to reach the disk: the index is
+		// derived from the repository, and a crash loses the last batches whole, their
+		// files' hashes with them, so the next run writes those files again.
+		if _, err := tx.Exec(ctx, "SET LOCAL plan_cache_mode = force_custom_plan; SET LOCAL synchronous_commit = off"); err != nil {
 			return err
 		}
 		kept, err := deleteChunks(ctx, tx, userID, projectID, cols.filePaths, deltas)

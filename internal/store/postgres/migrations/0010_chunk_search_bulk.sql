@@ -34,3 +34,12 @@ END
 $$;
 CREATE TRIGGER chunk_search_refresh AFTER UPDATE OF id, search_text, user_id, project_id ON code_chunks
     FOR EACH ROW EXECUTE FUNCTION chunk_search_refresh();
+
+-- No query looks chunks up by content hash (the embeddings kept across a rewrite come
+-- back from the DELETE), and every inserted chunk paid for this index.
+DROP INDEX code_chunks_hash_idx;
+
+-- Every batch of a full index adds to the counts of thousands of terms, most of them
+-- updated again by the next batches. Room on each page lets an update stay on its page
+-- (a HOT update: no new entry in the primary key's index).
+ALTER TABLE index_terms SET (fillfactor = 70);
