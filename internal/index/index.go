@@ -44,7 +44,8 @@ type Config struct {
 	Repos *gitops.RepoPolicy
 	// Git runs git (nil: a runner of gitops's defaults).
 	Git *gitops.Workspaces
-	// WriteBatch is how many files are written per transaction (default 64).
+	// WriteBatch is how many files are written per transaction (default 256; at most
+	// 40 chunks a file on average).
 	WriteBatch int
 	// Workers read and chunk files in parallel (default GOMAXPROCS).
 	Workers int
@@ -70,7 +71,7 @@ func (c *Config) defaults() error {
 		c.Repos = &gitops.RepoPolicy{}
 	}
 	if c.WriteBatch == 0 {
-		c.WriteBatch = 64
+		c.WriteBatch = 256
 	}
 	if c.Workers == 0 {
 		c.Workers = runtime.GOMAXPROCS(0)
@@ -263,28 +264,26 @@ func (ix *Indexer) read(ctx context.Context, tree *safefs.Tree, files []string, 
 	return results
 }
 
+// writesInFlight is how many batches write may have in the store at once: while one
+// batch's statements run in the database, the next is prepared (its columns, search
+// vectors and term counts, all work in Go) and the workers go on reading and chunking.
+const writesInFlight = 2
+
 // write stores the changed files' chunks in batches, counting into stats, and returns
-// the files present in the checkout.
+// the files present in the checkout. Batches are written concurrently (writesInFlight);
+// they never share a path, and each is one transaction.
 func (ix *Indexer) write(ctx context.Context, p *store.Project, results <-chan fileResult, old map[string]string,
 	stats *Stats, report func(string)) (map[string]bool, error) {
 	present := map[string]bool{}
+	w := newBatchWriter(ctx, ix.st, p)
+	defer w.stop()
 	var batch []store.FileChunks
 	batchChunks := 0
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		if err := ix.st.ReplaceFiles(ctx, p.UserID, p.ID, batch); err != nil {
-			return err
-		}
-		stats.FilesIndexed += len(batch)
-		stats.ChunksWritten += batchChunks
-		batch, batchChunks = batch[:0], 0
-		report("write")
-		return nil
-	}
 	for r := range results {
 		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if err := w.collect(stats, report, false); err != nil {
 			return nil, err
 		}
 		stats.FilesSeen++
@@ -307,15 +306,102 @@ func (ix *Indexer) write(ctx context.Context, p *store.Project, results <-chan f
 		batch = append(batch, store.FileChunks{Path: r.rel, Hash: r.hash, Chunks: r.chunks})
 		batchChunks += len(r.chunks)
 		if len(batch) >= ix.cfg.WriteBatch || batchChunks >= 40*ix.cfg.WriteBatch {
-			if err := flush(); err != nil {
+			if err := w.start(batch, batchChunks, stats, report); err != nil {
 				return nil, err
 			}
+			batch, batchChunks = nil, 0
 		}
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return present, flush()
+	if len(batch) > 0 {
+		if err := w.start(batch, batchChunks, stats, report); err != nil {
+			return nil, err
+		}
+	}
+	return present, w.wait(stats, report)
+}
+
+// batchWriter runs ReplaceFiles for up to writesInFlight batches at once. Its methods
+// are called from one goroutine, which alone touches the stats and reports progress.
+type batchWriter struct {
+	st       store.Store
+	p        *store.Project
+	ctx      context.Context
+	cancel   context.CancelFunc
+	done     chan batchDone
+	inFlight int
+}
+
+type batchDone struct {
+	files, chunks int
+	err           error
+}
+
+func newBatchWriter(ctx context.Context, st store.Store, p *store.Project) *batchWriter {
+	ctx, cancel := context.WithCancel(ctx)
+	return &batchWriter{st: st, p: p, ctx: ctx, cancel: cancel, done: make(chan batchDone, writesInFlight)}
+}
+
+// start writes batch in the background, first waiting for a batch to finish if
+// writesInFlight are in the store.
+func (w *batchWriter) start(batch []store.FileChunks, chunks int, stats *Stats, report func(string)) error {
+	for w.inFlight >= writesInFlight {
+		if err := w.collect(stats, report, true); err != nil {
+			return err
+		}
+	}
+	w.inFlight++
+	go func() {
+		err := w.st.ReplaceFiles(w.ctx, w.p.UserID, w.p.ID, batch)
+		w.done <- batchDone{files: len(batch), chunks: chunks, err: err}
+	}()
+	return nil
+}
+
+// collect counts the batches that have finished (waiting for one if block), and
+// returns the first error.
+func (w *batchWriter) collect(stats *Stats, report func(string), block bool) error {
+	for w.inFlight > 0 {
+		var d batchDone
+		if block {
+			d = <-w.done
+			block = false
+		} else {
+			select {
+			case d = <-w.done:
+			default:
+				return nil
+			}
+		}
+		w.inFlight--
+		if d.err != nil {
+			return d.err
+		}
+		stats.FilesIndexed += d.files
+		stats.ChunksWritten += d.chunks
+		report("write")
+	}
+	return nil
+}
+
+// wait waits for every batch in the store.
+func (w *batchWriter) wait(stats *Stats, report func(string)) error {
+	for w.inFlight > 0 {
+		if err := w.collect(stats, report, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stop cancels the batches still in the store (after an error) and waits for them.
+func (w *batchWriter) stop() {
+	w.cancel()
+	for ; w.inFlight > 0; w.inFlight-- {
+		<-w.done
+	}
 }
 
 // prune deletes the files indexed before that are gone, then lets the store tidy its

@@ -170,14 +170,19 @@ func ownProject(ctx context.Context, tx pgx.Tx, userID, projectID uuid.UUID) err
 	return nil
 }
 
-func bumpState(ctx context.Context, tx pgx.Tx, userID, projectID uuid.UUID) error {
-	_, err := tx.Exec(ctx, `INSERT INTO index_state (project_id, user_id, generation, updated_at) VALUES ($1, $2, 1, $3)
+// queueBumpState queues the increment of the project's index generation.
+func queueBumpState(b *pgx.Batch, userID, projectID uuid.UUID) {
+	b.Queue(`INSERT INTO index_state (project_id, user_id, generation, updated_at) VALUES ($1, $2, 1, $3)
 		ON CONFLICT (project_id) DO UPDATE SET generation = index_state.generation + 1, updated_at = excluded.updated_at`,
 		projectID, userID, store.Now())
-	return err
 }
 
-// ReplaceFiles implements store.Chunks.
+// ReplaceFiles implements store.Chunks. A batch is a handful of statements whatever its
+// size: its old chunks go in one DELETE (their embeddings kept by content hash, their
+// terms subtracted), its new chunks and their chunk_search rows in one INSERT each over
+// arrays, and its files and keyword statistics in one upsert each, all sent in one round
+// trip. Per-chunk statements, and the per-row trigger that copied each chunk into
+// chunk_search, were most of a full index's time (migration 0010).
 func (s *Store) ReplaceFiles(ctx context.Context, userID, projectID uuid.UUID, files []store.FileChunks) error {
 	if len(files) == 0 {
 		return nil
@@ -186,82 +191,180 @@ func (s *Store) ReplaceFiles(ctx context.Context, userID, projectID uuid.UUID, f
 	if err != nil {
 		return fmt.Errorf("replace files of project %s: %w", projectID, err)
 	}
-	insert := `INSERT INTO code_chunks (id, user_id, project_id, path, language, start_line, end_line, symbol, content,
-		content_hash, search_text, embedding, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`
-	if dims > 0 {
-		insert = `INSERT INTO code_chunks (id, user_id, project_id, path, language, start_line, end_line, symbol, content,
-			content_hash, search_text, embedding, created_at, embedding_vec) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
-			CAST($14::text AS ` + s.vecType() + `))`
-	}
 	now := store.Now()
 	files = lastOfEachPath(files)
 	store.PrepareFiles(userID, projectID, files, now)
+	// The work that needs no database is done before the transaction opens.
+	cols := newChunkColumns(files)
+	deltas := store.TermDeltas{}
+	for _, f := range files {
+		for j := range f.Chunks {
+			deltas.Add(f.Chunks[j].SearchText, 1)
+		}
+	}
 	err = s.tenantTx(ctx, userID, func(tx pgx.Tx) error {
 		if err := ownProject(ctx, tx, userID, projectID); err != nil {
 			return err
 		}
-		// The batch's old chunks in one statement each (not one per file), planned for
-		// the table as it is now: a plan cached while the project was small (a generic
-		// plan made on an empty table) scanned every chunk for each file as it grew.
-		if _, err := tx.Exec(ctx, "SET LOCAL plan_cache_mode = force_custom_plan"); err != nil {
+		// Planned for the table as it is now: a plan cached while the project was small
+		// (a generic plan made on an empty table) scanned every chunk for each file as it
+		// grew. And committed without waiting for the WAL to reach the disk: the index is
+		// derived from the repository, and a crash loses the last batches whole, their
+		// files' hashes with them, so the next run writes those files again.
+		if _, err := tx.Exec(ctx, "SET LOCAL plan_cache_mode = force_custom_plan; SET LOCAL synchronous_commit = off"); err != nil {
 			return err
 		}
-		paths := make([]string, len(files))
-		for i, f := range files {
-			paths[i] = f.Path
-		}
-		rows, err := tx.Query(ctx, `DELETE FROM code_chunks WHERE project_id = $1 AND user_id = $2 AND path = ANY($3)
-			RETURNING content_hash, embedding, search_text`, projectID, userID, paths)
+		kept, err := deleteChunks(ctx, tx, userID, projectID, cols.filePaths, deltas)
 		if err != nil {
 			return err
 		}
-		kept := map[string][]byte{} // embeddings by content hash, kept across the rewrite
-		deltas := store.TermDeltas{}
-		for rows.Next() {
-			var h, text string
-			var e []byte
-			if err := rows.Scan(&h, &e, &text); err != nil {
-				rows.Close()
-				return err
-			}
-			if e != nil {
-				kept[h] = e
-			}
-			deltas.Add(text, -1)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		if err := cols.keepEmbeddings(kept, dims); err != nil {
 			return err
 		}
 		batch := &pgx.Batch{}
-		hashes := make([]string, len(files))
-		for i, f := range files {
-			hashes[i] = f.Hash
-			for j := range f.Chunks {
-				args, err := chunkInsertArgs(&f.Chunks[j], userID, projectID, f.Path, kept, now, dims)
-				if err != nil {
-					return err
-				}
-				batch.Queue(insert, args...)
-				deltas.Add(f.Chunks[j].SearchText, 1)
-			}
-		}
+		cols.queue(batch, s.insertChunksSQL(dims), userID, projectID, now)
 		batch.Queue(`INSERT INTO index_files (user_id, project_id, path, content_hash, indexed_at)
 			SELECT $1, $2, p, h, $5 FROM unnest($3::text[], $4::text[]) AS f(p, h)
 			ON CONFLICT (project_id, path) DO UPDATE SET content_hash = excluded.content_hash, indexed_at = excluded.indexed_at`,
-			userID, projectID, paths, hashes, now)
-		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
-			return err
-		}
-		if err := addTermDeltas(ctx, tx, userID, projectID, deltas); err != nil {
-			return err
-		}
-		return bumpState(ctx, tx, userID, projectID)
+			userID, projectID, cols.filePaths, cols.fileHashes, now)
+		queueTermDeltas(batch, userID, projectID, deltas)
+		queueBumpState(batch, userID, projectID)
+		return tx.SendBatch(ctx, batch).Close()
 	})
 	if err != nil {
 		return fmt.Errorf("replace %d files of project %s: %w", len(files), projectID, translate(err))
 	}
 	return nil
+}
+
+// deleteChunks deletes the chunks of paths, subtracts their terms from deltas and
+// returns their embeddings by content hash. Their chunk_search rows go with them
+// (migration 0010's trigger).
+func deleteChunks(ctx context.Context, tx pgx.Tx, userID, projectID uuid.UUID, paths []string, deltas store.TermDeltas) (map[string][]byte, error) {
+	rows, err := tx.Query(ctx, `DELETE FROM code_chunks WHERE project_id = $1 AND user_id = $2 AND path = ANY($3)
+		RETURNING content_hash, embedding, search_text`, projectID, userID, paths)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	kept := map[string][]byte{}
+	for rows.Next() {
+		var h, text string
+		var e []byte
+		if err := rows.Scan(&h, &e, &text); err != nil {
+			return nil, err
+		}
+		if e != nil {
+			kept[h] = e
+		}
+		deltas.Add(text, -1)
+	}
+	return kept, rows.Err()
+}
+
+// chunkColumns are a batch's files and new chunks column by column, the arrays its
+// INSERT statements unnest.
+type chunkColumns struct {
+	filePaths, fileHashes []string
+
+	ids                                           []uuid.UUID
+	paths, langs, symbols, contents, hashes, text []string
+	starts, ends                                  []int32
+	embeddings                                    [][]byte
+	vectors                                       []*string // pgvector's text, with dims > 0
+
+	// Each chunk's search vector in text form (tsvectorText), or nil and its search text
+	// in parsed, for the server to parse.
+	tsv, parse []*string
+}
+
+func newChunkColumns(files []store.FileChunks) *chunkColumns {
+	n := 0
+	for _, f := range files {
+		n += len(f.Chunks)
+	}
+	c := &chunkColumns{
+		filePaths: make([]string, 0, len(files)), fileHashes: make([]string, 0, len(files)),
+		ids: make([]uuid.UUID, 0, n), paths: make([]string, 0, n), langs: make([]string, 0, n),
+		symbols: make([]string, 0, n), contents: make([]string, 0, n), hashes: make([]string, 0, n),
+		text: make([]string, 0, n), starts: make([]int32, 0, n), ends: make([]int32, 0, n),
+		tsv: make([]*string, 0, n), parse: make([]*string, 0, n),
+	}
+	for _, f := range files {
+		c.filePaths = append(c.filePaths, f.Path)
+		c.fileHashes = append(c.fileHashes, f.Hash)
+		for j := range f.Chunks {
+			ch := &f.Chunks[j]
+			c.ids = append(c.ids, ch.ID)
+			c.paths = append(c.paths, f.Path)
+			c.langs = append(c.langs, ch.Language)
+			c.symbols = append(c.symbols, ch.Symbol)
+			c.contents = append(c.contents, ch.Content)
+			c.hashes = append(c.hashes, ch.ContentHash)
+			c.text = append(c.text, ch.SearchText)
+			c.starts = append(c.starts, int32(ch.StartLine))
+			c.ends = append(c.ends, int32(ch.EndLine))
+			if v, ok := tsvectorText(ch.SearchText); ok {
+				c.tsv, c.parse = append(c.tsv, &v), append(c.parse, nil)
+			} else {
+				c.tsv, c.parse = append(c.tsv, nil), append(c.parse, &ch.SearchText)
+			}
+		}
+	}
+	return c
+}
+
+// keepEmbeddings gives each new chunk the embedding kept for its content, if any (and
+// its vector column's text with pgvector, dims > 0).
+func (c *chunkColumns) keepEmbeddings(kept map[string][]byte, dims int) error {
+	c.embeddings = make([][]byte, len(c.ids))
+	c.vectors = make([]*string, len(c.ids))
+	for i, h := range c.hashes {
+		e := kept[h]
+		if e == nil {
+			continue
+		}
+		c.embeddings[i] = e
+		if dims > 0 {
+			v, err := store.DecodeVector(e)
+			if err != nil {
+				return err
+			}
+			t := vectorText(v)
+			c.vectors[i] = &t
+		}
+	}
+	return nil
+}
+
+// insertChunksSQL inserts the chunks of $4..$14 (arrays, one element per chunk) of user
+// $1 and project $2, created at $3.
+func (s *Store) insertChunksSQL(dims int) string {
+	col, val := "", ""
+	if dims > 0 {
+		col, val = ", embedding_vec", ", CAST(u.vec AS "+s.vecType()+")"
+	}
+	return `INSERT INTO code_chunks (id, user_id, project_id, path, language, start_line, end_line, symbol, content,
+			content_hash, search_text, embedding, created_at` + col + `)
+		SELECT u.id, $1, $2, u.path, u.lang, u.start_line, u.end_line, u.symbol, u.content, u.hash, u.text, u.emb, $3` + val + `
+		FROM unnest($4::uuid[], $5::text[], $6::text[], $7::int[], $8::int[], $9::text[], $10::text[], $11::text[],
+			$12::text[], $13::bytea[], $14::text[])
+			AS u(id, path, lang, start_line, end_line, symbol, content, hash, text, emb, vec)`
+}
+
+// queue queues the chunks' INSERT (sql, from insertChunksSQL) and their chunk_search
+// rows, the search vector computed once, here or, for the texts tsvectorText does not
+// cover, by the server.
+func (c *chunkColumns) queue(b *pgx.Batch, sql string, userID, projectID uuid.UUID, now time.Time) {
+	if len(c.ids) == 0 {
+		return
+	}
+	b.Queue(sql, userID, projectID, now, c.ids, c.paths, c.langs, c.starts, c.ends, c.symbols, c.contents, c.hashes,
+		c.text, c.embeddings, c.vectors)
+	b.Queue(`INSERT INTO chunk_search (chunk_id, user_id, project_id, search_tsv)
+		SELECT u.id, $1, $2, coalesce(u.tsv::tsvector, to_tsvector('simple'::regconfig, u.text))
+		FROM unnest($3::uuid[], $4::text[], $5::text[]) AS u(id, tsv, text)`,
+		userID, projectID, c.ids, c.tsv, c.parse)
 }
 
 // lastOfEachPath drops a file that a later one of the same path replaces, as replacing
@@ -281,27 +384,6 @@ func lastOfEachPath(files []store.FileChunks) []store.FileChunks {
 		}
 	}
 	return out
-}
-
-// chunkInsertArgs are the insert's arguments for chunk c of path: its embedding is the
-// one kept for its content, if any (and its vector column's text with pgvector, dims > 0).
-func chunkInsertArgs(c *store.Chunk, userID, projectID uuid.UUID, path string, kept map[string][]byte, now time.Time, dims int) ([]any, error) {
-	emb := kept[c.ContentHash]
-	args := []any{c.ID, userID, projectID, path, c.Language, c.StartLine, c.EndLine, c.Symbol, c.Content,
-		c.ContentHash, c.SearchText, emb, now}
-	if dims > 0 {
-		var vt *string
-		if emb != nil {
-			v, err := store.DecodeVector(emb)
-			if err != nil {
-				return nil, err
-			}
-			t := vectorText(v)
-			vt = &t
-		}
-		args = append(args, vt)
-	}
-	return args, nil
 }
 
 // DeleteFiles implements store.Chunks.
@@ -326,13 +408,11 @@ func (s *Store) DeleteFiles(ctx context.Context, userID, projectID uuid.UUID, pa
 		for _, text := range texts {
 			deltas.Add(text, -1)
 		}
-		if err := addTermDeltas(ctx, tx, userID, projectID, deltas); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, "DELETE FROM index_files WHERE project_id = $1 AND user_id = $2 AND path = ANY($3)", projectID, userID, paths); err != nil {
-			return err
-		}
-		return bumpState(ctx, tx, userID, projectID)
+		batch := &pgx.Batch{}
+		queueTermDeltas(batch, userID, projectID, deltas)
+		batch.Queue("DELETE FROM index_files WHERE project_id = $1 AND user_id = $2 AND path = ANY($3)", projectID, userID, paths)
+		queueBumpState(batch, userID, projectID)
+		return tx.SendBatch(ctx, batch).Close()
 	})
 	if err != nil {
 		return fmt.Errorf("delete %d files of project %s: %w", len(paths), projectID, translate(err))
@@ -364,29 +444,33 @@ func (s *Store) FileHashes(ctx context.Context, userID, projectID uuid.UUID) (ma
 	return out, nil
 }
 
-// addTermDeltas adds deltas to the project's keyword statistics in one statement, and
-// drops the terms no chunk holds any more.
-func addTermDeltas(ctx context.Context, tx pgx.Tx, userID, projectID uuid.UUID, deltas store.TermDeltas) error {
+// queueTermDeltas queues the addition of deltas to the project's keyword statistics,
+// one upsert, and the removal of the terms no chunk holds any more, which only a
+// negative change can cause (a full index has none).
+func queueTermDeltas(b *pgx.Batch, userID, projectID uuid.UUID, deltas store.TermDeltas) {
 	deltas.Compact()
 	if len(deltas) == 0 {
-		return nil
+		return
 	}
 	terms := make([]string, 0, len(deltas))
-	for t := range deltas {
+	var dropped []string
+	for t, n := range deltas {
 		terms = append(terms, t)
+		if n < 0 {
+			dropped = append(dropped, t)
+		}
 	}
 	sort.Strings(terms) // a fixed lock order between concurrent writers
 	counts := make([]int64, len(terms))
 	for i, t := range terms {
 		counts[i] = deltas[t]
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO index_terms (project_id, user_id, term, docs)
+	b.Queue(`INSERT INTO index_terms (project_id, user_id, term, docs)
 		SELECT $1, $2, u.term, u.docs FROM unnest($3::text[], $4::bigint[]) AS u(term, docs)
-		ON CONFLICT (project_id, term) DO UPDATE SET docs = index_terms.docs + excluded.docs`, projectID, userID, terms, counts); err != nil {
-		return err
+		ON CONFLICT (project_id, term) DO UPDATE SET docs = index_terms.docs + excluded.docs`, projectID, userID, terms, counts)
+	if len(dropped) > 0 {
+		b.Queue("DELETE FROM index_terms WHERE project_id = $1 AND user_id = $2 AND term = ANY($3) AND docs <= 0", projectID, userID, dropped)
 	}
-	_, err := tx.Exec(ctx, "DELETE FROM index_terms WHERE project_id = $1 AND user_id = $2 AND term = ANY($3) AND docs <= 0", projectID, userID, terms)
-	return err
 }
 
 // KeywordStats implements store.Chunks.

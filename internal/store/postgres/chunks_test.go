@@ -12,6 +12,7 @@ import (
 	"github.com/vibecoder/vibecoder/internal/store"
 	"github.com/vibecoder/vibecoder/internal/store/postgres"
 	"github.com/vibecoder/vibecoder/internal/store/storetest"
+	"github.com/vibecoder/vibecoder/internal/testutil"
 	"github.com/vibecoder/vibecoder/test/pglite"
 )
 
@@ -191,5 +192,81 @@ func TestChunkSearchFollowsChunks(t *testing.T) {
 	must(t, s.DeleteProject(t.Context(), a.user.ID, a.project.ID))
 	if n := count(); n != 0 {
 		t.Fatalf("after deleting the project: %d rows, want 0", n)
+	}
+}
+
+// TestMigrateBulkChunkSearch upgrades a database holding chunks in the older formats
+// through migration 0010 (which drops code_chunks.search_tsv and the row trigger that
+// copied each chunk into chunk_search): a chunk written before search texts had fields
+// (0008) and one written while the trigger kept chunk_search (0009) are still found,
+// replacing and updating them keeps chunk_search in step, and deleting the project
+// empties it.
+func TestMigrateBulkChunkSearch(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s := open(t, testutil.PostgresDSN(t))
+	must(t, s.MigrateThrough(ctx, 7))
+	u := store.User{Email: "old@example.com", Name: "n", PasswordHash: "$argon2id$x"}
+	must(t, s.CreateUser(ctx, &u))
+	p := store.Project{UserID: u.ID, Name: "p", RepoURL: "https://example.com/r.git", DefaultBranch: "main"}
+	must(t, s.CreateProject(ctx, &p))
+	insert := func(path, text string) uuid.UUID {
+		id := store.NewID()
+		must(t, asTenant(ctx, s, u.ID, func(tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, `INSERT INTO code_chunks (id, user_id, project_id, path, start_line, end_line, content,
+				content_hash, search_text, created_at) VALUES ($1, $2, $3, $4, 1, 1, 'x', $5, $5, now())`, id, u.ID, p.ID, path, text)
+			return err
+		}))
+		return id
+	}
+	insert("old.go", "legacy parser words")
+	must(t, s.MigrateThrough(ctx, 9))
+	mid := insert("mid.go", "mid mid | | | fielded body")
+	if _, err := s.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+
+	find := func(word string) []string {
+		t.Helper()
+		hits, err := s.KeywordSearch(ctx, u.ID, p.ID, [][]string{{word}}, 10)
+		must(t, err)
+		var paths []string
+		for _, h := range hits {
+			paths = append(paths, h.Path)
+		}
+		return paths
+	}
+	rows := func() int {
+		var n int
+		must(t, s.Pool().QueryRow(ctx, "SELECT count(*) FROM chunk_search WHERE project_id = $1", p.ID).Scan(&n))
+		return n
+	}
+	if got := find("legacy"); len(got) != 1 || got[0] != "old.go" {
+		t.Fatalf("a chunk from before 0008 after the upgrade: found in %v, want old.go", got)
+	}
+	if got := find("fielded"); len(got) != 1 || got[0] != "mid.go" {
+		t.Fatalf("a chunk from 0009 after the upgrade: found in %v, want mid.go", got)
+	}
+	must(t, s.ReplaceFiles(ctx, u.ID, p.ID, []store.FileChunks{{Path: "old.go", Hash: "2", Chunks: []store.Chunk{
+		{Content: "y", ContentHash: "y", SearchText: "old old | | | renewed body", StartLine: 1, EndLine: 1}}}}))
+	if got := find("legacy"); len(got) != 0 {
+		t.Fatalf("a replaced chunk is still found in %v", got)
+	}
+	if got := find("renewed"); len(got) != 1 || got[0] != "old.go" {
+		t.Fatalf("the new chunk of old.go: found in %v", got)
+	}
+	if n := rows(); n != 2 {
+		t.Fatalf("chunk_search holds %d rows for 2 chunks", n)
+	}
+	must(t, asTenant(ctx, s, u.ID, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, "UPDATE code_chunks SET search_text = 'mid | | | rewritten' WHERE id = $1", mid)
+		return err
+	}))
+	if got, gone := find("rewritten"), find("fielded"); len(got) != 1 || len(gone) != 0 {
+		t.Fatalf("after updating a chunk's search text: new word in %v, old word in %v", got, gone)
+	}
+	must(t, s.DeleteProject(ctx, u.ID, p.ID))
+	if n := rows(); n != 0 {
+		t.Fatalf("after deleting the project chunk_search holds %d rows", n)
 	}
 }
