@@ -81,7 +81,12 @@ func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter 
 // accessLog writes one line per request: method, route pattern (never the raw path,
 // which carries ids), status, duration and request id.
 func (s *Server) accessLog(next http.Handler) http.Handler {
+	lb := s.cfg.LogBuffer
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if lb != nil {
+			lb.Begin()
+			defer lb.End() // after the line below: it leaves with the others in flight
+		}
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
 		who := &logUser{}

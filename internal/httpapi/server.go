@@ -34,6 +34,9 @@ type Config struct {
 	Repos *gitops.RepoPolicy
 	// Tracer makes a span per request (nil: no tracing).
 	Tracer trace.TracerProvider
+	// LogBuffer, when set, is the log's buffer: the access log marks each request in
+	// flight on it, so lines written meanwhile leave together (nil: none).
+	LogBuffer *observe.LogBuffer
 }
 
 // Server holds the handlers' dependencies.
