@@ -52,11 +52,18 @@ func cacheControl(r *http.Request) (noCache, noStore bool) {
 	return
 }
 
+// xCacheHit and xCacheMiss are X-Cache's values, shared by every answer (a header's
+// values are never changed in place; Add would append to a copy).
+var (
+	xCacheHit  = []string{"HIT"}
+	xCacheMiss = []string{"MISS"}
+)
+
 func setLLMHeaders(w http.ResponseWriter, res *gateway.Result, cached bool) {
 	if cached {
-		w.Header().Set("X-Cache", "HIT")
+		w.Header()["X-Cache"] = xCacheHit
 	} else {
-		w.Header().Set("X-Cache", "MISS")
+		w.Header()["X-Cache"] = xCacheMiss
 	}
 	if res != nil && res.RateLimit != nil {
 		res.RateLimit.SetHeaders(w.Header())

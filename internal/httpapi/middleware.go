@@ -48,7 +48,7 @@ func (s *Server) requestID(next http.Handler) http.Handler {
 		if !validRequestID(id) {
 			id = newRequestID()
 		}
-		w.Header().Set("X-Request-ID", id)
+		w.Header()["X-Request-Id"] = []string{id} // Set("X-Request-ID"), without canonicalising it each time
 		next.ServeHTTP(w, r.WithContext(observe.WithRequestID(r.Context(), id)))
 	})
 }
