@@ -141,6 +141,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		Version:       Version,
 		Repos:         a.Repos,
 		Tracer:        observe.TracerProviderFrom(ctx),
+		LogBuffer:     observe.LogBufferFrom(ctx),
 	})
 	var cacheInfo func() httpapi.LLMCacheInfo
 	a.LLM, cacheInfo, err = NewGateway(cfg, st, a.Redis, log)

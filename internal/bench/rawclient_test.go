@@ -7,10 +7,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 )
 
 // rawClient is a lean HTTP/1.1 load generator in the manner of wrk: keep-alive
@@ -23,6 +25,7 @@ import (
 type rawClient struct {
 	addr  string
 	conns chan *rawConn
+	stale atomic.Int64 // pooled connections found closed by the server, and replaced
 }
 
 type rawConn struct {
@@ -54,16 +57,27 @@ func (rc *rawClient) close() {
 // added to the request; want, when set, is "Name: value" the answer must carry.
 func (rc *rawClient) post(path string, body []byte, headers []string, want string) error {
 	var c *rawConn
+	var err error
+	pooled := true
 	select {
 	case c = <-rc.conns:
 	default:
-		conn, err := net.Dial("tcp", rc.addr)
-		if err != nil {
+		pooled = false
+		if c, err = rc.dial(); err != nil {
 			return err
 		}
-		c = &rawConn{c: conn, r: bufio.NewReaderSize(conn, 16<<10)}
 	}
-	err := c.roundTrip(rc.addr, path, body, headers, want)
+	err = c.roundTrip(rc.addr, path, body, headers, want)
+	if err != nil && pooled && errors.Is(err, io.EOF) {
+		// A kept-alive connection the server had closed while it sat in the pool
+		// (net/http's client retries these too): once more on a new one.
+		c.c.Close()
+		rc.stale.Add(1)
+		if c, err = rc.dial(); err != nil {
+			return err
+		}
+		err = c.roundTrip(rc.addr, path, body, headers, want)
+	}
 	if err != nil {
 		c.c.Close()
 		return err
@@ -74,6 +88,14 @@ func (rc *rawClient) post(path string, body []byte, headers []string, want strin
 		c.c.Close()
 	}
 	return nil
+}
+
+func (rc *rawClient) dial() (*rawConn, error) {
+	conn, err := net.Dial("tcp", rc.addr)
+	if err != nil {
+		return nil, err
+	}
+	return &rawConn{c: conn, r: bufio.NewReaderSize(conn, 16<<10)}, nil
 }
 
 func (c *rawConn) roundTrip(host, path string, body []byte, headers []string, want string) error {

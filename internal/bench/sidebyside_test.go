@@ -234,6 +234,11 @@ func (sb *sideBySide) phase(name string, n, c int, targets []*target) {
 		sb.row(name, t, tl, directP50)
 	}
 	fmt.Printf("%-12s others-cores %.2f, load average %s\n", name, others, loadavg())
+	for _, t := range targets {
+		if n := t.rc.stale.Swap(0); n > 0 {
+			fmt.Printf("%-12s %s: %d kept-alive connections found closed and redialled\n", name, t.name, n)
+		}
+	}
 }
 
 func (sb *sideBySide) send(t *target, _ int) error {

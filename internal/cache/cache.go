@@ -17,7 +17,9 @@ import (
 type Cache interface {
 	// Get returns the value stored under key. ok is false on a miss, including an
 	// expired entry. A non-nil error means the cache could not answer; callers treat
-	// it as a miss. The returned slice must not be modified.
+	// it as a miss. The returned slice must not be modified, by the caller or later
+	// by the cache: a caller may keep referring to it (the gateway's entries make
+	// their strings on it rather than copy a whole answer per hit).
 	Get(ctx context.Context, key string) (val []byte, ok bool, err error)
 	// Set stores val under key for ttl; ttl <= 0 means no expiry. The cache keeps its
 	// own copy of val (Memory) or sends it (Redis), so the caller may reuse val.

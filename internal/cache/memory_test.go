@@ -250,3 +250,24 @@ func TestMemoryConcurrent(t *testing.T) {
 		t.Fatalf("accounting drift: list holds %d entries / %d bytes, stats say %d / %d", n, sum, s.Entries, s.Bytes)
 	}
 }
+
+// TestMemoryValueNeverChangesAfterGet: a value handed out by Get stays as it was
+// whatever happens to its key afterwards (overwritten, deleted, evicted) and whatever
+// the caller of Set does with its own slice: callers refer to it without copying.
+func TestMemoryValueNeverChangesAfterGet(t *testing.T) {
+	ctx := context.Background()
+	m := newMemory(t, 64)
+	src := []byte("first value")
+	mustSet(t, m, "k", src, 0)
+	got, ok, err := m.Get(ctx, "k")
+	if err != nil || !ok {
+		t.Fatalf("Get: %v %v", ok, err)
+	}
+	copy(src, "XXXXX") // the caller reuses its buffer
+	mustSet(t, m, "k", []byte("second value"), 0)
+	mustSet(t, m, "other", bytes.Repeat([]byte("y"), 60), 0) // evicts "k"
+	_ = m.Delete(ctx, "k")
+	if string(got) != "first value" {
+		t.Fatalf("a value handed out changed to %q", got)
+	}
+}

@@ -120,7 +120,10 @@ func (e env) setup() (_ config.Config, _ *slog.Logger, tel *telemetry, _ error) 
 		return cfg, nil, nil, err
 	}
 	red := observe.NewRedactor(cfg.Secrets())
-	tel = &telemetry{local: observe.NewLogger(e.stderr, cfg.LogLevel, red)}
+	// Every line to stderr goes through one buffer, which gathers the lines of
+	// requests in flight (the access log) into few writes; close flushes it last.
+	tel = &telemetry{stderr: observe.NewLogBuffer(e.stderr, 0)}
+	tel.local = observe.NewLogger(tel.stderr, cfg.LogLevel, red)
 	log := tel.local
 	if cfg.LogtailToken != "" {
 		tel.shipper, err = observe.NewShipper(observe.ShipperConfig{URL: cfg.LogtailURL, Token: cfg.LogtailToken,
@@ -130,7 +133,7 @@ func (e env) setup() (_ config.Config, _ *slog.Logger, tel *telemetry, _ error) 
 		if err != nil {
 			return cfg, nil, nil, err
 		}
-		log = observe.NewLogger(io.MultiWriter(tel.shipper, e.stderr), cfg.LogLevel, red)
+		log = observe.NewLogger(io.MultiWriter(tel.shipper, tel.stderr), cfg.LogLevel, red)
 	}
 	tel.tracer, tel.shutdownTracing, err = observe.NewTracing(context.Background(), cfg.OTelEndpoint, cfg.OTelServiceName, app.Version, red)
 	if err != nil {
@@ -145,14 +148,17 @@ func (e env) setup() (_ config.Config, _ *slog.Logger, tel *telemetry, _ error) 
 
 // telemetry is a command's log shipping and tracing.
 type telemetry struct {
+	stderr          *observe.LogBuffer   // in front of stderr
 	local           *slog.Logger         // stderr only, for the shipper's own troubles
 	shipper         *observe.Shipper     // nil unless LOGTAIL_SOURCE_TOKEN is set
 	tracer          trace.TracerProvider // a no-op unless OTEL_EXPORTER_OTLP_ENDPOINT is set
 	shutdownTracing func(context.Context) error
 }
 
-// close flushes the spans, then the shipped log lines, each within flushTimeout.
+// close flushes the spans, then the shipped log lines, each within flushTimeout,
+// then the lines still buffered for stderr.
 func (t *telemetry) close() {
+	defer t.stderr.Close()
 	if t.shutdownTracing != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
 		if err := t.shutdownTracing(ctx); err != nil {
@@ -192,6 +198,7 @@ func (e env) serve(args []string) error {
 	// Requests and jobs run in contexts derived from this one: StartSpan finds the
 	// tracer provider there.
 	ctx = observe.WithTracerProvider(ctx, tel.tracer)
+	ctx = observe.WithLogBuffer(ctx, tel.stderr)
 	a, err := app.New(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -222,6 +229,7 @@ func (e env) worker(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	ctx = observe.WithTracerProvider(ctx, tel.tracer)
+	ctx = observe.WithLogBuffer(ctx, tel.stderr)
 	a, err := app.New(ctx, cfg, log)
 	if err != nil {
 		return err

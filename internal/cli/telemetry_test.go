@@ -56,3 +56,25 @@ func TestTracingEndpointValidated(t *testing.T) {
 		t.Fatalf("bad OTLP endpoint: exit %d, stderr %q", code, errOut)
 	}
 }
+
+// TestBufferedLinesFlushedOnExit: lines of requests still in flight wait in the
+// stderr buffer; closing the telemetry (the last thing a command does) writes them.
+func TestBufferedLinesFlushedOnExit(t *testing.T) {
+	var errb strings.Builder
+	e := env{stdout: &strings.Builder{}, stderr: &errb, getenv: func(k string) string {
+		return map[string]string{"VIBECODER_DATA_DIR": t.TempDir()}[k]
+	}}
+	_, log, tel, err := e.setup()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tel.stderr.Begin() // a request that never ends
+	log.Info("held until exit")
+	if errb.Len() != 0 {
+		t.Fatalf("written while a request was in flight: %q", errb.String())
+	}
+	tel.close()
+	if !strings.Contains(errb.String(), "held until exit") {
+		t.Fatalf("after close, stderr %q: the held line was lost", errb.String())
+	}
+}

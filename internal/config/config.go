@@ -76,7 +76,7 @@ type Config struct {
 	Workers         bool                         // VIBECODER_WORKERS (true): serve also works jobs
 	JobQueues       map[string]map[string]string // VIBECODER_JOB_QUEUES: kind:key=value,...;kind2:...
 	JobRescueAfter  time.Duration                // VIBECODER_JOB_RESCUE_AFTER (longest timeout + 5m)
-	JobPollInterval time.Duration                // VIBECODER_JOB_POLL_INTERVAL (250ms)
+	JobPollInterval time.Duration                // VIBECODER_JOB_POLL_INTERVAL (250ms; 1s on SQLite)
 	JobSoftStop     time.Duration                // VIBECODER_JOB_SOFT_STOP (30s)
 
 	// LocalRepoRoots are the directories under which projects may name a local path or
@@ -388,7 +388,15 @@ func (l *loader) jobs(c *Config) {
 			l.bad("VIBECODER_JOB_RESCUE_AFTER", "%v", err)
 		}
 	}
-	if c.JobPollInterval, err = parseDuration(l.get("VIBECODER_JOB_POLL_INTERVAL", "250ms"), 100*time.Millisecond, time.Minute); err != nil {
+	// On SQLite the poll is a fallback twice over (the committing process wakes its
+	// queues, River's outbox the others' within 50 ms), and every poll of every queue
+	// is a write transaction whose SQL River parses afresh: at 250 ms, five queues cost
+	// an idle server ~20 ms of CPU a second.
+	poll := "250ms"
+	if c.Embedded() {
+		poll = "1s"
+	}
+	if c.JobPollInterval, err = parseDuration(l.get("VIBECODER_JOB_POLL_INTERVAL", poll), 100*time.Millisecond, time.Minute); err != nil {
 		l.bad("VIBECODER_JOB_POLL_INTERVAL", "%v", err)
 	}
 	if c.JobSoftStop, err = parseDuration(l.get("VIBECODER_JOB_SOFT_STOP", "30s"), time.Second, time.Hour); err != nil {

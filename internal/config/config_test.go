@@ -30,6 +30,29 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
+// TestJobPollDefaults: an idle queue polls every second on SQLite, where the poll is
+// only a fallback and costs a write transaction, and every 250 ms on PostgreSQL; a set
+// value wins on both.
+func TestJobPollDefaults(t *testing.T) {
+	for _, tc := range []struct {
+		vars map[string]string
+		want time.Duration
+	}{
+		{nil, time.Second},
+		{map[string]string{"DATABASE_URL": "postgres://db/x"}, 250 * time.Millisecond},
+		{map[string]string{"VIBECODER_JOB_POLL_INTERVAL": "300ms"}, 300 * time.Millisecond},
+		{map[string]string{"DATABASE_URL": "postgres://db/x", "VIBECODER_JOB_POLL_INTERVAL": "2s"}, 2 * time.Second},
+	} {
+		c, err := Load(env(tc.vars))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.JobPollInterval != tc.want {
+			t.Errorf("%v: JobPollInterval %v, want %v", tc.vars, c.JobPollInterval, tc.want)
+		}
+	}
+}
+
 func TestLoginSettings(t *testing.T) {
 	c, err := Load(env(map[string]string{
 		"VIBECODER_PASSWORD_HASH_CONCURRENCY": "3",

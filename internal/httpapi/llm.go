@@ -52,11 +52,18 @@ func cacheControl(r *http.Request) (noCache, noStore bool) {
 	return
 }
 
+// xCacheHit and xCacheMiss are X-Cache's values, shared by every answer (a header's
+// values are never changed in place; Add would append to a copy).
+var (
+	xCacheHit  = []string{"HIT"}
+	xCacheMiss = []string{"MISS"}
+)
+
 func setLLMHeaders(w http.ResponseWriter, res *gateway.Result, cached bool) {
 	if cached {
-		w.Header().Set("X-Cache", "HIT")
+		w.Header()["X-Cache"] = xCacheHit
 	} else {
-		w.Header().Set("X-Cache", "MISS")
+		w.Header()["X-Cache"] = xCacheMiss
 	}
 	if res != nil && res.RateLimit != nil {
 		res.RateLimit.SetHeaders(w.Header())
@@ -408,9 +415,16 @@ func (s *Server) streamChat(w http.ResponseWriter, r *http.Request, call *gatewa
 	// Chunks name the model as the whole answer does (provider/model), as the gateway
 	// resolved it: a default or bare model name is not what the client should see echoed.
 	var model string
+	// One chunk value, its one choice and the text's holder serve every chunk of the
+	// stream: each is encoded and written before the next is made (a chunk, its
+	// choice list and the provider's chunk escaping to the heap were three
+	// allocations per upstream chunk).
+	cc := openaiwire.NewChunk(id, created, "", openaiwire.Delta{}, nil)
+	var text string
 	chunk := func(delta openaiwire.Delta, finish *string) error {
-		c := openaiwire.NewChunk(id, created, model, delta, finish)
-		return sse.chunk(&c)
+		cc.Model = model
+		cc.Choices[0] = openaiwire.ChunkChoice{Index: 0, Delta: delta, FinishReason: finish}
+		return sse.chunk(&cc)
 	}
 	assistant := ""
 	first := openaiwire.Delta{Role: llm.RoleAssistant, Content: &assistant}
@@ -428,7 +442,8 @@ func (s *Server) streamChat(w http.ResponseWriter, r *http.Request, call *gatewa
 		if c.Text != "" || openaiwire.HasValue(c.ToolCalls) {
 			var d openaiwire.Delta
 			if c.Text != "" {
-				d.Content = &c.Text
+				text = c.Text
+				d.Content = &text
 			}
 			if openaiwire.HasValue(c.ToolCalls) {
 				d.ToolCalls = c.ToolCalls

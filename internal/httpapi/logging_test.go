@@ -212,3 +212,66 @@ func TestAnswerSentBeforeBookkeeping(t *testing.T) {
 		})
 	}
 }
+
+// TestAccessLogGathersLinesInFlight: with a LogBuffer, the access log marks each
+// request in flight on it, so a request's line waits while another is running and
+// leaves, with the other's, when the last one ends; with none in flight it leaves at
+// once.
+func TestAccessLogGathersLinesInFlight(t *testing.T) {
+	e := newEnv(t, "sqlite", nil)
+	var dst syncBuffer
+	lb := observe.NewLogBuffer(&dst, time.Hour) // only Begin/End let lines out
+	log := observe.NewLogger(lb, e.app.Config.LogLevel, observe.NewRedactor(nil))
+	srv := httpapi.New(e.app.Store, e.app.Auth, observe.NewHealth("sqlite", e.app.Store.Ping, nil), log, httpapi.Config{LogBuffer: lb})
+	entered, release := make(chan struct{}), make(chan struct{})
+	srv.Handle("GET /slow", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(entered)
+		<-release
+	}))
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	get := func(path string) {
+		resp, err := http.Get(hs.URL + path)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+
+	get("/livez")
+	if n := strings.Count(dst.String(), `"msg":"http request"`); n != 1 {
+		t.Fatalf("no request in flight: %d access lines written, want 1 at once", n)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); get("/slow") }()
+	<-entered
+	get("/livez")
+	if n := strings.Count(dst.String(), `"msg":"http request"`); n != 1 {
+		t.Fatalf("while /slow is in flight: %d access lines written, want the second held", n)
+	}
+	close(release)
+	<-done
+	out := dst.String()
+	if strings.Count(out, `"msg":"http request"`) != 3 || !strings.Contains(out, `"route":"GET /slow"`) {
+		t.Fatalf("after the last request ended: %q, want all three lines", out)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

@@ -48,8 +48,11 @@ func (s *Server) requestID(next http.Handler) http.Handler {
 		if !validRequestID(id) {
 			id = newRequestID()
 		}
-		w.Header().Set("X-Request-ID", id)
-		next.ServeHTTP(w, r.WithContext(observe.WithRequestID(r.Context(), id)))
+		w.Header()["X-Request-Id"] = []string{id} // Set("X-Request-ID"), without canonicalising it each time
+		// The request's one copy with a new context: the access log and
+		// authentication fill in the reqInfo rather than each copy the request again.
+		ctx := context.WithValue(observe.WithRequestID(r.Context(), id), reqInfoKey{}, &reqInfo{})
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
@@ -81,11 +84,19 @@ func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter 
 // accessLog writes one line per request: method, route pattern (never the raw path,
 // which carries ids), status, duration and request id.
 func (s *Server) accessLog(next http.Handler) http.Handler {
+	lb := s.cfg.LogBuffer
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if lb != nil {
+			lb.Begin()
+			defer lb.End() // after the line below: it leaves with the others in flight
+		}
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
-		who := &logUser{}
-		r = r.WithContext(context.WithValue(r.Context(), logUserKey{}, who))
+		info := infoFrom(r.Context())
+		if info == nil { // not behind requestID
+			info = &reqInfo{}
+			r = r.WithContext(context.WithValue(r.Context(), reqInfoKey{}, info))
+		}
 		next.ServeHTTP(rec, r)
 		if rec.status == 0 {
 			rec.status = http.StatusOK
@@ -102,8 +113,8 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 			slog.Int64("bytes", rec.bytes),
 		}
-		if who.id != "" {
-			attrs = append(attrs, slog.String("user_id", who.id))
+		if p := info.p; p != nil {
+			attrs = append(attrs, slog.String("user_id", p.user.ID.String()))
 		}
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "http request", attrs...)
 	})
@@ -123,11 +134,19 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 	})
 }
 
-// logUser is filled in by authentication so the access log, which runs outside it,
-// can name the caller.
-type logUser struct{ id string }
+// reqInfo is what the middleware learns of a request on its way in, in its context
+// from requestID on: authentication sets the caller, for the handlers and for the
+// access log, which runs outside it and names the caller.
+type reqInfo struct {
+	p *principal // nil until authenticated
+}
 
-type logUserKey struct{}
+type reqInfoKey struct{}
+
+func infoFrom(ctx context.Context) *reqInfo {
+	info, _ := ctx.Value(reqInfoKey{}).(*reqInfo)
+	return info
+}
 
 type principal struct {
 	user    *store.User
@@ -135,18 +154,18 @@ type principal struct {
 	token   string         // session cookie token
 }
 
-type principalKey struct{}
-
 func userFrom(ctx context.Context) *store.User {
-	if p, ok := ctx.Value(principalKey{}).(*principal); ok {
+	if p := principalFrom(ctx); p != nil {
 		return p.user
 	}
 	return nil
 }
 
 func principalFrom(ctx context.Context) *principal {
-	p, _ := ctx.Value(principalKey{}).(*principal)
-	return p
+	if info := infoFrom(ctx); info != nil {
+		return info.p
+	}
+	return nil
 }
 
 // authenticate resolves the caller from a bearer API key or the session cookie.
@@ -206,9 +225,11 @@ func (s *Server) authedWith(h http.HandlerFunc, refuse func(w http.ResponseWrite
 			refuse(w, r, http.StatusForbidden, "missing or wrong "+CSRFHeader+" header")
 			return
 		}
-		if who, ok := r.Context().Value(logUserKey{}).(*logUser); ok {
-			who.id = p.user.ID.String()
+		if info := infoFrom(r.Context()); info != nil {
+			info.p = p
+			h(w, r)
+			return
 		}
-		h(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+		h(w, r.WithContext(context.WithValue(r.Context(), reqInfoKey{}, &reqInfo{p: p})))
 	})
 }

@@ -34,6 +34,9 @@ type Config struct {
 	Repos *gitops.RepoPolicy
 	// Tracer makes a span per request (nil: no tracing).
 	Tracer trace.TracerProvider
+	// LogBuffer, when set, is the log's buffer: the access log marks each request in
+	// flight on it, so lines written meanwhile leave together (nil: none).
+	LogBuffer *observe.LogBuffer
 }
 
 // Server holds the handlers' dependencies.
@@ -312,8 +315,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		_, _ = w.Write([]byte(`{"type":"about:blank","title":"Internal Server Error","status":500,"detail":"the answer could not be encoded"}` + "\n"))
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
+	w.Header()["Content-Type"] = contentTypeJSON
 	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }
+
+// contentTypeJSON is the Content-Type of JSON answers, shared by all of them.
+var contentTypeJSON = []string{"application/json"}

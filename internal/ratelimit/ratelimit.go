@@ -82,12 +82,17 @@ var ErrInvalidCost = errors.New("ratelimit: cost must not be negative")
 // SetHeaders sets RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset (seconds,
 // rounded up) from the IETF httpapi rate-limit headers draft, and Retry-After
 // (seconds, at least 1) on a rejection that can succeed later.
+//
+// The names are set in their canonical form (what Header.Set would make of them, and
+// what goes on the wire) with their values in one array: Set canonicalised
+// "RateLimit-…" afresh and allocated a slice per header, on every LLM call.
 func (r Result) SetHeaders(h http.Header) {
-	h.Set("RateLimit-Limit", strconv.Itoa(r.Limit))
-	h.Set("RateLimit-Remaining", strconv.Itoa(r.Remaining))
-	h.Set("RateLimit-Reset", strconv.FormatInt(ceilSeconds(r.ResetAfter), 10))
+	v := make([]string, 4)
+	v[0], v[1], v[2] = strconv.Itoa(r.Limit), strconv.Itoa(r.Remaining), strconv.FormatInt(ceilSeconds(r.ResetAfter), 10)
+	h["Ratelimit-Limit"], h["Ratelimit-Remaining"], h["Ratelimit-Reset"] = v[0:1:1], v[1:2:2], v[2:3:3]
 	if !r.Allowed && r.RetryAfter >= 0 {
-		h.Set("Retry-After", strconv.FormatInt(max(ceilSeconds(r.RetryAfter), 1), 10))
+		v[3] = strconv.FormatInt(max(ceilSeconds(r.RetryAfter), 1), 10)
+		h["Retry-After"] = v[3:4:4]
 	}
 }
 

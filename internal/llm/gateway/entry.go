@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"unsafe"
 
 	"github.com/vibecoder/vibecoder/internal/llm"
 )
@@ -112,15 +113,25 @@ func (r *entryReader) bytes() []byte {
 	return v
 }
 
-func (r *entryReader) string() string { return string(r.bytes()) }
+// string returns the next string, on the entry's bytes rather than a copy of them:
+// the cache never changes a value it has handed out (cache.Cache.Get), so strings
+// made on it stay as they are, and a hit no longer copies its whole answer.
+func (r *entryReader) string() string {
+	b := r.bytes()
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
 
-// raw returns JSON kept verbatim, nil when empty.
+// raw returns JSON kept verbatim, nil when empty. It is the entry's bytes, not a
+// copy (see string), and capped, so an append to it copies.
 func (r *entryReader) raw() json.RawMessage {
 	v := r.bytes()
 	if len(v) == 0 || string(v) == "null" {
 		return nil
 	}
-	return json.RawMessage(string(v)) // a copy: the cache's buffer is not ours to keep
+	return json.RawMessage(v)
 }
 
 func (r *entryReader) byte() byte {

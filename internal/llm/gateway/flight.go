@@ -46,13 +46,32 @@ func newFlight(cancel context.CancelFunc) *flight {
 	return &flight{changed: make(chan struct{}), cancel: cancel, waiters: 1}
 }
 
-// publish appends a chunk for every follower.
+// publish appends a chunk for every follower. The first makes room for a typical
+// stream's (tens of chunks) at once rather than growing the list seven times.
 func (f *flight) publish(c llm.Chunk) {
 	f.mu.Lock()
+	if f.chunks == nil {
+		f.chunks = make([]llm.Chunk, 0, 64)
+	}
 	f.chunks = append(f.chunks, c)
 	close(f.changed)
 	f.changed = make(chan struct{})
 	f.mu.Unlock()
+}
+
+// published is how many chunks have been published.
+func (f *flight) published() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.chunks)
+}
+
+// all returns the chunks published, the followers' list itself: the upstream call
+// that published them has returned, so it no longer grows, and it is only read.
+func (f *flight) all() []llm.Chunk {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.chunks[:len(f.chunks):len(f.chunks)]
 }
 
 // finish ends the flight with its result or error.

@@ -528,7 +528,6 @@ func (g *Gateway) run(f *flight, key string, call *Call, req *llm.Request, targe
 	row store.LLMUsage, start time.Time, settle func(float64)) {
 	defer f.cancel()
 	ctx := f.ctx
-	var chunks []llm.Chunk
 	var resp *llm.Response
 	var used target
 	var err error
@@ -545,12 +544,11 @@ upstream:
 			if attempt > 1 {
 				g.stats.Retries.Add(1)
 			}
-			published := len(chunks)
+			published := f.published()
 			sctx, span := observe.StartSpan(ctx, "llm."+t.p.Name(), attribute.String("llm.provider", t.p.Name()),
 				attribute.String("llm.model", t.model), attribute.Int("llm.attempt", attempt), attribute.Bool("llm.stream", streaming))
 			if streaming {
 				resp, err = t.p.Stream(sctx, &r, func(c llm.Chunk) error {
-					chunks = append(chunks, c)
 					f.publish(c)
 					return nil
 				})
@@ -563,7 +561,7 @@ upstream:
 				break upstream
 			}
 			var le *llm.Error
-			if len(chunks) > published || ctx.Err() != nil || !errors.As(err, &le) || !le.Retryable {
+			if f.published() > published || ctx.Err() != nil || !errors.As(err, &le) || !le.Retryable {
 				// Part of a stream already reached clients, the clients are gone, or
 				// the request itself is at fault: nothing to retry.
 				break upstream
@@ -589,7 +587,7 @@ upstream:
 	cost, _ := g.prices.Cost(used.p.Name(), used.model, resp.Usage.PromptTokens, resp.Usage.CompletionTokens, resp.Usage.CachedTokens)
 	e := &entry{Provider: used.p.Name(), Model: used.model, Response: *resp, CostUSD: cost, LatencyMS: time.Since(start).Milliseconds()}
 	if streaming {
-		e.Chunks = chunks
+		e.Chunks = f.all()
 		f.markStreamed()
 	}
 	settle(cost)

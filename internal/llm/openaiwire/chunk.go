@@ -29,7 +29,8 @@ type StreamDelta struct {
 // DecodeStreamChunk reads one chunk event's data. Like openai-go's chunk decoding,
 // which it replaces on the gateway's path (several times faster: one gjson pass, no
 // reflection), it is lenient: a field of another type than expected reads as absent
-// (a count: as zero). It fails only on data that is not a JSON object.
+// (a count: as zero). It fails only on data that is not a JSON object. The chunk's
+// strings share data's memory (parseShared): data must not change afterwards.
 func DecodeStreamChunk(data []byte) (*StreamChunk, error) {
 	root, err := parseObject(data, "stream chunk is ")
 	if err != nil {

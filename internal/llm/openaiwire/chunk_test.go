@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"slices"
 	"testing"
+	"unsafe"
 )
 
 func TestDecodeStreamChunk(t *testing.T) {
@@ -85,5 +86,20 @@ func BenchmarkDecodeStreamChunk(b *testing.B) {
 		if _, err := DecodeStreamChunk(data); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestDecodeStreamChunkSharesData: a chunk's text is read in place, not from a copy
+// of the event (parseShared), so a stream does not copy every event once more.
+func TestDecodeStreamChunkSharesData(t *testing.T) {
+	data := []byte(`{"id":"c1","choices":[{"index":0,"delta":{"content":"in place"}}]}`)
+	c, err := DecodeStreamChunk(data)
+	if err != nil || len(c.Deltas) != 1 || c.Deltas[0].Content != "in place" {
+		t.Fatalf("%+v %v", c, err)
+	}
+	p := uintptr(unsafe.Pointer(unsafe.StringData(c.Deltas[0].Content)))
+	start := uintptr(unsafe.Pointer(&data[0]))
+	if p < start || p >= start+uintptr(len(data)) {
+		t.Fatal("the chunk's text was copied out of the event's data")
 	}
 }

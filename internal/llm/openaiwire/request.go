@@ -53,7 +53,8 @@ type Message struct {
 
 // DecodeChatRequest decodes a request body in one pass. It fails on what is not a chat
 // request at all (invalid UTF-8 or JSON, a field of the wrong JSON type); Validate
-// reports the rest, so a recording fake can decode what a server would refuse.
+// reports the rest, so a recording fake can decode what a server would refuse. The
+// request's strings share data's memory (parseShared): data must not change afterwards.
 func DecodeChatRequest(data []byte) (*ChatRequest, error) {
 	if !utf8.Valid(data) {
 		return nil, errors.New("the body is not valid UTF-8")
@@ -63,7 +64,7 @@ func DecodeChatRequest(data []byte) (*ChatRequest, error) {
 	if !json.Valid(data) {
 		return nil, syntaxError(data)
 	}
-	root := gjson.ParseBytes(data)
+	root := parseShared(data) // in's strings share data's memory
 	in := &ChatRequest{}
 	switch {
 	case root.Type == gjson.Null: // as encoding/json: nothing set

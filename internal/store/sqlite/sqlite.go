@@ -72,8 +72,13 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
 		return "file:" + path + "?" + q.Encode()
 	}
 	// BEGIN IMMEDIATE takes the write lock at the start of a transaction, so a
-	// transaction never fails half-way on lock upgrade.
-	writer, err := sql.Open("sqlite", dsn()+"&_txlock=immediate")
+	// transaction never fails half-way on lock upgrade. The writer keeps its
+	// statement journals in memory: a multi-row INSERT inside a transaction (the
+	// gateway's usage rows, 64 a statement) journals every page it touches first, and
+	// past 64 KiB SQLite spilled that to a temporary file, a write system call a page
+	// (4 % of a cache hit's CPU). The writer runs no large sorts; readers keep the
+	// default.
+	writer, err := sql.Open("sqlite", dsn("temp_store(MEMORY)")+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite writer: %w", err)
 	}

@@ -78,6 +78,15 @@ func TestWALAndForeignKeys(t *testing.T) {
 	if fk != 1 {
 		t.Fatal("foreign keys are off")
 	}
+	// The writer's statement journals stay in memory (no temporary file written per
+	// page of a multi-row INSERT): temp_store 2 is MEMORY.
+	var temp int
+	if err := s.Writer().QueryRowContext(t.Context(), "PRAGMA temp_store").Scan(&temp); err != nil {
+		t.Fatal(err)
+	}
+	if temp != 2 {
+		t.Fatalf("writer temp_store = %d, want 2 (MEMORY)", temp)
+	}
 	if got := s.Writer().Stats().MaxOpenConnections; got != 1 {
 		t.Fatalf("writer pool allows %d connections, want 1", got)
 	}
