@@ -552,81 +552,62 @@ func (s *Store) KeywordSearch(ctx context.Context, userID, projectID uuid.UUID, 
 	return out, nil
 }
 
-// ChunksOfFiles implements store.Chunks.
-func (s *Store) ChunksOfFiles(ctx context.Context, userID, projectID uuid.UUID, paths []string) ([]store.Chunk, error) {
-	out := []store.Chunk{}
-	if len(paths) == 0 {
-		return out, nil
-	}
+// projectChunks reads the chunks of one project of the user's, under the tenant's scope,
+// that the rest of the WHERE clause (where, after "project and user", its parameters
+// from $3: args) selects, in the order it gives. Errors are translated.
+func (s *Store) projectChunks(ctx context.Context, userID, projectID uuid.UUID, where string, args ...any) ([]store.Chunk, error) {
+	var out []store.Chunk
 	err := s.tenantTx(ctx, userID, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, "SELECT "+chunkCols+` FROM code_chunks c WHERE c.project_id = $1 AND c.user_id = $2 AND c.path = ANY($3)
-			ORDER BY c.path COLLATE "C", c.start_line`, projectID, userID, paths)
+		rows, err := tx.Query(ctx, "SELECT "+chunkCols+" FROM code_chunks c WHERE c.project_id = $1 AND c.user_id = $2 "+where,
+			append([]any{projectID, userID}, args...)...)
 		if err != nil {
 			return err
 		}
 		out, err = collect(rows, func(r pgx.Row) (*store.Chunk, error) { return scanChunk(r) })
 		return err
 	})
+	return out, translate(err)
+}
+
+// ChunksOfFiles implements store.Chunks.
+func (s *Store) ChunksOfFiles(ctx context.Context, userID, projectID uuid.UUID, paths []string) ([]store.Chunk, error) {
+	if len(paths) == 0 {
+		return []store.Chunk{}, nil
+	}
+	out, err := s.projectChunks(ctx, userID, projectID, `AND c.path = ANY($3) ORDER BY c.path COLLATE "C", c.start_line`, paths)
 	if err != nil {
-		return nil, fmt.Errorf("chunks of %d files of project %s: %w", len(paths), projectID, translate(err))
+		return nil, fmt.Errorf("chunks of %d files of project %s: %w", len(paths), projectID, err)
 	}
 	return out, nil
 }
 
 // PackageDocChunks implements store.Chunks.
 func (s *Store) PackageDocChunks(ctx context.Context, userID, projectID uuid.UUID) ([]store.Chunk, error) {
-	out := []store.Chunk{}
-	err := s.tenantTx(ctx, userID, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, "SELECT "+chunkCols+` FROM code_chunks c WHERE c.project_id = $1 AND c.user_id = $2
-			AND c.symbol LIKE 'package %' AND (c.content LIKE '//%' OR c.content LIKE '/*%')
-			ORDER BY c.path COLLATE "C", c.start_line`, projectID, userID)
-		if err != nil {
-			return err
-		}
-		out, err = collect(rows, func(r pgx.Row) (*store.Chunk, error) { return scanChunk(r) })
-		return err
-	})
+	out, err := s.projectChunks(ctx, userID, projectID, `AND c.symbol LIKE 'package %' AND (c.content LIKE '//%' OR c.content LIKE '/*%')
+		ORDER BY c.path COLLATE "C", c.start_line`)
 	if err != nil {
-		return nil, fmt.Errorf("package docs of project %s: %w", projectID, translate(err))
+		return nil, fmt.Errorf("package docs of project %s: %w", projectID, err)
 	}
 	return out, nil
 }
 
 // GetChunks implements store.Chunks.
 func (s *Store) GetChunks(ctx context.Context, userID, projectID uuid.UUID, ids []uuid.UUID) ([]store.Chunk, error) {
-	out := []store.Chunk{}
 	if len(ids) == 0 {
-		return out, nil
+		return []store.Chunk{}, nil
 	}
-	err := s.tenantTx(ctx, userID, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, "SELECT "+chunkCols+" FROM code_chunks c WHERE c.project_id = $1 AND c.user_id = $2 AND c.id = ANY($3)",
-			projectID, userID, ids)
-		if err != nil {
-			return err
-		}
-		out, err = collect(rows, func(r pgx.Row) (*store.Chunk, error) { return scanChunk(r) })
-		return err
-	})
+	out, err := s.projectChunks(ctx, userID, projectID, "AND c.id = ANY($3)", ids)
 	if err != nil {
-		return nil, fmt.Errorf("get chunks of project %s: %w", projectID, translate(err))
+		return nil, fmt.Errorf("get chunks of project %s: %w", projectID, err)
 	}
 	return out, nil
 }
 
 // ChunksToEmbed implements store.Chunks.
 func (s *Store) ChunksToEmbed(ctx context.Context, userID, projectID uuid.UUID, limit int) ([]store.Chunk, error) {
-	var out []store.Chunk
-	err := s.tenantTx(ctx, userID, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, "SELECT "+chunkCols+` FROM code_chunks c
-			WHERE c.project_id = $1 AND c.user_id = $2 AND c.embedding IS NULL ORDER BY c.id LIMIT $3`, projectID, userID, limit)
-		if err != nil {
-			return err
-		}
-		out, err = collect(rows, func(r pgx.Row) (*store.Chunk, error) { return scanChunk(r) })
-		return err
-	})
+	out, err := s.projectChunks(ctx, userID, projectID, "AND c.embedding IS NULL ORDER BY c.id LIMIT $3", limit)
 	if err != nil {
-		return nil, fmt.Errorf("chunks to embed of project %s: %w", projectID, translate(err))
+		return nil, fmt.Errorf("chunks to embed of project %s: %w", projectID, err)
 	}
 	return out, nil
 }
