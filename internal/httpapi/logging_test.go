@@ -21,6 +21,7 @@ import (
 
 	"github.com/vibecoder/vibecoder/internal/httpapi"
 	"github.com/vibecoder/vibecoder/internal/observe"
+	"github.com/vibecoder/vibecoder/internal/testutil"
 )
 
 var uuidRE = regexp.MustCompile(`[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}`)
@@ -219,7 +220,7 @@ func TestAnswerSentBeforeBookkeeping(t *testing.T) {
 // once.
 func TestAccessLogGathersLinesInFlight(t *testing.T) {
 	e := newEnv(t, "sqlite", nil)
-	var dst syncBuffer
+	var dst testutil.SyncBuffer
 	lb := observe.NewLogBuffer(&dst, time.Hour) // only Begin/End let lines out
 	log := observe.NewLogger(lb, e.app.Config.LogLevel, observe.NewRedactor(nil))
 	srv := httpapi.New(e.app.Store, e.app.Auth, observe.NewHealth("sqlite", e.app.Store.Ping, nil), log, httpapi.Config{LogBuffer: lb})
@@ -257,21 +258,4 @@ func TestAccessLogGathersLinesInFlight(t *testing.T) {
 	if strings.Count(out, `"msg":"http request"`) != 3 || !strings.Contains(out, `"route":"GET /slow"`) {
 		t.Fatalf("after the last request ended: %q, want all three lines", out)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

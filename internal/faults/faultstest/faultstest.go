@@ -36,6 +36,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vibecoder/vibecoder/internal/testutil"
 )
 
 // Main runs the tests of a package that uses the harness and removes what the harness
@@ -161,7 +163,7 @@ type Proc struct {
 	URL string
 
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *testutil.SyncBuffer
 	done chan struct{}
 	err  error // the Wait error, once done is closed
 }
@@ -192,7 +194,7 @@ func Migrate(t testing.TB, env map[string]string) *Proc {
 // in the test log.
 func Start(t testing.TB, name string, env map[string]string, url string, args ...string) *Proc {
 	t.Helper()
-	p := &Proc{Name: name, URL: url, out: &syncBuffer{}, done: make(chan struct{})}
+	p := &Proc{Name: name, URL: url, out: &testutil.SyncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(Binary(t), args...)
 	p.cmd.Env = processEnv(env)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
@@ -376,22 +378,4 @@ func NewAPIKey(t testing.TB, env map[string]string, email string) string {
 		t.Fatalf("apikey create printed %q, want a vc_ key", key)
 	}
 	return key
-}
-
-// syncBuffer is a bytes.Buffer safe for a process's output and a reading test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/vibecoder/vibecoder/internal/testutil"
 )
 
 // Redis is a redis-server of the test's own, on a free port, with no persistence:
@@ -56,7 +58,7 @@ func (r *Redis) Start() {
 	_, port, _ := net.SplitHostPort(r.Addr)
 	cmd := exec.Command(r.bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 		"--daemonize", "no", "--dir", r.t.TempDir(), "--logfile", "")
-	out := &syncBuffer{}
+	out := &testutil.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		r.t.Fatalf("start redis-server: %v", err)
