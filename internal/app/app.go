@@ -23,6 +23,7 @@ import (
 	"github.com/vibecoder/vibecoder/internal/jobs"
 	"github.com/vibecoder/vibecoder/internal/llm/gateway"
 	"github.com/vibecoder/vibecoder/internal/observe"
+	"github.com/vibecoder/vibecoder/internal/procmem"
 	"github.com/vibecoder/vibecoder/internal/pipeline"
 	"github.com/vibecoder/vibecoder/internal/ratelimit"
 	"github.com/vibecoder/vibecoder/internal/store"
@@ -227,6 +228,7 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener) error {
 	go func() { errc <- srv.Serve(ln) }()
 	a.Log.Info("serving", slog.String("addr", ln.Addr().String()), slog.String("dialect", a.Store.Dialect()),
 		slog.Bool("redis", a.Redis != nil), slog.String("version", Version))
+	a.releaseStartupPages()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("http server: %w", err)
@@ -246,6 +248,17 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 	return nil
+}
+
+// releaseStartupPages gives back the executable's pages that only start-up used,
+// once everything has started (procmem). Failing to is harmless: it is logged.
+func (a *App) releaseStartupPages() {
+	r, err := procmem.ReleaseStartupPages()
+	if err != nil {
+		a.Log.Warn("release start-up pages", slog.Any("error", err))
+		return
+	}
+	a.Log.Debug("released start-up pages", slog.Int("mappings", r.Mappings), slog.Int64("resident_bytes", r.Bytes))
 }
 
 // sweepSessions deletes expired sessions every hour.

@@ -1,0 +1,143 @@
+package procmem
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// exeResident is the resident bytes of the executable's read-only mappings.
+func exeResident(t *testing.T) int64 {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	smaps, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, m := range parseSmaps(smaps) {
+		if m.path == exe && m.perms[1] != 'w' {
+			n += m.rss
+		}
+	}
+	return n
+}
+
+func TestReleaseStartupPages(t *testing.T) {
+	before := exeResident(t)
+	r, err := ReleaseStartupPages()
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := exeResident(t)
+	t.Logf("released %d mappings holding %d KiB; resident %d → %d KiB", r.Mappings, r.Bytes>>10, before>>10, after>>10)
+	if r.Mappings == 0 || r.Bytes == 0 {
+		t.Fatalf("released %+v, want the executable's code and read-only data", r)
+	}
+	if after >= before {
+		t.Errorf("the executable's read-only mappings hold %d KiB after release, %d before", after>>10, before>>10)
+	}
+}
+
+// mapFile maps path privately, writable when write, and reads every page.
+func mapFile(t *testing.T, path string, write bool) []byte {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	prot := unix.PROT_READ
+	if write {
+		prot |= unix.PROT_WRITE
+	}
+	b, err := unix.Mmap(int(f.Fd()), 0, 2*os.Getpagesize(), prot, unix.MAP_PRIVATE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Munmap(b) })
+	var sum int
+	for i := range b {
+		sum += int(b[i])
+	}
+	if sum != 'a'*len(b) {
+		t.Fatalf("the mapping of %s reads %d, want %d", path, sum, 'a'*len(b))
+	}
+	return b
+}
+
+func TestPrivatePagesKept(t *testing.T) {
+	dir := t.TempDir()
+	content := make([]byte, 2*os.Getpagesize())
+	for i := range content {
+		content[i] = 'a'
+	}
+	clean, copied := filepath.Join(dir, "clean"), filepath.Join(dir, "copied")
+	for _, p := range []string{clean, copied} {
+		if err := os.WriteFile(p, content, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A read-only mapping whose first page was written before it was made read-only
+	// (as a dynamic loader's relocations are): dropping it would lose the write.
+	c := mapFile(t, copied, true)
+	c[0] = 'z'
+	if err := unix.Mprotect(c, unix.PROT_READ); err != nil {
+		t.Fatal(err)
+	}
+	smaps, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := release(smaps, copied)
+	if err != nil || r.Mappings != 0 {
+		t.Fatalf("release of a mapping with private pages: %+v, %v; want it left alone", r, err)
+	}
+	if c[0] != 'z' {
+		t.Fatalf("the written byte is %q after release, want 'z'", c[0])
+	}
+
+	// A clean read-only mapping is released and reads the same afterwards.
+	m := mapFile(t, clean, false)
+	smaps, err = os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := release(smaps, clean); err != nil || r.Mappings != 1 || r.Bytes == 0 {
+		t.Fatalf("release of a clean read-only mapping: %+v, %v; want one released", r, err)
+	}
+	if m[0] != 'a' || m[len(m)-1] != 'a' {
+		t.Fatalf("the mapping reads %q…%q after release, want the file's bytes", m[0], m[len(m)-1])
+	}
+}
+
+func TestParseSmaps(t *testing.T) {
+	text := []byte(`00400000-02705000 r-xp 00000000 fd:01 123 /usr/bin/vibe coder
+Size:              35860 kB
+Rss:               19988 kB
+Anonymous:             0 kB
+VmFlags: rd ex mr mw me
+05532000-05606000 rw-p 03131000 fd:01 123 /usr/bin/vibe coder
+Rss:                 720 kB
+Anonymous:           200 kB
+7ffd1000-7ffd2000 r--p 00000000 00:00 0
+Rss:                   4 kB
+garbage line
+`)
+	got := parseSmaps(text)
+	if len(got) != 3 {
+		t.Fatalf("parsed %d mappings, want 3: %+v", len(got), got)
+	}
+	if got[0].start != 0x400000 || got[0].end != 0x2705000 || got[0].perms != "r-xp" ||
+		got[0].path != "/usr/bin/vibe coder" || got[0].rss != 19988<<10 || got[0].anon != 0 {
+		t.Errorf("first mapping %+v", got[0])
+	}
+	if got[1].anon != 200<<10 || got[2].path != "" || got[2].rss != 4<<10 {
+		t.Errorf("second and third mappings %+v %+v", got[1], got[2])
+	}
+}
