@@ -182,37 +182,56 @@ func (p *openAIProvider) Stream(ctx context.Context, req *Request, fn func(Chunk
 	}
 	ctx, cancel := withTimeout(ctx, p.timeout)
 	defer cancel()
-	// The SDK sends our body (openai_wire.go), maps an error answer and splits the
-	// event stream into events; openaiwire reads each chunk (openai-go's reflective
-	// chunk decoding took 40 % of a 50-chunk stream's CPU).
+	// The SDK sends our body (openai_wire.go) and maps an error answer; sseReader
+	// splits the event stream (openai-go's decoder took a bufio.Scanner and a slice
+	// per event) and openaiwire reads each chunk (openai-go's reflective chunk
+	// decoding took 40 % of a 50-chunk stream's CPU).
 	var resp *http.Response
 	if err := p.client.Post(ctx, "chat/completions", body, &resp); err != nil {
 		return nil, p.mapError(ctx, err)
 	}
-	events := ssestream.NewDecoder(resp)
-	defer events.Close()
+	defer resp.Body.Close()
+	events := newSSEReader(resp.Body)
 	out := &Response{}
 	var text strings.Builder
 	var usage *Usage
 	var tools toolCallAccumulator
-	for events.Next() {
-		ev := events.Event()
-		if bytes.HasPrefix(ev.Data, []byte("[DONE]")) {
+	hold := chunkHolder{fn: fn}
+	done := false
+	for !done {
+		data, err := events.next()
+		if err == io.EOF {
 			break
 		}
-		c, err := openaiwire.DecodeStreamChunk(ev.Data)
 		if err != nil {
-			return nil, p.mapError(ctx, err)
+			return nil, hold.fail(p.mapError(ctx, err))
+		}
+		if bytes.HasPrefix(data, []byte("[DONE]")) {
+			done = true
+			break
+		}
+		c, err := openaiwire.DecodeStreamChunk(data)
+		if err != nil {
+			return nil, hold.fail(p.mapError(ctx, err))
 		}
 		if c.HasError {
-			return nil, p.mapError(ctx, &ssestream.StreamError{Message: "received error while streaming: " + c.Error, Event: ev})
+			ev := ssestream.Event{Data: data}
+			return nil, hold.fail(p.mapError(ctx, &ssestream.StreamError{Message: "received error while streaming: " + c.Error, Event: ev}))
 		}
-		if err := p.streamChunk(c, out, &text, &usage, &tools, fn); err != nil {
-			return nil, err
+		if err := p.streamChunk(c, out, &text, &usage, &tools, hold.add); err != nil {
+			return nil, hold.fail(err)
+		}
+		if !events.more() {
+			// Nothing more has arrived: hand over what is held before waiting.
+			if err := hold.release(false); err != nil {
+				return nil, err
+			}
 		}
 	}
-	if err := events.Err(); err != nil {
-		return nil, p.mapError(ctx, err)
+	// After [DONE] the last chunk follows at once; a stream that ended otherwise
+	// fails below.
+	if err := hold.release(done); err != nil {
+		return nil, err
 	}
 	if out.FinishReason == "" {
 		return nil, newError(p.name, http.StatusBadGateway, TypeUpstreamUnavailable, "stream ended before the upstream finished the completion")
@@ -226,6 +245,43 @@ func (p *openAIProvider) Stream(ctx context.Context, req *Request, fn func(Chunk
 		return nil, err
 	}
 	return out, nil
+}
+
+// chunkHolder hands a stream's chunks to fn one behind: it holds the latest until
+// the next one is made (which it then marks More) or the provider would wait for the
+// upstream (release(false)), so a writer that flushes only after a chunk without More
+// sends chunks that arrived together in one write, and none later than it would have.
+type chunkHolder struct {
+	fn   func(Chunk) error
+	c    Chunk
+	held bool
+}
+
+func (h *chunkHolder) add(c Chunk) error {
+	if err := h.release(true); err != nil {
+		return err
+	}
+	h.c, h.held = c, true
+	return nil
+}
+
+// release hands over the chunk held, if any, with more as its More.
+func (h *chunkHolder) release(more bool) error {
+	if !h.held {
+		return nil
+	}
+	h.held = false
+	h.c.More = more
+	return h.fn(h.c)
+}
+
+// fail hands over the chunk held, then returns err (unless fn failed first): the
+// chunks a stream made before it broke reach the caller, as they did unheld.
+func (h *chunkHolder) fail(err error) error {
+	if ferr := h.release(false); ferr != nil {
+		return ferr
+	}
+	return err
 }
 
 // streamChunk takes one chunk of a stream into out (and the text, usage and tool

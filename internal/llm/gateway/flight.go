@@ -107,7 +107,8 @@ func (f *flight) leave() {
 
 // follow delivers the flight's chunks to fn from the start, in order, as they arrive,
 // and returns the flight's result. It stops early when ctx ends or fn fails. Each
-// time it has delivered every chunk so far and is about to wait for more, it calls
+// time it has delivered every chunk so far and is about to wait for more that the
+// provider has yet to receive (the last chunk is not marked llm.Chunk.More), it calls
 // caughtUp (when set): a follower that buffers its writes sends them then.
 func (f *flight) follow(ctx context.Context, fn func(llm.Chunk) error, caughtUp func()) (*entry, error) {
 	defer f.leave()
@@ -128,7 +129,9 @@ func (f *flight) follow(ctx context.Context, fn func(llm.Chunk) error, caughtUp 
 		if done {
 			return res, err
 		}
-		if caughtUp != nil && len(pending) > 0 {
+		// A chunk marked More is followed by another (or the end) without the
+		// upstream being waited for: caught up only after one that is not.
+		if caughtUp != nil && len(pending) > 0 && !pending[len(pending)-1].More {
 			caughtUp()
 		}
 		select {
