@@ -1,6 +1,7 @@
 package llm
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/openai/openai-go/v3"
@@ -46,6 +48,9 @@ type openAIProvider struct {
 	// client sends pre-encoded bodies (Complete, Stream; see openai_wire.go). It is
 	// built from the same options, never from the environment.
 	client openai.Client
+	// readers keeps the read buffers of finished streams (*bufio.Reader): 8 KiB
+	// each, they were a tenth of the bytes a stream allocated.
+	readers sync.Pool
 }
 
 // NewOpenAI returns the OpenAI provider (default name "openai", base URL OpenAIBaseURL). An API
@@ -191,12 +196,17 @@ func (p *openAIProvider) Stream(ctx context.Context, req *Request, fn func(Chunk
 		return nil, p.mapError(ctx, err)
 	}
 	defer resp.Body.Close()
-	events := newSSEReader(resp.Body)
+	events := p.sseReader(resp.Body)
+	defer func() {
+		events.br.Reset(nil) // keep no hold on the body
+		p.readers.Put(events.br)
+	}()
 	out := &Response{}
 	var text strings.Builder
 	var usage *Usage
 	var tools toolCallAccumulator
 	hold := chunkHolder{fn: fn}
+	var c openaiwire.StreamChunk // every event is read into it
 	done := false
 	for !done {
 		data, err := events.next()
@@ -210,15 +220,14 @@ func (p *openAIProvider) Stream(ctx context.Context, req *Request, fn func(Chunk
 			done = true
 			break
 		}
-		c, err := openaiwire.DecodeStreamChunk(data)
-		if err != nil {
+		if err := c.Decode(data); err != nil {
 			return nil, hold.fail(p.mapError(ctx, err))
 		}
 		if c.HasError {
 			ev := ssestream.Event{Data: data}
 			return nil, hold.fail(p.mapError(ctx, &ssestream.StreamError{Message: "received error while streaming: " + c.Error, Event: ev}))
 		}
-		if err := p.streamChunk(c, out, &text, &usage, &tools, hold.add); err != nil {
+		if err := p.streamChunk(&c, out, &text, &usage, &tools, hold.add); err != nil {
 			return nil, hold.fail(err)
 		}
 		if !events.more() {
@@ -245,6 +254,15 @@ func (p *openAIProvider) Stream(ctx context.Context, req *Request, fn func(Chunk
 		return nil, err
 	}
 	return out, nil
+}
+
+// sseReader reads body's events with a buffer of a finished stream's, if one is kept.
+func (p *openAIProvider) sseReader(body io.Reader) *sseReader {
+	if br, ok := p.readers.Get().(*bufio.Reader); ok {
+		br.Reset(body)
+		return &sseReader{br: br}
+	}
+	return newSSEReader(body)
 }
 
 // chunkHolder hands a stream's chunks to fn one behind: it holds the latest until
