@@ -44,6 +44,15 @@ func DecodeStreamChunk(data []byte) (*StreamChunk, error) {
 // were two allocations per event). On an error c is left reset.
 func (c *StreamChunk) Decode(data []byte) error {
 	*c = StreamChunk{Deltas: c.Deltas[:0]}
+	if c.decodeFast(data) {
+		return nil
+	}
+	*c = StreamChunk{Deltas: c.Deltas[:0]}
+	return c.decodeGJSON(data)
+}
+
+// decodeGJSON is Decode by gjson: every chunk decodeFast leaves.
+func (c *StreamChunk) decodeGJSON(data []byte) error {
 	root, err := parseObject(data, "stream chunk is ")
 	if err != nil {
 		return err
