@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
@@ -201,10 +202,7 @@ func (p *openAIProvider) Stream(ctx context.Context, req *Request, fn func(Chunk
 		events.br.Reset(nil) // keep no hold on the body
 		p.readers.Put(events.br)
 	}()
-	out := &Response{}
-	var text strings.Builder
-	var usage *Usage
-	var tools toolCallAccumulator
+	var a streamAcc
 	hold := chunkHolder{fn: fn}
 	var c openaiwire.StreamChunk // every event is read into it
 	done := false
@@ -224,10 +222,10 @@ func (p *openAIProvider) Stream(ctx context.Context, req *Request, fn func(Chunk
 			return nil, hold.fail(p.mapError(ctx, err))
 		}
 		if c.HasError {
-			ev := ssestream.Event{Data: data}
+			ev := ssestream.Event{Data: bytes.Clone(data)}
 			return nil, hold.fail(p.mapError(ctx, &ssestream.StreamError{Message: "received error while streaming: " + c.Error, Event: ev}))
 		}
-		if err := p.streamChunk(&c, out, &text, &usage, &tools, hold.add); err != nil {
+		if err := p.streamChunk(&c, &a, hold.add); err != nil {
 			return nil, hold.fail(err)
 		}
 		if !events.more() {
@@ -242,15 +240,16 @@ func (p *openAIProvider) Stream(ctx context.Context, req *Request, fn func(Chunk
 	if err := hold.release(done); err != nil {
 		return nil, err
 	}
+	out := &a.out
 	if out.FinishReason == "" {
 		return nil, newError(p.name, http.StatusBadGateway, TypeUpstreamUnavailable, "stream ended before the upstream finished the completion")
 	}
-	out.Text = text.String()
-	out.ToolCalls = tools.result()
-	if usage != nil {
-		out.Usage = *usage
+	out.Text = a.text.String()
+	out.ToolCalls = a.tools.result()
+	if a.usage != nil {
+		out.Usage = *a.usage
 	}
-	if err := fn(Chunk{FinishReason: out.FinishReason, Usage: usage}); err != nil {
+	if err := fn(Chunk{FinishReason: out.FinishReason, Usage: a.usage}); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -302,15 +301,37 @@ func (h *chunkHolder) fail(err error) error {
 	return err
 }
 
-// streamChunk takes one chunk of a stream into out (and the text, usage and tool
-// calls so far), handing its deltas to fn.
-func (p *openAIProvider) streamChunk(c *openaiwire.StreamChunk, out *Response, text *strings.Builder, usage **Usage,
-	tools *toolCallAccumulator, fn func(Chunk) error) error {
-	if c.ID != "" {
-		out.ID = c.ID
+// streamAcc is what a stream has assembled so far.
+type streamAcc struct {
+	out   Response
+	text  strings.Builder
+	usage *Usage
+	tools toolCallAccumulator
+	kept  []byte // the block the strings handed on are copied into
+}
+
+// keep returns a copy of s that stays valid: the event it was read from does not
+// (sseReader.next). The copies share blocks of a few KiB, not an allocation each.
+func (a *streamAcc) keep(s string) string {
+	if s == "" {
+		return ""
 	}
-	if c.Model != "" {
-		out.Model = c.Model
+	if cap(a.kept)-len(a.kept) < len(s) {
+		a.kept = make([]byte, 0, max(2<<10, 2*len(s)))
+	}
+	start := len(a.kept)
+	a.kept = append(a.kept, s...)
+	return unsafe.String(&a.kept[start], len(s))
+}
+
+// streamChunk takes one chunk of a stream into a, handing its deltas to fn; what
+// it keeps of c it copies (c's strings are the event's, valid only until the next).
+func (p *openAIProvider) streamChunk(c *openaiwire.StreamChunk, a *streamAcc, fn func(Chunk) error) error {
+	if c.ID != "" && c.ID != a.out.ID {
+		a.out.ID = strings.Clone(c.ID)
+	}
+	if c.Model != "" && c.Model != a.out.Model {
+		a.out.Model = strings.Clone(c.Model)
 	}
 	if c.Usage != nil {
 		u := Usage{PromptTokens: c.Usage.PromptTokens, CompletionTokens: c.Usage.CompletionTokens,
@@ -318,25 +339,25 @@ func (p *openAIProvider) streamChunk(c *openaiwire.StreamChunk, out *Response, t
 		if u.TotalTokens == 0 {
 			u.TotalTokens = u.PromptTokens + u.CompletionTokens
 		}
-		*usage = &u
+		a.usage = &u
 	}
 	for _, d := range c.Deltas {
 		if d.Content != "" {
-			text.WriteString(d.Content)
-			if err := fn(Chunk{Text: d.Content}); err != nil {
+			a.text.WriteString(d.Content)
+			if err := fn(Chunk{Text: a.keep(d.Content)}); err != nil {
 				return err
 			}
 		}
 		if d.ToolCalls != nil {
-			if err := tools.add(d.ToolCalls); err != nil {
+			if err := a.tools.add(d.ToolCalls); err != nil {
 				return newError(p.name, http.StatusBadGateway, TypeBadUpstreamResponse, "malformed tool_calls delta: "+err.Error())
 			}
-			if err := fn(Chunk{ToolCalls: d.ToolCalls}); err != nil {
+			if err := fn(Chunk{ToolCalls: json.RawMessage(a.keep(string(d.ToolCalls)))}); err != nil {
 				return err
 			}
 		}
 		if d.FinishReason != "" {
-			out.FinishReason = openAIFinish(d.FinishReason)
+			a.out.FinishReason = openAIFinish(a.keep(d.FinishReason))
 		}
 	}
 	return nil

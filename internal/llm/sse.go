@@ -11,20 +11,20 @@ import (
 // an event's data lines are joined, each followed by \n; an empty line ends an event
 // that has data; comments and other fields are ignored; an event the stream ends in
 // the middle of is dropped). It differs in what it costs: one bufio.Reader instead
-// of a bufio.Scanner that grows per stream, the data of many events in one block of
-// memory instead of a slice per event, and it can say whether the next event has
-// already arrived (more), so a caller can hold what it writes until it would wait.
+// of a bufio.Scanner that grows per stream, an event of one data line whose end has
+// arrived handed out where it lies in the read buffer instead of in a slice of its
+// own, and it can say whether the next event has already arrived (more), so a
+// caller can hold what it writes until it would wait.
 type sseReader struct {
-	br    *bufio.Reader
-	block []byte // the data of events handed out, then the event being read
-	long  []byte // a line longer than br's buffer, gathered
+	br      *bufio.Reader
+	scratch []byte // the data of an event that could not be handed out in place
+	long    []byte // a line longer than br's buffer, gathered
+	raw     []byte // the last line read, with its end
 }
 
 const (
 	// sseReadBuffer is the size of the reader's buffer: several typical chunk events.
 	sseReadBuffer = 8 << 10
-	// sseBlock is the smallest block of event data allocated at once.
-	sseBlock = 4 << 10
 	// maxEventData is the longest event (and line) read, as ssestream's scanner allows.
 	maxEventData = bufio.MaxScanTokenSize << 9
 )
@@ -34,23 +34,21 @@ func newSSEReader(r io.Reader) *sseReader {
 }
 
 // next returns the next event's data, or the error that ended the stream (io.EOF at
-// its end). The data stays valid and unchanged for good: strings decoded from it may
-// share its memory.
+// its end). The data is valid until the next call (or more): whatever is kept of it
+// must be copied.
 func (s *sseReader) next() ([]byte, error) {
-	start := len(s.block)
+	s.scratch = s.scratch[:0]
 	hasData := false
 	for {
 		line, err := s.line()
 		if err != nil {
-			s.block = s.block[:start]
 			return nil, err
 		}
 		if len(line) == 0 {
 			if !hasData {
 				continue
 			}
-			end := len(s.block)
-			return s.block[start:end:end], nil
+			return s.scratch, nil
 		}
 		name, value, _ := bytes.Cut(line, []byte(":"))
 		if string(name) != "data" {
@@ -59,22 +57,39 @@ func (s *sseReader) next() ([]byte, error) {
 		if len(value) > 0 && value[0] == ' ' {
 			value = value[1:]
 		}
-		if end := len(s.block) - start + len(value) + 1; end > maxEventData {
-			s.block = s.block[:start]
-			return nil, bufio.ErrTooLong
-		} else if len(s.block)+len(value)+1 > cap(s.block) {
-			// A new block: the events handed out keep the old one.
-			nb := make([]byte, 0, max(sseBlock, 2*end))
-			s.block = append(nb, s.block[start:]...)
-			start = 0
+		if !hasData && len(s.long) == 0 && s.raw[len(s.raw)-1] == '\n' && len(line) == len(s.raw)-1 && s.endBuffered() {
+			// The common event: one data line ending in \n, its blank line already
+			// here. Its data, with the \n, is where it lies in the read buffer.
+			return s.raw[len(s.raw)-1-len(value):], nil
 		}
-		s.block = append(append(s.block, value...), '\n')
+		if len(s.scratch)+len(value)+1 > maxEventData {
+			return nil, bufio.ErrTooLong
+		}
+		s.scratch = append(append(s.scratch, value...), '\n')
 		hasData = true
 	}
 }
 
+// endBuffered reports whether an empty line is next and already read (without
+// reading more, which could move the buffer), and if so consumes it.
+func (s *sseReader) endBuffered() bool {
+	b, _ := s.br.Peek(min(2, s.br.Buffered()))
+	n := 0
+	switch {
+	case len(b) >= 1 && b[0] == '\n':
+		n = 1
+	case len(b) == 2 && b[0] == '\r' && b[1] == '\n':
+		n = 2
+	default:
+		return false
+	}
+	_, _ = s.br.Discard(n)
+	return true
+}
+
 // line reads one line without its end (\n, or \r\n). It is valid until the next read.
 func (s *sseReader) line() ([]byte, error) {
+	s.long = s.long[:0]
 	line, err := s.br.ReadSlice('\n')
 	if err == bufio.ErrBufferFull {
 		s.long = append(s.long[:0], line...)
@@ -91,6 +106,7 @@ func (s *sseReader) line() ([]byte, error) {
 		// A line the stream ends in the middle of ends no event: dropped.
 		return nil, err
 	}
+	s.raw = line
 	line = line[:len(line)-1]
 	if n := len(line); n > 0 && line[n-1] == '\r' {
 		line = line[:n-1]
