@@ -752,3 +752,89 @@ func TestChatBody(t *testing.T) {
 		t.Fatalf("body %+v", v)
 	}
 }
+
+// BenchmarkGatewayAllocs counts the heap allocations of a call through the gateway's
+// HTTP handler, in process (runtime.MemStats.Mallocs over b.N calls, one at a time,
+// less what building the request and recorder allocates): "hit" a cache hit; "bypass"
+// a cache-bypassed call less a direct net/http call to the same upstream, whose
+// allocations (the client's and the upstream's, which runs in this process) the
+// bypassed call makes too, roughly. Background work the calls cause (the usage rows,
+// the cache write) is counted if it ran by the end.
+//
+//	go test -run '^$' -bench GatewayAllocs -benchtime 5000x ./internal/bench/
+func BenchmarkGatewayAllocs(b *testing.B) {
+	f := newFixtureDelay(b, "", 0)
+	h := f.app.HTTP.Handler()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
+	b.Cleanup(client.CloseIdleConnections)
+	nonce := time.Now().UnixNano()
+	var seq atomic.Int64
+	request := func(body []byte, noCache bool) (*http.Request, *httptest.ResponseRecorder) {
+		req := httptest.NewRequest(http.MethodPost, "/v1/chat/completions", bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+f.key)
+		req.Header.Set("Content-Type", "application/json")
+		if noCache {
+			req.Header.Set("Cache-Control", "no-cache")
+		}
+		return req, httptest.NewRecorder()
+	}
+	serve := func(req *http.Request, rec *httptest.ResponseRecorder, want string) error {
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK || rec.Header().Get("X-Cache") != want {
+			return fmt.Errorf("gateway: %d %s", rec.Code, rec.Body.String())
+		}
+		return nil
+	}
+	hitBody := chatBody("(cached allocs)")
+	if req, rec := request(hitBody, false); serve(req, rec, "MISS") != nil {
+		b.Fatal("the first call of the cached prompt was not a miss")
+	}
+	time.Sleep(50 * time.Millisecond) // the cache write
+	calls := map[string]func() error{
+		"build": func() error { request(hitBody, false); return nil },
+		"hit":   func() error { req, rec := request(hitBody, false); return serve(req, rec, "HIT") },
+		"bypass": func() error {
+			req, rec := request(chatBody(fmt.Sprintf("(%d/a-g/%d)", nonce, seq.Add(1))), true)
+			return serve(req, rec, "MISS")
+		},
+		"direct": func() error {
+			resp, err := client.Post(f.upstream+"/v1/chat/completions", "application/json",
+				bytes.NewReader(chatBody(fmt.Sprintf("(%d/a-d/%d)", nonce, seq.Add(1)))))
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			return err
+		},
+	}
+	mallocs := func(n int, call func() error) float64 {
+		for range 200 { // warm
+			if err := call(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
+		for range n {
+			if err := call(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		time.Sleep(150 * time.Millisecond) // let the usage writer's linger pass
+		runtime.ReadMemStats(&m1)
+		return float64(m1.Mallocs-m0.Mallocs) / float64(n)
+	}
+	b.Run("hit", func(b *testing.B) {
+		build, hit := mallocs(b.N, calls["build"]), mallocs(b.N, calls["hit"])
+		b.ReportMetric(hit-build, "allocs/call")
+		b.ReportMetric(0, "ns/op")
+	})
+	b.Run("bypass", func(b *testing.B) {
+		build, direct, bypass := mallocs(b.N, calls["build"]), mallocs(b.N, calls["direct"]), mallocs(b.N, calls["bypass"])
+		b.ReportMetric(bypass-build, "allocs/call")
+		b.ReportMetric(direct, "direct-allocs/call")
+		b.ReportMetric(bypass-build-direct, "added-allocs/call")
+		b.ReportMetric(0, "ns/op")
+	})
+}

@@ -474,7 +474,9 @@ func (s *Server) streamChat(w http.ResponseWriter, r *http.Request, call *gatewa
 	_ = chunk(openaiwire.Delta{}, &finish)
 	usage := openaiwire.NewUsageChunk(id, created, model, chatUsage(res.Response.Usage))
 	_ = sse.chunk(&usage)
-	_ = sse.raw("data: [DONE]\n\n")
+	// The end needs no flush of its own: net/http flushes when the handler returns,
+	// and then sends it with the body's terminating chunk in one write instead of two.
+	_, _ = io.WriteString(w, "data: [DONE]\n\n")
 }
 
 func (s *Server) openAIFailure(w http.ResponseWriter, r *http.Request, res *gateway.Result, err error) {

@@ -111,6 +111,11 @@ type Chunk struct {
 	ToolCalls    json.RawMessage
 	FinishReason string
 	Usage        *Usage
+	// More says the provider hands over its next chunk (or ends the stream) without
+	// waiting for the upstream: a writer may hold this one back and send both
+	// together. A chunk without More may be the last for a while: send it. Providers
+	// that cannot tell leave it false. It is not part of a cached stream.
+	More bool `json:"-"`
 }
 
 // Provider is one configured upstream. Implementations are safe for concurrent use.

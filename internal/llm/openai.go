@@ -1,6 +1,7 @@
 package llm
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -10,7 +11,9 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
@@ -46,6 +49,9 @@ type openAIProvider struct {
 	// client sends pre-encoded bodies (Complete, Stream; see openai_wire.go). It is
 	// built from the same options, never from the environment.
 	client openai.Client
+	// readers keeps the read buffers of finished streams (*bufio.Reader): 8 KiB
+	// each, they were a tenth of the bytes a stream allocated.
+	readers sync.Pool
 }
 
 // NewOpenAI returns the OpenAI provider (default name "openai", base URL OpenAIBaseURL). An API
@@ -182,61 +188,150 @@ func (p *openAIProvider) Stream(ctx context.Context, req *Request, fn func(Chunk
 	}
 	ctx, cancel := withTimeout(ctx, p.timeout)
 	defer cancel()
-	// The SDK sends our body (openai_wire.go), maps an error answer and splits the
-	// event stream into events; openaiwire reads each chunk (openai-go's reflective
-	// chunk decoding took 40 % of a 50-chunk stream's CPU).
+	// The SDK sends our body (openai_wire.go) and maps an error answer; sseReader
+	// splits the event stream (openai-go's decoder took a bufio.Scanner and a slice
+	// per event) and openaiwire reads each chunk (openai-go's reflective chunk
+	// decoding took 40 % of a 50-chunk stream's CPU).
 	var resp *http.Response
 	if err := p.client.Post(ctx, "chat/completions", body, &resp); err != nil {
 		return nil, p.mapError(ctx, err)
 	}
-	events := ssestream.NewDecoder(resp)
-	defer events.Close()
-	out := &Response{}
-	var text strings.Builder
-	var usage *Usage
-	var tools toolCallAccumulator
-	for events.Next() {
-		ev := events.Event()
-		if bytes.HasPrefix(ev.Data, []byte("[DONE]")) {
+	defer resp.Body.Close()
+	events := p.sseReader(resp.Body)
+	defer func() {
+		events.br.Reset(nil) // keep no hold on the body
+		p.readers.Put(events.br)
+	}()
+	var a streamAcc
+	hold := chunkHolder{fn: fn}
+	var c openaiwire.StreamChunk // every event is read into it
+	done := false
+	for !done {
+		data, err := events.next()
+		if err == io.EOF {
 			break
 		}
-		c, err := openaiwire.DecodeStreamChunk(ev.Data)
 		if err != nil {
-			return nil, p.mapError(ctx, err)
+			return nil, hold.fail(p.mapError(ctx, err))
+		}
+		if bytes.HasPrefix(data, []byte("[DONE]")) {
+			done = true
+			break
+		}
+		if err := c.Decode(data); err != nil {
+			return nil, hold.fail(p.mapError(ctx, err))
 		}
 		if c.HasError {
-			return nil, p.mapError(ctx, &ssestream.StreamError{Message: "received error while streaming: " + c.Error, Event: ev})
+			ev := ssestream.Event{Data: bytes.Clone(data)}
+			return nil, hold.fail(p.mapError(ctx, &ssestream.StreamError{Message: "received error while streaming: " + c.Error, Event: ev}))
 		}
-		if err := p.streamChunk(c, out, &text, &usage, &tools, fn); err != nil {
-			return nil, err
+		if err := p.streamChunk(&c, &a, hold.add); err != nil {
+			return nil, hold.fail(err)
+		}
+		if !events.more() {
+			// Nothing more has arrived: hand over what is held before waiting.
+			if err := hold.release(false); err != nil {
+				return nil, err
+			}
 		}
 	}
-	if err := events.Err(); err != nil {
-		return nil, p.mapError(ctx, err)
+	// After [DONE] the last chunk follows at once; a stream that ended otherwise
+	// fails below.
+	if err := hold.release(done); err != nil {
+		return nil, err
 	}
+	out := &a.out
 	if out.FinishReason == "" {
 		return nil, newError(p.name, http.StatusBadGateway, TypeUpstreamUnavailable, "stream ended before the upstream finished the completion")
 	}
-	out.Text = text.String()
-	out.ToolCalls = tools.result()
-	if usage != nil {
-		out.Usage = *usage
+	out.Text = a.text.String()
+	out.ToolCalls = a.tools.result()
+	if a.usage != nil {
+		out.Usage = *a.usage
 	}
-	if err := fn(Chunk{FinishReason: out.FinishReason, Usage: usage}); err != nil {
+	if err := fn(Chunk{FinishReason: out.FinishReason, Usage: a.usage}); err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
-// streamChunk takes one chunk of a stream into out (and the text, usage and tool
-// calls so far), handing its deltas to fn.
-func (p *openAIProvider) streamChunk(c *openaiwire.StreamChunk, out *Response, text *strings.Builder, usage **Usage,
-	tools *toolCallAccumulator, fn func(Chunk) error) error {
-	if c.ID != "" {
-		out.ID = c.ID
+// sseReader reads body's events with a buffer of a finished stream's, if one is kept.
+func (p *openAIProvider) sseReader(body io.Reader) *sseReader {
+	if br, ok := p.readers.Get().(*bufio.Reader); ok {
+		br.Reset(body)
+		return &sseReader{br: br}
 	}
-	if c.Model != "" {
-		out.Model = c.Model
+	return newSSEReader(body)
+}
+
+// chunkHolder hands a stream's chunks to fn one behind: it holds the latest until
+// the next one is made (which it then marks More) or the provider would wait for the
+// upstream (release(false)), so a writer that flushes only after a chunk without More
+// sends chunks that arrived together in one write, and none later than it would have.
+type chunkHolder struct {
+	fn   func(Chunk) error
+	c    Chunk
+	held bool
+}
+
+func (h *chunkHolder) add(c Chunk) error {
+	if err := h.release(true); err != nil {
+		return err
+	}
+	h.c, h.held = c, true
+	return nil
+}
+
+// release hands over the chunk held, if any, with more as its More.
+func (h *chunkHolder) release(more bool) error {
+	if !h.held {
+		return nil
+	}
+	h.held = false
+	h.c.More = more
+	return h.fn(h.c)
+}
+
+// fail hands over the chunk held, then returns err (unless fn failed first): the
+// chunks a stream made before it broke reach the caller, as they did unheld.
+func (h *chunkHolder) fail(err error) error {
+	if ferr := h.release(false); ferr != nil {
+		return ferr
+	}
+	return err
+}
+
+// streamAcc is what a stream has assembled so far.
+type streamAcc struct {
+	out   Response
+	text  strings.Builder
+	usage *Usage
+	tools toolCallAccumulator
+	kept  []byte // the block the strings handed on are copied into
+}
+
+// keep returns a copy of s that stays valid: the event it was read from does not
+// (sseReader.next). The copies share blocks of a few KiB, not an allocation each.
+func (a *streamAcc) keep(s string) string {
+	if s == "" {
+		return ""
+	}
+	if cap(a.kept)-len(a.kept) < len(s) {
+		a.kept = make([]byte, 0, max(2<<10, 2*len(s)))
+	}
+	start := len(a.kept)
+	a.kept = append(a.kept, s...)
+	return unsafe.String(&a.kept[start], len(s))
+}
+
+// streamChunk takes one chunk of a stream into a, handing its deltas to fn; what
+// it keeps of c it copies (c's strings are the event's, valid only until the next).
+func (p *openAIProvider) streamChunk(c *openaiwire.StreamChunk, a *streamAcc, fn func(Chunk) error) error {
+	if c.ID != "" && c.ID != a.out.ID {
+		a.out.ID = strings.Clone(c.ID)
+	}
+	if c.Model != "" && c.Model != a.out.Model {
+		a.out.Model = strings.Clone(c.Model)
 	}
 	if c.Usage != nil {
 		u := Usage{PromptTokens: c.Usage.PromptTokens, CompletionTokens: c.Usage.CompletionTokens,
@@ -244,25 +339,25 @@ func (p *openAIProvider) streamChunk(c *openaiwire.StreamChunk, out *Response, t
 		if u.TotalTokens == 0 {
 			u.TotalTokens = u.PromptTokens + u.CompletionTokens
 		}
-		*usage = &u
+		a.usage = &u
 	}
 	for _, d := range c.Deltas {
 		if d.Content != "" {
-			text.WriteString(d.Content)
-			if err := fn(Chunk{Text: d.Content}); err != nil {
+			a.text.WriteString(d.Content)
+			if err := fn(Chunk{Text: a.keep(d.Content)}); err != nil {
 				return err
 			}
 		}
 		if d.ToolCalls != nil {
-			if err := tools.add(d.ToolCalls); err != nil {
+			if err := a.tools.add(d.ToolCalls); err != nil {
 				return newError(p.name, http.StatusBadGateway, TypeBadUpstreamResponse, "malformed tool_calls delta: "+err.Error())
 			}
-			if err := fn(Chunk{ToolCalls: d.ToolCalls}); err != nil {
+			if err := fn(Chunk{ToolCalls: json.RawMessage(a.keep(string(d.ToolCalls)))}); err != nil {
 				return err
 			}
 		}
 		if d.FinishReason != "" {
-			out.FinishReason = openAIFinish(d.FinishReason)
+			a.out.FinishReason = openAIFinish(a.keep(d.FinishReason))
 		}
 	}
 	return nil

@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,5 +73,62 @@ func TestStreamCaughtUp(t *testing.T) {
 	flushed = append(flushed, got...)
 	if len(flushed) != 2 || flushed[0] != "a" || flushed[1] != "b" {
 		t.Fatalf("chunks %q", flushed)
+	}
+}
+
+// heldStream streams "a" and "b" marked More, then "c" unmarked, then waits for
+// release before "d" and the end.
+type heldStream struct{ gatedStream }
+
+func (p heldStream) Stream(ctx context.Context, _ *llm.Request, fn func(llm.Chunk) error) (*llm.Response, error) {
+	for _, c := range []llm.Chunk{{Text: "a", More: true}, {Text: "b", More: true}, {Text: "c"}} {
+		if err := fn(c); err != nil {
+			return nil, err
+		}
+		time.Sleep(5 * time.Millisecond) // time for a follower to catch up in between
+	}
+	select {
+	case <-p.release:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	for _, c := range []llm.Chunk{{Text: "d", More: true}, {FinishReason: llm.FinishStop}} {
+		if err := fn(c); err != nil {
+			return nil, err
+		}
+	}
+	return &llm.Response{Text: "abcd", FinishReason: llm.FinishStop}, nil
+}
+
+// TestStreamCaughtUpAfterHeldChunks: the handler is not told to flush after a chunk
+// the provider marked More (the next one is on its way without waiting for the
+// upstream), only after the one that is not: one write for a, b and c.
+func TestStreamCaughtUpAfterHeldChunks(t *testing.T) {
+	p := heldStream{gatedStream{release: make(chan struct{})}}
+	e := newEnv(t, opts{providers: []llm.Provider{p}})
+	var got []string
+	var flushes [][]string
+	call := &gateway.Call{UserID: e.users[0], Model: "gated/m", NoCache: true,
+		Request: llm.Request{Messages: []llm.Message{{Role: llm.RoleUser, Content: "hi"}}}}
+	call.OnCaughtUp = func() {
+		flushes = append(flushes, got)
+		got = nil
+		if len(flushes) == 1 {
+			close(p.release)
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second) // fail rather than hang
+	defer cancel()
+	_, err := e.gw.Stream(ctx, call, func(c llm.Chunk) error {
+		if c.Text != "" {
+			got = append(got, c.Text)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(flushes) == 0 || strings.Join(flushes[0], "") != "abc" {
+		t.Fatalf("flushed %q, then %q", flushes, got)
 	}
 }

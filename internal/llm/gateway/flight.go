@@ -12,9 +12,13 @@ import (
 // client disconnected) — so one client going away does not cut the others off, and no
 // upstream call outlives all of its clients.
 type flight struct {
-	mu       sync.Mutex
-	chunks   []llm.Chunk
-	changed  chan struct{} // closed and replaced whenever chunks grow or the flight ends
+	mu      sync.Mutex
+	chunks  []llm.Chunk
+	changed chan struct{} // closed when chunks grow (and replaced) or the flight ends
+	// watched says a follower has taken changed to wait on: only then does a new
+	// chunk close and replace it (a channel per chunk was most of a stream's
+	// allocations while the follower was busy writing).
+	watched  bool
 	done     bool
 	result   *entry
 	err      error
@@ -54,8 +58,10 @@ func (f *flight) publish(c llm.Chunk) {
 		f.chunks = make([]llm.Chunk, 0, 64)
 	}
 	f.chunks = append(f.chunks, c)
-	close(f.changed)
-	f.changed = make(chan struct{})
+	if f.watched {
+		close(f.changed)
+		f.changed, f.watched = make(chan struct{}), false
+	}
 	f.mu.Unlock()
 }
 
@@ -107,7 +113,8 @@ func (f *flight) leave() {
 
 // follow delivers the flight's chunks to fn from the start, in order, as they arrive,
 // and returns the flight's result. It stops early when ctx ends or fn fails. Each
-// time it has delivered every chunk so far and is about to wait for more, it calls
+// time it has delivered every chunk so far and is about to wait for more that the
+// provider has yet to receive (the last chunk is not marked llm.Chunk.More), it calls
 // caughtUp (when set): a follower that buffers its writes sends them then.
 func (f *flight) follow(ctx context.Context, fn func(llm.Chunk) error, caughtUp func()) (*entry, error) {
 	defer f.leave()
@@ -116,6 +123,7 @@ func (f *flight) follow(ctx context.Context, fn func(llm.Chunk) error, caughtUp 
 		f.mu.Lock()
 		pending := f.chunks[next:]
 		done, res, err, changed := f.done, f.result, f.err, f.changed
+		f.watched = true
 		f.mu.Unlock()
 		if fn != nil {
 			for _, c := range pending {
@@ -128,7 +136,9 @@ func (f *flight) follow(ctx context.Context, fn func(llm.Chunk) error, caughtUp 
 		if done {
 			return res, err
 		}
-		if caughtUp != nil && len(pending) > 0 {
+		// A chunk marked More is followed by another (or the end) without the
+		// upstream being waited for: caught up only after one that is not.
+		if caughtUp != nil && len(pending) > 0 && !pending[len(pending)-1].More {
 			caughtUp()
 		}
 		select {

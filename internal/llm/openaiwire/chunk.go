@@ -32,11 +32,31 @@ type StreamDelta struct {
 // (a count: as zero). It fails only on data that is not a JSON object. The chunk's
 // strings share data's memory (parseShared): data must not change afterwards.
 func DecodeStreamChunk(data []byte) (*StreamChunk, error) {
-	root, err := parseObject(data, "stream chunk is ")
-	if err != nil {
+	c := &StreamChunk{}
+	if err := c.Decode(data); err != nil {
 		return nil, err
 	}
-	c := &StreamChunk{}
+	return c, nil
+}
+
+// Decode is DecodeStreamChunk into c, which it resets first; c's list of deltas is
+// reused, so a stream can read every chunk into one value (a chunk and its deltas
+// were two allocations per event). On an error c is left reset.
+func (c *StreamChunk) Decode(data []byte) error {
+	*c = StreamChunk{Deltas: c.Deltas[:0]}
+	if c.decodeFast(data) {
+		return nil
+	}
+	*c = StreamChunk{Deltas: c.Deltas[:0]}
+	return c.decodeGJSON(data)
+}
+
+// decodeGJSON is Decode by gjson: every chunk decodeFast leaves.
+func (c *StreamChunk) decodeGJSON(data []byte) error {
+	root, err := parseObject(data, "stream chunk is ")
+	if err != nil {
+		return err
+	}
 	root.ForEach(func(k, v gjson.Result) bool {
 		switch k.Str {
 		case "error":
@@ -62,7 +82,7 @@ func DecodeStreamChunk(data []byte) (*StreamChunk, error) {
 		}
 		return true
 	})
-	return c, nil
+	return nil
 }
 
 func streamDelta(choice gjson.Result) StreamDelta {

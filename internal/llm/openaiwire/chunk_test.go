@@ -78,6 +78,36 @@ func TestAppendChunk(t *testing.T) {
 	}
 }
 
+// TestStreamChunkDecodeReused: chunks read one after another into one value are read
+// as each would be on its own (nothing of one is left in the next).
+func TestStreamChunkDecodeReused(t *testing.T) {
+	events := []string{
+		`{"id":"c1","model":"m","choices":[{"index":0,"delta":{"content":"a"}},{"index":0,"delta":{"content":"b"}}]}`,
+		`{"error":{"message":"x"}}`,
+		`{"choices":[],"usage":{"prompt_tokens":9}}`,
+		`{"id":"c2","choices":[{"index":0,"delta":{"tool_calls":[{"index":0}]},"finish_reason":"tool_calls"}]}`,
+		`{"model":"n"}`,
+		`[1]`,
+		`{"choices":[{"index":0,"delta":{"content":"z"}}]}`,
+	}
+	var c StreamChunk
+	for _, e := range events {
+		want, wantErr := DecodeStreamChunk([]byte(e))
+		err := c.Decode([]byte(e))
+		if (err != nil) != (wantErr != nil) {
+			t.Fatalf("%s: error %v, want %v", e, err, wantErr)
+		}
+		if err != nil {
+			continue
+		}
+		if c.ID != want.ID || c.Model != want.Model || c.Error != want.Error || c.HasError != want.HasError ||
+			(c.Usage == nil) != (want.Usage == nil) || c.Usage != nil && *c.Usage != *want.Usage ||
+			len(c.Deltas) != len(want.Deltas) || len(c.Deltas) > 0 && !reflect.DeepEqual(c.Deltas, want.Deltas) {
+			t.Fatalf("%s: read into a used chunk %+v, alone %+v", e, c, *want)
+		}
+	}
+}
+
 // BenchmarkDecodeStreamChunk is one content chunk as OpenAI streams them.
 func BenchmarkDecodeStreamChunk(b *testing.B) {
 	data := []byte(`{"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1767225600,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":"Use a buffered channel and "},"finish_reason":null}],"usage":null}`)
