@@ -58,6 +58,21 @@ func TestTokenizerSplitsAndStems(t *testing.T) {
 			t.Errorf("parseQuery(%s) = %+v, want the key %s", w, q.words, abbr)
 		}
 	}
+	// A phrase's abbreviation is a key of each of its words, at the abbreviations' weight;
+	// the same words apart are not abbreviated.
+	q := parseQuery("square root and power of a reader writer lock")
+	for _, tc := range []struct{ word, abbr string }{{"squar", "sqrt"}, {"root", "sqrt"}, {"power", "pow"}, {"reader", "rw"}, {"writer", "rw"}} {
+		i := slices.IndexFunc(q.words, func(w queryWord) bool { return w.keys[0] == stem(tc.word) })
+		if i < 0 {
+			t.Fatalf("parseQuery: no word %s in %+v", tc.word, q.words)
+		}
+		if j := slices.Index(q.words[i].keys, tc.abbr); j < 0 || q.words[i].weights[j] != abbrevWeight {
+			t.Errorf("parseQuery: word %s = %+v, want the key %s at weight %v", tc.word, q.words[i], tc.abbr, abbrevWeight)
+		}
+	}
+	if q := parseQuery("the root of a square"); slices.Contains(q.keys(), "sqrt") {
+		t.Errorf("parseQuery(the root of a square) = %v: not the phrase, no sqrt", q.keys())
+	}
 	for _, w := range []string{"string", "status", "class", "red"} {
 		if s := stem(w); s != w && !(w == "string" && s == "string") {
 			t.Errorf("stem(%q) = %q: a word that is no inflection changed", w, s)
