@@ -2,8 +2,8 @@ package index
 
 import (
 	"math"
-	"slices"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/vibecoder/vibecoder/internal/store"
