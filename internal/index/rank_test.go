@@ -138,7 +138,7 @@ func TestParseQuery(t *testing.T) {
 	for _, w := range q.words {
 		keys = append(keys, w.keys)
 	}
-	want := [][]string{{"run"}, {"external"}, {"command", "cmd"}, {"hashpassword"}, {"hash"}, {"password"}}
+	want := [][]string{{"run"}, {"external"}, {"command", "cmd"}, {"hashpassword"}, {"hash"}, {"password", "passwd", "pwd"}}
 	if len(keys) != len(want) {
 		t.Fatalf("words = %v, want %v", keys, want)
 	}
@@ -212,7 +212,7 @@ func TestFieldWeights(t *testing.T) {
 		{"examples/hello/main.go", false, testPrior},
 		{"html/template/doc.go", false, docPrior},
 		{"testing/testing.go", false, 1},
-		{"internal/testutil/postgres.go", false, 1},
+		{"internal/testutil/postgres.go", false, internalPrior}, // no test by its name; internal
 		{"os/user/lookup_windows.go", false, variantPrior},
 		{"time/zoneinfo_unix.go", false, variantPrior},
 		{"math/big/arith_amd64.go", false, variantPrior},
