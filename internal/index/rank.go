@@ -243,13 +243,17 @@ func saturate(x float64) float64 { return x * (bm25K1 + 1) / (x + bm25K1) }
 // Priors on what kind of file a path is: tests, examples and test data answer "how is X
 // used", rarely "where is X"; a package's doc.go describes what its code does; a
 // platform's copy or a part of a file (kindSibling), and an internal package's copy of
-// a public file (kindInternalCopy), are where a reader goes after the general file; the
+// a public file (kindInternalCopy), are where a reader goes after the general file; so,
+// less so, is any internal package (internalPrior): its code is the implementation of
+// what a public package offers, and a question in plain words is mostly about that
+// offer (in a repository whose code is all internal, it weighs every file alike); the
 // file named after its package (kindPackageFile) is where a reader starts.
 const (
 	testPrior         = 0.3
 	docPrior          = 0.7
 	variantPrior      = 0.85
 	internalCopyPrior = 0.7
+	internalPrior     = 0.85
 	packageFilePrior  = 1.1
 )
 
@@ -270,6 +274,8 @@ func pathPrior(p string, aboutTests bool, kind pathKind) float64 {
 	}
 	if kind&kindInternalCopy != 0 {
 		x *= internalCopyPrior
+	} else if isInternalPath(p) {
+		x *= internalPrior
 	}
 	return x
 }
@@ -418,3 +424,10 @@ var abbreviations = func() map[string][]string {
 	}
 	return m
 }()
+
+// isInternalPath reports a file of a Go internal package (a directory named internal on
+// its path), which, by the language's rule, only the tree above that directory may
+// import.
+func isInternalPath(p string) bool {
+	return strings.HasPrefix(p, "internal/") || strings.Contains(p, "/internal/")
+}
