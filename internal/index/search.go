@@ -395,7 +395,7 @@ type pathSet struct {
 }
 
 // pathFiles is how many files pathCandidates returns.
-const pathFiles = 8
+const pathFiles = 12
 
 // candidates returns the files whose paths best match the query (BM25F on the path
 // alone, times the path's prior), at most pathFiles.
