@@ -63,12 +63,16 @@ func TestLayoutPriors(t *testing.T) {
 		{"time/zoneinfo_read.go", kindSibling, variantPrior},
 		{"go/doc/doc.go", kindPackageFile, packageFilePrior}, // package doc's own code, not a doc.go
 		{"image/png/png_test.go", kindSibling, testPrior},
+		{"internal/strconv/atoi.go", kindPackageFile, packageFilePrior * internalPrior},
+		{"cmd/compile/internal/walk/walk.go", kindPackageFile, packageFilePrior * internalPrior},
+		{"net/http/internal/chunked.go", 0, internalPrior},
+		{"internalize/x.go", 0, 1},
 	} {
 		if got := pathPrior(tc.path, false, tc.kind); got != tc.want {
 			t.Errorf("pathPrior(%q, %b) = %v, want %v", tc.path, tc.kind, got, tc.want)
 		}
 	}
-	if !(internalCopyPrior < 1 && variantPrior < 1 && packageFilePrior > 1) {
+	if !(internalCopyPrior < internalPrior && internalPrior < 1 && variantPrior < 1 && packageFilePrior > 1) {
 		t.Errorf("priors: internal copy %v, variant %v, package file %v", internalCopyPrior, variantPrior, packageFilePrior)
 	}
 }

@@ -3,6 +3,7 @@ package index
 import (
 	"math"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/vibecoder/vibecoder/internal/store"
@@ -50,6 +51,7 @@ type query struct {
 func parseQuery(q string) query {
 	var out query
 	seen := map[string]bool{}
+	phrases := phraseAbbreviationsIn(q)
 	add := func(w string) {
 		w = strings.ToLower(w)
 		if strings.Trim(w, "_") == "" || stopWords[w] {
@@ -68,8 +70,8 @@ func parseQuery(q string) query {
 			qw.keys = append(qw.keys, us)
 			qw.weights = append(qw.weights, 1)
 		}
-		for _, a := range abbreviationsOf(w) {
-			if !seen[a] {
+		for _, a := range append(abbreviationsOf(w), phrases[w]...) {
+			if !seen[a] && !slices.Contains(qw.keys, a) {
 				qw.keys = append(qw.keys, a)
 				qw.weights = append(qw.weights, abbrevWeight)
 			}
@@ -241,13 +243,17 @@ func saturate(x float64) float64 { return x * (bm25K1 + 1) / (x + bm25K1) }
 // Priors on what kind of file a path is: tests, examples and test data answer "how is X
 // used", rarely "where is X"; a package's doc.go describes what its code does; a
 // platform's copy or a part of a file (kindSibling), and an internal package's copy of
-// a public file (kindInternalCopy), are where a reader goes after the general file; the
+// a public file (kindInternalCopy), are where a reader goes after the general file; so,
+// less so, is any internal package (internalPrior): its code is the implementation of
+// what a public package offers, and a question in plain words is mostly about that
+// offer (in a repository whose code is all internal, it weighs every file alike); the
 // file named after its package (kindPackageFile) is where a reader starts.
 const (
 	testPrior         = 0.3
 	docPrior          = 0.7
 	variantPrior      = 0.85
 	internalCopyPrior = 0.7
+	internalPrior     = 0.85
 	packageFilePrior  = 1.1
 )
 
@@ -268,6 +274,8 @@ func pathPrior(p string, aboutTests bool, kind pathKind) float64 {
 	}
 	if kind&kindInternalCopy != 0 {
 		x *= internalCopyPrior
+	} else if isInternalPath(p) {
+		x *= internalPrior
 	}
 	return x
 }
@@ -344,6 +352,39 @@ func abbreviationsOf(w string) []string {
 	return abbreviations[strings.TrimSuffix(w, "s")]
 }
 
+// phraseAbbreviationsIn returns, for each word of q that is part of a phrase code
+// abbreviates ("square root" → sqrt), the abbreviations of its phrases: each word of
+// the phrase carries them.
+func phraseAbbreviationsIn(q string) map[string][]string {
+	var words []string
+	forEachWord(q, func(w string) { words = append(words, strings.ToLower(w)) })
+	out := map[string][]string{}
+	for i := range words {
+		for n := 2; n <= 3 && i+n <= len(words); n++ {
+			for _, a := range phraseAbbreviations[strings.Join(words[i:i+n], " ")] {
+				for _, w := range words[i : i+n] {
+					out[w] = append(out[w], a)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// phraseAbbreviations are the short forms code uses for phrases of two or three words,
+// C's and Unix's names among them (atoi is "ascii to integer").
+var phraseAbbreviations = map[string][]string{
+	"square root": {"sqrt"}, "cube root": {"cbrt"}, "ascii to integer": {"atoi"}, "integer to ascii": {"itoa"},
+	"string to integer": {"atoi"}, "integer to string": {"itoa"}, "float to string": {"ftoa"}, "string to float": {"atof"},
+	"file descriptor": {"fd"}, "make directory": {"mkdir"}, "remove directory": {"rmdir"}, "change directory": {"chdir"},
+	"working directory": {"wd", "cwd"}, "current directory": {"cwd"}, "read write": {"rw"}, "reader writer": {"rw"},
+	"round trip": {"rt"}, "time to live": {"ttl"}, "standard input": {"stdin"}, "standard output": {"stdout"},
+	"standard error": {"stderr"}, "process id": {"pid"}, "user id": {"uid"}, "group id": {"gid"},
+	"least significant": {"lsb"}, "most significant": {"msb"}, "greatest common divisor": {"gcd"},
+	"least common multiple": {"lcm"}, "floating point": {"float"}, "natural logarithm": {"log"},
+	"domain name": {"dns"}, "command line": {"cmdline", "cli"},
+}
+
 // abbreviations are the short forms code uses for common words: a query in plain words
 // ("run an external command") meets the identifiers and file names that abbreviate them
 // (exec.go, Cmd).
@@ -366,9 +407,27 @@ var abbreviations = func() map[string][]string {
 		regular regexp|repository repo|request req|requests req|response resp|sequence seq|signal sig|signature sig
 		source src|specification spec|standard std|statement stmt|statements stmt|string str|synchronization sync
 		synchronize sync|system sys|table tab|temporary tmp temp|transaction tx txn|utility util|utilities util
-		value val|values vals val|variable var|variables vars var|window win`, func(r rune) bool { return r == '|' || r == '\n' }) {
+		value val|values vals val|variable var|variables vars var|window win|power pow|absolute abs|average avg
+		application app|asynchronous async|binary bin|boolean bool|callback cb|column col|columns cols col|constant const
+		current cur|delimiter delim|difference diff|extension ext|format fmt|frequency freq|header hdr|headers hdr hdrs
+		image img|images img imgs|implementation impl|interface iface|language lang|logarithm log|miscellaneous misc
+		modulo mod|multiply mul|multiplication mul|divide div|division div|quotient quo|remainder rem|negative neg
+		network net|original orig|password passwd pwd|property prop|properties props prop
+		record rec|records recs rec|rectangle rect|remove rm|result res|results res|return ret|second sec|seconds sec secs
+		segment seg|server srv|service svc|socket sock|sockets sock socks|statistics stats stat|status stat|structure struct
+		subtract sub|subtraction sub|template tmpl tpl|templates tmpl tpl|terminal term tty|text txt|timestamp ts
+		token tok|tokens toks tok|version ver|vector vec|vectors vec vecs|exponent exp|exponential exp
+		trigonometric trig|concatenation concat|instruction instr|instructions instr|accumulator acc|coordinate coord
+		coordinates coords coord|temperature temp|administrator admin|pixel px|pixels px`, func(r rune) bool { return r == '|' || r == '\n' }) {
 		f := strings.Fields(line)
 		m[f[0]] = f[1:]
 	}
 	return m
 }()
+
+// isInternalPath reports a file of a Go internal package (a directory named internal on
+// its path), which, by the language's rule, only the tree above that directory may
+// import.
+func isInternalPath(p string) bool {
+	return strings.HasPrefix(p, "internal/") || strings.Contains(p, "/internal/")
+}

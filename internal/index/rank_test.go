@@ -58,6 +58,21 @@ func TestTokenizerSplitsAndStems(t *testing.T) {
 			t.Errorf("parseQuery(%s) = %+v, want the key %s", w, q.words, abbr)
 		}
 	}
+	// A phrase's abbreviation is a key of each of its words, at the abbreviations' weight;
+	// the same words apart are not abbreviated.
+	q := parseQuery("square root and power of a reader writer lock")
+	for _, tc := range []struct{ word, abbr string }{{"squar", "sqrt"}, {"root", "sqrt"}, {"power", "pow"}, {"reader", "rw"}, {"writer", "rw"}} {
+		i := slices.IndexFunc(q.words, func(w queryWord) bool { return w.keys[0] == stem(tc.word) })
+		if i < 0 {
+			t.Fatalf("parseQuery: no word %s in %+v", tc.word, q.words)
+		}
+		if j := slices.Index(q.words[i].keys, tc.abbr); j < 0 || q.words[i].weights[j] != abbrevWeight {
+			t.Errorf("parseQuery: word %s = %+v, want the key %s at weight %v", tc.word, q.words[i], tc.abbr, abbrevWeight)
+		}
+	}
+	if q := parseQuery("the root of a square"); slices.Contains(q.keys(), "sqrt") {
+		t.Errorf("parseQuery(the root of a square) = %v: not the phrase, no sqrt", q.keys())
+	}
 	for _, w := range []string{"string", "status", "class", "red"} {
 		if s := stem(w); s != w && !(w == "string" && s == "string") {
 			t.Errorf("stem(%q) = %q: a word that is no inflection changed", w, s)
@@ -123,7 +138,7 @@ func TestParseQuery(t *testing.T) {
 	for _, w := range q.words {
 		keys = append(keys, w.keys)
 	}
-	want := [][]string{{"run"}, {"external"}, {"command", "cmd"}, {"hashpassword"}, {"hash"}, {"password"}}
+	want := [][]string{{"run"}, {"external"}, {"command", "cmd"}, {"hashpassword"}, {"hash"}, {"password", "passwd", "pwd"}}
 	if len(keys) != len(want) {
 		t.Fatalf("words = %v, want %v", keys, want)
 	}
@@ -197,7 +212,7 @@ func TestFieldWeights(t *testing.T) {
 		{"examples/hello/main.go", false, testPrior},
 		{"html/template/doc.go", false, docPrior},
 		{"testing/testing.go", false, 1},
-		{"internal/testutil/postgres.go", false, 1},
+		{"internal/testutil/postgres.go", false, internalPrior}, // no test by its name; internal
 		{"os/user/lookup_windows.go", false, variantPrior},
 		{"time/zoneinfo_unix.go", false, variantPrior},
 		{"math/big/arith_amd64.go", false, variantPrior},

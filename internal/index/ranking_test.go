@@ -160,3 +160,62 @@ func cmpFloat(a, b float64) int {
 	}
 	return 0
 }
+
+// Both dialects rank alike when more chunks hold the question's words than
+// candidateDepth (150) but no more than allWordsDepth: every match is then a candidate
+// and ranked here, where each database's own text rank would have kept a different 150
+// of them. 300 chunks hold both words: 100 say the common one twelve times, 100 use the
+// rarer one three times in code, 100 say it twice in their comment. BM25F (comments
+// weigh 4) ranks the last first; the databases' ranks, which know no fields, would keep
+// the first two hundred (ts_rank, without IDF) or some other 150 (bm25).
+func TestRankingBothDialectsManyMatches(t *testing.T) {
+	dir := t.TempDir()
+	for i := range 600 {
+		frob, doc, code := 1, 0, 0
+		switch {
+		case i < 100:
+			frob, doc = 12, 1
+		case i < 200:
+			code = 3
+		case i < 300:
+			doc = 2
+		}
+		var b strings.Builder
+		fmt.Fprintf(&b, "package many\n\n// F%d is about %s%s.\nfunc F%d() {\n", i,
+			strings.Repeat("frobnicating ", frob), strings.Repeat("widgets ", doc), i)
+		for j := range code {
+			fmt.Fprintf(&b, "\tuse(widgets%d)\n", j)
+		}
+		for j := range 3 - code {
+			fmt.Fprintf(&b, "\tuse(other%d)\n", j)
+		}
+		b.WriteString("}\n")
+		write(t, dir, fmt.Sprintf("many/f%03d.go", i), b.String())
+	}
+	rankings := map[string]string{}
+	forEachDialect(t, func(t *testing.T, st store.Store) {
+		p := newProject(t, st, dir)
+		ix := newIndexer(t, st, index.Config{})
+		_, err := ix.Index(t.Context(), p, nil)
+		must(t, err)
+		files, err := ix.SearchFiles(t.Context(), p.UserID, p.ID, "frobnicating widgets", 50)
+		must(t, err)
+		if len(files) != 50 || !strings.HasPrefix(files[0].Path, "many/f2") {
+			t.Fatalf("SearchFiles = %v, want 50 files, one that says widgets in its comment first", filePaths(files))
+		}
+		var b strings.Builder
+		for _, f := range files {
+			fmt.Fprintf(&b, "%.6f %s\n", f.Score, f.Path)
+		}
+		rankings[t.Name()] = b.String()
+	})
+	if len(rankings) == 2 {
+		var r []string
+		for _, v := range rankings {
+			r = append(r, v)
+		}
+		if r[0] != r[1] {
+			t.Errorf("the dialects rank differently:\n%s\n----\n%s", r[0], r[1])
+		}
+	}
+}

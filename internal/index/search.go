@@ -277,14 +277,22 @@ type keywordHit struct {
 }
 
 // candidateDepth is how many chunks each of the keyword leg's database queries returns
-// to be ranked.
-const candidateDepth = 150
+// to be ranked; the query holding every word of the question, the most specific,
+// returns allWordsDepth. Beyond them the database's own text rank chooses (FTS5's bm25;
+// PostgreSQL's ts_rank, which has no IDF): reading the all-words matches twice as deep
+// made both dialects rank one more question of the benchmark alike and changed
+// nothing else (docs/BENCHMARKS.md).
+const (
+	candidateDepth = 150
+	allWordsDepth  = 2 * candidateDepth
+)
 
 // keywordLeg finds candidates in the database — the chunks holding every word of the
 // query in some form, then, while they are fewer than candidateDepth, every word but
 // one, then, when there are next to none, any of its rarer words (each query ranked by
-// the database's own text rank, its best candidateDepth kept), and the chunks of the
-// files whose paths match it — and ranks them with BM25F, best first.
+// the database's own text rank, its best candidateDepth kept, allWordsDepth for the
+// first), and the chunks of the files whose paths match it — and ranks them with
+// BM25F, best first.
 func (ix *Indexer) keywordLeg(ctx context.Context, userID, projectID uuid.UUID, q query) ([]keywordHit, error) {
 	if len(q.words) == 0 {
 		return nil, nil
@@ -295,8 +303,8 @@ func (ix *Indexer) keywordLeg(ctx context.Context, userID, projectID uuid.UUID, 
 	}
 	var hits []keywordHit
 	seen := map[uuid.UUID]bool{}
-	collect := func(groups [][]string) error {
-		found, err := ix.st.KeywordSearch(ctx, userID, projectID, groups, candidateDepth)
+	collect := func(groups [][]string, depth int) error {
+		found, err := ix.st.KeywordSearch(ctx, userID, projectID, groups, depth)
 		for i := range found {
 			if !seen[found[i].ID] {
 				seen[found[i].ID] = true
@@ -307,7 +315,7 @@ func (ix *Indexer) keywordLeg(ctx context.Context, userID, projectID uuid.UUID, 
 	}
 	groups := q.groups()
 	if len(groups) > 1 {
-		if err := collect(groups); err != nil {
+		if err := collect(groups, allWordsDepth); err != nil {
 			return nil, err
 		}
 	}
@@ -318,12 +326,12 @@ func (ix *Indexer) keywordLeg(ctx context.Context, userID, projectID uuid.UUID, 
 		if matchesAtMost(rest, stats) > matchBudget {
 			continue
 		}
-		if err := collect(rest); err != nil {
+		if err := collect(rest, candidateDepth); err != nil {
 			return nil, err
 		}
 	}
 	if len(hits) < anyWordBelow {
-		if err := collect([][]string{rarest(q.keys(), stats)}); err != nil {
+		if err := collect([][]string{rarest(q.keys(), stats)}, candidateDepth); err != nil {
 			return nil, err
 		}
 	}
@@ -395,7 +403,7 @@ type pathSet struct {
 }
 
 // pathFiles is how many files pathCandidates returns.
-const pathFiles = 8
+const pathFiles = 12
 
 // candidates returns the files whose paths best match the query (BM25F on the path
 // alone, times the path's prior), at most pathFiles.

@@ -114,7 +114,10 @@ func (s *Store) Close() error {
 // tenantTx runs fn in a transaction scoped to userID: it first sets app.user_id,
 // transaction-locally, so the row-level security policies see only that user's rows
 // and a pooled connection never carries the tenant into its next use. Queries inside
-// still filter on user_id themselves; the policy is the second line of defence.
+// still filter on user_id themselves; the policy is the second line of defence. BEGIN
+// and the setting go to the server as one simple-protocol message: one round trip
+// fewer for every tenant statement (a search makes about ten). The id is a
+// uuid.UUID's text form, hex digits and dashes, so it is safe to write into the SQL.
 func (s *Store) tenantTx(ctx context.Context, userID uuid.UUID, fn func(tx pgx.Tx) error) error {
 	if cur, ok := ctx.Value(txKey{}).(boundTx); ok {
 		if cur.userID != userID {
@@ -123,12 +126,8 @@ func (s *Store) tenantTx(ctx context.Context, userID uuid.UUID, fn func(tx pgx.T
 		}
 		return fn(cur.tx)
 	}
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "SELECT set_config('app.user_id', $1, true)", userID.String()); err != nil {
-			return err
-		}
-		return fn(tx)
-	})
+	begin := pgx.TxOptions{BeginQuery: "BEGIN; SELECT set_config('app.user_id', '" + userID.String() + "', true)"}
+	err := pgx.BeginTxFunc(ctx, s.pool, begin, fn)
 	// A connection that cannot be had fails Begin, before any statement of fn could
 	// translate it. Other errors stay as they are: callers look for pgx.ErrNoRows.
 	if err != nil && !errors.Is(err, store.ErrUnavailable) && unavailable(err) {
