@@ -123,13 +123,28 @@ func (a *App) StartBackground(ctx context.Context) (func(), error) {
 		}
 	}
 	return func() {
-		defer cancelListen()
 		sctx, cancel := context.WithTimeout(context.Background(), a.Jobs.Config().SoftStop+10*time.Second)
 		defer cancel()
 		if err := a.Jobs.Stop(sctx); err != nil {
 			a.Log.Warn("stop job queue", slog.Any("error", err))
 		}
+		cancelListen()
+		a.waitSeeder()
 	}, nil
+}
+
+// waitSeeder waits (briefly) for a Go build cache seed still building when the
+// workers stop: its build was cancelled with them, and nothing may go on writing
+// into the data directory once the process has stopped.
+func (a *App) waitSeeder() {
+	if a.Pipeline == nil || a.Pipeline.Seeder == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if _, err := a.Pipeline.Seeder.Wait(ctx); err != nil && ctx.Err() != nil {
+		a.Log.Warn("the go build cache seed's build did not stop within 15s")
+	}
 }
 
 // RunWorkers works jobs until ctx is cancelled (vibecoder worker): no HTTP server.

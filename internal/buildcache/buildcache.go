@@ -396,6 +396,12 @@ func writeProbe(dir, goVersion string, pkgs []string) error {
 func (s *Seeder) goCmd(ctx context.Context, dir string, env []string, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, s.cfg.GoBin, args...)
 	cmd.Dir, cmd.Env = dir, env
+	// The go command starts compilers and linkers of its own; stopping the build must
+	// stop them too, or they go on writing into the data directory after the server
+	// has stopped. So the build is a process group, killed whole.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

@@ -52,7 +52,9 @@ type env struct {
 
 func newEnv(t *testing.T, dialect string, settings map[string]string) *env {
 	t.Helper()
-	vars := map[string]string{"VIBECODER_DATA_DIR": t.TempDir(), "LOG_LEVEL": "debug"}
+	// No Go build cache seed: these tests run no Go project, and compiling the
+	// standard library in the background would take a core from every test.
+	vars := map[string]string{"VIBECODER_DATA_DIR": t.TempDir(), "LOG_LEVEL": "debug", "VIBECODER_GO_CACHE_SEED": "off"}
 	if dialect == "postgres" {
 		vars["DATABASE_URL"] = testutil.PostgresDSN(t)
 	}
