@@ -364,10 +364,18 @@ func vibecoderBinaries(b *testing.B) [][2]string {
 func startVibecoder(b *testing.B, name, bin, upstream string) (*proc, string) {
 	b.Helper()
 	dir := b.TempDir()
-	addr, pprofAddr := freeAddr(b), freeAddr(b)
+	addr := freeAddr(b)
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "VIBECODER_DATA_DIR=" + dir,
 		"VIBECODER_ADDR=" + addr, "OPENAI_BASE_URL=" + upstream + "/v1", "VIBECODER_LLM_RPM=1000000",
-		"VIBECODER_PPROF_ADDR=" + pprofAddr, "VIBECODER_GO_CACHE_SEED=off"}
+		"VIBECODER_GO_CACHE_SEED=off"}
+	// Profiles are served only when asked for (EnvProfile), as in a default
+	// deployment: a process serving them samples its allocations.
+	pprof := ""
+	if os.Getenv(EnvProfile) != "" {
+		pprofAddr := freeAddr(b)
+		env = append(env, "VIBECODER_PPROF_ADDR="+pprofAddr)
+		pprof = "http://" + pprofAddr
+	}
 	admin := func(args ...string) string {
 		cmd := exec.Command(bin, args...)
 		cmd.Env, cmd.Stdin = env, strings.NewReader("a long enough benchmark password\n")
@@ -390,7 +398,7 @@ func startVibecoder(b *testing.B, name, bin, upstream string) (*proc, string) {
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
-	p := &proc{name: name, cmd: cmd, base: "http://" + addr, pprof: "http://" + pprofAddr}
+	p := &proc{name: name, cmd: cmd, base: "http://" + addr, pprof: pprof}
 	b.Cleanup(p.stop)
 	waitReady(b, p.base+"/livez", time.Minute)
 	return p, key

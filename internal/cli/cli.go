@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -146,6 +147,17 @@ func (e env) setup() (_ config.Config, _ *slog.Logger, tel *telemetry, _ error) 
 	return cfg, log, tel, nil
 }
 
+// sampleAllocations turns the runtime's sampling of allocations off unless the
+// process serves profiles (VIBECODER_PPROF_ADDR): nothing else reads the samples,
+// and each new call stack sampled is kept for the life of the process, with a
+// table of buckets that under load grows resident by a megabyte or two
+// (docs/BENCHMARKS.md, Gateway at the floor, resident set).
+func sampleAllocations(cfg config.Config) {
+	if cfg.PprofAddr == "" {
+		runtime.MemProfileRate = 0
+	}
+}
+
 // telemetry is a command's log shipping and tracing.
 type telemetry struct {
 	stderr          *observe.LogBuffer   // in front of stderr
@@ -193,6 +205,7 @@ func (e env) serve(args []string) error {
 		return err
 	}
 	defer tel.close()
+	sampleAllocations(cfg)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	// Requests and jobs run in contexts derived from this one: StartSpan finds the
@@ -221,6 +234,7 @@ func (e env) worker(args []string) error {
 		return err
 	}
 	defer tel.close()
+	sampleAllocations(cfg)
 	cfg.Workers = true
 	if cfg.Embedded() {
 		log.Warn("a separate worker on the embedded SQLite database shares its single writer with the server; " +

@@ -3,8 +3,11 @@ package cli
 import (
 	"bytes"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/vibecoder/vibecoder/internal/config"
 )
 
 func run(t *testing.T, env map[string]string, stdin string, args ...string) (int, string, string) {
@@ -79,5 +82,21 @@ func TestAdminCommands(t *testing.T) {
 	}
 	if _, err := filepath.Glob(filepath.Join(env["VIBECODER_DATA_DIR"], "vibecoder.db")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSampleAllocations: a process that serves profiles keeps the runtime's
+// allocation sampling; one that does not turns it off.
+func TestSampleAllocations(t *testing.T) {
+	saved := runtime.MemProfileRate
+	t.Cleanup(func() { runtime.MemProfileRate = saved })
+	runtime.MemProfileRate = 512 * 1024
+	sampleAllocations(config.Config{PprofAddr: "127.0.0.1:6060"})
+	if runtime.MemProfileRate != 512*1024 {
+		t.Fatalf("with VIBECODER_PPROF_ADDR set the sampling rate is %d, want it kept", runtime.MemProfileRate)
+	}
+	sampleAllocations(config.Config{})
+	if runtime.MemProfileRate != 0 {
+		t.Fatalf("without VIBECODER_PPROF_ADDR the sampling rate is %d, want 0", runtime.MemProfileRate)
 	}
 }
