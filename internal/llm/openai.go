@@ -352,7 +352,7 @@ func (p *openAIProvider) streamChunk(c *openaiwire.StreamChunk, a *streamAcc, fn
 			if err := a.tools.add(d.ToolCalls); err != nil {
 				return newError(p.name, http.StatusBadGateway, TypeBadUpstreamResponse, "malformed tool_calls delta: "+err.Error())
 			}
-			if err := fn(Chunk{ToolCalls: json.RawMessage(a.keep(string(d.ToolCalls)))}); err != nil {
+			if err := fn(Chunk{ToolCalls: bytes.Clone(d.ToolCalls)}); err != nil {
 				return err
 			}
 		}

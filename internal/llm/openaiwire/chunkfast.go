@@ -161,18 +161,8 @@ func (s *scanner) object(member func(key []byte) bool) bool {
 		if !member(key) {
 			return false
 		}
-		s.ws()
-		if s.i >= len(s.d) {
-			return false
-		}
-		switch s.d[s.i] {
-		case ',':
-			s.i++
-		case '}':
-			s.i++
-			return true
-		default:
-			return false
+		if end, ok := s.next('}'); !ok || end {
+			return ok
 		}
 	}
 }
@@ -189,19 +179,28 @@ func (s *scanner) array(elem func() bool) bool {
 		if !elem() {
 			return false
 		}
-		s.ws()
-		if s.i >= len(s.d) {
-			return false
+		if end, ok := s.next(']'); !ok || end {
+			return ok
 		}
-		switch s.d[s.i] {
-		case ',':
-			s.i++
-		case ']':
-			s.i++
-			return true
-		default:
-			return false
-		}
+	}
+}
+
+// next reads what follows a member or an element: a comma (end false) or the
+// container's closing bracket (end true); anything else is not ok.
+func (s *scanner) next(closing byte) (end, ok bool) {
+	s.ws()
+	if s.i >= len(s.d) {
+		return false, false
+	}
+	switch s.d[s.i] {
+	case ',':
+		s.i++
+		return false, true
+	case closing:
+		s.i++
+		return true, true
+	default:
+		return false, false
 	}
 }
 
