@@ -48,32 +48,44 @@ func (gatedStream) Embed(context.Context, string, []string) ([][]float32, llm.Us
 // once the first has been flushed, so a missed call would never end.
 func TestStreamCaughtUp(t *testing.T) {
 	p := gatedStream{release: make(chan struct{})}
+	flushes, rest := streamFlushes(t, p, p.release)
+	var flushed []string
+	for _, f := range flushes {
+		flushed = append(flushed, f...)
+	}
+	flushed = append(flushed, rest...)
+	if len(flushed) != 2 || flushed[0] != "a" || flushed[1] != "b" {
+		t.Fatalf("chunks %q", flushed)
+	}
+}
+
+// streamFlushes streams from p through the gateway to a handler that gathers the
+// chunks' texts and flushes them on OnCaughtUp, closing release after the first
+// flush; it returns what each flush sent and what was left unflushed at the end.
+func streamFlushes(t *testing.T, p llm.Provider, release chan struct{}) (flushes [][]string, rest []string) {
+	t.Helper()
 	e := newEnv(t, opts{providers: []llm.Provider{p}})
-	var got, flushed []string
 	call := &gateway.Call{UserID: e.users[0], Model: "gated/m", NoCache: true,
 		Request: llm.Request{Messages: []llm.Message{{Role: llm.RoleUser, Content: "hi"}}}}
 	call.OnCaughtUp = func() {
-		flushed = append(flushed, got...)
-		got = got[:0]
-		if len(flushed) == 1 {
-			close(p.release)
+		flushes = append(flushes, rest)
+		rest = nil
+		if len(flushes) == 1 {
+			close(release)
 		}
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second) // fail rather than hang
 	defer cancel()
 	_, err := e.gw.Stream(ctx, call, func(c llm.Chunk) error {
 		if c.Text != "" {
-			got = append(got, c.Text)
+			rest = append(rest, c.Text)
 		}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	flushed = append(flushed, got...)
-	if len(flushed) != 2 || flushed[0] != "a" || flushed[1] != "b" {
-		t.Fatalf("chunks %q", flushed)
-	}
+	return flushes, rest
 }
 
 // heldStream streams "a" and "b" marked More, then "c" unmarked, then waits for
@@ -105,30 +117,8 @@ func (p heldStream) Stream(ctx context.Context, _ *llm.Request, fn func(llm.Chun
 // upstream), only after the one that is not: one write for a, b and c.
 func TestStreamCaughtUpAfterHeldChunks(t *testing.T) {
 	p := heldStream{gatedStream{release: make(chan struct{})}}
-	e := newEnv(t, opts{providers: []llm.Provider{p}})
-	var got []string
-	var flushes [][]string
-	call := &gateway.Call{UserID: e.users[0], Model: "gated/m", NoCache: true,
-		Request: llm.Request{Messages: []llm.Message{{Role: llm.RoleUser, Content: "hi"}}}}
-	call.OnCaughtUp = func() {
-		flushes = append(flushes, got)
-		got = nil
-		if len(flushes) == 1 {
-			close(p.release)
-		}
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second) // fail rather than hang
-	defer cancel()
-	_, err := e.gw.Stream(ctx, call, func(c llm.Chunk) error {
-		if c.Text != "" {
-			got = append(got, c.Text)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	flushes, rest := streamFlushes(t, p, p.release)
 	if len(flushes) == 0 || strings.Join(flushes[0], "") != "abc" {
-		t.Fatalf("flushed %q, then %q", flushes, got)
+		t.Fatalf("flushed %q, then %q", flushes, rest)
 	}
 }
