@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -31,7 +30,7 @@ type e2eServer struct {
 	base string
 	key  string
 	c    httpClient
-	logs *lockedWriter
+	logs *testutil.SyncBuffer
 }
 
 // startE2E starts the app on config vars (the sandbox decided as for the end-to-end
@@ -55,7 +54,7 @@ func startE2E(t *testing.T, vars map[string]string) *e2eServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &lockedWriter{w: &bytes.Buffer{}}
+	logs := &testutil.SyncBuffer{}
 	a, err := app.New(t.Context(), cfg, slog.New(slog.NewJSONHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)

@@ -39,7 +39,7 @@ type env struct {
 	vars    map[string]string // the environment the server was configured from
 	app     *app.App
 	srv     *httptest.Server
-	logs    *logBuffer
+	logs    *testutil.SyncBuffer
 
 	// serving is read-held by every request for as long as the handler runs, so that
 	// logs() can wait for in-flight access-log lines without sleeping.
@@ -63,7 +63,7 @@ func newEnv(t *testing.T, dialect string, settings map[string]string) *env {
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	e := &env{dialect: dialect, logs: &logBuffer{}, vars: vars}
+	e := &env{dialect: dialect, logs: &testutil.SyncBuffer{}, vars: vars}
 	log := observe.NewLogger(e.logs, cfg.LogLevel, observe.NewRedactor(cfg.Secrets()))
 	e.app, err = app.New(t.Context(), cfg, log)
 	if err != nil {
@@ -178,23 +178,6 @@ func (e *env) requestCount() int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.requests
-}
-
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // client calls the API as one caller: anonymous, by session cookie (with its CSRF

@@ -243,7 +243,7 @@ func with(m map[string]string, k, v string) map[string]string {
 func TestMetricsPercentiles(t *testing.T) {
 	e := newEnv(t, "sqlite", nil) // the figures do not depend on the database
 	clk := testutil.NewClock()    // handlers move it forward: the metrics see exactly the latencies the test chose
-	logs := &logBuffer{}
+	logs := &testutil.SyncBuffer{}
 	log := observe.NewLogger(logs, e.app.Config.LogLevel, observe.NewRedactor(nil))
 	srv := httpapi.New(e.app.Store, e.app.Auth, observe.NewHealth("sqlite", e.app.Store.Ping, nil), log, httpapi.Config{})
 	m := observe.NewMetrics(observe.MetricsConfig{})
