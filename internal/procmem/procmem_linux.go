@@ -47,7 +47,7 @@ type mapping struct {
 func release(smaps []byte, path string) (Released, error) {
 	var r Released
 	for _, m := range parseSmaps(smaps) {
-		if m.path != path || strings.ContainsAny(m.perms, "w") || m.anon != 0 || m.rss == 0 {
+		if m.path != path || strings.Contains(m.perms, "w") || m.anon != 0 || m.rss == 0 {
 			continue
 		}
 		for _, advice := range []int{unix.MADV_RANDOM, unix.MADV_DONTNEED} {
