@@ -205,7 +205,7 @@ func (p *openAIProvider) Stream(ctx context.Context, req *Request, fn func(Chunk
 	var a streamAcc
 	hold := chunkHolder{fn: fn}
 	var c openaiwire.StreamChunk // every event is read into it
-	done := false // [DONE] was read
+	done := false                // [DONE] was read
 	for {
 		data, err := events.next()
 		if err == io.EOF {
