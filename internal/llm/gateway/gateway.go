@@ -319,16 +319,14 @@ func (g *Gateway) do(ctx context.Context, call *Call, fn func(llm.Chunk) error) 
 	}
 
 	f, leader := g.flightFor(ctx, key, !call.NoCache && !call.NoStore)
+	var e *entry
 	if leader {
-		if err := g.lead(ctx, f, key, call, &req, prov, model, fn != nil, row, start, settle); err != nil {
-			return nil, err
-		}
+		e, err = g.lead(ctx, f, key, call, res, &req, prov, model, fn, row, start, settle)
 	} else {
 		g.stats.Coalesced.Add(1)
+		call.start(res, true)
+		e, err = f.follow(ctx, fn, call.OnCaughtUp)
 	}
-	call.start(res, !leader)
-
-	e, err := f.follow(ctx, fn, call.OnCaughtUp)
 	if err != nil {
 		if !leader {
 			settle(0)
@@ -432,32 +430,54 @@ func (g *Gateway) serveHit(call *Call, fn func(llm.Chunk) error, res *Result, ro
 	return res, nil
 }
 
-// lead makes the upstream call of a flight this caller leads: itself when nobody else
-// can follow the flight, otherwise on a goroutine of its own that followers wait on.
-func (g *Gateway) lead(ctx context.Context, f *flight, key string, call *Call, req *llm.Request, prov llm.Provider, model string,
-	streaming bool, row store.LLMUsage, start time.Time, settle func(float64)) error {
+// lead makes the upstream call of a flight this caller leads and returns its result:
+// itself when nobody else can follow the flight (a stream's chunks going to fn as
+// they arrive), otherwise on a goroutine of its own that it follows like the rest.
+func (g *Gateway) lead(ctx context.Context, f *flight, key string, call *Call, res *Result, req *llm.Request, prov llm.Provider, model string,
+	fn func(llm.Chunk) error, row store.LLMUsage, start time.Time, settle func(float64)) (*entry, error) {
 	targets, err := g.targets(call.Model, prov, model)
 	if err != nil {
 		g.endFlight(key, f, nil, err)
 		settle(0)
-		return err
+		return nil, err
 	}
 	g.runs.Add(1)
-	if !f.shared && !streaming {
-		// Nobody else can follow this flight: the caller makes the upstream call
-		// itself rather than wait on another goroutine. Its leaving (a client
-		// disconnect) still cancels the call, as the last follower's does.
-		stop := context.AfterFunc(ctx, f.cancel)
-		g.run(f, key, call, req, targets, false, row, start, settle)
-		stop()
-		g.runs.Done()
-		return nil
+	streaming := fn != nil
+	if f.shared {
+		go func() {
+			defer g.runs.Done()
+			g.run(f, key, call, req, targets, streaming, row, start, settle)
+		}()
+		call.start(res, false)
+		return f.follow(ctx, fn, call.OnCaughtUp)
 	}
-	go func() {
-		defer g.runs.Done()
-		g.run(f, key, call, req, targets, streaming, row, start, settle)
-	}()
-	return nil
+	// Nobody else can follow this flight: the caller makes the upstream call itself
+	// rather than wait on another goroutine. Its leaving (a client disconnect) still
+	// cancels the call (the flight's context is the caller's), as the last
+	// follower's does, and so does fn's failing (a client that can no longer be
+	// written to).
+	call.start(res, false)
+	var ferr error
+	if streaming {
+		f.deliver = func(c llm.Chunk) error {
+			if err := fn(c); err != nil {
+				ferr = err
+				f.cancel()
+				return &llm.Error{Status: llm.StatusClientClosedRequest, Type: llm.TypeCanceled, Message: "the client went away"}
+			}
+			// A chunk not marked More is the last that has arrived: as follow does.
+			if !c.More && call.OnCaughtUp != nil {
+				call.OnCaughtUp()
+			}
+			return nil
+		}
+	}
+	g.run(f, key, call, req, targets, streaming, row, start, settle)
+	g.runs.Done()
+	if ferr != nil {
+		return nil, ferr
+	}
+	return f.outcome()
 }
 
 func (g *Gateway) fillHit(res *Result, row store.LLMUsage, e *entry, start time.Time, record func(string)) {
@@ -475,12 +495,14 @@ func (g *Gateway) fillHit(res *Result, row store.LLMUsage, e *entry, start time.
 // flightFor returns the in-flight call for key to follow, or a new one this caller
 // leads. Calls that may not share (no-cache, no-store) always lead a private flight.
 func (g *Gateway) flightFor(parent context.Context, key string, share bool) (*flight, bool) {
+	if !share {
+		// Its one caller makes the call (lead): the call ends when the caller leaves.
+		ctx, cancel := context.WithCancel(parent)
+		return newFlight(cancel).withContext(ctx), true
+	}
 	// The upstream call keeps the caller's values (request id, trace) but not its
 	// cancellation: it ends when its last follower leaves.
 	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
-	if !share {
-		return newFlight(cancel).withContext(ctx), true
-	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if f, ok := g.flights[key]; ok && f.join() {
@@ -548,10 +570,7 @@ upstream:
 			sctx, span := observe.StartSpan(ctx, "llm."+t.p.Name(), attribute.String("llm.provider", t.p.Name()),
 				attribute.String("llm.model", t.model), attribute.Int("llm.attempt", attempt), attribute.Bool("llm.stream", streaming))
 			if streaming {
-				resp, err = t.p.Stream(sctx, &r, func(c llm.Chunk) error {
-					f.publish(c)
-					return nil
-				})
+				resp, err = t.p.Stream(sctx, &r, f.publish)
 			} else {
 				resp, err = t.p.Complete(sctx, &r)
 			}

@@ -510,10 +510,12 @@ func TestFallbackChain(t *testing.T) {
 }
 
 // TestClientDisconnectCancelsUpstream: for a call others could join (run on its own
-// goroutine) and for one nobody can (no-cache, run by the caller itself).
+// goroutine) and for one nobody can (no-cache, run by the caller itself), streamed
+// or not.
 func TestClientDisconnectCancelsUpstream(t *testing.T) {
-	for _, noCache := range []bool{false, true} {
-		t.Run(fmt.Sprintf("no-cache=%v", noCache), func(t *testing.T) {
+	for _, mode := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
+		noCache, stream := mode[0], mode[1]
+		t.Run(fmt.Sprintf("no-cache=%v,stream=%v", noCache, stream), func(t *testing.T) {
 			started, cancelled := make(chan struct{}), make(chan struct{})
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				// The server notices a client hanging up only once it has read the body.
@@ -528,7 +530,15 @@ func TestClientDisconnectCancelsUpstream(t *testing.T) {
 			errc := make(chan error, 1)
 			c := call(e.users[0], "long")
 			c.NoCache = noCache
-			go func() { _, err := e.gw.Complete(ctx, c); errc <- err }()
+			go func() {
+				var err error
+				if stream {
+					_, err = e.gw.Stream(ctx, c, func(llm.Chunk) error { return nil })
+				} else {
+					_, err = e.gw.Complete(ctx, c)
+				}
+				errc <- err
+			}()
 			<-started
 			cancel()
 			if err := <-errc; err == nil {
@@ -646,6 +656,9 @@ func TestThreeGatewaysShareRedis(t *testing.T) {
 	}
 	u2 := gws[0].users[1]
 	mustComplete(t, gws[0].gw, call(u2, "cross-process"))
+	// The caller hears back before the cache write lands (run): closing the first
+	// gateway waits for it, as another process would find it a moment later.
+	gws[0].gw.Close()
 	if r := mustComplete(t, gws[2].gw, call(u2, "cross-process")); !r.Cached {
 		t.Fatal("a response cached through one gateway missed on another sharing Redis")
 	}
