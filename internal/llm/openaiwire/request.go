@@ -59,6 +59,15 @@ func DecodeChatRequest(data []byte) (*ChatRequest, error) {
 	if !utf8.Valid(data) {
 		return nil, errors.New("the body is not valid UTF-8")
 	}
+	if in, ok := decodeChatRequestFast(data); ok {
+		return in, nil
+	}
+	return decodeChatRequestGJSON(data)
+}
+
+// decodeChatRequestGJSON is DecodeChatRequest by gjson, after the UTF-8 check: every
+// body decodeChatRequestFast leaves, and every error.
+func decodeChatRequestGJSON(data []byte) (*ChatRequest, error) {
 	// encoding/json's scanner checks validity (iteratively, with a depth limit, so a
 	// deeply nested body cannot exhaust the stack of gjson's recursive parser below).
 	if !json.Valid(data) {
