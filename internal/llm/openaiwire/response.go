@@ -200,6 +200,15 @@ var ErrNoChoices = errors.New("the answer has no choices")
 // finish reason is normalised (Finish). The answer's strings share body's memory
 // (parseShared): body must not change afterwards.
 func DecodeChatCompletion(body []byte) (*ChatCompletion, error) {
+	if c, ok := decodeChatCompletionFast(body); ok {
+		return c, nil
+	}
+	return decodeChatCompletionGJSON(body)
+}
+
+// decodeChatCompletionGJSON is DecodeChatCompletion by gjson: every answer
+// decodeChatCompletionFast leaves, and every error.
+func decodeChatCompletionGJSON(body []byte) (*ChatCompletion, error) {
 	root, err := parseObject(body, "")
 	if err != nil {
 		return nil, err
