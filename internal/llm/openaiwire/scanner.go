@@ -125,6 +125,12 @@ func (s *scanner) str() (raw []byte, plain, ok bool) {
 	start := s.i + 1
 	plain = true
 	for i := start; i < len(s.d); i++ {
+		for i < len(s.d) && !strStop[s.d[i]] {
+			i++
+		}
+		if i == len(s.d) {
+			break
+		}
 		switch ch := s.d[i]; {
 		case ch == '"':
 			s.i = i + 1
@@ -151,6 +157,17 @@ func (s *scanner) str() (raw []byte, plain, ok bool) {
 	}
 	return nil, false, false
 }
+
+// strStop[c] reports whether str must look at c: a quote, a backslash or a control
+// character. A table keeps the loop over the rest of a string to one load and one
+// branch a byte.
+var strStop = func() (t [256]bool) {
+	for c := range ' ' {
+		t[c] = true
+	}
+	t['"'], t['\\'] = true, true
+	return t
+}()
 
 func ishex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
 
