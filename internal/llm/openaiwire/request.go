@@ -51,7 +51,8 @@ type Message struct {
 	contentErr error // content that is not text, reported by Validate
 }
 
-// DecodeChatRequest decodes a request body in one pass. It fails on what is not a chat
+// DecodeChatRequest decodes a request body in one pass (decodeChatRequestFast for the
+// common request; after a validity scan, by gjson for any other). It fails on what is not a chat
 // request at all (invalid UTF-8 or JSON, a field of the wrong JSON type); Validate
 // reports the rest, so a recording fake can decode what a server would refuse. The
 // request's strings share data's memory (parseShared): data must not change afterwards.
