@@ -118,7 +118,9 @@ const benchAgentRequest = `{"model":"gpt-4o","messages":[{"role":"system","conte
 
 func BenchmarkDecodeChatRequest(b *testing.B) {
 	data := []byte(benchRequest)
-	for name, data := range map[string][]byte{"openaiwire": data, "openaiwire-agent": []byte(benchAgentRequest)} {
+	// The same as the first with its messages' content as text parts, as some SDKs send it.
+	parts := strings.NewReplacer(`"content":"`, `"content":[{"type":"text","text":"`, `."}`, `."}]}`, `)"}`, `)"}]}`).Replace(benchRequest)
+	for name, data := range map[string][]byte{"openaiwire": data, "openaiwire-agent": []byte(benchAgentRequest), "openaiwire-parts": []byte(parts)} {
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {

@@ -20,8 +20,16 @@ var requestCorpus = []string{
 	`{"model":"m","messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema","json_schema":{"name":"n","schema":{}}},"frequency_penalty":0.5,"presence_penalty":-0.5,"logit_bias":{"50256":-100},"metadata":{"k":"v"},"store":true}`,
 	`{"model":"ollama/llama3","messages":[{"role":"user","content":"x"}],"options":{"num_ctx":8192,"stop":["a"]},"top_k":40,"keep_alive":"5m","x":[1,2.5e-3,-0,true,false,null,"s",{}]}`,
 	` { "model" : "m" , "messages" : [ { "role" : "user" , "content" : "spaces" } ] , "stream" : false } ` + "\n",
-	// content that is not a plain string, and other things left to the gjson path
 	`{"messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}]}`,
+	// content parts, other contents, and other things left to the gjson path
+	`{"messages":[{"role":"user","content":[{"type":"text","text":"only"}]},{"role":"user","content":[]},{"role":"user","content":[{"type":"text"}]}]}`,
+	`{"messages":[{"role":"user","content":[{"type":"text","text":"a\n"},{"text":"b","type":"text","cache_control":{"type":"ephemeral"}},{"type":"text","text":null},{"type":null,"type":"text","text":"c","text":"d"},{"type":"text","text":"\u00e9"}]}]}`,
+	`{"messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"text","type":null,"text":"b"}]}]}`,
+	`{"messages":[{"role":"user","content":[null]}]}`, `{"messages":[{"role":"user","content":["x"]}]}`, `{"messages":[{"role":"user","content":[[]]}]}`,
+	`{"messages":[{"role":"user","content":[{"type":"text","text":1}]}]}`, `{"messages":[{"role":"user","content":[{"type":1,"text":"x"}]}]}`,
+	`{"messages":[{"role":"user","content":[{"type":"Text","text":"x"}]}]}`, `{"messages":[{"role":"user","content":[{"text":"no type"}]}]}`,
+	`{"messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"image_url","image_url":{"url":"x"}}]}]}`,
+	`{"messages":[{"role":"user","content":[{"type":"text","text":"a"}],"content":"b"},{"role":"user","content":"a","content":[{"type":"text","text":"b"}]}]}`,
 	`{"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"x"}}]}]}`,
 	`{"messages":[{"role":"user","content":5}]}`,
 	`{"messages":[{"role":"user","content":{}}]}`,
@@ -67,7 +75,7 @@ func TestDecodeChatRequestFastAgrees(t *testing.T) {
 		}
 	}
 	t.Logf("the fast path read %d of %d bodies", accepted, len(requestCorpus))
-	for _, data := range requestCorpus[:8] {
+	for _, data := range requestCorpus[:10] {
 		if _, ok := decodeChatRequestFast([]byte(data)); !ok {
 			t.Errorf("the fast path left a common request to gjson: %s", data)
 		}
