@@ -51,7 +51,8 @@ type Message struct {
 	contentErr error // content that is not text, reported by Validate
 }
 
-// DecodeChatRequest decodes a request body in one pass. It fails on what is not a chat
+// DecodeChatRequest decodes a request body in one pass (decodeChatRequestFast for the
+// common request; after a validity scan, by gjson for any other). It fails on what is not a chat
 // request at all (invalid UTF-8 or JSON, a field of the wrong JSON type); Validate
 // reports the rest, so a recording fake can decode what a server would refuse. The
 // request's strings share data's memory (parseShared): data must not change afterwards.
@@ -59,6 +60,15 @@ func DecodeChatRequest(data []byte) (*ChatRequest, error) {
 	if !utf8.Valid(data) {
 		return nil, errors.New("the body is not valid UTF-8")
 	}
+	if in, ok := decodeChatRequestFast(data); ok {
+		return in, nil
+	}
+	return decodeChatRequestGJSON(data)
+}
+
+// decodeChatRequestGJSON is DecodeChatRequest by gjson, after the UTF-8 check: every
+// body decodeChatRequestFast leaves, and every error.
+func decodeChatRequestGJSON(data []byte) (*ChatRequest, error) {
 	// encoding/json's scanner checks validity (iteratively, with a depth limit, so a
 	// deeply nested body cannot exhaust the stack of gjson's recursive parser below).
 	if !json.Valid(data) {

@@ -112,16 +112,25 @@ func TestAppendChatRequest(t *testing.T) {
 // reference, by encoding/json into a struct of the same fields.
 const benchRequest = `{"model":"openai/gpt-4o-mini","messages":[{"role":"system","content":"You are a careful senior Go engineer. Answer briefly, with code where it helps."},{"role":"user","content":"How do I fan work out to a pool of goroutines and collect the results in order, with bounded concurrency and cancellation? Keep it short; the inputs are files of various sizes. (12/g/3)"}],"max_tokens":256,"temperature":0.2}`
 
+// benchAgentRequest is a coding agent's request: a system prompt, a file quoted with
+// its newlines, tabs and quotes escaped, the SDK's usual parameters.
+const benchAgentRequest = `{"model":"gpt-4o","messages":[{"role":"system","content":"You are a coding agent. Edit files with the tools you are given.\nAnswer in the user's language."},{"role":"user","content":"Here is main.go:\n\npackage main\n\nimport \"fmt\"\n\nfunc main() {\n\tfmt.Println(\"hello\")\n}\n\nMake it print the arguments, one a line."}],"temperature":0,"max_completion_tokens":1024,"stream":false,"user":"agent-7"}`
+
 func BenchmarkDecodeChatRequest(b *testing.B) {
 	data := []byte(benchRequest)
-	b.Run("openaiwire", func(b *testing.B) {
-		for b.Loop() {
-			in, err := DecodeChatRequest(data)
-			if err != nil || in.Validate() != nil {
-				b.Fatal(err)
+	// The same as the first with its messages' content as text parts, as some SDKs send it.
+	parts := strings.NewReplacer(`"content":"`, `"content":[{"type":"text","text":"`, `."}`, `."}]}`, `)"}`, `)"}]}`).Replace(benchRequest)
+	for name, data := range map[string][]byte{"openaiwire": data, "openaiwire-agent": []byte(benchAgentRequest), "openaiwire-parts": []byte(parts)} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				in, err := DecodeChatRequest(data)
+				if err != nil || in.Validate() != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-	})
+		})
+	}
 	b.Run("encoding-json", func(b *testing.B) {
 		for b.Loop() {
 			var in struct {

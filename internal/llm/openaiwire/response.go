@@ -191,15 +191,24 @@ type ErrorDetail struct {
 // ErrNoChoices is an answer without a choice.
 var ErrNoChoices = errors.New("the answer has no choices")
 
-// DecodeChatCompletion reads an answer's id, model, first choice and usage. gjson reads
-// the few fields used in one pass after a validity scan, several times faster than
-// encoding/json (which scans twice and decodes through reflection); types are still
-// checked, so a body that is JSON but not a chat completion is refused with the reason
+// DecodeChatCompletion reads an answer's id, model, first choice and usage. The common
+// answer is read in one pass by a scanner (decodeChatCompletionFast), any other by gjson
+// after a validity scan; both are several times faster than encoding/json (which scans
+// twice and decodes through reflection). Types are still checked, so a body that is JSON but not a chat completion is refused with the reason
 // (ErrNoChoices when it has none). Text parts of an array content are joined (Mistral's
 // reasoning models answer so), counts may be quoted (as openai-go tolerates), and the
 // finish reason is normalised (Finish). The answer's strings share body's memory
 // (parseShared): body must not change afterwards.
 func DecodeChatCompletion(body []byte) (*ChatCompletion, error) {
+	if c, ok := decodeChatCompletionFast(body); ok {
+		return c, nil
+	}
+	return decodeChatCompletionGJSON(body)
+}
+
+// decodeChatCompletionGJSON is DecodeChatCompletion by gjson: every answer
+// decodeChatCompletionFast leaves, and every error.
+func decodeChatCompletionGJSON(body []byte) (*ChatCompletion, error) {
 	root, err := parseObject(body, "")
 	if err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package openaiwire
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -130,5 +131,70 @@ func TestChunkEncoding(t *testing.T) {
 		if string(got) != string(want) {
 			t.Errorf("chunk %d:\n got %s\nwant %s", i, got, want)
 		}
+	}
+}
+
+// benchAnswer is an answer as OpenAI sends it today: ~1 KB of text with the newlines
+// and quotes of code escaped, a null refusal and logprobs, usage with its details.
+const benchAnswer = `{
+  "id": "chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT",
+  "object": "chat.completion",
+  "created": 1741569952,
+  "model": "gpt-4o-mini-2024-07-18",
+  "choices": [
+    {
+      "index": 0,
+      "message": {
+        "role": "assistant",
+        "content": "Use a buffered channel as a semaphore and an errgroup:\n\n` + "```go" + `\ng, ctx := errgroup.WithContext(ctx)\ng.SetLimit(8)\nresults := make([]Result, len(files))\nfor i, f := range files {\n\tg.Go(func() error {\n\t\tr, err := process(ctx, f)\n\t\tresults[i] = r\n\t\treturn err\n\t})\n}\nif err := g.Wait(); err != nil {\n\treturn nil, err\n}\n` + "```" + `\n\nEach goroutine writes only its own slot of \"results\", so the order is kept without a lock; the first error cancels ctx and the others stop at their next check. Large files do not hold up small ones: the limit bounds how many run at once, not which.",
+        "refusal": null,
+        "annotations": []
+      },
+      "logprobs": null,
+      "finish_reason": "stop"
+    }
+  ],
+  "usage": {
+    "prompt_tokens": 96,
+    "completion_tokens": 220,
+    "total_tokens": 316,
+    "prompt_tokens_details": {
+      "cached_tokens": 0,
+      "audio_tokens": 0
+    },
+    "completion_tokens_details": {
+      "reasoning_tokens": 0,
+      "audio_tokens": 0,
+      "accepted_prediction_tokens": 0,
+      "rejected_prediction_tokens": 0
+    }
+  },
+  "service_tier": "default",
+  "system_fingerprint": "fp_06737a9306"
+}`
+
+// BenchmarkDecodeChatCompletion decodes a typical answer as the OpenAI adapter does:
+// "openai" OpenAI's own (indented, escaped code), "compact" the gateway benchmark
+// upstream's (encoding/json's output, plain text).
+func BenchmarkDecodeChatCompletion(b *testing.B) {
+	compact, err := json.Marshal(map[string]any{
+		"id": "chatcmpl-bench", "object": "chat.completion", "created": 1767225600, "model": "gpt-4o-mini",
+		"choices": []any{map[string]any{"index": 0, "logprobs": nil, "finish_reason": "stop",
+			"message": map[string]any{"role": "assistant", "content": strings.Repeat("Use a buffered channel and a WaitGroup to fan the work out. ", 18), "refusal": nil}}},
+		"usage": map[string]any{"prompt_tokens": 96, "completion_tokens": 220, "total_tokens": 316,
+			"prompt_tokens_details": map[string]any{"cached_tokens": 0}},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for name, data := range map[string][]byte{"openai": []byte(benchAnswer), "compact": compact} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := DecodeChatCompletion(data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
