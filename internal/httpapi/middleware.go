@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"runtime/debug"
 	"strings"
@@ -105,18 +104,18 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		if route == "" || route == "/" {
 			route = "unmatched"
 		}
-		attrs := []slog.Attr{
-			slog.String("request_id", observe.RequestID(r.Context())),
-			slog.String("method", r.Method),
-			slog.String("route", route),
-			slog.Int("status", rec.status),
-			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
-			slog.Int64("bytes", rec.bytes),
+		line := observe.AccessLine{
+			RequestID: observe.RequestID(r.Context()),
+			Method:    r.Method,
+			Route:     route,
+			Status:    rec.status,
+			Duration:  time.Since(start),
+			Bytes:     rec.bytes,
 		}
 		if p := info.p; p != nil {
-			attrs = append(attrs, slog.String("user_id", p.user.ID.String()))
+			line.UserID = p.user.ID.String()
 		}
-		s.log.LogAttrs(r.Context(), slog.LevelInfo, "http request", attrs...)
+		observe.LogAccess(r.Context(), s.log, &line)
 	})
 }
 

@@ -100,9 +100,11 @@ var sensitiveKeys = map[string]bool{
 }
 
 // NewLogger returns a JSON logger writing to w at level, with every string value
-// passed through the redactor.
+// passed through the redactor. Its handler is one LogAccess recognises, to write the
+// access log's lines directly.
 func NewLogger(w io.Writer, level slog.Leveler, red *Redactor) *slog.Logger {
-	h := slog.NewJSONHandler(w, &slog.HandlerOptions{
+	lw := &lockedWriter{w: w}
+	h := slog.NewJSONHandler(lw, &slog.HandlerOptions{
 		Level: level,
 		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
 			if sensitiveKeys[strings.ToLower(a.Key)] {
@@ -128,7 +130,7 @@ func NewLogger(w io.Writer, level slog.Leveler, red *Redactor) *slog.Logger {
 			return a
 		},
 	})
-	return slog.New(h)
+	return slog.New(&handler{JSONHandler: h, w: lw, red: red, msg: red.Redact(accessMessage)})
 }
 
 // redactAny redacts a value the JSON handler would marshal as it is (a struct, a map,
