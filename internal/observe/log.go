@@ -243,11 +243,29 @@ const requestIDKey ctxKey = 0
 
 // WithRequestID returns ctx carrying the request id.
 func WithRequestID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, requestIDKey, id)
+	return &requestIDCtx{Context: ctx, id: id}
+}
+
+// requestIDCtx is a context carrying a request id: one allocation a request where
+// context.WithValue makes two, its node and the id boxed as an any.
+type requestIDCtx struct {
+	context.Context
+	id string
+}
+
+// Value answers requestIDKey with the context itself, already an any, and asks the
+// parent for every other key.
+func (c *requestIDCtx) Value(key any) any {
+	if key == requestIDKey {
+		return c
+	}
+	return c.Context.Value(key)
 }
 
 // RequestID returns the request id carried by ctx, or "".
 func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
+	if c, ok := ctx.Value(requestIDKey).(*requestIDCtx); ok {
+		return c.id
+	}
+	return ""
 }
