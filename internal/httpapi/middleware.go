@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"runtime/debug"
 	"strings"
@@ -44,14 +43,14 @@ func newRequestID() string {
 // requestID accepts a well-formed X-Request-ID or makes one, and echoes it.
 func (s *Server) requestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get("X-Request-ID")
+		id := r.Header.Get("X-Request-Id") // canonical: Get does not make it so anew each request
 		if !validRequestID(id) {
 			id = newRequestID()
 		}
 		w.Header()["X-Request-Id"] = []string{id} // Set("X-Request-ID"), without canonicalising it each time
 		// The request's one copy with a new context: the access log and
 		// authentication fill in the reqInfo rather than each copy the request again.
-		ctx := context.WithValue(observe.WithRequestID(r.Context(), id), reqInfoKey{}, &reqInfo{})
+		ctx := &reqCtx{Context: observe.WithRequestID(r.Context(), id)}
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
@@ -91,12 +90,13 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 			defer lb.End() // after the line below: it leaves with the others in flight
 		}
 		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w}
 		info := infoFrom(r.Context())
 		if info == nil { // not behind requestID
 			info = &reqInfo{}
 			r = r.WithContext(context.WithValue(r.Context(), reqInfoKey{}, info))
 		}
+		rec := &info.rec
+		rec.ResponseWriter = w
 		next.ServeHTTP(rec, r)
 		if rec.status == 0 {
 			rec.status = http.StatusOK
@@ -105,18 +105,18 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		if route == "" || route == "/" {
 			route = "unmatched"
 		}
-		attrs := []slog.Attr{
-			slog.String("request_id", observe.RequestID(r.Context())),
-			slog.String("method", r.Method),
-			slog.String("route", route),
-			slog.Int("status", rec.status),
-			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
-			slog.Int64("bytes", rec.bytes),
+		line := observe.AccessLine{
+			RequestID: observe.RequestID(r.Context()),
+			Method:    r.Method,
+			Route:     route,
+			Status:    rec.status,
+			Duration:  time.Since(start),
+			Bytes:     rec.bytes,
 		}
 		if p := info.p; p != nil {
-			attrs = append(attrs, slog.String("user_id", p.user.ID.String()))
+			line.UserID = p.user.ID.String()
 		}
-		s.log.LogAttrs(r.Context(), slog.LevelInfo, "http request", attrs...)
+		observe.LogAccess(r.Context(), s.log, &line)
 	})
 }
 
@@ -134,14 +134,31 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 	})
 }
 
-// reqInfo is what the middleware learns of a request on its way in, in its context
-// from requestID on: authentication sets the caller, for the handlers and for the
-// access log, which runs outside it and names the caller.
+// reqInfo is what the middleware learns of a request, in its context from requestID
+// on: authentication sets the caller, for the handlers and for the access log, which
+// runs outside it and names the caller; the access log's statusRecorder lives here
+// too, in the request's one allocation rather than one of its own.
 type reqInfo struct {
-	p *principal // nil until authenticated
+	p   *principal // nil until authenticated
+	rec statusRecorder
 }
 
 type reqInfoKey struct{}
+
+// reqCtx is a request's context from requestID on, with its reqInfo: one allocation
+// where context.WithValue and a reqInfo make two.
+type reqCtx struct {
+	context.Context
+	info reqInfo
+}
+
+// Value answers reqInfoKey with the reqInfo and asks the parent for every other key.
+func (c *reqCtx) Value(key any) any {
+	if key == (reqInfoKey{}) {
+		return &c.info
+	}
+	return c.Context.Value(key)
+}
 
 func infoFrom(ctx context.Context) *reqInfo {
 	info, _ := ctx.Value(reqInfoKey{}).(*reqInfo)

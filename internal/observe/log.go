@@ -48,28 +48,80 @@ func NewRedactor(secrets []string) *Redactor {
 	return &Redactor{secrets: s}
 }
 
-// patternHints are substrings every secretPatterns match contains (case-folded where
-// the pattern is case-insensitive); a string with none of them skips the regexp, which
-// keeps redaction cheap on the hot path (ids, routes, numbers).
-var (
-	patternHints     = []string{"vc_", "sk-", "xai-", "AIza", "gh", "://"}
-	patternHintsFold = []string{"bearer", "passw", "secret"} // the (?i) patterns
-)
-
-// containsFold reports whether s contains sub, ignoring ASCII case, without allocating.
-// sub must be lower-case ASCII letters (patternHintsFold), so a position whose byte,
-// folded to lower case, differs from sub's first is passed over without EqualFold.
-func containsFold(s, sub string) bool {
-	first := sub[0]
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i]|0x20 != first {
+// mayHoldPattern reports whether s holds a substring every secretPatterns match
+// contains: vc_, sk-, xai-, AIza, gh or ://, or, in any ASCII case, bearer, passw or
+// secret (the (?i) patterns). A string with none of them skips the regexp, which keeps
+// redaction cheap on the hot path (ids, routes, numbers). It looks at s once, at the
+// bytes a hint can begin with, rather than once a hint.
+func mayHoldPattern(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !hintStart[s[i]] {
 			continue
 		}
-		if strings.EqualFold(s[i:i+len(sub)], sub) {
-			return true
+		rest := s[i:]
+		switch s[i] {
+		case 'v':
+			if strings.HasPrefix(rest, "vc_") {
+				return true
+			}
+		case 's':
+			if strings.HasPrefix(rest, "sk-") || hasPrefixFold(rest, "secret") {
+				return true
+			}
+		case 'S':
+			if hasPrefixFold(rest, "secret") {
+				return true
+			}
+		case 'x':
+			if strings.HasPrefix(rest, "xai-") {
+				return true
+			}
+		case 'A':
+			if strings.HasPrefix(rest, "AIza") {
+				return true
+			}
+		case 'g':
+			if strings.HasPrefix(rest, "gh") {
+				return true
+			}
+		case ':':
+			if strings.HasPrefix(rest, "://") {
+				return true
+			}
+		case 'b', 'B':
+			if hasPrefixFold(rest, "bearer") {
+				return true
+			}
+		case 'p', 'P':
+			if hasPrefixFold(rest, "passw") {
+				return true
+			}
 		}
 	}
 	return false
+}
+
+// hintStart marks the bytes mayHoldPattern's hints begin with.
+var hintStart = func() (t [256]bool) {
+	for _, c := range "vsSxAg:bBpP" {
+		t[c] = true
+	}
+	return t
+}()
+
+// hasPrefixFold reports whether s begins with prefix, ignoring ASCII case; prefix must
+// be lower-case ASCII letters, so that a byte of s, folded to lower case by setting
+// 0x20, equals prefix's only when it is that letter in either case.
+func hasPrefixFold(s, prefix string) bool {
+	if len(s) < len(prefix) {
+		return false
+	}
+	for i := 0; i < len(prefix); i++ {
+		if s[i]|0x20 != prefix[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // Redact returns s with every secret replaced by [REDACTED].
@@ -79,15 +131,8 @@ func (r *Redactor) Redact(s string) string {
 			s = strings.ReplaceAll(s, v, "[REDACTED]")
 		}
 	}
-	for _, h := range patternHints {
-		if strings.Contains(s, h) {
-			return secretPatterns.ReplaceAllString(s, "[REDACTED]")
-		}
-	}
-	for _, h := range patternHintsFold {
-		if containsFold(s, h) {
-			return secretPatterns.ReplaceAllString(s, "[REDACTED]")
-		}
+	if mayHoldPattern(s) {
+		return secretPatterns.ReplaceAllString(s, "[REDACTED]")
 	}
 	return s
 }
@@ -100,9 +145,11 @@ var sensitiveKeys = map[string]bool{
 }
 
 // NewLogger returns a JSON logger writing to w at level, with every string value
-// passed through the redactor.
+// passed through the redactor. Its handler is one LogAccess recognises, to write the
+// access log's lines directly.
 func NewLogger(w io.Writer, level slog.Leveler, red *Redactor) *slog.Logger {
-	h := slog.NewJSONHandler(w, &slog.HandlerOptions{
+	lw := &lockedWriter{w: w}
+	h := slog.NewJSONHandler(lw, &slog.HandlerOptions{
 		Level: level,
 		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
 			if sensitiveKeys[strings.ToLower(a.Key)] {
@@ -128,7 +175,7 @@ func NewLogger(w io.Writer, level slog.Leveler, red *Redactor) *slog.Logger {
 			return a
 		},
 	})
-	return slog.New(h)
+	return slog.New(&handler{JSONHandler: h, w: lw, red: red, msg: red.Redact(accessMessage)})
 }
 
 // redactAny redacts a value the JSON handler would marshal as it is (a struct, a map,
@@ -196,11 +243,29 @@ const requestIDKey ctxKey = 0
 
 // WithRequestID returns ctx carrying the request id.
 func WithRequestID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, requestIDKey, id)
+	return &requestIDCtx{Context: ctx, id: id}
+}
+
+// requestIDCtx is a context carrying a request id: one allocation a request where
+// context.WithValue makes two, its node and the id boxed as an any.
+type requestIDCtx struct {
+	context.Context
+	id string
+}
+
+// Value answers requestIDKey with the context itself, already an any, and asks the
+// parent for every other key.
+func (c *requestIDCtx) Value(key any) any {
+	if key == requestIDKey {
+		return c
+	}
+	return c.Context.Value(key)
 }
 
 // RequestID returns the request id carried by ctx, or "".
 func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
+	if c, ok := ctx.Value(requestIDKey).(*requestIDCtx); ok {
+		return c.id
+	}
+	return ""
 }

@@ -2,6 +2,7 @@ package observe
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"log/slog"
 	"strings"
@@ -73,5 +74,28 @@ func TestLoggerRedactsStructuredValues(t *testing.T) {
 	}
 	if !strings.Contains(out, `"clean":{"a":1,"b":2}`) || !strings.Contains(out, `"list":["[REDACTED]"]`) {
 		t.Errorf("structured values: %s", out)
+	}
+}
+
+func TestRequestIDContext(t *testing.T) {
+	type key struct{}
+	parent, cancel := context.WithCancel(context.WithValue(context.Background(), key{}, "v"))
+	ctx := WithRequestID(parent, "abc")
+	child := context.WithValue(ctx, key{}, "w")
+	if RequestID(context.Background()) != "" || RequestID(parent) != "" || RequestID(ctx) != "abc" || RequestID(child) != "abc" {
+		t.Error("request ids")
+	}
+	if RequestID(WithRequestID(child, "def")) != "def" {
+		t.Error("the innermost id is the request's")
+	}
+	if ctx.Value(key{}) != "v" || child.Value(key{}) != "w" {
+		t.Error("other values")
+	}
+	sub, stop := context.WithCancel(ctx)
+	defer stop()
+	cancel()
+	<-sub.Done()
+	if ctx.Err() != context.Canceled || sub.Err() != context.Canceled {
+		t.Errorf("cancellation: %v, %v", ctx.Err(), sub.Err())
 	}
 }
