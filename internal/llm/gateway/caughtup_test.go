@@ -62,9 +62,8 @@ func TestStreamCaughtUp(t *testing.T) {
 	})
 }
 
-// bothFlights runs test for a call others could join (its stream read on a goroutine
-// of its own and followed) and for one nobody can (no-cache: the caller reads the
-// stream itself and gets each chunk as it is read).
+// bothFlights runs test for a call others could join (a shared flight) and for one
+// nobody can (no-cache: a private flight, its context the caller's).
 func bothFlights(t *testing.T, test func(t *testing.T, noCache bool)) {
 	for _, noCache := range []bool{false, true} {
 		t.Run(fmt.Sprintf("no-cache=%v", noCache), func(t *testing.T) { test(t, noCache) })

@@ -27,11 +27,6 @@ type flight struct {
 	ctx      context.Context // the upstream call's context
 	shared   bool            // registered for identical calls to join
 	isStream bool            // the upstream was streamed, so chunks were published
-	// deliver, set before a private flight's upstream call begins (and never
-	// changed), hands each chunk to its one caller as it is published, on the
-	// goroutine making the call: nobody follows a private flight, so its stream
-	// needs no second goroutine and no wake-up per chunk.
-	deliver func(llm.Chunk) error
 }
 
 func (f *flight) withContext(ctx context.Context) *flight {
@@ -55,11 +50,9 @@ func newFlight(cancel context.CancelFunc) *flight {
 	return &flight{changed: make(chan struct{}), cancel: cancel, waiters: 1}
 }
 
-// publish appends a chunk for every follower, and hands it to deliver when the
-// flight has one; deliver's error ends the upstream call. The first chunk makes room
-// for a typical stream's (tens of chunks) at once rather than growing the list seven
-// times.
-func (f *flight) publish(c llm.Chunk) error {
+// publish appends a chunk for every follower. The first makes room for a typical
+// stream's (tens of chunks) at once rather than growing the list seven times.
+func (f *flight) publish(c llm.Chunk) {
 	f.mu.Lock()
 	if f.chunks == nil {
 		f.chunks = make([]llm.Chunk, 0, 64)
@@ -70,10 +63,6 @@ func (f *flight) publish(c llm.Chunk) error {
 		f.changed, f.watched = make(chan struct{}), false
 	}
 	f.mu.Unlock()
-	if f.deliver != nil {
-		return f.deliver(c)
-	}
-	return nil
 }
 
 // outcome is a finished flight's result.
