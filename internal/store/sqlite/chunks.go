@@ -384,7 +384,9 @@ func (s *Store) GetChunks(ctx context.Context, userID, projectID uuid.UUID, ids 
 	for _, id := range ids {
 		args = append(args, id.String())
 	}
-	rows, err := s.r(ctx).QueryContext(ctx, "SELECT "+chunkCols+" FROM code_chunks c WHERE c.project_id = ? AND c.user_id = ? AND c.id IN (?"+
+	// The unary + keeps the planner on the id index: with many ids it would otherwise
+	// scan every chunk of the project through a project_id index.
+	rows, err := s.r(ctx).QueryContext(ctx, "SELECT "+chunkCols+" FROM code_chunks c WHERE +c.project_id = ? AND +c.user_id = ? AND c.id IN (?"+
 		strings.Repeat(", ?", len(ids)-1)+")", args...)
 	if err != nil {
 		return nil, fmt.Errorf("get chunks of project %s: %w", projectID, translate(err))
