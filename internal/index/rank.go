@@ -106,6 +106,17 @@ func (q query) keys() []string {
 	return out
 }
 
+// wordOf returns the index of the query's word that key stands for and the weight of a
+// match on it (the first word holding it; 0 and 1 for a key of none).
+func (q query) wordOf(key string) (int, float64) {
+	for i, w := range q.words {
+		if j := slices.Index(w.keys, key); j >= 0 {
+			return i, w.weights[j]
+		}
+	}
+	return 0, 1
+}
+
 // groups are the query's words as the store's keyword groups: a chunk matches a group
 // when it holds any of the word's keys.
 func (q query) groups() [][]string {

@@ -552,6 +552,72 @@ func (s *Store) KeywordSearch(ctx context.Context, userID, projectID uuid.UUID, 
 	return out, nil
 }
 
+// KeywordMatches implements store.Chunks from chunk_search alone: its GIN index finds
+// each term's matches, and no search vector or chunk is read.
+func (s *Store) KeywordMatches(ctx context.Context, userID, projectID uuid.UUID, terms []string) ([][]uuid.UUID, error) {
+	out := make([][]uuid.UUID, len(terms))
+	var parts []string
+	args := []any{userID, projectID}
+	for i, t := range terms {
+		clean := store.CleanTerms([]string{t})
+		if len(clean) == 0 {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf(`SELECT %d, chunk_id FROM chunk_search
+			WHERE user_id = $1 AND project_id = $2 AND search_tsv @@ to_tsquery('simple', $%d)`, i, len(args)+1))
+		args = append(args, "'"+clean[0]+"'")
+	}
+	if len(parts) == 0 {
+		return out, nil
+	}
+	err := s.tenantTx(ctx, userID, func(tx pgx.Tx) error {
+		// Each term's scan takes a millisecond or two; starting parallel workers for
+		// the union, as the planner likes to, took a hundred on a busy machine.
+		if _, err := tx.Exec(ctx, "SET LOCAL max_parallel_workers_per_gather = 0"); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, strings.Join(parts, " UNION ALL "), args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var i int
+			var id uuid.UUID
+			if err := rows.Scan(&i, &id); err != nil {
+				return err
+			}
+			out[i] = append(out[i], id)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("keyword matches in project %s: %w", projectID, translate(err))
+	}
+	return out, nil
+}
+
+// ChunkOutlines implements store.Chunks.
+func (s *Store) ChunkOutlines(ctx context.Context, userID, projectID uuid.UUID) ([]store.ChunkOutline, error) {
+	var out []store.ChunkOutline
+	err := s.tenantTx(ctx, userID, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, "SELECT id, path, start_line, end_line, symbol FROM code_chunks WHERE project_id = $1 AND user_id = $2",
+			projectID, userID)
+		if err != nil {
+			return err
+		}
+		out, err = collect(rows, func(r pgx.Row) (*store.ChunkOutline, error) {
+			var o store.ChunkOutline
+			return &o, r.Scan(&o.ID, &o.Path, &o.StartLine, &o.EndLine, &o.Symbol)
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("chunk outlines of project %s: %w", projectID, translate(err))
+	}
+	return out, nil
+}
+
 // projectChunks reads the chunks of one project of the user's, under the tenant's scope,
 // that the rest of the WHERE clause (where, after "project and user", its parameters
 // from $3: args) selects, in the order it gives. Errors are translated.

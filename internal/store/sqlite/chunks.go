@@ -347,6 +347,47 @@ func (s *Store) KeywordSearch(ctx context.Context, userID, projectID uuid.UUID, 
 	return out, nil
 }
 
+// KeywordMatches implements store.Chunks: one FTS5 query per term, reading rowids alone.
+func (s *Store) KeywordMatches(ctx context.Context, userID, projectID uuid.UUID, terms []string) ([][]uuid.UUID, error) {
+	out := make([][]uuid.UUID, len(terms))
+	for i, t := range terms {
+		clean := store.CleanTerms([]string{t})
+		if len(clean) == 0 {
+			continue
+		}
+		rows, err := s.r(ctx).QueryContext(ctx, `SELECT c.id FROM code_chunks_fts CROSS JOIN code_chunks c ON c.seq = code_chunks_fts.rowid
+			WHERE code_chunks_fts MATCH ? AND c.project_id = ? AND c.user_id = ?`, `"`+clean[0]+`"`, projectID.String(), userID.String())
+		if err != nil {
+			return nil, fmt.Errorf("keyword matches in project %s: %w", projectID, translate(err))
+		}
+		out[i], err = collect(rows, func(r scanner) (*uuid.UUID, error) {
+			var id uuid.UUID
+			return &id, r.Scan(&id)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("keyword matches in project %s: %w", projectID, translate(err))
+		}
+	}
+	return out, nil
+}
+
+// ChunkOutlines implements store.Chunks.
+func (s *Store) ChunkOutlines(ctx context.Context, userID, projectID uuid.UUID) ([]store.ChunkOutline, error) {
+	rows, err := s.r(ctx).QueryContext(ctx, "SELECT id, path, start_line, end_line, symbol FROM code_chunks WHERE project_id = ? AND user_id = ?",
+		projectID.String(), userID.String())
+	if err != nil {
+		return nil, fmt.Errorf("chunk outlines of project %s: %w", projectID, translate(err))
+	}
+	out, err := collect(rows, func(r scanner) (*store.ChunkOutline, error) {
+		var o store.ChunkOutline
+		return &o, r.Scan(&o.ID, &o.Path, &o.StartLine, &o.EndLine, &o.Symbol)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("chunk outlines of project %s: %w", projectID, translate(err))
+	}
+	return out, nil
+}
+
 // ChunksOfFiles implements store.Chunks.
 func (s *Store) ChunksOfFiles(ctx context.Context, userID, projectID uuid.UUID, paths []string) ([]store.Chunk, error) {
 	if len(paths) == 0 {
