@@ -211,6 +211,10 @@ func TestFieldWeights(t *testing.T) {
 		{"tests/test_loader.py", false, testPrior},
 		{"examples/hello/main.go", false, testPrior},
 		{"html/template/doc.go", false, docPrior},
+		{"html/template/error.go", false, errorFilePrior},
+		{"go/scanner/errors.go", false, errorFilePrior},
+		{"go/scanner/errors_test.go", false, testPrior},
+		{"os/user/lookup_error.go", false, 1},
 		{"testing/testing.go", false, 1},
 		{"internal/testutil/postgres.go", false, internalPrior}, // no test by its name; internal
 		{"os/user/lookup_windows.go", false, variantPrior},
