@@ -252,7 +252,7 @@ func (s *scorer) fieldScores(text string, weight, b, avgLen float64) []float64 {
 func saturate(x float64) float64 { return x * (bm25K1 + 1) / (x + bm25K1) }
 
 // Priors on what kind of file a path is: tests, examples and test data answer "how is X
-// used", rarely "where is X"; a package's doc.go describes what its code does, and its
+// used", rarely "where is X" (test data not even a question about tests); a package's doc.go describes what its code does, and its
 // error.go repeats it in every message; a platform's copy or a part of a file
 // (kindSibling), and an internal package's copy of a public file (kindInternalCopy),
 // are where a reader goes after the general file; so,
@@ -277,7 +277,7 @@ var errorFileNames = map[string]bool{"error": true, "errors": true}
 // pathPrior is the factor a chunk's score is multiplied by for the kind of file it is
 // in, from its path and its layout facts (layoutKinds).
 func pathPrior(p string, aboutTests bool, kind pathKind) float64 {
-	if !aboutTests && isTestPath(p) {
+	if !aboutTests && isTestPath(p) || isTestDataPath(p) {
 		return testPrior
 	}
 	x := 1.0
@@ -339,6 +339,12 @@ func isTestPath(p string) bool {
 		}
 	}
 	return false
+}
+
+// isTestDataPath reports a file under a testdata directory: a test's input, which
+// even a question about tests does not ask for.
+func isTestDataPath(p string) bool {
+	return strings.HasPrefix(p, "testdata/") || strings.Contains(p, "/testdata/")
 }
 
 // testWords in a query mean it is about tests or examples.

@@ -207,6 +207,7 @@ func TestFieldWeights(t *testing.T) {
 		{"image/png/reader_test.go", true, 1},
 		{"image/png/example_test.go", false, testPrior},
 		{"image/png/testdata/x.go", false, testPrior},
+		{"go/doc/testdata/benchmark.go", true, testPrior}, // a test's input, even for a question about tests
 		{"web/__tests__/app.ts", false, testPrior},
 		{"tests/test_loader.py", false, testPrior},
 		{"examples/hello/main.go", false, testPrior},
