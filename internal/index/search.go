@@ -278,8 +278,9 @@ type keywordHit struct {
 
 // candidateDepth is how many chunks each of the keyword leg's database queries returns
 // to be ranked; the query holding every word of the question, the most specific,
-// returns allWordsDepth. Beyond them the database's own text rank chooses (FTS5's bm25;
-// PostgreSQL's ts_rank, which has no IDF): reading the all-words matches twice as deep
+// returns allWordsDepth. A query that the statistics show cannot match more is read
+// unranked (store.KeywordAll); beyond them the database's own text rank chooses (FTS5's
+// bm25; PostgreSQL's ts_rank, which has no IDF): reading the all-words matches twice as deep
 // made both dialects rank one more question of the benchmark alike and changed
 // nothing else (docs/BENCHMARKS.md).
 const (
@@ -304,11 +305,11 @@ func (ix *Indexer) keywordLeg(ctx context.Context, userID, projectID uuid.UUID, 
 	var hits []keywordHit
 	seen := map[uuid.UUID]bool{}
 	collect := func(groups [][]string, depth int) error {
-		found, err := ix.st.KeywordSearch(ctx, userID, projectID, groups, depth)
+		found, err := ix.keywordQuery(ctx, userID, projectID, groups, depth, stats)
 		for i := range found {
 			if !seen[found[i].ID] {
 				seen[found[i].ID] = true
-				hits = append(hits, keywordHit{chunk: found[i].Chunk})
+				hits = append(hits, keywordHit{chunk: found[i]})
 			}
 		}
 		return err
@@ -445,6 +446,21 @@ func (ix *Indexer) anyWordCandidates(ctx context.Context, userID, projectID uuid
 		ids = append(ids, c.id)
 	}
 	return ix.st.GetChunks(ctx, userID, projectID, ids)
+}
+
+// keywordQuery returns the best depth chunks holding every group by the database's own
+// text rank, or, when the statistics show that no more than depth can match, all of
+// them unranked, which costs the database far less.
+func (ix *Indexer) keywordQuery(ctx context.Context, userID, projectID uuid.UUID, groups [][]string, depth int, stats store.KeywordStats) ([]store.Chunk, error) {
+	if matchesAtMost(groups, stats) <= int64(depth) {
+		return ix.st.KeywordAll(ctx, userID, projectID, groups, depth)
+	}
+	ranked, err := ix.st.KeywordSearch(ctx, userID, projectID, groups, depth)
+	found := make([]store.Chunk, len(ranked))
+	for i := range ranked {
+		found[i] = ranked[i].Chunk
+	}
+	return found, err
 }
 
 // pathSet is a project's indexed paths with their search text (path field only) and

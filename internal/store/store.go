@@ -554,6 +554,12 @@ type Chunks interface {
 	// words; characters other than letters, digits and '_' are dropped, and so are groups
 	// left empty.
 	KeywordSearch(ctx context.Context, userID, projectID uuid.UUID, groups [][]string, limit int) ([]ChunkHit, error)
+	// KeywordAll returns the project's chunks whose search text matches every group, as
+	// KeywordSearch, but unranked, in no order, at most limit: for a caller that knows
+	// from KeywordStats that no more match and ranks them itself (the database's rank
+	// costs most of a search: FTS5's bm25 counts every term's matches, ts_rank reads
+	// every match's vector).
+	KeywordAll(ctx context.Context, userID, projectID uuid.UUID, groups [][]string, limit int) ([]Chunk, error)
 	// KeywordMatches returns, for each of terms, the ids of the project's chunks whose
 	// search text holds it, in no order: what a caller ranks alike on every dialect.
 	// Terms are cleaned as KeywordSearch cleans them; a term left empty matches nothing.

@@ -514,21 +514,10 @@ const keywordSearchSQL = `WITH top AS (SELECT s.chunk_id AS id, ts_rank(s.search
 // KeywordSearch implements store.Chunks with the tsvector column, ranked by ts_rank
 // (normalised by document length, as bm25 is on SQLite).
 func (s *Store) KeywordSearch(ctx context.Context, userID, projectID uuid.UUID, groups [][]string, limit int) ([]store.ChunkHit, error) {
-	var ands []string
-	for _, g := range groups {
-		terms := store.CleanTerms(g)
-		if len(terms) == 0 {
-			continue
-		}
-		for i, t := range terms {
-			terms[i] = "'" + t + "'"
-		}
-		ands = append(ands, "("+strings.Join(terms, " | ")+")")
-	}
-	if len(ands) == 0 || limit <= 0 {
+	query := tsQuery(groups)
+	if query == "" || limit <= 0 {
 		return []store.ChunkHit{}, nil
 	}
-	query := strings.Join(ands, " & ")
 	out := []store.ChunkHit{}
 	err := s.tenantTx(ctx, userID, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, keywordSearchSQL, userID, projectID, query, limit)
@@ -614,6 +603,36 @@ func (s *Store) ChunkOutlines(ctx context.Context, userID, projectID uuid.UUID) 
 	})
 	if err != nil {
 		return nil, fmt.Errorf("chunk outlines of project %s: %w", projectID, translate(err))
+	}
+	return out, nil
+}
+
+// tsQuery is the tsquery for KeywordSearch's groups ("" when none is left).
+func tsQuery(groups [][]string) string {
+	var ands []string
+	for _, g := range groups {
+		terms := store.CleanTerms(g)
+		if len(terms) == 0 {
+			continue
+		}
+		for i, t := range terms {
+			terms[i] = "'" + t + "'"
+		}
+		ands = append(ands, "("+strings.Join(terms, " | ")+")")
+	}
+	return strings.Join(ands, " & ")
+}
+
+// KeywordAll implements store.Chunks: chunk_search's matches, no vector read.
+func (s *Store) KeywordAll(ctx context.Context, userID, projectID uuid.UUID, groups [][]string, limit int) ([]store.Chunk, error) {
+	query := tsQuery(groups)
+	if query == "" || limit <= 0 {
+		return []store.Chunk{}, nil
+	}
+	out, err := s.projectChunks(ctx, userID, projectID, `AND c.id IN (SELECT chunk_id FROM chunk_search
+		WHERE project_id = $1 AND user_id = $2 AND search_tsv @@ to_tsquery('simple', $3) LIMIT $4)`, query, limit)
+	if err != nil {
+		return nil, fmt.Errorf("keyword search in project %s: %w", projectID, err)
 	}
 	return out, nil
 }

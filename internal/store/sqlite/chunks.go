@@ -262,8 +262,8 @@ func (s *Store) KeywordStats(ctx context.Context, userID, projectID uuid.UUID, t
 	return store.KeywordStatsFrom(counts), nil
 }
 
-// KeywordSearch implements store.Chunks with the FTS5 index, ranked by bm25.
-func (s *Store) KeywordSearch(ctx context.Context, userID, projectID uuid.UUID, groups [][]string, limit int) ([]store.ChunkHit, error) {
+// ftsMatch is the FTS5 query for KeywordSearch's groups ("" when none is left).
+func ftsMatch(groups [][]string) string {
 	var ands []string
 	for _, g := range groups {
 		terms := store.CleanTerms(g)
@@ -275,10 +275,33 @@ func (s *Store) KeywordSearch(ctx context.Context, userID, projectID uuid.UUID, 
 		}
 		ands = append(ands, "("+strings.Join(terms, " OR ")+")")
 	}
-	if len(ands) == 0 || limit <= 0 {
+	return strings.Join(ands, " AND ")
+}
+
+// KeywordAll implements store.Chunks: the FTS5 matches, without bm25.
+func (s *Store) KeywordAll(ctx context.Context, userID, projectID uuid.UUID, groups [][]string, limit int) ([]store.Chunk, error) {
+	match := ftsMatch(groups)
+	if match == "" || limit <= 0 {
+		return []store.Chunk{}, nil
+	}
+	rows, err := s.r(ctx).QueryContext(ctx, "SELECT "+chunkCols+` FROM code_chunks_fts CROSS JOIN code_chunks c ON c.seq = code_chunks_fts.rowid
+		WHERE code_chunks_fts MATCH ? AND c.project_id = ? AND c.user_id = ? LIMIT ?`, match, projectID.String(), userID.String(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("keyword search in project %s: %w", projectID, translate(err))
+	}
+	out, err := collect(rows, func(r scanner) (*store.Chunk, error) { return scanChunk(r) })
+	if err != nil {
+		return nil, fmt.Errorf("keyword search in project %s: %w", projectID, translate(err))
+	}
+	return out, nil
+}
+
+// KeywordSearch implements store.Chunks with the FTS5 index, ranked by bm25.
+func (s *Store) KeywordSearch(ctx context.Context, userID, projectID uuid.UUID, groups [][]string, limit int) ([]store.ChunkHit, error) {
+	match := ftsMatch(groups)
+	if match == "" || limit <= 0 {
 		return []store.ChunkHit{}, nil
 	}
-	match := strings.Join(ands, " AND ")
 	// Rank first, with only the rowid and the score, then read the winners' columns:
 	// carrying every matching chunk's content through the sort is what costs. The fast
 	// path ranks the whole index without looking at chunks (the FTS table knows no

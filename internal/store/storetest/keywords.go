@@ -90,10 +90,36 @@ func testChunksKeywordStats(t *testing.T, s store.Store) {
 	wantKeywordStats(t, s, u, p2, 0, [store.NumFields]int64{}, map[string]int64{"png": 0})
 }
 
-// KeywordMatches finds each term's chunks, only in the user's project; ChunkOutlines
-// lists every chunk of the project without its text.
-func testKeywordMatchesAndOutlines(t *testing.T, s store.Store) {
+// KeywordAll finds what KeywordSearch finds, unranked; KeywordMatches finds each term's
+// chunks; both only in the user's project. ChunkOutlines lists every chunk of the
+// project without its text.
+func testKeywordAllMatchesAndOutlines(t *testing.T, s store.Store) {
 	u, p, files := seedChunks(t, s)
+	for _, tc := range []struct {
+		groups [][]string
+		limit  int
+		want   []string
+	}{
+		{[][]string{{"password", "router"}}, 10, []string{"HashPassword", "NewRouter", "VerifyPassword"}},
+		{[][]string{{"verify", "xyz"}, {"PASSWORD"}}, 10, []string{"VerifyPassword"}},
+		{[][]string{{"router"}, {"password"}}, 10, nil},
+		{[][]string{{`router" OR "x`, "NEAR(", "'", "*"}}, 10, nil},
+		{nil, 10, nil},
+	} {
+		all, err := s.KeywordAll(ctx(t), u.ID, p.ID, tc.groups, tc.limit)
+		must(t, err)
+		var syms []string
+		for _, c := range all {
+			syms = append(syms, c.Symbol)
+		}
+		slices.Sort(syms)
+		if !slices.Equal(syms, tc.want) {
+			t.Errorf("KeywordAll(%q) = %v, want %v", tc.groups, syms, tc.want)
+		}
+	}
+	if all, err := s.KeywordAll(ctx(t), u.ID, p.ID, [][]string{{"pw"}}, 1); err != nil || len(all) != 1 || all[0].Content == "" {
+		t.Errorf("KeywordAll limit 1 = %v, %v", all, err)
+	}
 	got, err := s.KeywordMatches(ctx(t), u.ID, p.ID, []string{"password", "Router", "'", "nowhere"})
 	must(t, err)
 	ids := func(cs ...store.Chunk) []uuid.UUID {
@@ -117,6 +143,9 @@ func testKeywordMatchesAndOutlines(t *testing.T, s store.Store) {
 		}
 	}
 	other := newUser(t, s)
+	if got, err := s.KeywordAll(ctx(t), other.ID, p.ID, [][]string{{"password"}}, 10); err != nil || len(got) != 0 {
+		t.Errorf("another user's KeywordAll = %v, %v", got, err)
+	}
 	if got, err := s.KeywordMatches(ctx(t), other.ID, p.ID, []string{"password"}); err != nil || len(got) != 1 || len(got[0]) != 0 {
 		t.Errorf("another user's KeywordMatches = %v, %v", got, err)
 	}

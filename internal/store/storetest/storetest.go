@@ -53,7 +53,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, exec Exec) {
 		{"ChunksReplaceAndSearch", testChunksReplaceAndSearch},
 		{"ChunksReplaceAndDelete", testChunksReplaceAndDelete},
 		{"ChunksKeywordStats", testChunksKeywordStats},
-		{"KeywordMatchesAndOutlines", testKeywordMatchesAndOutlines},
+		{"KeywordAllMatchesAndOutlines", testKeywordAllMatchesAndOutlines},
 		{"ChunksOfFiles", testChunksOfFiles},
 		{"PackageDocChunks", testPackageDocChunks},
 		{"ChunksEmbeddings", testChunksEmbeddings},
