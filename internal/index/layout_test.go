@@ -61,7 +61,8 @@ func TestLayoutPriors(t *testing.T) {
 		{"crypto/internal/fips140/sha256/sha256.go", kindInternalCopy | kindPackageFile, packageFilePrior * internalCopyPrior},
 		{"internal/sync/mutex.go", kindInternalCopy, internalCopyPrior},
 		{"time/zoneinfo_read.go", kindSibling, variantPrior},
-		{"go/doc/doc.go", kindPackageFile, packageFilePrior}, // package doc's own code, not a doc.go
+		{"go/doc/doc.go", kindPackageFile, packageFilePrior},    // package doc's own code, not a doc.go
+		{"errors/errors.go", kindPackageFile, packageFilePrior}, // the errors package's own code
 		{"image/png/png_test.go", kindSibling, testPrior},
 		{"internal/strconv/atoi.go", kindPackageFile, packageFilePrior * internalPrior},
 		{"cmd/compile/internal/walk/walk.go", kindPackageFile, packageFilePrior * internalPrior},

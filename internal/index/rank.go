@@ -106,6 +106,17 @@ func (q query) keys() []string {
 	return out
 }
 
+// wordOf returns the index of the query's word that key stands for and the weight of a
+// match on it (the first word holding it; 0 and 1 for a key of none).
+func (q query) wordOf(key string) (int, float64) {
+	for i, w := range q.words {
+		if j := slices.Index(w.keys, key); j >= 0 {
+			return i, w.weights[j]
+		}
+	}
+	return 0, 1
+}
+
 // groups are the query's words as the store's keyword groups: a chunk matches a group
 // when it holds any of the word's keys.
 func (q query) groups() [][]string {
@@ -241,9 +252,10 @@ func (s *scorer) fieldScores(text string, weight, b, avgLen float64) []float64 {
 func saturate(x float64) float64 { return x * (bm25K1 + 1) / (x + bm25K1) }
 
 // Priors on what kind of file a path is: tests, examples and test data answer "how is X
-// used", rarely "where is X"; a package's doc.go describes what its code does; a
-// platform's copy or a part of a file (kindSibling), and an internal package's copy of
-// a public file (kindInternalCopy), are where a reader goes after the general file; so,
+// used", rarely "where is X" (test data not even a question about tests); a package's doc.go describes what its code does, and its
+// error.go repeats it in every message; a platform's copy or a part of a file
+// (kindSibling), and an internal package's copy of a public file (kindInternalCopy),
+// are where a reader goes after the general file; so,
 // less so, is any internal package (internalPrior): its code is the implementation of
 // what a public package offers, and a question in plain words is mostly about that
 // offer (in a repository whose code is all internal, it weighs every file alike); the
@@ -255,12 +267,17 @@ const (
 	internalCopyPrior = 0.7
 	internalPrior     = 0.85
 	packageFilePrior  = 1.1
+	errorFilePrior    = 0.8
 )
+
+// errorFileNames name the files that hold a package's error types and messages: they
+// repeat what the code does in every message, and a question is about the code.
+var errorFileNames = map[string]bool{"error": true, "errors": true}
 
 // pathPrior is the factor a chunk's score is multiplied by for the kind of file it is
 // in, from its path and its layout facts (layoutKinds).
 func pathPrior(p string, aboutTests bool, kind pathKind) float64 {
-	if !aboutTests && isTestPath(p) {
+	if !aboutTests && isTestPath(p) || isTestDataPath(p) {
 		return testPrior
 	}
 	x := 1.0
@@ -269,6 +286,8 @@ func pathPrior(p string, aboutTests bool, kind pathKind) float64 {
 		x = packageFilePrior // go/doc/doc.go is package doc's own code
 	case path.Base(p) == "doc.go":
 		x = docPrior
+	case errorFileNames[fileStem(p)]:
+		x = errorFilePrior
 	case isVariantPath(p) || kind&kindSibling != 0:
 		x = variantPrior
 	}
@@ -320,6 +339,12 @@ func isTestPath(p string) bool {
 		}
 	}
 	return false
+}
+
+// isTestDataPath reports a file under a testdata directory: a test's input, which
+// even a question about tests does not ask for.
+func isTestDataPath(p string) bool {
+	return strings.HasPrefix(p, "testdata/") || strings.Contains(p, "/testdata/")
 }
 
 // testWords in a query mean it is about tests or examples.

@@ -207,10 +207,15 @@ func TestFieldWeights(t *testing.T) {
 		{"image/png/reader_test.go", true, 1},
 		{"image/png/example_test.go", false, testPrior},
 		{"image/png/testdata/x.go", false, testPrior},
+		{"go/doc/testdata/benchmark.go", true, testPrior}, // a test's input, even for a question about tests
 		{"web/__tests__/app.ts", false, testPrior},
 		{"tests/test_loader.py", false, testPrior},
 		{"examples/hello/main.go", false, testPrior},
 		{"html/template/doc.go", false, docPrior},
+		{"html/template/error.go", false, errorFilePrior},
+		{"go/scanner/errors.go", false, errorFilePrior},
+		{"go/scanner/errors_test.go", false, testPrior},
+		{"os/user/lookup_error.go", false, 1},
 		{"testing/testing.go", false, 1},
 		{"internal/testutil/postgres.go", false, internalPrior}, // no test by its name; internal
 		{"os/user/lookup_windows.go", false, variantPrior},

@@ -217,3 +217,56 @@ func TestRankingBothDialectsManyMatches(t *testing.T) {
 	})
 	sameOnBothDialects(t, rankings)
 }
+
+// Both dialects rank alike when the question's words are never found together and the
+// chunks holding any of them are more than candidateDepth: the any-word candidates are
+// then ranked here (summed IDF, then length and path, anyWordCandidates), where each
+// database's own text rank would keep a different 150 of them (bm25 breaks its ties by
+// row, ts_rank by random chunk id; it fails so without anyWordCandidates). 20 chunks
+// say the rarer word, 300 the common one: 200 three times in code, 100 twice in their
+// comment.
+func TestRankingBothDialectsAnyWord(t *testing.T) {
+	dir := t.TempDir()
+	for i := range 400 {
+		var doc string
+		code := 0
+		switch {
+		case i < 20:
+			doc = "frobnicating"
+		case i < 220:
+			code = 3
+		case i < 320:
+			doc = "widgets widgets"
+		default:
+			doc = "gadgets"
+		}
+		var b strings.Builder
+		fmt.Fprintf(&b, "package many\n\n// F%d is about %s.\nfunc F%d() {\n", i, doc, i)
+		for j := range code {
+			fmt.Fprintf(&b, "\tuse(widgets%d)\n", j)
+		}
+		for j := range 3 - code {
+			fmt.Fprintf(&b, "\tuse(other%d)\n", j)
+		}
+		b.WriteString("}\n")
+		write(t, dir, fmt.Sprintf("many/f%03d.go", i), b.String())
+	}
+	rankings := map[string]string{}
+	forEachDialect(t, func(t *testing.T, st store.Store) {
+		p := newProject(t, st, dir)
+		ix := newIndexer(t, st, index.Config{})
+		_, err := ix.Index(t.Context(), p, nil)
+		must(t, err)
+		files, err := ix.SearchFiles(t.Context(), p.UserID, p.ID, "frobnicating widgets", 100)
+		must(t, err)
+		if len(files) != 100 || !strings.HasPrefix(files[0].Path, "many/f0") {
+			t.Fatalf("SearchFiles = %v, want 100 files, one that says the rarer word first", filePaths(files))
+		}
+		var b strings.Builder
+		for _, f := range files {
+			fmt.Fprintf(&b, "%.6f %s\n", f.Score, f.Path)
+		}
+		rankings[t.Name()] = b.String()
+	})
+	sameOnBothDialects(t, rankings)
+}

@@ -278,8 +278,9 @@ type keywordHit struct {
 
 // candidateDepth is how many chunks each of the keyword leg's database queries returns
 // to be ranked; the query holding every word of the question, the most specific,
-// returns allWordsDepth. Beyond them the database's own text rank chooses (FTS5's bm25;
-// PostgreSQL's ts_rank, which has no IDF): reading the all-words matches twice as deep
+// returns allWordsDepth. A query that the statistics show cannot match more is read
+// unranked (store.KeywordAll); beyond them the database's own text rank chooses (FTS5's
+// bm25; PostgreSQL's ts_rank, which has no IDF): reading the all-words matches twice as deep
 // made both dialects rank one more question of the benchmark alike and changed
 // nothing else (docs/BENCHMARKS.md).
 const (
@@ -289,10 +290,10 @@ const (
 
 // keywordLeg finds candidates in the database — the chunks holding every word of the
 // query in some form, then, while they are fewer than candidateDepth, every word but
-// one, then, when there are next to none, any of its rarer words (each query ranked by
-// the database's own text rank, its best candidateDepth kept, allWordsDepth for the
-// first), and the chunks of the files whose paths match it — and ranks them with
-// BM25F, best first.
+// one (each query ranked by the database's own text rank, its best candidateDepth
+// kept, allWordsDepth for the first), then, when there are next to none, any of its
+// rarer words (ranked here alike for every dialect: anyWordCandidates), and the chunks
+// of the files whose paths match it — and ranks them with BM25F, best first.
 func (ix *Indexer) keywordLeg(ctx context.Context, userID, projectID uuid.UUID, q query) ([]keywordHit, error) {
 	if len(q.words) == 0 {
 		return nil, nil
@@ -304,11 +305,11 @@ func (ix *Indexer) keywordLeg(ctx context.Context, userID, projectID uuid.UUID, 
 	var hits []keywordHit
 	seen := map[uuid.UUID]bool{}
 	collect := func(groups [][]string, depth int) error {
-		found, err := ix.st.KeywordSearch(ctx, userID, projectID, groups, depth)
+		found, err := ix.keywordQuery(ctx, userID, projectID, groups, depth, stats)
 		for i := range found {
 			if !seen[found[i].ID] {
 				seen[found[i].ID] = true
-				hits = append(hits, keywordHit{chunk: found[i].Chunk})
+				hits = append(hits, keywordHit{chunk: found[i]})
 			}
 		}
 		return err
@@ -330,15 +331,16 @@ func (ix *Indexer) keywordLeg(ctx context.Context, userID, projectID uuid.UUID, 
 			return nil, err
 		}
 	}
-	if len(hits) < anyWordBelow {
-		if err := collect([][]string{rarest(q.keys(), stats)}, candidateDepth); err != nil {
-			return nil, err
-		}
-	}
 	sc := newScorer(q, stats)
 	ps, err := ix.pathSet(ctx, userID, projectID)
 	if err != nil {
 		return nil, err
+	}
+	var anyWord []store.Chunk
+	if len(hits) < anyWordBelow {
+		if anyWord, err = ix.anyWordCandidates(ctx, userID, projectID, sc, ps, rarest(q.keys(), stats)); err != nil {
+			return nil, err
+		}
 	}
 	// The files whose path names the question's words are candidates too, whatever
 	// their text: "multipart form data" is mime/multipart/formdata.go; and so are the
@@ -355,7 +357,7 @@ func (ix *Indexer) keywordLeg(ctx context.Context, userID, projectID uuid.UUID, 
 	if err != nil {
 		return nil, err
 	}
-	for _, c := range fileChunks {
+	for _, c := range append(anyWord, fileChunks...) {
 		if !seen[c.ID] {
 			seen[c.ID] = true
 			hits = append(hits, keywordHit{chunk: c})
@@ -390,8 +392,80 @@ func (ix *Indexer) keywordLeg(ctx context.Context, userID, projectID uuid.UUID, 
 	return hits, nil
 }
 
+// anyWordCandidates returns the candidateDepth chunks holding any of keys that rank
+// best by a rank computed here, so that both dialects find the same ones (each
+// database's own text rank would keep a different set: FTS5's bm25 has IDF, PostgreSQL's
+// ts_rank none): the sum over the query's words of the best weighted IDF among the
+// word's keys a chunk holds, doubled for a key its symbol contains (the store finds no
+// term frequencies, and a function named after a word says it most), then longer
+// chunks first (they say a word more often), then by path and line.
+func (ix *Indexer) anyWordCandidates(ctx context.Context, userID, projectID uuid.UUID, sc *scorer, ps *pathSet, keys []string) ([]store.Chunk, error) {
+	matches, err := ix.st.KeywordMatches(ctx, userID, projectID, keys)
+	if err != nil {
+		return nil, err
+	}
+	type candidate struct {
+		id    uuid.UUID
+		o     *chunkOutline
+		words []float64
+		score float64
+	}
+	byID := map[uuid.UUID]*candidate{}
+	for i, k := range keys {
+		word, weight := sc.q.wordOf(k)
+		for _, id := range matches[i] {
+			o := ps.outlines[id]
+			if o == nil { // written after the outlines were read
+				continue
+			}
+			c := byID[id]
+			if c == nil {
+				c = &candidate{id: id, o: o, words: make([]float64, len(sc.q.words))}
+				byID[id] = c
+			}
+			x := weight * sc.idf[k]
+			if strings.Contains(o.symbol, k) {
+				x *= 2
+			}
+			c.words[word] = max(c.words[word], x)
+		}
+	}
+	cands := make([]*candidate, 0, len(byID))
+	for _, c := range byID {
+		for _, x := range c.words {
+			c.score += x
+		}
+		cands = append(cands, c)
+	}
+	slices.SortFunc(cands, func(a, b *candidate) int {
+		return cmp.Or(cmp.Compare(b.score, a.score), cmp.Compare(b.o.end-b.o.start, a.o.end-a.o.start),
+			strings.Compare(a.o.path, b.o.path), cmp.Compare(a.o.start, b.o.start))
+	})
+	ids := make([]uuid.UUID, 0, candidateDepth)
+	for _, c := range cands[:min(candidateDepth, len(cands))] {
+		ids = append(ids, c.id)
+	}
+	return ix.st.GetChunks(ctx, userID, projectID, ids)
+}
+
+// keywordQuery returns the best depth chunks holding every group by the database's own
+// text rank, or, when the statistics show that no more than depth can match, all of
+// them unranked, which costs the database far less.
+func (ix *Indexer) keywordQuery(ctx context.Context, userID, projectID uuid.UUID, groups [][]string, depth int, stats store.KeywordStats) ([]store.Chunk, error) {
+	if matchesAtMost(groups, stats) <= int64(depth) {
+		return ix.st.KeywordAll(ctx, userID, projectID, groups, depth)
+	}
+	ranked, err := ix.st.KeywordSearch(ctx, userID, projectID, groups, depth)
+	found := make([]store.Chunk, len(ranked))
+	for i := range ranked {
+		found[i] = ranked[i].Chunk
+	}
+	return found, err
+}
+
 // pathSet is a project's indexed paths with their search text (path field only) and
-// their layout facts, valid while the project's index generation is unchanged.
+// their layout facts, and its chunks' outlines, valid while the project's index
+// generation is unchanged.
 type pathSet struct {
 	generation int64
 	paths      []string
@@ -400,6 +474,14 @@ type pathSet struct {
 	// packageFile is each directory's file named after it (kindPackageFile).
 	packageFile map[string]string
 	docs        *packageDocs
+	outlines    map[uuid.UUID]*chunkOutline
+}
+
+// chunkOutline is where a chunk is and its symbol in lower case.
+type chunkOutline struct {
+	path       string
+	start, end int
+	symbol     string
 }
 
 // pathFiles is how many files pathCandidates returns.
@@ -471,6 +553,22 @@ func (ix *Indexer) pathSet(ctx context.Context, userID, projectID uuid.UUID) (*p
 		return nil, err
 	}
 	ps.docs = newPackageDocs(docChunks)
+	outlines, err := ix.st.ChunkOutlines(ctx, userID, projectID)
+	if err != nil {
+		return nil, err
+	}
+	interned := make(map[string]string, len(ps.paths))
+	for _, p := range ps.paths {
+		interned[p] = p
+	}
+	ps.outlines = make(map[uuid.UUID]*chunkOutline, len(outlines))
+	for _, o := range outlines {
+		p, ok := interned[o.Path]
+		if !ok {
+			p = o.Path
+		}
+		ps.outlines[o.ID] = &chunkOutline{path: p, start: o.StartLine, end: o.EndLine, symbol: strings.ToLower(o.Symbol)}
+	}
 	ix.pathMu.Lock()
 	if len(ix.paths) >= maxCachedProjects {
 		for k := range ix.paths { // evict one at random

@@ -503,6 +503,15 @@ type ChunkHit struct {
 	Score float64
 }
 
+// ChunkOutline is where a chunk is and what it declares, without its text.
+type ChunkOutline struct {
+	ID        uuid.UUID
+	Path      string
+	StartLine int
+	EndLine   int
+	Symbol    string
+}
+
 // ChunkVector is a chunk's embedding.
 type ChunkVector struct {
 	ChunkID uuid.UUID
@@ -545,6 +554,19 @@ type Chunks interface {
 	// words; characters other than letters, digits and '_' are dropped, and so are groups
 	// left empty.
 	KeywordSearch(ctx context.Context, userID, projectID uuid.UUID, groups [][]string, limit int) ([]ChunkHit, error)
+	// KeywordAll returns the project's chunks whose search text matches every group, as
+	// KeywordSearch, but unranked, in no order, at most limit: for a caller that knows
+	// from KeywordStats that no more match and ranks them itself (the database's rank
+	// costs most of a search: FTS5's bm25 counts every term's matches, ts_rank reads
+	// every match's vector).
+	KeywordAll(ctx context.Context, userID, projectID uuid.UUID, groups [][]string, limit int) ([]Chunk, error)
+	// KeywordMatches returns, for each of terms, the ids of the project's chunks whose
+	// search text holds it, in no order: what a caller ranks alike on every dialect.
+	// Terms are cleaned as KeywordSearch cleans them; a term left empty matches nothing.
+	KeywordMatches(ctx context.Context, userID, projectID uuid.UUID, terms []string) ([][]uuid.UUID, error)
+	// ChunkOutlines returns every chunk of the project without its text: its id, path,
+	// lines and symbol, in no order.
+	ChunkOutlines(ctx context.Context, userID, projectID uuid.UUID) ([]ChunkOutline, error)
 	// KeywordStats returns the project's keyword statistics for BM25: how many chunks
 	// are counted, their tokens per field, and how many of them hold each of terms
 	// (terms as KeywordSearch cleans them; a term no chunk holds is absent or 0). Only

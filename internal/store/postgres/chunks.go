@@ -514,21 +514,10 @@ const keywordSearchSQL = `WITH top AS (SELECT s.chunk_id AS id, ts_rank(s.search
 // KeywordSearch implements store.Chunks with the tsvector column, ranked by ts_rank
 // (normalised by document length, as bm25 is on SQLite).
 func (s *Store) KeywordSearch(ctx context.Context, userID, projectID uuid.UUID, groups [][]string, limit int) ([]store.ChunkHit, error) {
-	var ands []string
-	for _, g := range groups {
-		terms := store.CleanTerms(g)
-		if len(terms) == 0 {
-			continue
-		}
-		for i, t := range terms {
-			terms[i] = "'" + t + "'"
-		}
-		ands = append(ands, "("+strings.Join(terms, " | ")+")")
-	}
-	if len(ands) == 0 || limit <= 0 {
+	query := tsQuery(groups)
+	if query == "" || limit <= 0 {
 		return []store.ChunkHit{}, nil
 	}
-	query := strings.Join(ands, " & ")
 	out := []store.ChunkHit{}
 	err := s.tenantTx(ctx, userID, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, keywordSearchSQL, userID, projectID, query, limit)
@@ -548,6 +537,102 @@ func (s *Store) KeywordSearch(ctx context.Context, userID, projectID uuid.UUID, 
 	})
 	if err != nil {
 		return nil, fmt.Errorf("keyword search in project %s: %w", projectID, translate(err))
+	}
+	return out, nil
+}
+
+// KeywordMatches implements store.Chunks from chunk_search alone: its GIN index finds
+// each term's matches, and no search vector or chunk is read.
+func (s *Store) KeywordMatches(ctx context.Context, userID, projectID uuid.UUID, terms []string) ([][]uuid.UUID, error) {
+	out := make([][]uuid.UUID, len(terms))
+	var parts []string
+	args := []any{userID, projectID}
+	for i, t := range terms {
+		clean := store.CleanTerms([]string{t})
+		if len(clean) == 0 {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf(`SELECT %d, chunk_id FROM chunk_search
+			WHERE user_id = $1 AND project_id = $2 AND search_tsv @@ to_tsquery('simple', $%d)`, i, len(args)+1))
+		args = append(args, "'"+clean[0]+"'")
+	}
+	if len(parts) == 0 {
+		return out, nil
+	}
+	err := s.tenantTx(ctx, userID, func(tx pgx.Tx) error {
+		// Each term's scan takes a millisecond or two; starting parallel workers for
+		// the union, as the planner likes to, took a hundred on a busy machine.
+		if _, err := tx.Exec(ctx, "SET LOCAL max_parallel_workers_per_gather = 0"); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, strings.Join(parts, " UNION ALL "), args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var i int
+			var id uuid.UUID
+			if err := rows.Scan(&i, &id); err != nil {
+				return err
+			}
+			out[i] = append(out[i], id)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("keyword matches in project %s: %w", projectID, translate(err))
+	}
+	return out, nil
+}
+
+// ChunkOutlines implements store.Chunks.
+func (s *Store) ChunkOutlines(ctx context.Context, userID, projectID uuid.UUID) ([]store.ChunkOutline, error) {
+	var out []store.ChunkOutline
+	err := s.tenantTx(ctx, userID, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, "SELECT id, path, start_line, end_line, symbol FROM code_chunks WHERE project_id = $1 AND user_id = $2",
+			projectID, userID)
+		if err != nil {
+			return err
+		}
+		out, err = collect(rows, func(r pgx.Row) (*store.ChunkOutline, error) {
+			var o store.ChunkOutline
+			return &o, r.Scan(&o.ID, &o.Path, &o.StartLine, &o.EndLine, &o.Symbol)
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("chunk outlines of project %s: %w", projectID, translate(err))
+	}
+	return out, nil
+}
+
+// tsQuery is the tsquery for KeywordSearch's groups ("" when none is left).
+func tsQuery(groups [][]string) string {
+	var ands []string
+	for _, g := range groups {
+		terms := store.CleanTerms(g)
+		if len(terms) == 0 {
+			continue
+		}
+		for i, t := range terms {
+			terms[i] = "'" + t + "'"
+		}
+		ands = append(ands, "("+strings.Join(terms, " | ")+")")
+	}
+	return strings.Join(ands, " & ")
+}
+
+// KeywordAll implements store.Chunks: chunk_search's matches, no vector read.
+func (s *Store) KeywordAll(ctx context.Context, userID, projectID uuid.UUID, groups [][]string, limit int) ([]store.Chunk, error) {
+	query := tsQuery(groups)
+	if query == "" || limit <= 0 {
+		return []store.Chunk{}, nil
+	}
+	out, err := s.projectChunks(ctx, userID, projectID, `AND c.id IN (SELECT chunk_id FROM chunk_search
+		WHERE project_id = $1 AND user_id = $2 AND search_tsv @@ to_tsquery('simple', $3) LIMIT $4)`, query, limit)
+	if err != nil {
+		return nil, fmt.Errorf("keyword search in project %s: %w", projectID, err)
 	}
 	return out, nil
 }

@@ -262,8 +262,8 @@ func (s *Store) KeywordStats(ctx context.Context, userID, projectID uuid.UUID, t
 	return store.KeywordStatsFrom(counts), nil
 }
 
-// KeywordSearch implements store.Chunks with the FTS5 index, ranked by bm25.
-func (s *Store) KeywordSearch(ctx context.Context, userID, projectID uuid.UUID, groups [][]string, limit int) ([]store.ChunkHit, error) {
+// ftsMatch is the FTS5 query for KeywordSearch's groups ("" when none is left).
+func ftsMatch(groups [][]string) string {
 	var ands []string
 	for _, g := range groups {
 		terms := store.CleanTerms(g)
@@ -275,10 +275,33 @@ func (s *Store) KeywordSearch(ctx context.Context, userID, projectID uuid.UUID, 
 		}
 		ands = append(ands, "("+strings.Join(terms, " OR ")+")")
 	}
-	if len(ands) == 0 || limit <= 0 {
+	return strings.Join(ands, " AND ")
+}
+
+// KeywordAll implements store.Chunks: the FTS5 matches, without bm25.
+func (s *Store) KeywordAll(ctx context.Context, userID, projectID uuid.UUID, groups [][]string, limit int) ([]store.Chunk, error) {
+	match := ftsMatch(groups)
+	if match == "" || limit <= 0 {
+		return []store.Chunk{}, nil
+	}
+	rows, err := s.r(ctx).QueryContext(ctx, "SELECT "+chunkCols+` FROM code_chunks_fts CROSS JOIN code_chunks c ON c.seq = code_chunks_fts.rowid
+		WHERE code_chunks_fts MATCH ? AND c.project_id = ? AND c.user_id = ? LIMIT ?`, match, projectID.String(), userID.String(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("keyword search in project %s: %w", projectID, translate(err))
+	}
+	out, err := collect(rows, func(r scanner) (*store.Chunk, error) { return scanChunk(r) })
+	if err != nil {
+		return nil, fmt.Errorf("keyword search in project %s: %w", projectID, translate(err))
+	}
+	return out, nil
+}
+
+// KeywordSearch implements store.Chunks with the FTS5 index, ranked by bm25.
+func (s *Store) KeywordSearch(ctx context.Context, userID, projectID uuid.UUID, groups [][]string, limit int) ([]store.ChunkHit, error) {
+	match := ftsMatch(groups)
+	if match == "" || limit <= 0 {
 		return []store.ChunkHit{}, nil
 	}
-	match := strings.Join(ands, " AND ")
 	// Rank first, with only the rowid and the score, then read the winners' columns:
 	// carrying every matching chunk's content through the sort is what costs. The fast
 	// path ranks the whole index without looking at chunks (the FTS table knows no
@@ -347,6 +370,47 @@ func (s *Store) KeywordSearch(ctx context.Context, userID, projectID uuid.UUID, 
 	return out, nil
 }
 
+// KeywordMatches implements store.Chunks: one FTS5 query per term, reading rowids alone.
+func (s *Store) KeywordMatches(ctx context.Context, userID, projectID uuid.UUID, terms []string) ([][]uuid.UUID, error) {
+	out := make([][]uuid.UUID, len(terms))
+	for i, t := range terms {
+		clean := store.CleanTerms([]string{t})
+		if len(clean) == 0 {
+			continue
+		}
+		rows, err := s.r(ctx).QueryContext(ctx, `SELECT c.id FROM code_chunks_fts CROSS JOIN code_chunks c ON c.seq = code_chunks_fts.rowid
+			WHERE code_chunks_fts MATCH ? AND c.project_id = ? AND c.user_id = ?`, `"`+clean[0]+`"`, projectID.String(), userID.String())
+		if err != nil {
+			return nil, fmt.Errorf("keyword matches in project %s: %w", projectID, translate(err))
+		}
+		out[i], err = collect(rows, func(r scanner) (*uuid.UUID, error) {
+			var id uuid.UUID
+			return &id, r.Scan(&id)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("keyword matches in project %s: %w", projectID, translate(err))
+		}
+	}
+	return out, nil
+}
+
+// ChunkOutlines implements store.Chunks.
+func (s *Store) ChunkOutlines(ctx context.Context, userID, projectID uuid.UUID) ([]store.ChunkOutline, error) {
+	rows, err := s.r(ctx).QueryContext(ctx, "SELECT id, path, start_line, end_line, symbol FROM code_chunks WHERE project_id = ? AND user_id = ?",
+		projectID.String(), userID.String())
+	if err != nil {
+		return nil, fmt.Errorf("chunk outlines of project %s: %w", projectID, translate(err))
+	}
+	out, err := collect(rows, func(r scanner) (*store.ChunkOutline, error) {
+		var o store.ChunkOutline
+		return &o, r.Scan(&o.ID, &o.Path, &o.StartLine, &o.EndLine, &o.Symbol)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("chunk outlines of project %s: %w", projectID, translate(err))
+	}
+	return out, nil
+}
+
 // ChunksOfFiles implements store.Chunks.
 func (s *Store) ChunksOfFiles(ctx context.Context, userID, projectID uuid.UUID, paths []string) ([]store.Chunk, error) {
 	if len(paths) == 0 {
@@ -384,7 +448,9 @@ func (s *Store) GetChunks(ctx context.Context, userID, projectID uuid.UUID, ids 
 	for _, id := range ids {
 		args = append(args, id.String())
 	}
-	rows, err := s.r(ctx).QueryContext(ctx, "SELECT "+chunkCols+" FROM code_chunks c WHERE c.project_id = ? AND c.user_id = ? AND c.id IN (?"+
+	// The unary + keeps the planner on the id index: with many ids it would otherwise
+	// scan every chunk of the project through a project_id index.
+	rows, err := s.r(ctx).QueryContext(ctx, "SELECT "+chunkCols+" FROM code_chunks c WHERE +c.project_id = ? AND +c.user_id = ? AND c.id IN (?"+
 		strings.Repeat(", ?", len(ids)-1)+")", args...)
 	if err != nil {
 		return nil, fmt.Errorf("get chunks of project %s: %w", projectID, translate(err))

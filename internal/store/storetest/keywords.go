@@ -2,7 +2,11 @@ package storetest
 
 import (
 	"maps"
+	"slices"
+	"strings"
 	"testing"
+
+	"github.com/google/uuid"
 
 	"github.com/vibecoder/vibecoder/internal/store"
 )
@@ -84,6 +88,84 @@ func testChunksKeywordStats(t *testing.T, s store.Store) {
 	// Deleting the project takes its statistics with it.
 	must(t, s.DeleteProject(ctx(t), u.ID, p2.ID))
 	wantKeywordStats(t, s, u, p2, 0, [store.NumFields]int64{}, map[string]int64{"png": 0})
+}
+
+// KeywordAll finds what KeywordSearch finds, unranked; KeywordMatches finds each term's
+// chunks; both only in the user's project. ChunkOutlines lists every chunk of the
+// project without its text.
+func testKeywordAllMatchesAndOutlines(t *testing.T, s store.Store) {
+	u, p, files := seedChunks(t, s)
+	for _, tc := range []struct {
+		groups [][]string
+		limit  int
+		want   []string
+	}{
+		{[][]string{{"password", "router"}}, 10, []string{"HashPassword", "NewRouter", "VerifyPassword"}},
+		{[][]string{{"verify", "xyz"}, {"PASSWORD"}}, 10, []string{"VerifyPassword"}},
+		{[][]string{{"router"}, {"password"}}, 10, nil},
+		{[][]string{{`router" OR "x`, "NEAR(", "'", "*"}}, 10, nil},
+		{nil, 10, nil},
+	} {
+		all, err := s.KeywordAll(ctx(t), u.ID, p.ID, tc.groups, tc.limit)
+		must(t, err)
+		var syms []string
+		for _, c := range all {
+			syms = append(syms, c.Symbol)
+		}
+		slices.Sort(syms)
+		if !slices.Equal(syms, tc.want) {
+			t.Errorf("KeywordAll(%q) = %v, want %v", tc.groups, syms, tc.want)
+		}
+	}
+	if all, err := s.KeywordAll(ctx(t), u.ID, p.ID, [][]string{{"pw"}}, 1); err != nil || len(all) != 1 || all[0].Content == "" {
+		t.Errorf("KeywordAll limit 1 = %v, %v", all, err)
+	}
+	got, err := s.KeywordMatches(ctx(t), u.ID, p.ID, []string{"password", "Router", "'", "nowhere"})
+	must(t, err)
+	ids := func(cs ...store.Chunk) []uuid.UUID {
+		var out []uuid.UUID
+		for _, c := range cs {
+			out = append(out, c.ID)
+		}
+		slices.SortFunc(out, func(a, b uuid.UUID) int { return strings.Compare(a.String(), b.String()) })
+		return out
+	}
+	for i := range got {
+		slices.SortFunc(got[i], func(a, b uuid.UUID) int { return strings.Compare(a.String(), b.String()) })
+	}
+	want := [][]uuid.UUID{ids(files[0].Chunks...), ids(files[1].Chunks...), nil, nil}
+	if len(got) != len(want) {
+		t.Fatalf("KeywordMatches = %v, want %v", got, want)
+	}
+	for i := range want {
+		if !slices.Equal(got[i], want[i]) {
+			t.Errorf("KeywordMatches term %d = %v, want %v", i, got[i], want[i])
+		}
+	}
+	other := newUser(t, s)
+	if got, err := s.KeywordAll(ctx(t), other.ID, p.ID, [][]string{{"password"}}, 10); err != nil || len(got) != 0 {
+		t.Errorf("another user's KeywordAll = %v, %v", got, err)
+	}
+	if got, err := s.KeywordMatches(ctx(t), other.ID, p.ID, []string{"password"}); err != nil || len(got) != 1 || len(got[0]) != 0 {
+		t.Errorf("another user's KeywordMatches = %v, %v", got, err)
+	}
+
+	outlines, err := s.ChunkOutlines(ctx(t), u.ID, p.ID)
+	must(t, err)
+	slices.SortFunc(outlines, func(a, b store.ChunkOutline) int { return strings.Compare(a.Symbol, b.Symbol) })
+	var wantOutlines []store.ChunkOutline
+	for _, f := range files {
+		for _, c := range f.Chunks {
+			wantOutlines = append(wantOutlines, store.ChunkOutline{ID: c.ID, Path: c.Path, StartLine: c.StartLine, EndLine: c.EndLine, Symbol: c.Symbol})
+		}
+	}
+	slices.SortFunc(wantOutlines, func(a, b store.ChunkOutline) int { return strings.Compare(a.Symbol, b.Symbol) })
+	if !slices.Equal(outlines, wantOutlines) {
+		t.Errorf("ChunkOutlines = %+v, want %+v", outlines, wantOutlines)
+	}
+	if got, err := s.ChunkOutlines(ctx(t), other.ID, p.ID); err != nil || len(got) != 0 {
+		t.Errorf("another user's ChunkOutlines = %v, %v", got, err)
+	}
 }
 
 func testChunksOfFiles(t *testing.T, s store.Store) {

@@ -53,6 +53,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, exec Exec) {
 		{"ChunksReplaceAndSearch", testChunksReplaceAndSearch},
 		{"ChunksReplaceAndDelete", testChunksReplaceAndDelete},
 		{"ChunksKeywordStats", testChunksKeywordStats},
+		{"KeywordAllMatchesAndOutlines", testKeywordAllMatchesAndOutlines},
 		{"ChunksOfFiles", testChunksOfFiles},
 		{"PackageDocChunks", testPackageDocChunks},
 		{"ChunksEmbeddings", testChunksEmbeddings},
