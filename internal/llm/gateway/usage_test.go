@@ -40,10 +40,13 @@ func TestCloseWritesBlockedRecords(t *testing.T) {
 	for range n - 4 {
 		wg.Go(func() { w.Record(store.LLMUsage{Status: "ok"}) })
 	}
-	// Five Record calls are queued or blocked behind the full buffer; shut down.
+	// Five Record calls are queued or blocked behind the full buffer; shut down. The
+	// database answers again from here on (set before Close begins: a Record that Close
+	// wakes writes its row itself at once, and must not meet the slow database), except
+	// for the write already in progress, which fails.
+	closing.Store(true)
 	closed := make(chan struct{})
 	go func() { w.Close(); close(closed) }()
-	closing.Store(true)
 	close(release)
 	<-closed
 	wg.Wait() // every Record has returned: each believes its row is stored
