@@ -175,8 +175,7 @@ func cmpFloat(a, b float64) int {
 // weigh 4) ranks the last first; the databases' ranks, which know no fields, would keep
 // the first two hundred (ts_rank, without IDF) or some other 150 (bm25).
 func TestRankingBothDialectsManyMatches(t *testing.T) {
-	dir := t.TempDir()
-	for i := range 600 {
+	dir := manyFuncs(t, 600, func(i int) (string, int) {
 		frob, doc, code := 1, 0, 0
 		switch {
 		case i < 100:
@@ -186,9 +185,20 @@ func TestRankingBothDialectsManyMatches(t *testing.T) {
 		case i < 300:
 			doc = 2
 		}
+		return strings.Repeat("frobnicating ", frob) + strings.Repeat("widgets ", doc), code
+	})
+	rankedAlike(t, dir, "frobnicating widgets", 50, "many/f2", "one that says widgets in its comment")
+}
+
+// manyFuncs writes n files many/f000.go… of one function each, whose doc comment and
+// number of uses of widgetsN in code (0–3; otherN make up the rest) file(i) chooses,
+// and returns their directory.
+func manyFuncs(t *testing.T, n int, file func(i int) (comment string, code int)) string {
+	dir := t.TempDir()
+	for i := range n {
+		comment, code := file(i)
 		var b strings.Builder
-		fmt.Fprintf(&b, "package many\n\n// F%d is about %s%s.\nfunc F%d() {\n", i,
-			strings.Repeat("frobnicating ", frob), strings.Repeat("widgets ", doc), i)
+		fmt.Fprintf(&b, "package many\n\n// F%d is about %s.\nfunc F%d() {\n", i, comment, i)
 		for j := range code {
 			fmt.Fprintf(&b, "\tuse(widgets%d)\n", j)
 		}
@@ -198,16 +208,24 @@ func TestRankingBothDialectsManyMatches(t *testing.T) {
 		b.WriteString("}\n")
 		write(t, dir, fmt.Sprintf("many/f%03d.go", i), b.String())
 	}
+	return dir
+}
+
+// rankedAlike indexes dir on each dialect, asks SearchFiles for query's best n files,
+// wants n of them with a path beginning firstPrefix first (which one, says what), and
+// the same ranking, scores included, on both dialects.
+func rankedAlike(t *testing.T, dir, query string, n int, firstPrefix, what string) {
+	t.Helper()
 	rankings := map[string]string{}
 	forEachDialect(t, func(t *testing.T, st store.Store) {
 		p := newProject(t, st, dir)
 		ix := newIndexer(t, st, index.Config{})
 		_, err := ix.Index(t.Context(), p, nil)
 		must(t, err)
-		files, err := ix.SearchFiles(t.Context(), p.UserID, p.ID, "frobnicating widgets", 50)
+		files, err := ix.SearchFiles(t.Context(), p.UserID, p.ID, query, n)
 		must(t, err)
-		if len(files) != 50 || !strings.HasPrefix(files[0].Path, "many/f2") {
-			t.Fatalf("SearchFiles = %v, want 50 files, one that says widgets in its comment first", filePaths(files))
+		if len(files) != n || !strings.HasPrefix(files[0].Path, firstPrefix) {
+			t.Fatalf("SearchFiles = %v, want %d files, %s first", filePaths(files), n, what)
 		}
 		var b strings.Builder
 		for _, f := range files {
@@ -226,47 +244,16 @@ func TestRankingBothDialectsManyMatches(t *testing.T) {
 // say the rarer word, 300 the common one: 200 three times in code, 100 twice in their
 // comment.
 func TestRankingBothDialectsAnyWord(t *testing.T) {
-	dir := t.TempDir()
-	for i := range 400 {
-		var doc string
-		code := 0
+	dir := manyFuncs(t, 400, func(i int) (string, int) {
 		switch {
 		case i < 20:
-			doc = "frobnicating"
+			return "frobnicating", 0
 		case i < 220:
-			code = 3
+			return "", 3
 		case i < 320:
-			doc = "widgets widgets"
-		default:
-			doc = "gadgets"
+			return "widgets widgets", 0
 		}
-		var b strings.Builder
-		fmt.Fprintf(&b, "package many\n\n// F%d is about %s.\nfunc F%d() {\n", i, doc, i)
-		for j := range code {
-			fmt.Fprintf(&b, "\tuse(widgets%d)\n", j)
-		}
-		for j := range 3 - code {
-			fmt.Fprintf(&b, "\tuse(other%d)\n", j)
-		}
-		b.WriteString("}\n")
-		write(t, dir, fmt.Sprintf("many/f%03d.go", i), b.String())
-	}
-	rankings := map[string]string{}
-	forEachDialect(t, func(t *testing.T, st store.Store) {
-		p := newProject(t, st, dir)
-		ix := newIndexer(t, st, index.Config{})
-		_, err := ix.Index(t.Context(), p, nil)
-		must(t, err)
-		files, err := ix.SearchFiles(t.Context(), p.UserID, p.ID, "frobnicating widgets", 100)
-		must(t, err)
-		if len(files) != 100 || !strings.HasPrefix(files[0].Path, "many/f0") {
-			t.Fatalf("SearchFiles = %v, want 100 files, one that says the rarer word first", filePaths(files))
-		}
-		var b strings.Builder
-		for _, f := range files {
-			fmt.Fprintf(&b, "%.6f %s\n", f.Score, f.Path)
-		}
-		rankings[t.Name()] = b.String()
+		return "gadgets", 0
 	})
-	sameOnBothDialects(t, rankings)
+	rankedAlike(t, dir, "frobnicating widgets", 100, "many/f0", "one that says the rarer word")
 }
