@@ -626,6 +626,25 @@ func DecodeVector(b []byte) ([]float32, error) {
 	return v, nil
 }
 
+// TermQuery writes KeywordSearch's groups in a dialect's full-text query syntax:
+// each group's cleaned terms (CleanTerms) quoted and joined by or, the groups in
+// parentheses joined by and; a group with no term left is skipped, and "" means none
+// is left.
+func TermQuery(groups [][]string, quote, or, and string) string {
+	var ands []string
+	for _, g := range groups {
+		terms := CleanTerms(g)
+		if len(terms) == 0 {
+			continue
+		}
+		for i, t := range terms {
+			terms[i] = quote + t + quote
+		}
+		ands = append(ands, "("+strings.Join(terms, or)+")")
+	}
+	return strings.Join(ands, and)
+}
+
 // CleanTerms prepares keyword-search terms for a dialect's query syntax: it keeps only
 // letters, digits and '_' of each term, lower-cases it, and drops empty and repeated
 // terms, so no term can carry query syntax.

@@ -608,20 +608,7 @@ func (s *Store) ChunkOutlines(ctx context.Context, userID, projectID uuid.UUID) 
 }
 
 // tsQuery is the tsquery for KeywordSearch's groups ("" when none is left).
-func tsQuery(groups [][]string) string {
-	var ands []string
-	for _, g := range groups {
-		terms := store.CleanTerms(g)
-		if len(terms) == 0 {
-			continue
-		}
-		for i, t := range terms {
-			terms[i] = "'" + t + "'"
-		}
-		ands = append(ands, "("+strings.Join(terms, " | ")+")")
-	}
-	return strings.Join(ands, " & ")
-}
+func tsQuery(groups [][]string) string { return store.TermQuery(groups, "'", " | ", " & ") }
 
 // KeywordAll implements store.Chunks: chunk_search's matches, no vector read.
 func (s *Store) KeywordAll(ctx context.Context, userID, projectID uuid.UUID, groups [][]string, limit int) ([]store.Chunk, error) {

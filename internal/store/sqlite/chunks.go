@@ -263,20 +263,7 @@ func (s *Store) KeywordStats(ctx context.Context, userID, projectID uuid.UUID, t
 }
 
 // ftsMatch is the FTS5 query for KeywordSearch's groups ("" when none is left).
-func ftsMatch(groups [][]string) string {
-	var ands []string
-	for _, g := range groups {
-		terms := store.CleanTerms(g)
-		if len(terms) == 0 {
-			continue
-		}
-		for i, t := range terms {
-			terms[i] = `"` + t + `"`
-		}
-		ands = append(ands, "("+strings.Join(terms, " OR ")+")")
-	}
-	return strings.Join(ands, " AND ")
-}
+func ftsMatch(groups [][]string) string { return store.TermQuery(groups, `"`, " OR ", " AND ") }
 
 // KeywordAll implements store.Chunks: the FTS5 matches, without bm25.
 func (s *Store) KeywordAll(ctx context.Context, userID, projectID uuid.UUID, groups [][]string, limit int) ([]store.Chunk, error) {
