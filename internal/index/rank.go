@@ -252,10 +252,10 @@ func (s *scorer) fieldScores(text string, weight, b, avgLen float64) []float64 {
 func saturate(x float64) float64 { return x * (bm25K1 + 1) / (x + bm25K1) }
 
 // Priors on what kind of file a path is: tests, examples and test data answer "how is X
-// used", rarely "where is X" (test data not even a question about tests); a package's doc.go describes what its code does, and its
-// error.go repeats it in every message; a platform's copy or a part of a file
-// (kindSibling), and an internal package's copy of a public file (kindInternalCopy),
-// are where a reader goes after the general file; so,
+// used", rarely "where is X" (test data not even a question about tests); a package's
+// doc.go describes what its code does, and its error.go repeats it in every message; a
+// platform's copy or a part of a file (kindSibling), and an internal package's copy of
+// a public file (kindInternalCopy), are where a reader goes after the general file; so,
 // less so, is any internal package (internalPrior): its code is the implementation of
 // what a public package offers, and a question in plain words is mostly about that
 // offer (in a repository whose code is all internal, it weighs every file alike); the
