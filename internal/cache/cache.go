@@ -30,6 +30,13 @@ type Cache interface {
 	Stats() Stats
 }
 
+// InProcess reports whether c answers from this process's memory, never over the
+// network: a write to it takes microseconds and cannot block on a remote server.
+func InProcess(c Cache) bool {
+	_, ok := c.(*Memory)
+	return ok
+}
+
 // Stats are a cache's counters since it was created. For Redis, hits, misses and
 // errors are the ones this process saw, and Entries/Bytes/MaxBytes are 0 (unknown).
 type Stats struct {

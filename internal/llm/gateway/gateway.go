@@ -610,6 +610,11 @@ upstream:
 	case call.NoStore:
 	case f.shared:
 		g.cacheEntry(key, e)
+	case cache.InProcess(g.cache):
+		// An in-process write is a map insert: cheaper than the goroutine below,
+		// whose start wakes an idle core (a cross-core futex call on a quiet
+		// gateway's every request).
+		g.cacheEntry(key, e)
 	default:
 		// Nobody can join this flight, and its caller may be waiting for run to
 		// return (it runs on the caller's goroutine): write in the background.

@@ -306,6 +306,26 @@ func TestCacheControl(t *testing.T) {
 	}
 }
 
+// TestInProcessCacheWrittenInline: a call nobody can join (no-cache) writes its answer
+// to an in-process cache before it returns, not on a goroutine of its own (whose start
+// woke an idle core on every such call); the entry is there when the caller hears back.
+func TestInProcessCacheWrittenInline(t *testing.T) {
+	srv := llmtest.NewOpenAI(t, llmtest.Text("x"))
+	c, err := cache.NewMemory(1 << 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, opts{providers: []llm.Provider{openaiProvider(t, srv.URL)}, cache: c})
+	for i := range 20 {
+		noCache := call(e.users[0], fmt.Sprintf("p%d", i))
+		noCache.NoCache = true
+		mustComplete(t, e.gw, noCache)
+		if got := c.Stats().Sets; got != uint64(i+1) {
+			t.Fatalf("after call %d returned: %d cache writes, want %d", i+1, got, i+1)
+		}
+	}
+}
+
 func mustComplete(t *testing.T, gw *gateway.Gateway, c *gateway.Call) *gateway.Result {
 	t.Helper()
 	r, err := gw.Complete(t.Context(), c)
