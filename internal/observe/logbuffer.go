@@ -8,12 +8,16 @@ import (
 )
 
 // LogBuffer sits between the logger and its destination (stderr, a file, a pipe) and
-// gathers the lines written while requests are in flight, so that a busy server
-// writes its access log in a few system calls rather than one per request. It writes
-// what it holds when the last request in flight ends (Begin/End), when it holds
-// maxBuffered bytes, when a line has waited interval, on Flush and on Close. With no
-// request in flight a line goes straight through. Lines are whole when they reach it
-// (slog writes one line per Write) and leave in the order written.
+// gathers the lines written while requests are in flight, so that a server writes its
+// access log in a few system calls rather than one per request. It writes what it
+// holds when a line has waited interval, when it holds maxBuffered bytes, on Flush and
+// on Close. A line written with no request in flight and nothing held goes straight
+// through. Lines are whole when they reach it (slog writes one line per Write) and
+// leave in the order written.
+//
+// The end of the last request in flight does not write: on a server answering one
+// request at a time, that was a system call per request on the path of the next one
+// (its connection is read again only after the handler's chain has returned).
 //
 // A process killed without Close loses at most interval's lines; a graceful
 // shutdown loses none (the CLI closes it after everything else).
@@ -71,14 +75,10 @@ func (b *LogBuffer) Begin() {
 	b.mu.Unlock()
 }
 
-// End marks a request done; when it was the last in flight, what is held is written.
+// End marks a request done. What it wrote leaves within interval of its first line.
 func (b *LogBuffer) End() {
 	b.mu.Lock()
-	b.busy--
-	if b.busy <= 0 {
-		b.busy = 0
-		_ = b.flushLocked()
-	}
+	b.busy = max(b.busy-1, 0)
 	b.mu.Unlock()
 }
 

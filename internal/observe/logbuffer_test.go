@@ -2,6 +2,7 @@ package observe
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -50,8 +51,40 @@ func TestLogBufferGathersLinesOfRequestsInFlight(t *testing.T) {
 		t.Fatalf("a request still in flight: written %q already", got)
 	}
 	b.End()
-	if got := dst.get(); len(got) != 1 || got[0] != "a\nb\n" {
-		t.Fatalf("after the last request ended: writes %q, want one write of both lines in order", got)
+	_, _ = b.Write([]byte("c\n")) // no request in flight, but lines held: it waits its turn
+	if got := dst.get(); len(got) != 0 {
+		t.Fatalf("the last request ended: written %q at once, want the lines held until the interval passes", got)
+	}
+	if err := b.Flush(); err != nil { // what the interval's timer does
+		t.Fatal(err)
+	}
+	if got := dst.get(); len(got) != 1 || got[0] != "a\nb\nc\n" {
+		t.Fatalf("after the interval: writes %q, want one write of the three lines in order", got)
+	}
+}
+
+// A server answering one request at a time writes its access log once per interval,
+// not once per request.
+func TestLogBufferOneRequestAtATime(t *testing.T) {
+	var dst writes
+	b := NewLogBuffer(&dst, 500*time.Millisecond)
+	for i := range 100 {
+		b.Begin()
+		_, _ = fmt.Fprintf(b, "request %d\n", i)
+		b.End()
+	}
+	if got := dst.get(); len(got) > 1 {
+		t.Fatalf("100 requests one after another (well within 500ms): %d writes, want at most one (the interval's)", len(got))
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for strings.Count(strings.Join(dst.get(), ""), "\n") < 100 {
+		if time.Now().After(deadline) {
+			t.Fatalf("lines held after the last request ended were never written: %q", dst.get())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if got := strings.Join(dst.get(), ""); !strings.HasPrefix(got, "request 0\n") || !strings.HasSuffix(got, "request 99\n") {
+		t.Fatalf("lines out of order: %q", got)
 	}
 }
 
