@@ -34,7 +34,7 @@ func (q jobQueue) NewClient(cfg *river.Config) (store.JobClient, error) {
 	if rc.FetchCooldown == 0 {
 		rc.FetchCooldown = fetchCooldown
 	}
-	c, err := store.NewRiverClient(driver{riversqlite.New(q.s.writer), &q.s.inserts}, &rc, func(ctx context.Context) (*sql.Tx, bool) {
+	c, err := store.NewRiverClient(driver{riversqlite.New(q.s.writer), q.s.reader, &q.s.inserts}, &rc, func(ctx context.Context) (*sql.Tx, bool) {
 		tx := ctxTx(ctx)
 		return tx, tx != nil
 	})

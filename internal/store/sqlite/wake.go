@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"slices"
@@ -49,15 +50,16 @@ type insertPayload struct {
 }
 
 // driver is riversqlite's driver with the listener that also hears this process's
-// commits.
+// commits, and reads the outbox with prepared statements (outbox.go).
 type driver struct {
 	*riversqlite.Driver
-	hub *insertHub
+	reader *sql.DB
+	hub    *insertHub
 }
 
 // GetListener implements riverdriver.Driver.
 func (d driver) GetListener(params *riverdriver.GetListenenerParams) riverdriver.Listener {
-	return &insertListener{Listener: d.Driver.GetListener(params), hub: d.hub, ready: make(chan struct{}, 1)}
+	return &insertListener{Listener: newOutboxListener(d.reader, params.Schema), hub: d.hub, ready: make(chan struct{}, 1)}
 }
 
 // insertHub hands the queues of committed jobs to the listeners of a store's River

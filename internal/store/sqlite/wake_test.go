@@ -35,7 +35,7 @@ func TestCommitWakesQueues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := driver{riversqlite.New(s.writer), &s.inserts}.GetListener(&riverdriver.GetListenenerParams{}).(*insertListener)
+	l := driver{riversqlite.New(s.writer), s.reader, &s.inserts}.GetListener(&riverdriver.GetListenenerParams{}).(*insertListener)
 	if err := l.Connect(t.Context()); err != nil {
 		t.Fatal(err)
 	}
