@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"slices"
 	"unsafe"
 
 	"github.com/vibecoder/vibecoder/internal/llm"
@@ -29,12 +30,15 @@ const entryV1 = 0x01
 
 // encode writes e in the binary encoding: a version byte, then the fields in order,
 // strings and raw JSON as a uvarint length and bytes, integers as varints.
-func (e *entry) encode() ([]byte, error) {
+func (e *entry) encode() ([]byte, error) { return e.appendTo(nil), nil }
+
+// appendTo appends e's encoding to b.
+func (e *entry) appendTo(b []byte) []byte {
 	n := 64 + len(e.Provider) + len(e.Model) + len(e.Response.ID) + len(e.Response.Model) + len(e.Response.Text) + len(e.Response.ToolCalls)
 	for _, c := range e.Chunks {
 		n += 48 + len(c.Text) + len(c.ToolCalls) + len(c.FinishReason)
 	}
-	b := make([]byte, 0, n)
+	b = slices.Grow(b, n)
 	b = append(b, entryV1)
 	b = appendString(b, e.Provider)
 	b = appendString(b, e.Model)
@@ -59,7 +63,7 @@ func (e *entry) encode() ([]byte, error) {
 			b = appendUsage(b, *c.Usage)
 		}
 	}
-	return b, nil
+	return b
 }
 
 func appendString(b []byte, s string) []byte {

@@ -627,12 +627,20 @@ upstream:
 	g.forget(key, f)
 }
 
+// entryBuffers hold entries' encodings while they are written: a cache keeps its own
+// copy (Memory) or has sent it (Redis) when Set returns.
+var entryBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
 // cacheEntry writes e to the cache under key.
 func (g *Gateway) cacheEntry(key string, e *entry) {
-	b, err := e.encode()
-	if err != nil {
-		return
-	}
+	buf := entryBuffers.Get().(*[]byte)
+	b := e.appendTo((*buf)[:0])
+	defer func() {
+		if cap(b) <= 64<<10 { // one huge answer need not stay resident
+			*buf = b
+			entryBuffers.Put(buf)
+		}
+	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if err := g.cache.Set(ctx, key, b, g.cfg.CacheTTL); err != nil {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -322,6 +323,28 @@ func TestInProcessCacheWrittenInline(t *testing.T) {
 		mustComplete(t, e.gw, noCache)
 		if got := c.Stats().Sets; got != uint64(i+1) {
 			t.Fatalf("after call %d returned: %d cache writes, want %d", i+1, got, i+1)
+		}
+	}
+}
+
+// TestCachedAnswersKeepTheirOwnBytes: entries are encoded in a reused buffer; every
+// answer cached one after another is still its own when it is served.
+func TestCachedAnswersKeepTheirOwnBytes(t *testing.T) {
+	n := 0
+	srv := llmtest.NewOpenAI(t, func(llmtest.RecordedRequest) llmtest.Reply {
+		n++
+		return llmtest.Reply{Text: fmt.Sprintf("answer %d %s", n, strings.Repeat("x", n*97))}
+	})
+	e := newEnv(t, opts{providers: []llm.Provider{openaiProvider(t, srv.URL)}})
+	want := map[string]string{}
+	for i := range 30 {
+		p := fmt.Sprintf("prompt %d", i)
+		want[p] = mustComplete(t, e.gw, call(e.users[0], p)).Response.Text
+	}
+	for p, text := range want {
+		r := mustComplete(t, e.gw, call(e.users[0], p))
+		if !r.Cached || r.Response.Text != text {
+			t.Fatalf("%s: cached %v, %.20q…, want the cached %.20q…", p, r.Cached, r.Response.Text, text)
 		}
 	}
 }
