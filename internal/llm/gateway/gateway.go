@@ -318,7 +318,7 @@ func (g *Gateway) do(ctx context.Context, call *Call, fn func(llm.Chunk) error) 
 		return res, err
 	}
 
-	f, leader := g.flightFor(ctx, key, !call.NoCache && !call.NoStore)
+	f, leader := g.flightFor(ctx, key, !call.NoCache && !call.NoStore, fn != nil)
 	var e *entry
 	if leader {
 		e, err = g.lead(ctx, f, key, call, res, &req, prov, model, fn, row, start, settle)
@@ -478,9 +478,15 @@ func (g *Gateway) fillHit(res *Result, row store.LLMUsage, e *entry, start time.
 
 // flightFor returns the in-flight call for key to follow, or a new one this caller
 // leads. Calls that may not share (no-cache, no-store) always lead a private flight.
-func (g *Gateway) flightFor(parent context.Context, key string, share bool) (*flight, bool) {
+func (g *Gateway) flightFor(parent context.Context, key string, share, streaming bool) (*flight, bool) {
 	if !share {
-		// Its one caller makes the call (lead): the call ends when the caller leaves.
+		if !streaming {
+			// Its one caller makes the call on its own goroutine (lead), on its own
+			// context: nothing else has anything to cancel.
+			return newFlight(noCancel).withContext(parent), true
+		}
+		// Its one caller follows the call's reader (lead): the call ends when the
+		// caller leaves.
 		ctx, cancel := context.WithCancel(parent)
 		return newFlight(cancel).withContext(ctx), true
 	}
@@ -498,6 +504,9 @@ func (g *Gateway) flightFor(parent context.Context, key string, share bool) (*fl
 	g.flights[key] = f
 	return f, true
 }
+
+// noCancel is the cancel of a flight on its caller's own context.
+func noCancel() {}
 
 func (g *Gateway) endFlight(key string, f *flight, e *entry, err error) {
 	g.forget(key, f)
@@ -641,8 +650,12 @@ func (g *Gateway) cacheEntry(key string, e *entry) {
 			entryBuffers.Put(buf)
 		}
 	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
+	ctx := context.Background() // an in-process Set takes none
+	if !cache.InProcess(g.cache) {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+	}
 	if err := g.cache.Set(ctx, key, b, g.cfg.CacheTTL); err != nil {
 		g.stats.CacheErrors.Add(1)
 		g.log.Warn("llm cache write failed", slog.Any("error", err))
