@@ -19,6 +19,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
 )
 
 // The processes of the side-by-side benchmark (sidebyside_test.go). The fake upstream
@@ -27,8 +30,8 @@ import (
 // its own whose CPU time /proc counts apart from the load generator's.
 
 const (
-	envRole     = "VIBECODER_BENCH_ROLE"     // "upstream" or "proxy"
-	envUpstream = "VIBECODER_BENCH_UPSTREAM" // the proxy role's upstream base URL
+	envRole     = "VIBECODER_BENCH_ROLE"     // "upstream", "proxy" or "sdkproxy"
+	envUpstream = "VIBECODER_BENCH_UPSTREAM" // the proxy roles' upstream base URL
 	// streamChunks is how many content chunks the upstream streams for a request with
 	// "stream": true (plus a final chunk with the usage).
 	streamChunks = 50
@@ -49,10 +52,60 @@ func TestMain(m *testing.M) {
 		rp := httputil.NewSingleHostReverseProxy(u)
 		rp.Transport = &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: time.Minute}
 		serveRole(rp)
+	case "sdkproxy":
+		serveRole(sdkForwarder(os.Getenv(envUpstream)))
 	default:
 		fmt.Fprintf(os.Stderr, "unknown %s %q\n", envRole, os.Getenv(envRole))
 		os.Exit(2)
 	}
+}
+
+// sdkForwarder forwards chat requests to upstream through openai-go, called as the
+// gateway's OpenAI adapter calls it (Client.Post with the body as bytes, the answer
+// taken back as the raw response), and copies the answer back, flushing each read of
+// a stream: what a gateway built on the official SDK costs before it does anything
+// else (no authentication, decoding, cache, limits, accounting or logging).
+func sdkForwarder(upstream string) http.Handler {
+	tr := &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: time.Minute}
+	sdk := openai.Client{Options: []option.RequestOption{option.WithBaseURL(upstream + "/v1"),
+		option.WithHTTPClient(&http.Client{Transport: tr}), option.WithMaxRetries(0), option.WithAPIKey("sk-bench")}}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		var resp *http.Response
+		if err := sdk.Post(r.Context(), "chat/completions", body, &resp); err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		ct := resp.Header.Get("Content-Type")
+		w.Header().Set("Content-Type", ct)
+		if cl := resp.Header.Get("Content-Length"); cl != "" {
+			w.Header().Set("Content-Length", cl)
+		}
+		w.WriteHeader(resp.StatusCode)
+		if !strings.HasPrefix(ct, "text/event-stream") {
+			_, _ = io.Copy(w, resp.Body)
+			return
+		}
+		rc := http.NewResponseController(w)
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := resp.Body.Read(buf)
+			if n > 0 {
+				if _, werr := w.Write(buf[:n]); werr != nil {
+					return
+				}
+				_ = rc.Flush()
+			}
+			if err != nil {
+				return
+			}
+		}
+	})
 }
 
 // serveRole serves h on a free loopback port, telling the parent which on its first

@@ -19,8 +19,10 @@ import (
 	"time"
 )
 
-// BenchmarkSideBySide runs the same load against a bare httputil.ReverseProxy, the
-// Portkey gateway from npm and Vibe Coder, each in a process of its own in front of one
+// BenchmarkSideBySide runs the same load against a bare httputil.ReverseProxy, a bare
+// forwarder that calls through openai-go (the SDK the gateway's OpenAI adapter is built
+// on, and nothing else), the Portkey gateway from npm and Vibe Coder, each in a process
+// of its own in front of one
 // fake upstream (another process, answering at once), and prints each target's CPU
 // time per request (from /proc/<pid>/stat), its rate and its latency percentiles
 // (docs/BENCHMARKS.md, "Gateway at the floor"). It needs node and npm, takes minutes,
@@ -99,14 +101,14 @@ type target struct {
 
 // sideBySide is the running processes.
 type sideBySide struct {
-	b                           *testing.B
-	up                          *proc
-	direct, proxy, portkey      *target
-	vibecoders, hits, vcStreams []*target
-	proxyStream, portkeyStream  *target
-	proxyProc, portkeyProc      *proc
-	vcProcs                     []*proc
-	seq                         atomic.Int64
+	b                                     *testing.B
+	up                                    *proc
+	direct, proxy, sdk, portkey           *target
+	vibecoders, hits, vcStreams           []*target
+	proxyStream, sdkStream, portkeyStream *target
+	proxyProc, sdkProc, portkeyProc       *proc
+	vcProcs                               []*proc
+	seq                                   atomic.Int64
 }
 
 func newSideBySide(b *testing.B) *sideBySide {
@@ -118,6 +120,10 @@ func newSideBySide(b *testing.B) *sideBySide {
 	sb.direct.p = nil
 	sb.proxy = sb.newTarget("httputil.ReverseProxy", sb.proxyProc, nil, "")
 	sb.proxyStream = sb.streamOf(sb.proxy)
+	sb.sdkProc = startRole(b, "sdkproxy", envUpstream+"="+sb.up.base)
+	sb.sdkProc.name = "sdkproxy"
+	sb.sdk = sb.newTarget("openai-go forwarder", sb.sdkProc, nil, "")
+	sb.sdkStream = sb.streamOf(sb.sdk)
 	if pk := startPortkey(b); pk != nil {
 		sb.portkeyProc = pk
 		hs := []string{"x-portkey-provider: openai", "x-portkey-custom-host: " + sb.up.base + "/v1", "Authorization: Bearer sk-bench"}
@@ -167,13 +173,13 @@ func (sb *sideBySide) streamOf(t *target) *target {
 }
 
 func (sb *sideBySide) bypassTargets() []*target {
-	return slices.DeleteFunc(append([]*target{sb.proxy, sb.portkey}, sb.vibecoders...), func(t *target) bool { return t == nil })
+	return slices.DeleteFunc(append([]*target{sb.proxy, sb.sdk, sb.portkey}, sb.vibecoders...), func(t *target) bool { return t == nil })
 }
 
 func (sb *sideBySide) hitTargets() []*target { return sb.hits }
 
 func (sb *sideBySide) streamTargets() []*target {
-	return slices.DeleteFunc(append([]*target{sb.proxyStream, sb.portkeyStream}, sb.vcStreams...), func(t *target) bool { return t == nil })
+	return slices.DeleteFunc(append([]*target{sb.proxyStream, sb.sdkStream, sb.portkeyStream}, sb.vcStreams...), func(t *target) bool { return t == nil })
 }
 
 // tally is what one target's share of a load came to.
@@ -248,7 +254,7 @@ func (sb *sideBySide) send(t *target, _ int) error {
 
 // allCPU is the CPU time of every process the benchmark started.
 func (sb *sideBySide) allCPU() time.Duration {
-	d := sb.up.cpu() + sb.proxyProc.cpu()
+	d := sb.up.cpu() + sb.proxyProc.cpu() + sb.sdkProc.cpu()
 	if sb.portkeyProc != nil {
 		d += sb.portkeyProc.cpu()
 	}
