@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
+	"sync"
 
 	"github.com/vibecoder/vibecoder/internal/llm"
 	"github.com/vibecoder/vibecoder/internal/llm/openaiwire"
@@ -50,8 +52,18 @@ func cacheKey(scope, provider string, req *llm.Request) (string, error) {
 	for _, m := range req.Messages {
 		size += len(m.Role) + len(m.Content) + len(m.ToolCallID) + 48
 	}
-	if b, ok := appendCanonical(make([]byte, 0, size), scope, provider, req); ok {
-		return keyOf(b), nil
+	buf := canonicalBuffers.Get().(*[]byte)
+	b, ok := appendCanonical(slices.Grow((*buf)[:0], size), scope, provider, req)
+	key := ""
+	if ok {
+		key = keyOf(b)
+	}
+	if cap(b) <= 64<<10 { // one huge prompt need not stay resident
+		*buf = b
+		canonicalBuffers.Put(buf)
+	}
+	if ok {
+		return key, nil
 	}
 	c := canonical{V: 1, Scope: scope, Provider: provider, Model: req.Model, MaxTokens: req.MaxTokens,
 		Temperature: req.Temperature, TopP: req.TopP, Stop: req.Stop, Seed: req.Seed}
@@ -77,12 +89,15 @@ func cacheKey(scope, provider string, req *llm.Request) (string, error) {
 	if len(req.Extra) > 0 {
 		c.Extra = req.Extra
 	}
-	b, err := json.Marshal(c)
+	enc, err := json.Marshal(c)
 	if err != nil {
 		return "", fmt.Errorf("cache key: %w", err)
 	}
-	return keyOf(b), nil
+	return keyOf(enc), nil
 }
+
+// canonicalBuffers hold canonical encodings while they are hashed.
+var canonicalBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
 // keyOf is the cache key of a canonical encoding: "llm:" and its SHA-256 in hex.
 func keyOf(canonical []byte) string {
