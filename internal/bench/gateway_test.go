@@ -808,7 +808,7 @@ func BenchmarkGatewayAllocs(b *testing.B) {
 			return err
 		},
 	}
-	mallocs := func(n int, call func() error) float64 {
+	mallocs := func(n int, call func() error) (allocs, bytes float64) {
 		for range 200 { // warm
 			if err := call(); err != nil {
 				b.Fatal(err)
@@ -823,18 +823,25 @@ func BenchmarkGatewayAllocs(b *testing.B) {
 		}
 		time.Sleep(150 * time.Millisecond) // let the usage writer's linger pass
 		runtime.ReadMemStats(&m1)
-		return float64(m1.Mallocs-m0.Mallocs) / float64(n)
+		return float64(m1.Mallocs-m0.Mallocs) / float64(n), float64(m1.TotalAlloc-m0.TotalAlloc) / float64(n)
 	}
 	b.Run("hit", func(b *testing.B) {
-		build, hit := mallocs(b.N, calls["build"]), mallocs(b.N, calls["hit"])
+		build, buildB := mallocs(b.N, calls["build"])
+		hit, hitB := mallocs(b.N, calls["hit"])
 		b.ReportMetric(hit-build, "allocs/call")
+		b.ReportMetric(hitB-buildB, "bytes/call")
 		b.ReportMetric(0, "ns/op")
 	})
 	b.Run("bypass", func(b *testing.B) {
-		build, direct, bypass := mallocs(b.N, calls["build"]), mallocs(b.N, calls["direct"]), mallocs(b.N, calls["bypass"])
+		build, buildB := mallocs(b.N, calls["build"])
+		direct, directB := mallocs(b.N, calls["direct"])
+		bypass, bypassB := mallocs(b.N, calls["bypass"])
 		b.ReportMetric(bypass-build, "allocs/call")
+		b.ReportMetric(bypassB-buildB, "bytes/call")
 		b.ReportMetric(direct, "direct-allocs/call")
+		b.ReportMetric(directB, "direct-bytes/call")
 		b.ReportMetric(bypass-build-direct, "added-allocs/call")
+		b.ReportMetric(bypassB-buildB-directB, "added-bytes/call")
 		b.ReportMetric(0, "ns/op")
 	})
 }
