@@ -123,30 +123,44 @@ func (f *flight) leave() {
 // time it has delivered every chunk so far and is about to wait for more that the
 // provider has yet to receive (the last chunk is not marked llm.Chunk.More), it calls
 // caughtUp (when set): a follower that buffers its writes sends them then.
+//
+// Chunks published while it delivers a batch are delivered before it calls caughtUp:
+// a follower writing to a client sends them in the same write, and a publisher meets
+// no waiting follower (no channel to close and replace) until the follower has caught
+// up.
 func (f *flight) follow(ctx context.Context, fn func(llm.Chunk) error, caughtUp func()) (*entry, error) {
 	defer f.leave()
 	next := 0
+	unsent := false // chunks delivered since caughtUp was last called
+	more := false   // the last chunk delivered was marked More
 	for {
 		f.mu.Lock()
 		pending := f.chunks[next:]
 		done, res, err, changed := f.done, f.result, f.err, f.changed
-		f.watched = true
+		if len(pending) == 0 {
+			f.watched = true
+		}
 		f.mu.Unlock()
-		if fn != nil {
-			for _, c := range pending {
-				if ferr := fn(c); ferr != nil {
-					return nil, ferr
+		if len(pending) > 0 {
+			if fn != nil {
+				for _, c := range pending {
+					if ferr := fn(c); ferr != nil {
+						return nil, ferr
+					}
 				}
 			}
+			next += len(pending)
+			unsent, more = true, pending[len(pending)-1].More
+			continue // look again before waiting
 		}
-		next += len(pending)
 		if done {
 			return res, err
 		}
 		// A chunk marked More is followed by another (or the end) without the
 		// upstream being waited for: caught up only after one that is not.
-		if caughtUp != nil && len(pending) > 0 && !pending[len(pending)-1].More {
+		if caughtUp != nil && unsent && !more {
 			caughtUp()
+			unsent = false
 		}
 		select {
 		case <-changed:
