@@ -74,8 +74,9 @@ func hashString(s string) string {
 // every stored file hash (fileHash), so changing it makes the next index run of each
 // project rewrite every file, once, as a migration forgetting the hashes would. Bump it
 // when chunking or SearchText change what is stored. "2": a Go file's package doc
-// comment always has its own chunk (search reads package docs from it).
-const indexFormat = "2"
+// comment always has its own chunk (search reads package docs from it). "3": so does
+// each of its loose comments (looseComments).
+const indexFormat = "3"
 
 // fileHash is the hex sha256 of a file's content under the current indexFormat.
 func fileHash(data []byte) string {
@@ -159,10 +160,57 @@ func chunkGo(p string, src []byte) ([]Piece, bool) {
 			out = append(out, Piece{StartLine: header[0].start, EndLine: header[len(header)-1].end, Symbol: sym, Content: b.String()})
 		}
 	}
+	for _, g := range looseComments(f) {
+		if s, e := lineOf(g.Pos()), lineOf(g.End()); e-s+1 >= minLooseLines {
+			out = append(out, Piece{StartLine: s, EndLine: e, Content: joinLines(lines, s, e)})
+		}
+	}
 	return out, true
 }
 
 type lineRange struct{ start, end int }
+
+// A comment between top-level declarations that documents none of them is often a
+// section's or a design's overview (runtime/proc.go's "Goroutine scheduler", what
+// encoding/binary/varint.go implements, under its package clause), in the words a
+// question uses, and no declaration's piece holds it: each such comment of at least
+// minLooseLines lines has a piece of its own. Shorter ones are mostly labels
+// ("Timing", "Testing.") or notes, whose few words alone in a piece would score as if
+// the piece were about them.
+const minLooseLines = 3
+
+// looseComments are the comment groups after the package clause and before the last
+// top-level declaration that are neither inside a declaration nor its doc.
+func looseComments(f *ast.File) []*ast.CommentGroup {
+	var out []*ast.CommentGroup
+	di := 0
+	for _, g := range f.Comments {
+		if g.Pos() < f.Name.End() {
+			continue
+		}
+		for di < len(f.Decls) && f.Decls[di].End() < g.Pos() {
+			di++
+		}
+		if di == len(f.Decls) {
+			break
+		}
+		if d := f.Decls[di]; d.Pos() > g.Pos() && g != declDoc(d) {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// declDoc is a declaration's doc comment (nil when none).
+func declDoc(d ast.Decl) *ast.CommentGroup {
+	switch d := d.(type) {
+	case *ast.FuncDecl:
+		return d.Doc
+	case *ast.GenDecl:
+		return d.Doc
+	}
+	return nil
+}
 
 // fileComment is the first comment group above the package clause that is neither the
 // package's doc nor a licence or copyright header nor only directives (//go:build).

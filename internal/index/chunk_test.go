@@ -89,6 +89,45 @@ func long() {
 	}
 }
 
+// A comment between declarations that documents none of them has a piece of its own
+// when it has minLooseLines lines or more; a label does not, nor a declaration's doc.
+func TestChunkGoLooseComments(t *testing.T) {
+	src := `package sched
+
+// This file implements the goroutine scheduler:
+// it distributes ready goroutines
+// over worker threads.
+
+import "sync"
+
+// Timing
+
+// Run runs.
+func Run() {}
+
+// Worker parking.
+// Keep enough threads running
+// to use the hardware,
+// park the others.
+
+var mu sync.Mutex
+
+func idle() {}
+
+// A closing note after the last
+// declaration introduces nothing:
+// it has no piece.
+`
+	var got []string
+	for _, p := range ChunkFile("sched/proc.go", "go", []byte(src)) {
+		got = append(got, fmt.Sprintf("%q:%d-%d", p.Symbol, p.StartLine, p.EndLine))
+	}
+	want := []string{`"Run":11-12`, `"idle":21-21`, `"package sched":1-19`, `"":3-5`, `"":14-17`}
+	if !slices.Equal(got, want) {
+		t.Fatalf("pieces = %v\nwant     %v", got, want)
+	}
+}
+
 func TestChunkLines(t *testing.T) {
 	var b strings.Builder
 	b.WriteString("import os\n\n")

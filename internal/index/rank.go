@@ -407,7 +407,7 @@ var phraseAbbreviations = map[string][]string{
 	"standard error": {"stderr"}, "process id": {"pid"}, "user id": {"uid"}, "group id": {"gid"},
 	"least significant": {"lsb"}, "most significant": {"msb"}, "greatest common divisor": {"gcd"},
 	"least common multiple": {"lcm"}, "floating point": {"float"}, "natural logarithm": {"log"},
-	"domain name": {"dns"}, "command line": {"cmdline", "cli"},
+	"domain name": {"dns"}, "command line": {"cmdline", "cli"}, "operating system": {"os"},
 }
 
 // abbreviations are the short forms code uses for common words: a query in plain words

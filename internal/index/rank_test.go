@@ -70,6 +70,14 @@ func TestTokenizerSplitsAndStems(t *testing.T) {
 			t.Errorf("parseQuery: word %s = %+v, want the key %s at weight %v", tc.word, q.words[i], tc.abbr, abbrevWeight)
 		}
 	}
+	// Code says os where people say "operating system" (os/signal, os.Getenv).
+	q = parseQuery("catch operating system signals")
+	for _, w := range []string{"operating", "system"} {
+		i := slices.IndexFunc(q.words, func(qw queryWord) bool { return qw.keys[0] == stem(w) })
+		if i < 0 || !slices.Contains(q.words[i].keys, "os") {
+			t.Errorf("parseQuery(catch operating system signals) = %+v: want the key os for %s", q.words, w)
+		}
+	}
 	if q := parseQuery("the root of a square"); slices.Contains(q.keys(), "sqrt") {
 		t.Errorf("parseQuery(the root of a square) = %v: not the phrase, no sqrt", q.keys())
 	}

@@ -257,3 +257,39 @@ func TestRankingBothDialectsAnyWord(t *testing.T) {
 	})
 	rankedAlike(t, dir, "frobnicating widgets", 100, "many/f0", "one that says the rarer word")
 }
+
+// A question one of whose words the answer does not say still finds it when the
+// others are common: 12 chunks hold all three words, the answer two of them, which
+// 2 101 chunks hold (more than the any-word budget, fewer than leaveOneOutBudget), so
+// the query leaving the third out runs and finds it. Before, it was skipped, and only
+// the 12 were candidates.
+func TestSearchLeavesOutAWordOfCommonOnes(t *testing.T) {
+	dir := t.TempDir()
+	var common, gizmo strings.Builder
+	common.WriteString("package many\n")
+	for i := range 2100 {
+		fmt.Fprintf(&common, "\n// C%d frobnicates widgets.\nfunc C%d() {}\n", i, i)
+	}
+	gizmo.WriteString("package many\n")
+	for i := range 12 {
+		fmt.Fprintf(&gizmo, "\n// G%d frobnicates widgets with a gizmo.\nfunc G%d() {}\n", i, i)
+	}
+	write(t, dir, "many/common.go", common.String())
+	write(t, dir, "many/gizmo.go", gizmo.String())
+	write(t, dir, "many/answer.go", `package many
+
+// Answer frobnicates widgets: it frobnicates the widgets, frobnicating widget after widget.
+func Answer() {}
+`)
+	forEachDialect(t, func(t *testing.T, st store.Store) {
+		p := newProject(t, st, dir)
+		ix := newIndexer(t, st, index.Config{})
+		_, err := ix.Index(t.Context(), p, nil)
+		must(t, err)
+		files, err := ix.SearchFiles(t.Context(), p.UserID, p.ID, "frobnicate widgets gizmo", 10)
+		must(t, err)
+		if !slices.ContainsFunc(files, func(f index.FileResult) bool { return f.Path == "many/answer.go" }) {
+			t.Errorf("SearchFiles = %v, want many/answer.go among them", filePaths(files))
+		}
+	})
+}
