@@ -228,7 +228,7 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener) error {
 	go func() { errc <- srv.Serve(ln) }()
 	a.Log.Info("serving", slog.String("addr", ln.Addr().String()), slog.String("dialect", a.Store.Dialect()),
 		slog.Bool("redis", a.Redis != nil), slog.String("version", Version))
-	a.releaseStartupPages()
+	a.releaseStartupPagesSoon(ctx)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("http server: %w", err)
@@ -250,8 +250,37 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-// releaseStartupPages gives back the executable's pages that only start-up used,
-// once everything has started (procmem). Failing to is harmless: it is logged.
+// startupSettle is how long after the server starts its pages are given back a
+// second time: the job system's services start on goroutines of their own and run
+// their first rounds (River's elector, maintenance, producers and notifier; SQLite's
+// statements prepared for them) meanwhile, faulting code and tables back in after the
+// first release (11 MB of the executable resident at idle rather than 0, found when a
+// change to the listener's start-up moved it later: docs/BENCHMARKS.md).
+const startupSettle = 5 * time.Second
+
+// releaseStartupPagesSoon gives back the executable's start-up pages now and once
+// more when start-up has settled, unless ctx ends first.
+func (a *App) releaseStartupPagesSoon(ctx context.Context) {
+	twice(ctx, a.releaseStartupPages, startupSettle)
+}
+
+// twice calls f now and, on a goroutine of its own, once more after d unless ctx
+// ends first.
+func twice(ctx context.Context, f func(), d time.Duration) {
+	f()
+	go func() {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			f()
+		case <-ctx.Done():
+		}
+	}()
+}
+
+// releaseStartupPages gives back the executable's pages that only start-up used
+// (procmem). Failing to is harmless: it is logged.
 func (a *App) releaseStartupPages() {
 	r, err := procmem.ReleaseStartupPages()
 	if err != nil {

@@ -178,7 +178,7 @@ func (a *App) RunWorkersListener(ctx context.Context, ln net.Listener) error {
 		a.Log.Info("worker serving metrics and health", slog.String("addr", ln.Addr().String()))
 	}
 	a.Log.Info("worker running", slog.String("dialect", a.Store.Dialect()))
-	a.releaseStartupPages()
+	a.releaseStartupPagesSoon(ctx)
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
