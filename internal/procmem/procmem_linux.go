@@ -19,7 +19,11 @@ import (
 // (MADV_RANDOM): a fault then maps the page it needs rather than a window around
 // it, and a request's code is spread thinly over a large binary (measured in
 // docs/BENCHMARKS.md: 43 MB of the executable resident after 100,000 gateway
-// requests with the window, 29 MB without). Writable mappings are never touched,
+// requests with the window, 29 MB without), and for small pages only
+// (MADV_NOHUGEPAGE): when the page cache holds the executable in 2 MB folios (a
+// freshly linked binary, often), a fault would otherwise map a whole 2 MB of it, and
+// a few calls into a large package made all of it resident again (10 MB more after
+// the side by side's loads). Writable mappings are never touched,
 // nor a read-only one holding private (copied-on-write) pages, whose contents
 // would be lost.
 func ReleaseStartupPages() (Released, error) {
@@ -50,7 +54,7 @@ func release(smaps []byte, path string) (Released, error) {
 		if m.path != path || strings.Contains(m.perms, "w") || m.anon != 0 || m.rss == 0 {
 			continue
 		}
-		for _, advice := range []int{unix.MADV_RANDOM, unix.MADV_DONTNEED} {
+		for _, advice := range []int{unix.MADV_RANDOM, unix.MADV_NOHUGEPAGE, unix.MADV_DONTNEED} {
 			if _, _, errno := unix.Syscall(unix.SYS_MADVISE, m.start, m.end-m.start, uintptr(advice)); errno != 0 {
 				return r, fmt.Errorf("madvise %x-%x: %w", m.start, m.end, errno)
 			}

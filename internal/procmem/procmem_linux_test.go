@@ -3,6 +3,8 @@ package procmem
 import (
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -42,6 +44,45 @@ func TestReleaseStartupPages(t *testing.T) {
 	if after >= before {
 		t.Errorf("the executable's read-only mappings hold %d KiB after release, %d before", after>>10, before>>10)
 	}
+	// Each released mapping is faulted back in small pages only: its VmFlags carry
+	// "nh" (no huge pages) and "rr" (random reads).
+	flags := exeVmFlags(t)
+	if len(flags) == 0 {
+		t.Fatal("no read-only mapping of the executable in smaps")
+	}
+	for addr, f := range flags {
+		if !slices.Contains(f, "nh") || !slices.Contains(f, "rr") {
+			t.Errorf("mapping %s VmFlags %v: want nh and rr", addr, f)
+		}
+	}
+}
+
+// exeVmFlags are the VmFlags of the executable's read-only mappings, by address range.
+func exeVmFlags(t *testing.T) map[string][]string {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	smaps, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]string{}
+	cur := ""
+	for line := range strings.Lines(string(smaps)) {
+		fields := strings.Fields(line)
+		switch {
+		case len(fields) >= 6 && strings.Contains(fields[0], "-") && !strings.HasSuffix(fields[0], ":"):
+			cur = ""
+			if fields[5] == exe && fields[1][1] != 'w' {
+				cur = fields[0]
+			}
+		case cur != "" && len(fields) > 0 && fields[0] == "VmFlags:":
+			out[cur] = fields[1:]
+		}
+	}
+	return out
 }
 
 // mapFile maps path privately, writable when write, and reads every page.
