@@ -1,11 +1,13 @@
 package procmem
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -55,6 +57,62 @@ func TestReleaseStartupPages(t *testing.T) {
 			t.Errorf("mapping %s VmFlags %v: want nh and rr", addr, f)
 		}
 	}
+}
+
+// TestDropCached: the cached pages of a file nobody maps are dropped, so that what is
+// read of it again comes back a page at a time.
+func TestDropCached(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "exe")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(make([]byte, 4<<20)); err != nil {
+		t.Fatal(err)
+	}
+	if err := errors.Join(f.Sync(), f.Close()); err != nil { // dirty pages are not dropped
+		t.Fatal(err)
+	}
+	before := cachedPages(t, path)
+	if before == 0 {
+		t.Skip("the file system keeps no page cache for a file just written (tmpfs?)")
+	}
+	if err := dropCached(path); err != nil {
+		t.Fatal(err)
+	}
+	if after := cachedPages(t, path); after >= before {
+		t.Fatalf("cached pages %d after dropCached, %d before", after, before)
+	}
+}
+
+// cachedPages is how many of path's pages the page cache holds (mincore on a mapping
+// of it that is never read, so it faults nothing in).
+func cachedPages(t *testing.T, path string) int {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := unix.Mmap(int(f.Fd()), 0, int(fi.Size()), unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(b)
+	page := os.Getpagesize()
+	vec := make([]byte, (len(b)+page-1)/page)
+	if _, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), uintptr(unsafe.Pointer(&vec[0]))); errno != 0 {
+		t.Fatal(errno)
+	}
+	n := 0
+	for _, v := range vec {
+		n += int(v & 1)
+	}
+	return n
 }
 
 // exeVmFlags are the VmFlags of the executable's read-only mappings, by address range.
