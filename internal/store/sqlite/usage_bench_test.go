@@ -14,7 +14,7 @@ import (
 // of the sizes the usage writer gathers in its linger (100 ms: 100 rows at 1,000
 // calls a second, 512 — its largest batch — from about 5,000).
 func BenchmarkInsertUsage(b *testing.B) {
-	for _, batch := range []int{100, 200, 512} {
+	for _, batch := range []int{100, 200, 512, 2048} {
 		b.Run(fmt.Sprintf("rows=%d", batch), func(b *testing.B) { benchInsertUsage(b, batch) })
 	}
 }
