@@ -12,8 +12,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// exeResident is the resident bytes of the executable's read-only mappings.
-func exeResident(t *testing.T) int64 {
+// exeSmaps is the test executable's path and this process's /proc/self/smaps.
+func exeSmaps(t *testing.T) (string, []byte) {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
@@ -23,6 +23,13 @@ func exeResident(t *testing.T) int64 {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return exe, smaps
+}
+
+// exeResident is the resident bytes of the executable's read-only mappings.
+func exeResident(t *testing.T) int64 {
+	t.Helper()
+	exe, smaps := exeSmaps(t)
 	var n int64
 	for _, m := range parseSmaps(smaps) {
 		if m.path == exe && m.perms[1] != 'w' {
@@ -118,14 +125,7 @@ func cachedPages(t *testing.T, path string) int {
 // exeVmFlags are the VmFlags of the executable's read-only mappings, by address range.
 func exeVmFlags(t *testing.T) map[string][]string {
 	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	smaps, err := os.ReadFile("/proc/self/smaps")
-	if err != nil {
-		t.Fatal(err)
-	}
+	exe, smaps := exeSmaps(t)
 	out := map[string][]string{}
 	cur := ""
 	for line := range strings.Lines(string(smaps)) {
