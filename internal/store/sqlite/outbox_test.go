@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -16,14 +15,7 @@ import (
 // topic was subscribed and not before; an unsubscribed topic's rows are skipped; a
 // wait with nothing to deliver ends with its context.
 func TestOutboxListener(t *testing.T) {
-	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "outbox.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if _, err := s.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	s := openMigrated(t)
 	river := riversqlite.New(s.writer).GetExecutor()
 	notify := func(topic string, payloads ...string) {
 		t.Helper()

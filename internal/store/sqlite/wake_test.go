@@ -23,14 +23,7 @@ func (wakeArgs) Kind() string { return "wake_test" }
 // back, or scheduled for later; and of each queue once however many commits came
 // before it listened again.
 func TestCommitWakesQueues(t *testing.T) {
-	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "wake.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if _, err := s.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	s := openMigrated(t)
 	c, err := s.Queue().NewClient(&river.Config{SkipUnknownJobCheck: true})
 	if err != nil {
 		t.Fatal(err)
@@ -128,14 +121,7 @@ func (w *startedWorker) Work(context.Context, *river.Job[wakeArgs]) error {
 // and a poll an hour away still starts: River's producer took the in-process
 // notification.
 func TestInProcessWakeStartsJob(t *testing.T) {
-	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "wake.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if _, err := s.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	s := openMigrated(t)
 	w := &startedWorker{started: make(chan struct{})}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, w)
@@ -173,4 +159,18 @@ func TestInProcessWakeStartsJob(t *testing.T) {
 			t.Fatalf("job %d did not start within a minute", i+1)
 		}
 	}
+}
+
+// openMigrated is a migrated store in a temporary directory, closed when the test ends.
+func openMigrated(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "vibecoder.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if _, err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
