@@ -28,11 +28,8 @@ type entry struct {
 // with '{' and are still read.
 const entryV1 = 0x01
 
-// encode writes e in the binary encoding: a version byte, then the fields in order,
+// appendTo appends e's binary encoding to b: a version byte, then the fields in order,
 // strings and raw JSON as a uvarint length and bytes, integers as varints.
-func (e *entry) encode() ([]byte, error) { return e.appendTo(nil), nil }
-
-// appendTo appends e's encoding to b.
 func (e *entry) appendTo(b []byte) []byte {
 	n := 64 + len(e.Provider) + len(e.Model) + len(e.Response.ID) + len(e.Response.Model) + len(e.Response.Text) + len(e.Response.ToolCalls)
 	for _, c := range e.Chunks {

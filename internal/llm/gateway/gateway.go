@@ -121,8 +121,11 @@ func (c *Config) defaults() error {
 
 // Gateway is safe for concurrent use.
 type Gateway struct {
-	reg     *llm.Registry
-	cache   cache.Cache
+	reg   *llm.Registry
+	cache cache.Cache
+	// local: the cache answers from this process's memory (cache.InProcess), so a
+	// write to it is a map insert that takes no context and needs no goroutine.
+	local   bool
 	limiter ratelimit.Limiter
 	prices  *pricing.Table
 	store   UsageStore
@@ -165,7 +168,7 @@ func New(reg *llm.Registry, c cache.Cache, lim ratelimit.Limiter, prices *pricin
 			}
 		}
 	}
-	g := &Gateway{reg: reg, cache: c, limiter: lim, prices: prices, store: st, log: log, cfg: cfg, flights: map[string]*flight{}}
+	g := &Gateway{reg: reg, cache: c, local: cache.InProcess(c), limiter: lim, prices: prices, store: st, log: log, cfg: cfg, flights: map[string]*flight{}}
 	g.usage = newUsageWriter(st.InsertUsage, log, 8192)
 	return g, nil
 }
@@ -619,7 +622,7 @@ upstream:
 	case call.NoStore:
 	case f.shared:
 		g.cacheEntry(key, e)
-	case cache.InProcess(g.cache):
+	case g.local:
 		// An in-process write is a map insert: cheaper than the goroutine below,
 		// whose start wakes an idle core (a cross-core futex call on a quiet
 		// gateway's every request).
@@ -636,22 +639,27 @@ upstream:
 	g.forget(key, f)
 }
 
-// entryBuffers hold entries' encodings while they are written: a cache keeps its own
-// copy (Memory) or has sent it (Redis) when Set returns.
-var entryBuffers = sync.Pool{New: func() any { return new([]byte) }}
+// scratch holds the byte buffers a call encodes into and hands on within the call: the
+// cache key's canonical bytes while they are hashed, an entry while it is written to
+// the cache (which keeps its own copy, or has sent it, when Set returns).
+var scratch = sync.Pool{New: func() any { return new([]byte) }}
+
+// putScratch returns b, grown from the buffer p held, to scratch; one grown past
+// 64 KiB (a huge prompt or answer) is not kept.
+func putScratch(p *[]byte, b []byte) {
+	if cap(b) <= 64<<10 {
+		*p = b[:0]
+		scratch.Put(p)
+	}
+}
 
 // cacheEntry writes e to the cache under key.
 func (g *Gateway) cacheEntry(key string, e *entry) {
-	buf := entryBuffers.Get().(*[]byte)
+	buf := scratch.Get().(*[]byte)
 	b := e.appendTo((*buf)[:0])
-	defer func() {
-		if cap(b) <= 64<<10 { // one huge answer need not stay resident
-			*buf = b
-			entryBuffers.Put(buf)
-		}
-	}()
+	defer putScratch(buf, b)
 	ctx := context.Background() // an in-process Set takes none
-	if !cache.InProcess(g.cache) {
+	if !g.local {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()

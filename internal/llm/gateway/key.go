@@ -8,7 +8,6 @@ import (
 	"math"
 	"slices"
 	"strconv"
-	"sync"
 
 	"github.com/vibecoder/vibecoder/internal/llm"
 	"github.com/vibecoder/vibecoder/internal/llm/openaiwire"
@@ -52,16 +51,13 @@ func cacheKey(scope, provider string, req *llm.Request) (string, error) {
 	for _, m := range req.Messages {
 		size += len(m.Role) + len(m.Content) + len(m.ToolCallID) + 48
 	}
-	buf := canonicalBuffers.Get().(*[]byte)
+	buf := scratch.Get().(*[]byte)
 	b, ok := appendCanonical(slices.Grow((*buf)[:0], size), scope, provider, req)
 	key := ""
 	if ok {
 		key = keyOf(b)
 	}
-	if cap(b) <= 64<<10 { // one huge prompt need not stay resident
-		*buf = b
-		canonicalBuffers.Put(buf)
-	}
+	putScratch(buf, b)
 	if ok {
 		return key, nil
 	}
@@ -95,9 +91,6 @@ func cacheKey(scope, provider string, req *llm.Request) (string, error) {
 	}
 	return keyOf(enc), nil
 }
-
-// canonicalBuffers hold canonical encodings while they are hashed.
-var canonicalBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
 // keyOf is the cache key of a canonical encoding: "llm:" and its SHA-256 in hex.
 func keyOf(canonical []byte) string {
