@@ -182,15 +182,24 @@ func (l *outboxListener) WaitForNotification(ctx context.Context) (*riverdriver.
 	}
 }
 
-// poll delivers the next buffered row of a subscribed topic, reading a batch from
-// the outbox when none is buffered; nil when there is none.
+// poll delivers the next row of a subscribed topic, from the rows already read or,
+// when none of those is one, from the outbox (which it reads on past batches of other
+// topics' rows rather than wait an interval after each); nil when there is none.
 func (l *outboxListener) poll(ctx context.Context) (*riverdriver.Notification, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.connected {
 		return nil, errors.New("listener is not connected")
 	}
-	if len(l.pending) == 0 {
+	for {
+		for len(l.pending) > 0 {
+			r := l.pending[0]
+			l.pending = l.pending[1:]
+			// Subscriptions can change between reading a batch and delivering it.
+			if start, ok := l.topics[r.topic]; ok && r.id > start {
+				return &riverdriver.Notification{Topic: r.topic, Payload: r.payload}, nil
+			}
+		}
 		if len(l.topics) == 0 {
 			return nil, nil
 		}
@@ -200,18 +209,9 @@ func (l *outboxListener) poll(ctx context.Context) (*riverdriver.Notification, e
 		}
 		l.pending, l.lastID = rows, rows[len(rows)-1].id
 	}
-	for len(l.pending) > 0 {
-		r := l.pending[0]
-		l.pending = l.pending[1:]
-		// Subscriptions can change between reading a batch and delivering it.
-		if start, ok := l.topics[r.topic]; ok && r.id > start {
-			return &riverdriver.Notification{Topic: r.topic, Payload: r.payload}, nil
-		}
-	}
-	return nil, nil
 }
 
-// read returns the subscribed topics' rows after the cursor, a batch at most.
+// read returns every topic's rows after the cursor, a batch at most.
 func (l *outboxListener) read(ctx context.Context) ([]outboxRow, error) {
 	rs, err := l.after.QueryContext(ctx, l.lastID, outboxBatch)
 	if err != nil {

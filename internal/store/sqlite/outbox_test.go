@@ -91,3 +91,36 @@ func TestOutboxListener(t *testing.T) {
 		t.Fatal("WaitForNotification after Close succeeded")
 	}
 }
+
+// TestOutboxListenerReadsPastOtherTopics: more than a batch of another topic's rows
+// ahead of a subscribed one do not hold it back for a poll interval (River's own
+// listener asked only for its topics' rows, so it never met a batch of others).
+func TestOutboxListenerReadsPastOtherTopics(t *testing.T) {
+	s := openMigrated(t)
+	l := newOutboxListener(s.reader, "")
+	l.interval = time.Hour
+	if err := l.Connect(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Close(context.Background()) })
+	if err := l.Listen(t.Context(), "river_control"); err != nil {
+		t.Fatal(err)
+	}
+	river := riversqlite.New(s.writer).GetExecutor()
+	others := make([]string, 2*outboxBatch+10)
+	for i := range others {
+		others[i] = "other"
+	}
+	if err := river.NotifyMany(t.Context(), &riverdriver.NotifyManyParams{Topic: "other_topic", Payload: others}); err != nil {
+		t.Fatal(err)
+	}
+	if err := river.NotifyMany(t.Context(), &riverdriver.NotifyManyParams{Topic: "river_control", Payload: []string{"wanted"}}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	n, err := l.WaitForNotification(ctx)
+	if err != nil || n.Payload != "wanted" {
+		t.Fatalf("behind %d rows of another topic: %+v, %v; want the subscribed row at once", len(others), n, err)
+	}
+}
