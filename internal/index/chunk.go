@@ -113,18 +113,14 @@ func chunkGo(p string, src []byte) ([]Piece, bool) {
 	}
 	hasDecls := false
 	for _, d := range f.Decls {
+		start := d.Pos()
+		if doc := declDoc(d); doc != nil {
+			start = doc.Pos()
+		}
 		switch d := d.(type) {
 		case *ast.FuncDecl:
-			start := d.Pos()
-			if d.Doc != nil {
-				start = d.Doc.Pos()
-			}
 			out = append(out, unitPieces(lines, lineOf(start), lineOf(d.End()), funcSymbol(d))...)
 		case *ast.GenDecl:
-			start := d.Pos()
-			if d.Doc != nil {
-				start = d.Doc.Pos()
-			}
 			r := lineRange{lineOf(start), lineOf(d.End())}
 			if d.Tok == token.TYPE {
 				out = append(out, unitPieces(lines, r.start, r.end, typeSymbol(d))...)
