@@ -133,6 +133,27 @@ type scorer struct {
 	idf    map[string]float64
 	avgLen [store.NumFields]float64
 	slot   map[string]int // key → index into the per-text counts
+	keys   []string       // the keys of slot, in the query's order
+	// joined caches, for a path token that is no key, the slots of the keys it is
+	// written together from (compoundSlots); heads are the first minCompound bytes of
+	// the keys that can begin one, which rule out most tokens without a map lookup.
+	joined map[string][]int
+	heads  []uint32
+	// maybe has a bit set for every key's tokenSig: a token whose bit is clear is no
+	// key, known without hashing it into slot (most tokens of a text are none).
+	maybe [1 << 16 / 64]uint64
+}
+
+// tokenSig is a 16-bit signature of a token from its length and first and last bytes.
+func tokenSig(t string) uint32 {
+	x := uint32(t[0]) | uint32(t[len(t)-1])<<8 | uint32(len(t))<<16
+	return (x * 2654435761) >> 16
+}
+
+// mayBeKey reports whether t can be a key of the query (false: it is none).
+func (s *scorer) mayBeKey(t string) bool {
+	sig := tokenSig(t)
+	return s.maybe[sig/64]&(1<<(sig%64)) != 0
 }
 
 func newScorer(q query, st store.KeywordStats) *scorer {
@@ -146,6 +167,14 @@ func newScorer(q query, st store.KeywordStats) *scorer {
 			continue
 		}
 		s.slot[k] = len(s.slot)
+		s.keys = append(s.keys, k)
+		if k != "" {
+			sig := tokenSig(k)
+			s.maybe[sig/64] |= 1 << (sig % 64)
+		}
+		if len(k) >= minCompound && !slices.Contains(s.heads, head(k)) {
+			s.heads = append(s.heads, head(k))
+		}
 		df := float64(min(st.DocFreq[k], st.Chunks))
 		s.idf[k] = math.Log(1 + (n-df+0.5)/(df+0.5))
 	}
@@ -183,8 +212,16 @@ func (s *scorer) wordScores(text string) []float64 {
 			f = min(f+1, store.NumFields-1)
 		default:
 			lens[f]++
-			if i, ok := s.slot[t]; ok {
-				tf[i][f]++
+			if s.mayBeKey(t) {
+				if i, ok := s.slot[t]; ok {
+					tf[i][f]++
+					continue
+				}
+			}
+			if f == store.FieldPath {
+				for _, i := range s.compoundSlots(t) {
+					tf[i][f]++
+				}
 			}
 		}
 	}
@@ -217,6 +254,55 @@ func (s *scorer) wordScores(text string) []float64 {
 		out[i] = best
 	}
 	return out
+}
+
+// compoundSlots are the slots of the query keys a path token is written together from
+// ("formdata" from form and data, "httptest" from http and test, "tempfile" from temp
+// and file): Go's file and package names join, in lower case, words that a question
+// says apart. Only a token made wholly of keys of at least minCompound letters counts
+// ("lookup" is not matched by look alone), each key once for it.
+func (s *scorer) compoundSlots(t string) []int {
+	if len(t) < 2*minCompound || !slices.Contains(s.heads, head(t)) {
+		return nil
+	}
+	if out, ok := s.joined[t]; ok {
+		return out
+	}
+	out := s.cover(t, nil)
+	if s.joined == nil {
+		s.joined = map[string][]int{}
+	}
+	s.joined[t] = out
+	return out
+}
+
+// minCompound is the fewest letters a key needs to count as part of a compound.
+const minCompound = 3
+
+// head is the first minCompound (3) bytes of a string of at least that many, as a number
+// (comparing strings was most of compoundSlots' time).
+func head(s string) uint32 { return uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 }
+
+// cover returns the slots of keys that, one after another, make up all of t with the
+// keys in got before them (at least two keys in all), or nil. Keys are tried in the
+// query's order, so a token splits the same way every time.
+func (s *scorer) cover(t string, got []int) []int {
+	for _, k := range s.keys {
+		if len(k) < minCompound || !strings.HasPrefix(t, k) {
+			continue
+		}
+		i := s.slot[k]
+		if len(k) == len(t) {
+			if len(got) > 0 {
+				return append(got, i)
+			}
+			continue
+		}
+		if out := s.cover(t[len(k):], append(slices.Clip(got), i)); out != nil {
+			return out
+		}
+	}
+	return nil
 }
 
 // fieldScores scores a text of one field of its own (tokens separated by single spaces)

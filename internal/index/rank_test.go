@@ -238,3 +238,37 @@ func TestFieldWeights(t *testing.T) {
 		}
 	}
 }
+
+// A file name written together from the question's words ("formdata") matches them in
+// the path field; a name that only begins with one of them ("lookup" for look) does not,
+// nor does a key of fewer than minCompound letters.
+func TestCompoundPathNames(t *testing.T) {
+	body := "func f() {\n\treturn\n}"
+	joined := SearchText("", "mime/multipart/formdata.go", body)
+	other := SearchText("", "mime/multipart/writer.go", body)
+	q := parseQuery("parse form data")
+	sc := newScorer(q, statsOf(joined, other, other, other))
+	words := sc.wordScores(joined)
+	if words[1] == 0 || words[2] == 0 {
+		t.Errorf("formdata.go's word scores %v: want form and data matched", words)
+	}
+	if x := sc.score(other); x != 0 {
+		t.Errorf("writer.go scores %.3f, want 0", x)
+	}
+	for _, tc := range []struct{ query, path string }{
+		{"look at the user", "os/user/lookup.go"},        // up is not in the question
+		{"form the data", "mime/multipart/formdata2.go"}, // 2 is not a key
+		{"ip on the net", "net/netip/iptables.go"},       // not the whole name
+		{"ip on the net", "net/netip/ipnet.go"},          // ip has two letters
+	} {
+		text := SearchText("", tc.path, body)
+		sc := newScorer(parseQuery(tc.query), statsOf(text, other, other))
+		if got := sc.compoundSlots(fileStem(tc.path)); got != nil {
+			t.Errorf("%q: %s matched as a compound of keys %v", tc.query, tc.path, got)
+		}
+	}
+	sc = newScorer(parseQuery("start a local http server for tests"), statsOf(other))
+	if got := sc.compoundSlots("httptest"); len(got) != 2 {
+		t.Errorf("httptest: slots %v, want http's and test's", got)
+	}
+}
