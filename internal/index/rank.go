@@ -268,7 +268,7 @@ func (s *scorer) compoundSlots(t string) []int {
 	if out, ok := s.joined[t]; ok {
 		return out
 	}
-	out := s.cover(t, nil)
+	out := s.cover(t)
 	if s.joined == nil {
 		s.joined = map[string][]int{}
 	}
@@ -283,26 +283,36 @@ const minCompound = 3
 // (comparing strings was most of compoundSlots' time).
 func head(s string) uint32 { return uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 }
 
-// cover returns the slots of keys that, one after another, make up all of t with the
-// keys in got before them (at least two keys in all), or nil. Keys are tried in the
-// query's order, so a token splits the same way every time.
-func (s *scorer) cover(t string, got []int) []int {
-	for _, k := range s.keys {
-		if len(k) < minCompound || !strings.HasPrefix(t, k) {
+// cover returns the slots of keys that, one after another, make up all of t, or nil.
+// It walks t's positions in order, each reached by the first key (in the query's order)
+// that ends there, so a token splits the same way every time, and in time linear in
+// its length for any keys: a name of repeated letters cannot make it try every split.
+func (s *scorer) cover(t string) []int {
+	// from[j] is 1 + the position the key ending at j starts at, 0 if j is not reached;
+	// by[j] is that key's slot.
+	from := make([]int, len(t)+1)
+	by := make([]int, len(t)+1)
+	from[0] = 1
+	for i := 0; i < len(t); i++ {
+		if from[i] == 0 {
 			continue
 		}
-		i := s.slot[k]
-		if len(k) == len(t) {
-			if len(got) > 0 {
-				return append(got, i)
+		for _, k := range s.keys {
+			j := i + len(k)
+			if len(k) >= minCompound && j <= len(t) && from[j] == 0 && t[i:j] == k {
+				from[j], by[j] = i+1, s.slot[k]
 			}
-			continue
-		}
-		if out := s.cover(t[len(k):], append(slices.Clip(got), i)); out != nil {
-			return out
 		}
 	}
-	return nil
+	if from[len(t)] == 0 {
+		return nil
+	}
+	var out []int
+	for j := len(t); j > 0; j = from[j] - 1 {
+		out = append(out, by[j])
+	}
+	slices.Reverse(out)
+	return out
 }
 
 // fieldScores scores a text of one field of its own (tokens separated by single spaces)

@@ -271,4 +271,13 @@ func TestCompoundPathNames(t *testing.T) {
 	if got := sc.compoundSlots("httptest"); len(got) != 2 {
 		t.Errorf("httptest: slots %v, want http's and test's", got)
 	}
+	// A name of one repeated letter, against keys that split it in many ways, is
+	// decided at once (a search that tried every split would not return).
+	sc = newScorer(parseQuery("aaa aaaa aaaaa"), statsOf(other))
+	if got := sc.compoundSlots(strings.Repeat("a", 300) + "b"); got != nil {
+		t.Errorf("a...ab: slots %v, want none", got)
+	}
+	if got := sc.compoundSlots(strings.Repeat("a", 300)); len(got) < 60 {
+		t.Errorf("a...a: %d slots, want a cover", len(got))
+	}
 }
