@@ -134,6 +134,10 @@ type scorer struct {
 	avgLen [store.NumFields]float64
 	slot   map[string]int // key → index into the per-text counts
 	keys   []string       // the keys of slot, in the query's order
+	// slotIDF is each slot's key's IDF; wordSlots[i] the slots of the i-th word's keys.
+	slotIDF   []float64
+	wordSlots [][]int
+	tf        [][store.NumFields]float64 // count's counts, per slot and field
 	// joined caches, for a path token that is no key, the slots of the keys it is
 	// written together from (compoundSlots); heads are the first minCompound bytes of
 	// the keys that can begin one, which rule out most tokens without a map lookup.
@@ -177,23 +181,56 @@ func newScorer(q query, st store.KeywordStats) *scorer {
 		}
 		df := float64(min(st.DocFreq[k], st.Chunks))
 		s.idf[k] = math.Log(1 + (n-df+0.5)/(df+0.5))
+		s.slotIDF = append(s.slotIDF, s.idf[k])
+	}
+	s.wordSlots = make([][]int, len(q.words))
+	for i, w := range q.words {
+		for _, k := range w.keys {
+			s.wordSlots[i] = append(s.wordSlots[i], s.slot[k])
+		}
 	}
 	return s
 }
 
 // score is the BM25F score of a search text (one without fields counts as all body).
+// A text that holds no key scores 0 without allocating (pathSet.candidates scores every
+// path of a project for every query, and most hold none).
 func (s *scorer) score(text string) float64 {
+	lens, hit := s.count(text)
+	if !hit {
+		return 0
+	}
+	norm := s.norms(lens)
 	total := 0.0
-	for _, x := range s.wordScores(text) {
-		total += x
+	for i := range s.q.words {
+		total += s.wordScore(i, &norm)
 	}
 	return total
 }
 
 // wordScores are the BM25F scores of a search text for each word of the query.
 func (s *scorer) wordScores(text string) []float64 {
-	tf := make([][store.NumFields]float64, len(s.slot))
-	var lens [store.NumFields]float64
+	lens, hit := s.count(text)
+	out := make([]float64, len(s.q.words))
+	if !hit {
+		return out
+	}
+	norm := s.norms(lens)
+	for i := range s.q.words {
+		out[i] = s.wordScore(i, &norm)
+	}
+	return out
+}
+
+// count fills s.tf with the text's count of each key in each field, and returns the
+// fields' lengths in tokens and whether any key was counted.
+func (s *scorer) count(text string) (lens [store.NumFields]float64, hit bool) {
+	if s.tf == nil {
+		s.tf = make([][store.NumFields]float64, len(s.slot))
+	} else {
+		clear(s.tf)
+	}
+	tf := s.tf
 	f := store.FieldBody
 	if strings.Contains(text, store.SearchFieldSep) {
 		f = store.FieldPath
@@ -215,45 +252,53 @@ func (s *scorer) wordScores(text string) []float64 {
 			if s.mayBeKey(t) {
 				if i, ok := s.slot[t]; ok {
 					tf[i][f]++
+					hit = true
 					continue
 				}
 			}
 			if f == store.FieldPath {
 				for _, i := range s.compoundSlots(t) {
 					tf[i][f]++
+					hit = true
 				}
 			}
 		}
 	}
+	return lens, hit
+}
+
+// norms are BM25's length normalisations of fields of the given lengths.
+func (s *scorer) norms(lens [store.NumFields]float64) [store.NumFields]float64 {
 	var norm [store.NumFields]float64
 	for f := range norm {
 		norm[f] = 1 - fieldB[f] + fieldB[f]*lens[f]/s.avgLen[f]
 	}
-	out := make([]float64, len(s.q.words))
-	for i, w := range s.q.words {
-		best := 0.0
-		for j, k := range w.keys {
-			counts := tf[s.slot[k]]
-			x := 0.0
-			head := 0.0
-			for f, c := range counts {
-				if c == 0 {
-					continue
-				}
-				if separateField[f] {
-					head += fieldWeight[f] * saturate(c/norm[f])
-				} else {
-					x += fieldWeight[f] * c / norm[f]
-				}
-			}
-			if x == 0 && head == 0 {
+	return norm
+}
+
+// wordScore is the score of the query's i-th word in the text last counted: its best
+// key's.
+func (s *scorer) wordScore(i int, norm *[store.NumFields]float64) float64 {
+	w := &s.q.words[i]
+	best := 0.0
+	for j, slot := range s.wordSlots[i] {
+		x, head := 0.0, 0.0
+		for f, c := range s.tf[slot] {
+			if c == 0 {
 				continue
 			}
-			best = max(best, w.weights[j]*s.idf[k]*(saturate(x)+head))
+			if separateField[f] {
+				head += fieldWeight[f] * saturate(c/norm[f])
+			} else {
+				x += fieldWeight[f] * c / norm[f]
+			}
 		}
-		out[i] = best
+		if x == 0 && head == 0 {
+			continue
+		}
+		best = max(best, w.weights[j]*s.slotIDF[slot]*(saturate(x)+head))
 	}
-	return out
+	return best
 }
 
 // compoundSlots are the slots of the query keys a path token is written together from
