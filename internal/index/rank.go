@@ -127,7 +127,8 @@ func (q query) groups() [][]string {
 	return out
 }
 
-// scorer scores search texts against a query with BM25F.
+// scorer scores search texts against a query with BM25F. It keeps its counts between
+// calls, so one goroutine uses it (a search makes its own).
 type scorer struct {
 	q      query
 	idf    map[string]float64
