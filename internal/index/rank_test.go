@@ -281,3 +281,30 @@ func TestCompoundPathNames(t *testing.T) {
 		t.Errorf("a...a: %d slots, want a cover", len(got))
 	}
 }
+
+// A query's candidate paths, found through the paths' token lists, are exactly the
+// paths whose text scores: those holding a key or a compound of keys.
+func TestPathSetMatchesWhatScores(t *testing.T) {
+	ps := &pathSet{paths: []string{"mime/multipart/formdata.go", "mime/multipart/multipart.go", "net/http/httptest/server.go",
+		"net/http/server.go", "os/tempfile.go", "os/file.go", "os/user/lookup.go", "image/png/reader.go", "go/parser/parser.go",
+		"internal/abc/aaaaaaaaa.go"}}
+	var texts []string
+	for _, p := range ps.paths {
+		ps.texts = append(ps.texts, SearchText("", p, ""))
+		texts = append(texts, SearchText("", p, ""))
+	}
+	ps.indexTokens()
+	for _, q := range []string{"parse multipart form data", "form data", "start a local http server for tests", "create temporary files",
+		"look up the user", "decode a png image", "parsing go source", "aaa", "nothing here at all"} {
+		sc := newScorer(parseQuery(q), statsOf(texts...))
+		var want []int32
+		for i, text := range ps.texts {
+			if sc.score(text) > 0 {
+				want = append(want, int32(i))
+			}
+		}
+		if got := ps.matching(sc); !slices.Equal(got, want) {
+			t.Errorf("%q: matching paths %v, want %v (those that score)", q, got, want)
+		}
+	}
+}

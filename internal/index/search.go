@@ -470,6 +470,13 @@ type pathSet struct {
 	generation int64
 	paths      []string
 	texts      []string
+	// withToken lists, for each token of the paths' texts, the paths holding it (their
+	// indexes into paths, ascending); a query's candidates are the paths holding one of
+	// its keys or a compound of them, found here rather than by scoring every path.
+	withToken map[string][]int32
+	// longByHead lists the tokens long enough to be a compound of keys by their first
+	// minCompound bytes (scorer.heads).
+	longByHead map[uint32][]string
 	kinds      map[string]pathKind
 	// packageFile is each directory's file named after it (kindPackageFile).
 	packageFile map[string]string
@@ -495,13 +502,13 @@ func (ps *pathSet) candidates(sc *scorer) []string {
 		score float64
 	}
 	var best []scoredPath
-	for i, text := range ps.texts {
-		x := sc.score(text)
+	for _, i := range ps.matching(sc) {
+		x := sc.score(ps.texts[i])
 		if x == 0 {
 			continue
 		}
 		x *= pathPrior(ps.paths[i], sc.q.aboutTests, ps.kinds[ps.paths[i]])
-		best = append(best, scoredPath{i, x})
+		best = append(best, scoredPath{int(i), x})
 	}
 	sort.Slice(best, func(a, b int) bool {
 		if best[a].score != best[b].score {
@@ -514,6 +521,46 @@ func (ps *pathSet) candidates(sc *scorer) []string {
 		out = append(out, ps.paths[b.i])
 	}
 	return out
+}
+
+// matching returns the indexes of the paths whose text holds a key of sc's query or a
+// token made of its keys (scorer.compoundSlots), ascending: every path that can score.
+func (ps *pathSet) matching(sc *scorer) []int32 {
+	var out []int32
+	for _, k := range sc.keys {
+		out = append(out, ps.withToken[k]...)
+	}
+	for _, h := range sc.heads {
+		for _, t := range ps.longByHead[h] {
+			if sc.compoundSlots(t) != nil {
+				out = append(out, ps.withToken[t]...)
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// indexTokens builds withToken from texts.
+func (ps *pathSet) indexTokens() {
+	ps.withToken = map[string][]int32{}
+	ps.longByHead = map[uint32][]string{}
+	for i, text := range ps.texts {
+		for t := range strings.FieldsSeq(text) {
+			if t == store.SearchFieldSep {
+				continue
+			}
+			in := ps.withToken[t]
+			if len(in) == 0 {
+				if len(t) >= 2*minCompound {
+					ps.longByHead[head(t)] = append(ps.longByHead[head(t)], t)
+				}
+			}
+			if len(in) == 0 || in[len(in)-1] != int32(i) {
+				ps.withToken[t] = append(in, int32(i))
+			}
+		}
+	}
 }
 
 func (ix *Indexer) pathSet(ctx context.Context, userID, projectID uuid.UUID) (*pathSet, error) {
@@ -540,6 +587,7 @@ func (ix *Indexer) pathSet(ctx context.Context, userID, projectID uuid.UUID) (*p
 	for i, p := range ps.paths {
 		ps.texts[i] = SearchText("", p, "")
 	}
+	ps.indexTokens()
 	ps.kinds = layoutKinds(ps.paths)
 	ps.packageFile = map[string]string{}
 	for _, p := range ps.paths { // sorted: the first of a directory's (png.go before png.s)
