@@ -131,7 +131,6 @@ func (q query) groups() [][]string {
 // calls, so one goroutine uses it (a search makes its own).
 type scorer struct {
 	q      query
-	idf    map[string]float64
 	avgLen [store.NumFields]float64
 	slot   map[string]int // key → index into the per-text counts
 	keys   []string       // the keys of slot, in the query's order
@@ -155,6 +154,14 @@ func tokenSig(t string) uint32 {
 	return (x * 2654435761) >> 16
 }
 
+// idf is key's IDF (0 for a key of no word of the query).
+func (s *scorer) idf(key string) float64 {
+	if i, ok := s.slot[key]; ok {
+		return s.slotIDF[i]
+	}
+	return 0
+}
+
 // mayBeKey reports whether t can be a key of the query (false: it is none).
 func (s *scorer) mayBeKey(t string) bool {
 	sig := tokenSig(t)
@@ -162,7 +169,7 @@ func (s *scorer) mayBeKey(t string) bool {
 }
 
 func newScorer(q query, st store.KeywordStats) *scorer {
-	s := &scorer{q: q, idf: map[string]float64{}, slot: map[string]int{}}
+	s := &scorer{q: q, slot: map[string]int{}}
 	n := float64(max(st.Chunks, 1))
 	for f := range s.avgLen {
 		s.avgLen[f] = max(float64(st.FieldTokens[f])/n, 1)
@@ -181,8 +188,7 @@ func newScorer(q query, st store.KeywordStats) *scorer {
 			s.heads = append(s.heads, head(k))
 		}
 		df := float64(min(st.DocFreq[k], st.Chunks))
-		s.idf[k] = math.Log(1 + (n-df+0.5)/(df+0.5))
-		s.slotIDF = append(s.slotIDF, s.idf[k])
+		s.slotIDF = append(s.slotIDF, math.Log(1+(n-df+0.5)/(df+0.5)))
 	}
 	s.wordSlots = make([][]int, len(q.words))
 	for i, w := range q.words {
@@ -193,9 +199,8 @@ func newScorer(q query, st store.KeywordStats) *scorer {
 	return s
 }
 
-// score is the BM25F score of a search text (one without fields counts as all body).
-// A text that holds no key scores 0 without allocating (pathSet.candidates scores every
-// path of a project for every query, and most hold none).
+// score is the BM25F score of a search text (one without fields counts as all body),
+// computed without allocating.
 func (s *scorer) score(text string) float64 {
 	lens, hit := s.count(text)
 	if !hit {
@@ -381,9 +386,9 @@ func (s *scorer) fieldScores(text string, weight, b, avgLen float64) []float64 {
 	norm := 1 - b + b*n/avgLen
 	out := make([]float64, len(s.q.words))
 	for i, w := range s.q.words {
-		for j, k := range w.keys {
-			if c := tf[s.slot[k]]; c > 0 {
-				out[i] = max(out[i], weight*w.weights[j]*s.idf[k]*saturate(c/norm))
+		for j, slot := range s.wordSlots[i] {
+			if c := tf[slot]; c > 0 {
+				out[i] = max(out[i], weight*w.weights[j]*s.slotIDF[slot]*saturate(c/norm))
 			}
 		}
 	}

@@ -423,7 +423,7 @@ func (ix *Indexer) anyWordCandidates(ctx context.Context, userID, projectID uuid
 				c = &candidate{id: id, o: o, words: make([]float64, len(sc.q.words))}
 				byID[id] = c
 			}
-			x := weight * sc.idf[k]
+			x := weight * sc.idf(k)
 			if strings.Contains(o.symbol, k) {
 				x *= 2
 			}
@@ -541,7 +541,7 @@ func (ps *pathSet) matching(sc *scorer) []int32 {
 	return slices.Compact(out)
 }
 
-// indexTokens builds withToken from texts.
+// indexTokens builds withToken and longByHead from texts.
 func (ps *pathSet) indexTokens() {
 	ps.withToken = map[string][]int32{}
 	ps.longByHead = map[uint32][]string{}
@@ -551,10 +551,8 @@ func (ps *pathSet) indexTokens() {
 				continue
 			}
 			in := ps.withToken[t]
-			if len(in) == 0 {
-				if len(t) >= 2*minCompound {
-					ps.longByHead[head(t)] = append(ps.longByHead[head(t)], t)
-				}
+			if len(in) == 0 && len(t) >= 2*minCompound {
+				ps.longByHead[head(t)] = append(ps.longByHead[head(t)], t)
 			}
 			if len(in) == 0 || in[len(in)-1] != int32(i) {
 				ps.withToken[t] = append(in, int32(i))
