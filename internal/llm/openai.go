@@ -46,9 +46,9 @@ type openAIProvider struct {
 	// to the ones it builds.
 	chat  openai.ChatCompletionService
 	embed openai.EmbeddingService
-	// client sends pre-encoded bodies (Complete, Stream; see openai_wire.go). It is
-	// built from the same options, never from the environment.
-	client openai.Client
+	// chatReq sends pre-encoded bodies (Complete, Stream; see openai_wire.go) as the
+	// SDK's client would (openai_post.go).
+	chatReq *chatSender
 	// readers keeps the read buffers of finished streams (*bufio.Reader): 8 KiB
 	// each, they were a tenth of the bytes a stream allocated.
 	readers sync.Pool
@@ -101,6 +101,10 @@ func newOpenAIProvider(cfg ProviderConfig, kind openAIKind) (Provider, error) {
 	if cfg.APIKey != "" {
 		opts = append(opts, option.WithAPIKey(cfg.APIKey))
 	}
+	chatReq, err := chatTemplate(openai.Client{Options: opts}, cfg.HTTPClient)
+	if err != nil {
+		return nil, err
+	}
 	return &openAIProvider{
 		name:    cfg.Name,
 		kind:    kind,
@@ -108,7 +112,7 @@ func newOpenAIProvider(cfg ProviderConfig, kind openAIKind) (Provider, error) {
 		timeout: cfg.Timeout,
 		chat:    openai.NewChatCompletionService(opts...),
 		embed:   openai.NewEmbeddingService(opts...),
-		client:  openai.Client{Options: opts},
+		chatReq: chatReq,
 	}, nil
 }
 
@@ -119,12 +123,16 @@ func (p *openAIProvider) Complete(ctx context.Context, req *Request) (*Response,
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := withTimeout(ctx, p.timeout)
-	defer cancel()
-	// See openai_wire.go: the SDK sends our body (and maps error answers) and hands
-	// back the answer, whose bytes readAnswer takes.
-	var resp *http.Response
-	if err := p.client.Post(ctx, "chat/completions", body, &resp); err != nil {
+	if p.timeout > 0 { // without one the caller's context bounds the call as it is
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, p.timeout)
+		defer cancel()
+	}
+	// See openai_wire.go and openai_post.go: our body is sent as the SDK sends a
+	// request (error answers become its error type), and readAnswer takes the
+	// answer's bytes.
+	resp, err := p.chatReq.post(ctx, body)
+	if err != nil {
 		return nil, p.mapError(ctx, err)
 	}
 	raw, err := readAnswer(resp)
@@ -186,14 +194,17 @@ func (p *openAIProvider) Stream(ctx context.Context, req *Request, fn func(Chunk
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := withTimeout(ctx, p.timeout)
-	defer cancel()
-	// The SDK sends our body (openai_wire.go) and maps an error answer; sseReader
-	// splits the event stream (openai-go's decoder took a bufio.Scanner and a slice
-	// per event) and openaiwire reads each chunk (openai-go's reflective chunk
+	if p.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, p.timeout)
+		defer cancel()
+	}
+	// Our body is sent as the SDK sends a request (openai_wire.go, openai_post.go);
+	// sseReader splits the event stream (openai-go's decoder took a bufio.Scanner and
+	// a slice per event) and openaiwire reads each chunk (openai-go's reflective chunk
 	// decoding took 40 % of a 50-chunk stream's CPU).
-	var resp *http.Response
-	if err := p.client.Post(ctx, "chat/completions", body, &resp); err != nil {
+	resp, err := p.chatReq.post(ctx, body)
+	if err != nil {
 		return nil, p.mapError(ctx, err)
 	}
 	defer resp.Body.Close()

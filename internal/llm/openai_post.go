@@ -1,0 +1,116 @@
+package llm
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+	"github.com/tidwall/gjson"
+)
+
+// The chat completions call is the gateway's hot path, and openai-go's request
+// machinery (Client.Post) cost more per call than everything else the gateway does for
+// it: it rebuilds the same request every time — parses the URL, makes the platform and
+// default header maps, applies every option, clones the request and wraps its body
+// and transport — about 10 µs and 48 allocations a call more than sending the request
+// itself (BenchmarkChatPost; docs/BENCHMARKS.md, issue 17). The request never differs
+// but for its body, so the adapter asks the SDK once, when it is made, what a chat
+// completions request is — its URL and every header, authentication included — by
+// sending one through the SDK's own client with a last middleware that keeps it
+// instead of sending it (chatTemplate), and then sends each call's body with that
+// request's URL and a copy of its headers through the same HTTP client. Error answers
+// become the SDK's own error type exactly as the SDK makes them (chatError), so
+// everything downstream (mapError) reads them as before; the SDK's origin check is
+// kept as a redirect policy (sameOrigin). TestChatPostMatchesSDK holds the wire
+// request to the one the SDK sends.
+
+// errKept ends the SDK call that only builds the template.
+var errKept = errors.New("llm: request kept as the template, not sent")
+
+// chatSender sends a provider's chat completions requests.
+type chatSender struct {
+	url    string
+	header http.Header
+	client *http.Client
+}
+
+// chatTemplate asks the SDK client (built from opts) for its chat completions request.
+func chatTemplate(c openai.Client, hc *http.Client) (*chatSender, error) {
+	var kept *http.Request
+	keep := option.WithMiddleware(func(req *http.Request, _ option.MiddlewareNext) (*http.Response, error) {
+		kept = req
+		return nil, errKept
+	})
+	err := c.Post(context.Background(), "chat/completions", []byte("{}"), nil, keep)
+	if kept == nil {
+		return nil, fmt.Errorf("llm: building the chat request: %w", err)
+	}
+	if kept.Method != http.MethodPost {
+		return nil, fmt.Errorf("llm: the SDK's chat request is a %s", kept.Method)
+	}
+	header := kept.Header.Clone()
+	header.Del("Content-Length") // each body sets its own
+	client := *hc
+	client.CheckRedirect = sameOrigin(kept.URL, hc.CheckRedirect)
+	return &chatSender{url: kept.URL.String(), header: header, client: &client}, nil
+}
+
+// sameOrigin refuses a redirect to another origin than the base URL's (the SDK's
+// originTransport refuses such a request, so credentials never follow one), then
+// applies next (net/http's default policy when nil).
+func sameOrigin(base *url.URL, next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		if req.URL.Scheme != base.Scheme || req.URL.Host != base.Host {
+			return errors.New("requestconfig: request URL origin must match the configured base URL")
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+}
+
+// post sends body as a chat completions request and returns the answer of a
+// successful one; an error answer is returned as the SDK returns it (*openai.Error).
+func (t *chatSender) post(ctx context.Context, body []byte) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header = t.header // read only: a RoundTripper must not modify the request
+	resp, err := t.client.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, err
+	}
+	if resp.StatusCode >= 400 {
+		return nil, chatError(req, resp)
+	}
+	return resp, nil
+}
+
+// chatError reads an error answer into the SDK's error type as its Execute does.
+func chatError(req *http.Request, resp *http.Response) error {
+	contents, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if err != nil {
+		return err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(contents))
+	aerr := openai.Error{Request: req, Response: resp, StatusCode: resp.StatusCode}
+	if err := aerr.UnmarshalJSON([]byte(gjson.GetBytes(contents, "error").Raw)); err != nil {
+		return err
+	}
+	return &aerr
+}
