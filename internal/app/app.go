@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -228,6 +229,7 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener) error {
 	go func() { errc <- srv.Serve(ln) }()
 	a.Log.Info("serving", slog.String("addr", ln.Addr().String()), slog.String("dialect", a.Store.Dialect()),
 		slog.Bool("redis", a.Redis != nil), slog.String("version", Version))
+	procmem.TuneGC(os.Getenv)
 	a.releaseStartupPagesSoon(ctx)
 	select {
 	case err := <-errc:

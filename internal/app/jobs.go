@@ -16,6 +16,7 @@ import (
 	"github.com/vibecoder/vibecoder/internal/index"
 	"github.com/vibecoder/vibecoder/internal/jobs"
 	"github.com/vibecoder/vibecoder/internal/pipeline"
+	"github.com/vibecoder/vibecoder/internal/procmem"
 	"github.com/vibecoder/vibecoder/internal/store"
 )
 
@@ -178,6 +179,7 @@ func (a *App) RunWorkersListener(ctx context.Context, ln net.Listener) error {
 		a.Log.Info("worker serving metrics and health", slog.String("addr", ln.Addr().String()))
 	}
 	a.Log.Info("worker running", slog.String("dialect", a.Store.Dialect()))
+	procmem.TuneGC(os.Getenv)
 	a.releaseStartupPagesSoon(ctx)
 	select {
 	case <-ctx.Done():
