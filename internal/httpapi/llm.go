@@ -307,6 +307,16 @@ func (e *sse) chunk(c *openaiwire.ChatCompletionChunk) error {
 	if !ok {
 		return e.data(c)
 	}
+	return e.send(b)
+}
+
+// text writes a text chunk of the stream enc encodes as an event.
+func (e *sse) text(enc *openaiwire.TextChunks, text string) error {
+	return e.send(enc.Append(append(e.buf[:0], "data: "...), text))
+}
+
+// send ends the event b holds (in buf's array) and writes it.
+func (e *sse) send(b []byte) error {
 	e.buf = append(b, "\n\n"...)
 	e.start()
 	if _, err := e.w.Write(e.buf); err != nil {
@@ -421,6 +431,7 @@ func (s *Server) streamChat(w http.ResponseWriter, r *http.Request, call *gatewa
 	// allocations per upstream chunk).
 	cc := openaiwire.NewChunk(id, created, "", openaiwire.Delta{}, nil)
 	var text string
+	var texts openaiwire.TextChunks // once model is known
 	chunk := func(delta openaiwire.Delta, finish *string) error {
 		cc.Model = model
 		cc.Choices[0] = openaiwire.ChunkChoice{Index: 0, Delta: delta, FinishReason: finish}
@@ -435,11 +446,16 @@ func (s *Server) streamChat(w http.ResponseWriter, r *http.Request, call *gatewa
 				setLLMHeaders(w, begun, begun.Cached)
 				model = begun.Provider + "/" + begun.Model
 			}
+			texts = openaiwire.NewTextChunks(id, created, model)
 			if err := chunk(first, nil); err != nil {
 				return err
 			}
 		}
-		if c.Text != "" || openaiwire.HasValue(c.ToolCalls) {
+		if c.Text != "" && !openaiwire.HasValue(c.ToolCalls) {
+			if err := sse.text(&texts, c.Text); err != nil {
+				return err
+			}
+		} else if c.Text != "" || openaiwire.HasValue(c.ToolCalls) {
 			var d openaiwire.Delta
 			if c.Text != "" {
 				text = c.Text

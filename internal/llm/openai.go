@@ -255,7 +255,9 @@ func (p *openAIProvider) Stream(ctx context.Context, req *Request, fn func(Chunk
 	if out.FinishReason == "" {
 		return nil, newError(p.name, http.StatusBadGateway, TypeUpstreamUnavailable, "stream ended before the upstream finished the completion")
 	}
-	out.Text = a.text.String()
+	if len(a.text) > 0 {
+		out.Text = unsafe.String(&a.text[0], len(a.text))
+	}
 	out.ToolCalls = a.tools.result()
 	if a.usage != nil {
 		out.Usage = *a.usage
@@ -314,8 +316,11 @@ func (h *chunkHolder) fail(err error) error {
 
 // streamAcc is what a stream has assembled so far.
 type streamAcc struct {
-	out   Response
-	text  strings.Builder
+	out Response
+	// text is the text so far. It is only appended to, so the chunks handed on carry
+	// their part of it (a string sharing its bytes) rather than a copy of their own;
+	// when it grows into a new array, the old one stays as those strings hold it.
+	text  []byte
 	usage *Usage
 	tools toolCallAccumulator
 	kept  []byte // the block the strings handed on are copied into
@@ -354,8 +359,12 @@ func (p *openAIProvider) streamChunk(c *openaiwire.StreamChunk, a *streamAcc, fn
 	}
 	for _, d := range c.Deltas {
 		if d.Content != "" {
-			a.text.WriteString(d.Content)
-			if err := fn(Chunk{Text: a.keep(d.Content)}); err != nil {
+			if a.text == nil {
+				a.text = make([]byte, 0, max(512, 2*len(d.Content)))
+			}
+			n := len(a.text)
+			a.text = append(a.text, d.Content...)
+			if err := fn(Chunk{Text: unsafe.String(&a.text[n], len(d.Content))}); err != nil {
 				return err
 			}
 		}

@@ -133,3 +133,17 @@ func TestDecodeStreamChunkSharesData(t *testing.T) {
 		t.Fatal("the chunk's text was copied out of the event's data")
 	}
 }
+
+// TestTextChunksMatchAppendJSON: a text chunk encoded with its stream's TextChunks is
+// the chunk AppendJSON (and so encoding/json) encodes.
+func TestTextChunksMatchAppendJSON(t *testing.T) {
+	for i, text := range append(slices.Clone(chatEncodingCases), "") {
+		id, created, model := fmt.Sprintf("chatcmpl-%d<&>\"", i), int64(i)*1000003-7, "openai/gpt-4o-mini\u2028\\"
+		tc := NewTextChunks(id, created, model)
+		c := NewChunk(id, created, model, Delta{Content: &text}, nil)
+		want, _ := c.AppendJSON([]byte("data: "))
+		if got := tc.Append([]byte("data: "), text); string(got) != string(want) {
+			t.Errorf("Append = %s\nAppendJSON %s", got, want)
+		}
+	}
+}
