@@ -79,6 +79,9 @@ const (
 	// each Vibe Coder into, taken under the c=64 cache-bypassed load and under the
 	// c=64 streams.
 	EnvProfile = "VIBECODER_BENCH_PROFILE"
+	// EnvProfileClients is the concurrency of the profiled load (default 64; 1 to
+	// profile a gateway serving one request at a time).
+	EnvProfileClients = "VIBECODER_BENCH_PROFILE_CLIENTS"
 
 	// portkeyVersion is the Portkey gateway measured (npm package @portkey-ai/gateway).
 	portkeyVersion = "1.15.2"
@@ -305,7 +308,7 @@ func (sb *sideBySide) rssRounds(rounds, n int) {
 }
 
 // profile takes a CPU profile and the allocations of Vibe Coder target t under a
-// c=64 load of t's requests, into dir.
+// c=64 load (EnvProfileClients) of t's requests, into dir.
 func (sb *sideBySide) profile(t *target, dir string) {
 	b := sb.b
 	pprof := t.p.pprof
@@ -327,10 +330,11 @@ func (sb *sideBySide) profile(t *target, dir string) {
 		}
 	}
 	name := strings.ReplaceAll(t.name, " ", "-")
+	clients := envInt(b, EnvProfileClients, saturating)
 	var done atomic.Bool
 	go func() {
 		for !done.Load() {
-			_, _ = load(2000, saturating, func(i int) (time.Duration, error) { return 0, sb.send(t, i) })
+			_, _ = load(2000, clients, func(i int) (time.Duration, error) { return 0, sb.send(t, i) })
 		}
 	}()
 	get("/debug/pprof/allocs", name+".allocs-before.pprof")
