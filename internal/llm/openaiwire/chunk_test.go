@@ -147,3 +147,22 @@ func TestTextChunksMatchAppendJSON(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkTextChunkEncoding is one text chunk of a /v1 stream, encoded whole
+// (AppendJSON) and with its stream's TextChunks.
+func BenchmarkTextChunkEncoding(b *testing.B) {
+	id, model, text := "chatcmpl-0123456789abcdef0123456789ab", "openai/gpt-4o-mini", "Use a buffered channel"
+	buf := make([]byte, 0, 512)
+	b.Run("AppendJSON", func(b *testing.B) {
+		c := NewChunk(id, 1767225600, model, Delta{Content: &text}, nil)
+		for range b.N {
+			buf, _ = c.AppendJSON(buf[:0])
+		}
+	})
+	b.Run("TextChunks", func(b *testing.B) {
+		tc := NewTextChunks(id, 1767225600, model)
+		for range b.N {
+			buf = tc.Append(buf[:0], text)
+		}
+	})
+}
