@@ -12,12 +12,11 @@ import (
 // body by reflection over ChatCompletionNewParams (with union and "omitzero" handling)
 // and decodes the answer into ChatCompletion through its own reflective decoder: about
 // 150 µs of CPU per call between them, more than everything else the gateway does for
-// a request. So Complete still goes through the SDK's client — its transport, headers,
-// authentication, base URL, origin checks and error type — but hands it the body
-// openaiwire encodes (Client.Post with a []byte body) and takes the answer back as
-// bytes, for openaiwire to decode into the few fields we use. Stream sends the same
-// body (with the stream fields) through the SDK's NewStreaming, which decodes the
-// events; one encoder serves both.
+// a request. So the adapter has openaiwire encode the body and decode the answer into
+// the few fields we use, and sends the body as the SDK's client sends a request —
+// with the URL, headers and authentication the SDK built once, through the same
+// transport, with its origin check and error type (openai_post.go). Stream sends the
+// same body with the stream fields; one encoder serves both.
 // TestOpenAIWireMatchesSDK keeps the body equivalent, as JSON, to the one the SDK
 // builds from the same request through its own parameter types.
 
