@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
@@ -24,7 +25,8 @@ import (
 // what a chat completions request is — its URL and every header, authentication
 // included — by sending one through the SDK's own client with a last middleware that
 // keeps it instead of sending it (chatTemplate), and then sends each call's body with
-// that URL and those headers through the same HTTP client. Error answers become the
+// that URL and those headers (one map, which net/http only reads) through the same
+// HTTP client. Error answers become the
 // SDK's own error type exactly as the SDK makes them (chatError), so everything
 // downstream (mapError) reads them as before; the SDK's origin check is kept as a
 // redirect policy (sameOrigin). TestChatPostMatchesSDK holds the wire request and the
@@ -37,6 +39,10 @@ var errKept = errors.New("llm: request kept as the template, not sent")
 type chatSender struct {
 	url    string
 	header http.Header
+	// shared says header can serve every request as it is: net/http's client and
+	// transport only read a request's headers, but a client with a cookie jar adds
+	// the jar's cookies to them, so each request then gets a copy.
+	shared bool
 	client *http.Client
 }
 
@@ -58,7 +64,7 @@ func chatTemplate(c openai.Client, hc *http.Client) (*chatSender, error) {
 	header.Del("Content-Length") // each body sets its own
 	client := *hc
 	client.CheckRedirect = sameOrigin(kept.URL, hc.CheckRedirect)
-	return &chatSender{url: kept.URL.String(), header: header, client: &client}, nil
+	return &chatSender{url: kept.URL.String(), header: header, shared: hc.Jar == nil, client: &client}, nil
 }
 
 // sameOrigin refuses a redirect to another origin than the base URL's (the SDK's
@@ -66,7 +72,7 @@ func chatTemplate(c openai.Client, hc *http.Client) (*chatSender, error) {
 // applies next (net/http's default policy when nil).
 func sameOrigin(base *url.URL, next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
 	return func(req *http.Request, via []*http.Request) error {
-		if req.URL.Scheme != base.Scheme || req.URL.Host != base.Host {
+		if !sameOriginURL(req.URL, base) {
 			return errors.New("requestconfig: request URL origin must match the configured base URL")
 		}
 		if next != nil {
@@ -79,6 +85,24 @@ func sameOrigin(base *url.URL, next func(*http.Request, []*http.Request) error) 
 	}
 }
 
+// sameOriginURL reports whether a and b have one origin, as the SDK compares them:
+// scheme and host name without regard to case, and the port, a scheme's default
+// standing for itself.
+func sameOriginURL(a, b *url.URL) bool {
+	port := func(u *url.URL) string {
+		switch p := u.Port(); {
+		case p != "":
+			return p
+		case strings.EqualFold(u.Scheme, "https"):
+			return "443"
+		case strings.EqualFold(u.Scheme, "http"):
+			return "80"
+		}
+		return ""
+	}
+	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
+}
+
 // post sends body as a chat completions request and returns the answer of a
 // successful one; an error answer is returned as the SDK returns it (*openai.Error).
 func (t *chatSender) post(ctx context.Context, body []byte) (*http.Response, error) {
@@ -86,7 +110,10 @@ func (t *chatSender) post(ctx context.Context, body []byte) (*http.Response, err
 	if err != nil {
 		return nil, err
 	}
-	req.Header = t.header // read only: a RoundTripper must not modify the request
+	req.Header = t.header
+	if !t.shared {
+		req.Header = t.header.Clone()
+	}
 	resp, err := t.client.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {

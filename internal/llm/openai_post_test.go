@@ -3,9 +3,13 @@ package llm
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -61,13 +65,13 @@ func TestChatPostMatchesSDK(t *testing.T) {
 			defer sdkResp.Body.Close()
 		}
 		resp, err := sender.post(context.Background(), body)
-		srv.Close()
 
 		if status == http.StatusOK {
 			if sdkErr != nil || err != nil {
 				t.Fatalf("SDK %v, ours %v", sdkErr, err)
 			}
 			got, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
 			if string(got) != answer {
 				t.Errorf("answer %q", got)
 			}
@@ -81,6 +85,7 @@ func TestChatPostMatchesSDK(t *testing.T) {
 				t.Errorf("error %+v, SDK's %+v", have, want)
 			}
 		}
+		srv.Close()
 		if len(rec.got) != 2 {
 			t.Fatalf("%d requests", len(rec.got))
 		}
@@ -158,6 +163,88 @@ func TestChatPostRefusesRedirectElsewhere(t *testing.T) {
 	}
 	if len(home.got) != 1 || home.got[0].URL.Path != "/v3/here" || home.bodies[0] != `{}` || home.got[0].Header.Get("Authorization") != "Bearer "+testKey {
 		t.Errorf("same-origin redirect: %d requests", len(home.got))
+	}
+}
+
+// TestChatPostConcurrent: calls sent at once through one provider leave its request
+// template as it was — with a plain client, whose requests share the template's
+// headers, and with a client with a cookie jar (an upstream setting a cookie), which
+// would add to them — and each call carries the headers and only its own body. Run
+// with -race, a write to the shared headers is a reported race.
+func TestChatPostConcurrent(t *testing.T) {
+	for _, withJar := range []bool{false, true} {
+		var mu sync.Mutex
+		seen := map[string]int{}
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			mu.Lock()
+			seen[string(b)]++
+			mu.Unlock()
+			if r.Header.Get("Authorization") != "Bearer "+testKey {
+				http.Error(w, "no key", http.StatusUnauthorized)
+				return
+			}
+			http.SetCookie(w, &http.Cookie{Name: "upstream", Value: "set"})
+			_, _ = io.WriteString(w, `{}`)
+		}))
+		hc := srv.Client()
+		if withJar {
+			jar, err := cookiejar.New(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hc.Jar = jar
+		}
+		opts := []option.RequestOption{option.WithBaseURL(srv.URL + "/v1"), option.WithHTTPClient(hc), option.WithMaxRetries(0), option.WithAPIKey(testKey)}
+		sender, err := chatTemplate(openai.Client{Options: opts}, hc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := sender.header.Clone()
+		var wg sync.WaitGroup
+		for i := range 32 {
+			wg.Go(func() {
+				for j := range 8 {
+					resp, err := sender.post(context.Background(), fmt.Appendf(nil, `{"call":%d}`, i*8+j))
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			})
+		}
+		wg.Wait()
+		srv.Close()
+		if !reflect.DeepEqual(before, sender.header) {
+			t.Errorf("jar %v: the template's headers changed: %v, were %v", withJar, sender.header, before)
+		}
+		if len(seen) != 256 {
+			t.Errorf("jar %v: %d distinct bodies arrived, want 256", withJar, len(seen))
+		}
+	}
+}
+
+// TestSameOriginURL: redirects are judged as the SDK judges origins.
+func TestSameOriginURL(t *testing.T) {
+	base, _ := url.Parse("https://API.example.com/v1")
+	for to, want := range map[string]bool{
+		"https://api.example.com/v2":     true,
+		"HTTPS://api.EXAMPLE.com:443/x":  true,
+		"https://api.example.com:8443/x": false,
+		"http://api.example.com/v1":      false,
+		"https://evil.example.com/v1":    false,
+		"https://api.example.com.evil/":  false,
+	} {
+		u, _ := url.Parse(to)
+		if got := sameOriginURL(u, base); got != want {
+			t.Errorf("%s: %v, want %v", to, got, want)
+		}
+	}
+	plain, _ := url.Parse("http://127.0.0.1/v1")
+	if u, _ := url.Parse("http://127.0.0.1:80/x"); !sameOriginURL(u, plain) {
+		t.Error("http's default port")
 	}
 }
 

@@ -2,6 +2,7 @@ package procmem
 
 import (
 	"runtime/debug"
+	"runtime/metrics"
 	"strings"
 )
 
@@ -15,13 +16,21 @@ import (
 // set.
 const GCPercent = 200
 
-// TuneGC sets the collector's target to GCPercent unless getenv("GOGC") names one,
-// and returns the target in force.
+// TuneGC sets the collector's target to GCPercent unless getenv("GOGC") names one
+// (which the runtime has then applied, and which is left alone), and returns the
+// target in force (-1 for GOGC=off).
 func TuneGC(getenv func(string) string) int {
 	if strings.TrimSpace(getenv("GOGC")) != "" {
-		old := debug.SetGCPercent(100)
-		debug.SetGCPercent(old)
-		return old
+		s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+		metrics.Read(s)
+		if s[0].Value.Kind() != metrics.KindUint64 {
+			return -1
+		}
+		v := int(s[0].Value.Uint64())
+		if v == 0 && strings.EqualFold(strings.TrimSpace(getenv("GOGC")), "off") {
+			return -1
+		}
+		return v
 	}
 	debug.SetGCPercent(GCPercent)
 	return GCPercent

@@ -191,8 +191,12 @@ func NewTextChunks(id string, created int64, model string) TextChunks {
 	return TextChunks{tail: b}
 }
 
-// Append appends the chunk carrying text.
+// Append appends the chunk carrying text. The zero TextChunks encodes the chunks of
+// a stream with a zero id, created and model, as NewTextChunks("", 0, "") does.
 func (t *TextChunks) Append(b []byte, text string) []byte {
+	if t.tail == nil {
+		*t = NewTextChunks("", 0, "")
+	}
 	b = append(b, `{"choices":[{"delta":{"content":`...)
 	b = AppendJSONString(b, text)
 	b = append(b, `},"finish_reason":null,"index":0}]`...)

@@ -146,6 +146,13 @@ func TestTextChunksMatchAppendJSON(t *testing.T) {
 			t.Errorf("Append = %s\nAppendJSON %s", got, want)
 		}
 	}
+	var zero TextChunks
+	text := "zero"
+	c := NewChunk("", 0, "", Delta{Content: &text}, nil)
+	want, _ := c.AppendJSON(nil)
+	if got := zero.Append(nil, text); string(got) != string(want) {
+		t.Errorf("the zero TextChunks: %s\nAppendJSON %s", got, want)
+	}
 }
 
 // BenchmarkTextChunkEncoding is one text chunk of a /v1 stream, encoded whole
