@@ -323,21 +323,6 @@ type streamAcc struct {
 	text  []byte
 	usage *Usage
 	tools toolCallAccumulator
-	kept  []byte // the block the strings handed on are copied into
-}
-
-// keep returns a copy of s that stays valid: the event it was read from does not
-// (sseReader.next). The copies share blocks of a few KiB, not an allocation each.
-func (a *streamAcc) keep(s string) string {
-	if s == "" {
-		return ""
-	}
-	if cap(a.kept)-len(a.kept) < len(s) {
-		a.kept = make([]byte, 0, max(2<<10, 2*len(s)))
-	}
-	start := len(a.kept)
-	a.kept = append(a.kept, s...)
-	return unsafe.String(&a.kept[start], len(s))
 }
 
 // streamChunk takes one chunk of a stream into a, handing its deltas to fn; what
@@ -377,7 +362,7 @@ func (p *openAIProvider) streamChunk(c *openaiwire.StreamChunk, a *streamAcc, fn
 			}
 		}
 		if d.FinishReason != "" {
-			a.out.FinishReason = openAIFinish(a.keep(d.FinishReason))
+			a.out.FinishReason = openAIFinish(strings.Clone(d.FinishReason))
 		}
 	}
 	return nil

@@ -12,7 +12,7 @@ import (
 // byte it allocates is garbage within one request, so the collector's cost is
 // proportional to how often it runs: 200 halves that, for ~10 MB more resident
 // (docs/BENCHMARKS.md, issue 17: the collector was a tenth of a streamed call's CPU;
-// RSS after 100,000 requests 41 -> 52 MB). GOGC, and GOMEMLIMIT, still rule when
+// RSS after 100,000 requests ~42 -> 48-50 MB). GOGC, and GOMEMLIMIT, still rule when
 // set.
 const GCPercent = 200
 
