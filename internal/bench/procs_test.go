@@ -34,8 +34,10 @@ const (
 	envRole     = "VIBECODER_BENCH_ROLE"     // "upstream", "proxy" or "sdkproxy"
 	envUpstream = "VIBECODER_BENCH_UPSTREAM" // the proxy roles' upstream base URL
 	// streamChunks is how many content chunks the upstream streams for a request with
-	// "stream": true (plus a final chunk with the usage).
-	streamChunks = 50
+	// "stream": true (plus a final chunk with the usage), unless envStreamChunks says
+	// otherwise (the cost of a chunk is the slope between two counts).
+	streamChunks    = 50
+	envStreamChunks = "VIBECODER_BENCH_STREAM_CHUNKS"
 )
 
 func TestMain(m *testing.M) {
@@ -178,15 +180,19 @@ func streamEvents() [][]byte {
 		return []byte("data: " + string(b) + "\n\n")
 	}
 	var out [][]byte
-	step := (len(completion) + streamChunks - 1) / streamChunks
-	for i := 0; i < streamChunks; i++ {
+	n := streamChunks
+	if v, err := strconv.Atoi(os.Getenv(envStreamChunks)); err == nil && v > 0 {
+		n = v
+	}
+	step := (len(completion) + n - 1) / n
+	for i := 0; i < n; i++ {
 		part := completion[min(i*step, len(completion)):min((i+1)*step, len(completion))]
 		delta := map[string]any{"content": part}
 		if i == 0 {
 			delta["role"] = "assistant"
 		}
 		var finish any
-		if i == streamChunks-1 {
+		if i == n-1 {
 			finish = "stop"
 		}
 		out = append(out, chunk(delta, finish, nil))
@@ -204,7 +210,7 @@ type proc struct {
 	pprof string
 
 	mu      sync.Mutex
-	threads map[string]int64 // each thread's CPU time in ns when last read, by thread id
+	threads map[string][2]int64 // each thread's CPU time in ns and times scheduled in, when last read, by thread id
 }
 
 // startRole runs this test binary as role, with env added, and waits for its address.
@@ -248,7 +254,7 @@ func (p *proc) stop() {
 // never goes back; the few threads a Go program ever ends lose at most their time
 // since the previous read. Where schedstat cannot be read, the ticks.
 func (p *proc) cpu() time.Duration {
-	if d, ok := p.schedCPU(); ok {
+	if d, _, ok := p.sched(); ok {
 		return d
 	}
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
@@ -267,17 +273,27 @@ func (p *proc) cpu() time.Duration {
 	return time.Duration(ut+st) * 10 * time.Millisecond
 }
 
-// schedCPU is cpu from the threads' schedstat, and whether it could be read.
-func (p *proc) schedCPU() (time.Duration, bool) {
+// switches is how many times the process's threads have been put on a CPU so far
+// (each wake-up of a sleeping thread is one), from their schedstat, or -1.
+func (p *proc) switches() int64 {
+	if _, n, ok := p.sched(); ok {
+		return n
+	}
+	return -1
+}
+
+// sched sums the threads' schedstat: CPU time, and times put on a CPU; ok is false
+// when it cannot be read.
+func (p *proc) sched() (cpu time.Duration, slices int64, ok bool) {
 	dir := fmt.Sprintf("/proc/%d/task", p.cmd.Process.Pid)
 	tids, err := os.ReadDir(dir)
 	if err != nil || len(tids) == 0 {
-		return 0, false
+		return 0, 0, false
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.threads == nil {
-		p.threads = map[string]int64{}
+		p.threads = map[string][2]int64{}
 	}
 	for _, t := range tids {
 		b, err := os.ReadFile(dir + "/" + t.Name() + "/schedstat")
@@ -286,20 +302,43 @@ func (p *proc) schedCPU() (time.Duration, bool) {
 		}
 		// "<ns on a CPU> <ns waiting for one> <timeslices>"
 		f := strings.Fields(string(b))
-		if len(f) < 1 {
-			return 0, false
+		if len(f) < 3 {
+			return 0, 0, false
 		}
-		ns, err := strconv.ParseInt(f[0], 10, 64)
-		if err != nil {
-			return 0, false
+		ns, err1 := strconv.ParseInt(f[0], 10, 64)
+		n, err2 := strconv.ParseInt(f[2], 10, 64)
+		if err1 != nil || err2 != nil {
+			return 0, 0, false
 		}
-		p.threads[t.Name()] = max(p.threads[t.Name()], ns)
+		old := p.threads[t.Name()]
+		p.threads[t.Name()] = [2]int64{max(old[0], ns), max(old[1], n)}
 	}
 	var sum int64
-	for _, ns := range p.threads {
-		sum += ns
+	for _, v := range p.threads {
+		sum += v[0]
+		slices += v[1]
 	}
-	return time.Duration(sum), true
+	return time.Duration(sum), slices, true
+}
+
+// syscalls is how many read and write system calls (of every kind: read, readv,
+// write, writev, ...) the process has made so far, from /proc/<pid>/io; the epoll and
+// futex calls around them are not counted.
+func (p *proc) syscalls() int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", p.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	var n int64
+	for _, line := range strings.Split(string(b), "\n") {
+		for _, k := range []string{"syscr:", "syscw:"} {
+			if v, ok := strings.CutPrefix(line, k); ok {
+				c, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+				n += c
+			}
+		}
+	}
+	return n
 }
 
 // rss is the process's resident set size in bytes (VmRSS), and the part of it that

@@ -189,6 +189,8 @@ func (sb *sideBySide) streamTargets() []*target {
 type tally struct {
 	lat          []time.Duration
 	elapsed, cpu time.Duration
+	syscalls     int64         // the target's read and write system calls (/proc/<pid>/io)
+	switches     int64         // times the target's threads were put on a CPU
 	gen          time.Duration // the load generator's CPU meanwhile
 }
 
@@ -212,8 +214,9 @@ func (sb *sideBySide) phase(name string, n, c int, targets []*target) {
 				per = n - per*(rounds-1)
 			}
 			var cpu0 time.Duration
+			var sys0, sw0 int64
 			if t.p != nil {
-				cpu0 = t.p.cpu()
+				cpu0, sys0, sw0 = t.p.cpu(), t.p.syscalls(), t.p.switches()
 			}
 			res, err := load(per, c, func(i int) (time.Duration, error) { return 0, sb.send(t, i) })
 			if err != nil {
@@ -225,6 +228,8 @@ func (sb *sideBySide) phase(name string, n, c int, targets []*target) {
 			tl.gen += res.cpu
 			if t.p != nil {
 				tl.cpu += t.p.cpu() - cpu0
+				tl.syscalls += t.p.syscalls() - sys0
+				tl.switches += t.p.switches() - sw0
 			}
 		}
 	}
@@ -269,21 +274,23 @@ func (sb *sideBySide) allCPU() time.Duration {
 
 func (sb *sideBySide) header() {
 	fmt.Printf("\nside by side: %d cores, GOMAXPROCS %d, %s, load average %s\n", runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), loadavg())
-	fmt.Printf("%-12s %-34s %8s %12s %9s %9s %9s %10s\n", "load", "target", "requests", "CPU µs/req", "req/s", "p50 µs", "p99 µs", "added p50")
+	fmt.Printf("%-12s %-34s %8s %12s %9s %9s %9s %10s %10s %10s\n", "load", "target", "requests", "CPU µs/req", "req/s", "p50 µs", "p99 µs", "added p50", "r+w /req", "wakes /req")
 }
 
 func (sb *sideBySide) row(phase string, t *target, tl *tally, directP50 time.Duration) {
 	n := float64(len(tl.lat))
-	cpu := "—"
+	cpu, sys, sw := "—", "—", "—"
 	if t.p != nil {
 		cpu = strconv.FormatFloat(micros(tl.cpu)/n, 'f', 1, 64)
+		sys = strconv.FormatFloat(float64(tl.syscalls)/n, 'f', 1, 64)
+		sw = strconv.FormatFloat(float64(tl.switches)/n, 'f', 1, 64)
 	}
 	added := ""
 	if directP50 > 0 && t != sb.direct {
 		added = strconv.FormatFloat(micros(percentile(tl.lat, 50)-directP50), 'f', 0, 64)
 	}
-	fmt.Printf("%-12s %-34s %8d %12s %9.0f %9.0f %9.0f %10s\n", phase, t.name, len(tl.lat), cpu,
-		n/tl.elapsed.Seconds(), micros(percentile(tl.lat, 50)), micros(percentile(tl.lat, 99)), added)
+	fmt.Printf("%-12s %-34s %8d %12s %9.0f %9.0f %9.0f %10s %10s %10s\n", phase, t.name, len(tl.lat), cpu,
+		n/tl.elapsed.Seconds(), micros(percentile(tl.lat, 50)), micros(percentile(tl.lat, 99)), added, sys, sw)
 }
 
 // rssRounds sends rounds × n cache-bypassed requests at c=64 to every Vibe Coder (and
