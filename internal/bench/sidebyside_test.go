@@ -47,10 +47,20 @@ func BenchmarkSideBySide(b *testing.B) {
 	sb := newSideBySide(b)
 	sb.header()
 	n := envInt(b, EnvRequests, 10000)
-	sb.phase("c=64 bypass", n, saturating, sb.bypassTargets())
-	sb.phase("c=64 hit", n, saturating, sb.hitTargets())
-	sb.phase("c=1", n/5, 1, append(append([]*target{sb.direct}, sb.bypassTargets()...), sb.hitTargets()...))
-	sb.phase("stream c=64", n/5, saturating, sb.streamTargets())
+	loads := os.Getenv(EnvLoads)
+	run := func(name string) bool { return loads == "" || slices.Contains(strings.Split(loads, ","), name) }
+	if run("bypass") {
+		sb.phase("c=64 bypass", n, saturating, sb.bypassTargets())
+	}
+	if run("hit") {
+		sb.phase("c=64 hit", n, saturating, sb.hitTargets())
+	}
+	if run("c1") {
+		sb.phase("c=1", n/5, 1, append(append([]*target{sb.direct}, sb.bypassTargets()...), sb.hitTargets()...))
+	}
+	if run("stream") {
+		sb.phase("stream c=64", n/5, saturating, sb.streamTargets())
+	}
 	if dir := os.Getenv(EnvProfile); dir != "" {
 		for _, t := range slices.Concat(sb.vibecoders, sb.hits, sb.vcStreams) {
 			sb.profile(t, dir)
@@ -70,6 +80,9 @@ const (
 	// EnvPortkey is the directory Portkey is installed into with npm (default: under
 	// the user's cache directory), or "off".
 	EnvPortkey = "VIBECODER_BENCH_PORTKEY"
+	// EnvLoads, when set, names the loads to run, of "bypass", "hit", "c1" and
+	// "stream", comma-separated (default: all; the RSS rounds always run).
+	EnvLoads = "VIBECODER_BENCH_LOADS"
 	// EnvRequests is the number of requests per target of each c=64 load (10,000).
 	EnvRequests = "VIBECODER_BENCH_REQUESTS"
 	// EnvRSSRounds and EnvRSSRequests shape the RSS run (5 rounds of 20,000).
