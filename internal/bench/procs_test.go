@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	_ "net/http/pprof" // the roles' profiles (EnvProfile)
 	"net/url"
 	"os"
 	"os/exec"
@@ -120,6 +121,19 @@ func serveRole(h http.Handler) {
 		os.Exit(2)
 	}
 	fmt.Printf("listening on %s\n", ln.Addr())
+	if os.Getenv(EnvProfile) != "" {
+		// Profiled as the gateways are (net/http/pprof on its own port), so that a
+		// gateway's profile can be read against the floor's.
+		pl, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		fmt.Printf("pprof on %s\n", pl.Addr())
+		go func() { _ = http.Serve(pl, nil) }()
+	} else {
+		fmt.Println("pprof off")
+	}
 	err = (&http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}).Serve(ln)
 	fmt.Fprintln(os.Stderr, err)
 	os.Exit(1)
@@ -228,12 +242,21 @@ func startRole(b *testing.B, role string, env ...string) *proc {
 	}
 	p := &proc{name: role, cmd: cmd}
 	b.Cleanup(p.stop)
-	line, err := bufio.NewReader(out).ReadString('\n')
+	rd := bufio.NewReader(out)
+	line, err := rd.ReadString('\n')
 	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "listening on ")
 	if err != nil || !ok {
 		b.Fatalf("%s: first line %q: %v", role, line, err)
 	}
-	go func() { _, _ = io.Copy(io.Discard, out) }()
+	br := rd
+	line, err = br.ReadString('\n')
+	if err != nil {
+		b.Fatalf("%s: second line %q: %v", role, line, err)
+	}
+	if pp, ok := strings.CutPrefix(strings.TrimSpace(line), "pprof on "); ok {
+		p.pprof = "http://" + pp
+	}
+	go func() { _, _ = io.Copy(io.Discard, br) }()
 	p.base = "http://" + addr
 	return p
 }

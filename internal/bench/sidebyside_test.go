@@ -62,7 +62,7 @@ func BenchmarkSideBySide(b *testing.B) {
 		sb.phase("stream c=64", n/5, saturating, sb.streamTargets())
 	}
 	if dir := os.Getenv(EnvProfile); dir != "" {
-		for _, t := range slices.Concat(sb.vibecoders, sb.hits, sb.vcStreams) {
+		for _, t := range slices.Concat([]*target{sb.proxy, sb.proxyStream}, sb.vibecoders, sb.hits, sb.vcStreams) {
 			sb.profile(t, dir)
 		}
 	}
