@@ -8,9 +8,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"testing"
 	"time"
+
+	"github.com/vibecoder/vibecoder/internal/llm/llmtest"
 )
 
 // nodeUsage is OpenAI's usage object as the openai npm package hands it over.
@@ -65,7 +66,7 @@ func TestOpenAINodeClient(t *testing.T) {
 			t.Errorf("completion as the npm client saw it: %+v", n)
 		}
 		s := got.Stream
-		if s.Text != fakeText || !slices.Equal(s.Deltas, fakeChunks) || s.Role != "assistant" || s.FinishReason != "stop" {
+		if s.Text != fakeText || !llmtest.JoinedFrom(s.Deltas, fakeChunks) || s.Role != "assistant" || s.FinishReason != "stop" {
 			t.Errorf("stream as the npm client saw it: %+v", s)
 		}
 		for what, u := range map[string]*nodeUsage{"completion": n.Usage, "stream": s.Usage} {

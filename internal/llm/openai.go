@@ -281,18 +281,46 @@ func (p *openAIProvider) sseReader(body io.Reader) *sseReader {
 // the next one is made (which it then marks More) or the provider would wait for the
 // upstream (release(false)), so a writer that flushes only after a chunk without More
 // sends chunks that arrived together in one write, and none later than it would have.
+//
+// Text that arrived together is handed over as one chunk: a text chunk made while
+// another is held (so both were read from the upstream before the provider had to
+// wait for it) joins the held one when its text follows the held text in the
+// stream's text (streamAcc.text), up to maxJoinedText. The writer then encodes,
+// publishes and writes one event where it would have written several in the same
+// write: the same text at the same moment, in fewer bytes. Chunks that arrive one at
+// a time, as a model's tokens do, are handed over one at a time as before.
 type chunkHolder struct {
 	fn   func(Chunk) error
 	c    Chunk
 	held bool
 }
 
+// maxJoinedText bounds the text of a chunk joined from several.
+const maxJoinedText = 16 << 10
+
 func (h *chunkHolder) add(c Chunk) error {
+	if h.held && follows(h.c, c) {
+		h.c.Text = unsafe.String(unsafe.StringData(h.c.Text), len(h.c.Text)+len(c.Text))
+		return nil
+	}
 	if err := h.release(true); err != nil {
 		return err
 	}
 	h.c, h.held = c, true
 	return nil
+}
+
+// follows reports whether next can join held: both are text and nothing else, and
+// next's text lies right after held's in memory (the stream's text has not moved to
+// a larger array between them), so that one string spans both.
+func follows(held, next Chunk) bool {
+	if held.Text == "" || next.Text == "" || held.ToolCalls != nil || next.ToolCalls != nil ||
+		held.FinishReason != "" || next.FinishReason != "" || held.Usage != nil || next.Usage != nil ||
+		len(held.Text)+len(next.Text) > maxJoinedText {
+		return false
+	}
+	// Compared as addresses: a pointer one past held's text may point past its array.
+	return uintptr(unsafe.Pointer(unsafe.StringData(held.Text)))+uintptr(len(held.Text)) == uintptr(unsafe.Pointer(unsafe.StringData(next.Text)))
 }
 
 // release hands over the chunk held, if any, with more as its More.

@@ -3,14 +3,17 @@ package llm
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"testing/iotest"
 	"time"
+	"unsafe"
 
 	"github.com/openai/openai-go/v3/packages/ssestream"
 )
@@ -109,11 +112,12 @@ func TestSSEReaderMore(t *testing.T) {
 	}
 }
 
-// TestStreamHoldsOnlyWhatArrivedTogether: chunks whose events arrived together are
-// marked More, and the last of them is not — so a writer flushing after each chunk
-// without More sends it before the stream waits for the upstream. Here the upstream
-// sends its next events only once the client has been told to flush: a chunk wrongly
-// marked More would never be flushed, and the stream would never end.
+// TestStreamHoldsOnlyWhatArrivedTogether: text whose events arrived together is
+// handed over as one chunk, and chunks that arrived together are marked More but the
+// last of them — so a writer flushing after each chunk without More sends it before
+// the stream waits for the upstream. Here the upstream sends its next events only
+// once the client has been told to flush: a chunk wrongly marked More (or held for
+// joining) would never be flushed, and the stream would never end.
 func TestStreamHoldsOnlyWhatArrivedTogether(t *testing.T) {
 	release := make(chan struct{})
 	event := func(content string) string {
@@ -146,7 +150,7 @@ func TestStreamHoldsOnlyWhatArrivedTogether(t *testing.T) {
 			got.WriteString("+")
 		} else {
 			got.WriteString("|")
-			if c.Text == "c" {
+			if strings.HasSuffix(c.Text, "c") {
 				close(release)
 			}
 		}
@@ -155,8 +159,8 @@ func TestStreamHoldsOnlyWhatArrivedTogether(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// a and b came together with c; d came with the end.
-	if want := "a+b+c|d+stop|"; got.String() != want {
+	// a and b came together with c, so as one chunk; d came with the end.
+	if want := "abc|d+stop|"; got.String() != want {
 		t.Fatalf("chunks %q, want %q", got.String(), want)
 	}
 	if res.Text != "abcd" || res.Usage.TotalTokens != 7 {
@@ -186,18 +190,89 @@ func TestStreamChunksOutliveTheReadBuffer(t *testing.T) {
 		t.Fatal(err)
 	}
 	var chunks []Chunk
-	res, err := p.Stream(t.Context(), chatRequest(), func(c Chunk) error { chunks = append(chunks, c); return nil })
+	var texts []string // each chunk's text as handed over, copied
+	res, err := p.Stream(t.Context(), chatRequest(), func(c Chunk) error {
+		chunks, texts = append(chunks, c), append(texts, strings.Clone(c.Text))
+		return nil
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var want strings.Builder
+	var want, joined strings.Builder
 	for i := range n {
 		fmt.Fprintf(&want, "part %03d ", i)
-		if got := chunks[i].Text; got != fmt.Sprintf("part %03d ", i) {
-			t.Fatalf("chunk %d is %q by the end of the stream", i, got)
+	}
+	for i, c := range chunks {
+		if c.Text != texts[i] {
+			t.Fatalf("chunk %d is %q by the end of the stream, was %q", i, c.Text, texts[i])
 		}
+		joined.WriteString(c.Text)
+	}
+	if joined.String() != want.String() {
+		t.Fatalf("the chunks' text is %q", joined.String())
+	}
+	if len(chunks) < 10 {
+		// Events arrive in reads of at most the read buffer (sseReadBuffer): ~80 KB
+		// of them cannot all have been joined into a few chunks.
+		t.Fatalf("%d chunks: joined across reads", len(chunks))
 	}
 	if res.Text != want.String() || res.ID != "c1" || res.Model != "m" || res.FinishReason != FinishStop {
 		t.Fatalf("response %q %q %q %q", res.ID, res.Model, res.FinishReason, res.Text[:40])
+	}
+}
+
+// TestChunkHolderJoinsText: a text chunk made while another is held joins it when its
+// text follows the held text in memory, up to maxJoinedText; anything else — tool
+// calls, a finish reason, usage, text elsewhere in memory — is handed over on its own,
+// and what is held is handed over (More false) when the provider would wait.
+func TestChunkHolderJoinsText(t *testing.T) {
+	buf := make([]byte, 0, 4*maxJoinedText)
+	piece := func(s string) string { // s appended to buf, as streamChunk appends the stream's text
+		n := len(buf)
+		buf = append(buf, s...)
+		return unsafe.String(&buf[n], len(s))
+	}
+	var got []Chunk
+	h := chunkHolder{fn: func(c Chunk) error { got = append(got, c); return nil }}
+	add := func(c Chunk) {
+		t.Helper()
+		if err := h.add(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add(Chunk{Text: piece("Hel")})
+	add(Chunk{Text: piece("lo ")})
+	add(Chunk{Text: piece("world")})
+	add(Chunk{ToolCalls: json.RawMessage(`[{"index":0}]`)})
+	add(Chunk{Text: piece("a")})
+	add(Chunk{Text: strings.Clone("b")}) // not after "a" in memory
+	add(Chunk{Text: piece("c")})         // after "a", but "b" came between
+	big := strings.Repeat("x", maxJoinedText-1)
+	add(Chunk{Text: piece(big)})
+	add(Chunk{Text: piece("yy")}) // c + big + yy is over the bound
+	if err := h.release(false); err != nil {
+		t.Fatal(err)
+	}
+	add(Chunk{Text: piece("z")}) // after the release: a chunk of its own
+	add(Chunk{FinishReason: FinishStop, Usage: &Usage{TotalTokens: 1}})
+	if err := h.release(true); err != nil {
+		t.Fatal(err)
+	}
+	type summary struct {
+		text  string
+		tools bool
+		more  bool
+	}
+	var sums []summary
+	for _, c := range got {
+		sums = append(sums, summary{c.Text, c.ToolCalls != nil, c.More})
+	}
+	want := []summary{{"Hello world", false, true}, {"", true, true}, {"a", false, true}, {"b", false, true},
+		{"c" + big, false, true}, {"yy", false, false}, {"z", false, true}, {"", false, true}}
+	if !reflect.DeepEqual(sums, want) {
+		t.Fatalf("handed over %+v\nwant %+v", sums, want)
+	}
+	if last := got[len(got)-1]; last.FinishReason != FinishStop || last.Usage == nil {
+		t.Fatalf("the final chunk %+v", last)
 	}
 }

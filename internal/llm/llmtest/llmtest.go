@@ -432,3 +432,24 @@ func contentText(v any) string {
 	}
 	return b.String()
 }
+
+// JoinedFrom reports whether texts are pieces, in order, each text one piece or
+// several consecutive pieces joined, and every piece there: what a client is handed of
+// a stream whose pieces the fake upstream sent, where a gateway may send text that
+// arrived together as one chunk.
+func JoinedFrom(texts, pieces []string) bool {
+	for _, t := range texts {
+		n := 0
+		for rest := t; rest != ""; n++ {
+			if n >= len(pieces) || pieces[n] == "" || !strings.HasPrefix(rest, pieces[n]) {
+				return false
+			}
+			rest = rest[len(pieces[n]):]
+		}
+		if n == 0 {
+			return false
+		}
+		pieces = pieces[n:]
+	}
+	return len(pieces) == 0
+}
