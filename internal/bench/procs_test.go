@@ -318,11 +318,13 @@ func (p *proc) sched() (cpu time.Duration, slices int64, ok bool) {
 	if p.threads == nil {
 		p.threads = map[string][2]int64{}
 	}
+	read := 0
 	for _, t := range tids {
 		b, err := os.ReadFile(dir + "/" + t.Name() + "/schedstat")
 		if err != nil {
 			continue // exited since the listing: it keeps its last reading
 		}
+		read++
 		// "<ns on a CPU> <ns waiting for one> <timeslices>"
 		f := strings.Fields(string(b))
 		if len(f) < 3 {
@@ -335,6 +337,9 @@ func (p *proc) sched() (cpu time.Duration, slices int64, ok bool) {
 		}
 		old := p.threads[t.Name()]
 		p.threads[t.Name()] = [2]int64{max(old[0], ns), max(old[1], n)}
+	}
+	if read == 0 {
+		return 0, 0, false // no schedstat here (or every thread just exited): the ticks
 	}
 	var sum int64
 	for _, v := range p.threads {

@@ -287,7 +287,7 @@ func (sb *sideBySide) allCPU() time.Duration {
 
 func (sb *sideBySide) header() {
 	fmt.Printf("\nside by side: %d cores, GOMAXPROCS %d, %s, load average %s\n", runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), loadavg())
-	fmt.Printf("%-12s %-34s %8s %12s %9s %9s %9s %10s %10s %10s\n", "load", "target", "requests", "CPU µs/req", "req/s", "p50 µs", "p99 µs", "added p50", "r+w /req", "wakes /req")
+	fmt.Printf("%-12s %-34s %8s %12s %9s %9s %9s %10s %10s %10s\n", "load", "target", "requests", "CPU µs/req", "req/s", "p50 µs", "p99 µs", "added p50", "r+w /req", "runs /req")
 }
 
 func (sb *sideBySide) row(phase string, t *target, tl *tally, directP50 time.Duration) {
@@ -295,8 +295,12 @@ func (sb *sideBySide) row(phase string, t *target, tl *tally, directP50 time.Dur
 	cpu, sys, sw := "—", "—", "—"
 	if t.p != nil {
 		cpu = strconv.FormatFloat(micros(tl.cpu)/n, 'f', 1, 64)
-		sys = strconv.FormatFloat(float64(tl.syscalls)/n, 'f', 1, 64)
-		sw = strconv.FormatFloat(float64(tl.switches)/n, 'f', 1, 64)
+		if tl.syscalls > 0 { // 0: /proc/<pid>/io unreadable
+			sys = strconv.FormatFloat(float64(tl.syscalls)/n, 'f', 1, 64)
+		}
+		if tl.switches > 0 { // 0: schedstat unreadable (switches -1 before and after)
+			sw = strconv.FormatFloat(float64(tl.switches)/n, 'f', 1, 64)
+		}
 	}
 	added := ""
 	if directP50 > 0 && t != sb.direct {

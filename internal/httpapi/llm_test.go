@@ -1,6 +1,8 @@
 package httpapi_test
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -12,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -913,4 +916,72 @@ func statsByModel(t *testing.T, r response) map[string]map[string]any {
 		out[jstr(m["provider"])+"/"+jstr(m["model"])] = m
 	}
 	return out
+}
+
+// TestChatStreamDeltasAsSent: a /v1 stream hands each delta to the client as it comes.
+// The upstream sends each piece only once the client has read the one before — so a
+// gateway that held a delta back (or buffered the stream) would stall here, and every
+// piece reaches the gateway on its own and must reach the client as one delta, not
+// joined with another (text that arrives together may be; this does not).
+func TestChatStreamDeltasAsSent(t *testing.T) {
+	seen := make(chan struct{}, len(fakeChunks)+4)
+	var stalled atomic.Bool
+	script := func(llmtest.RecordedRequest) llmtest.Reply {
+		return llmtest.Reply{Chunks: fakeChunks, Pace: func(int) {
+			select {
+			case <-seen:
+			case <-time.After(5 * time.Second):
+				stalled.Store(true)
+			}
+		}}
+	}
+	forEachDialectLLM(t, map[string]string{"VIBECODER_DEFAULT_MODEL": gptMini}, script, func(t *testing.T, e *llmEnv) {
+		alice := e.llmUser(t, "alice")
+		body, _ := json.Marshal(chatBody("Stream the capital of France", "stream", true))
+		req, err := http.NewRequestWithContext(t.Context(), "POST", e.srv.URL+"/v1/chat/completions", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+alice.bearer)
+		resp, err := e.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+		var deltas []string
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			data, ok := strings.CutPrefix(sc.Text(), "data: ")
+			if !ok || data == "[DONE]" {
+				continue
+			}
+			var c struct {
+				Choices []struct {
+					Delta struct {
+						Content string `json:"content"`
+					} `json:"delta"`
+				} `json:"choices"`
+			}
+			if err := json.Unmarshal([]byte(data), &c); err != nil {
+				t.Fatalf("chunk %s: %v", data, err)
+			}
+			if len(c.Choices) == 1 && c.Choices[0].Delta.Content != "" {
+				deltas = append(deltas, c.Choices[0].Delta.Content)
+				seen <- struct{}{}
+			}
+		}
+		if err := sc.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if stalled.Load() {
+			t.Fatal("the upstream waited in vain for the client to see a delta: the gateway held it back")
+		}
+		if !slices.Equal(deltas, fakeChunks) {
+			t.Fatalf("deltas %q, want %q, each on its own", deltas, fakeChunks)
+		}
+	})
 }

@@ -173,7 +173,7 @@ func TestStreamHoldsOnlyWhatArrivedTogether(t *testing.T) {
 // is refilled many times over (a stream longer than the buffer, its chunks kept
 // until the end, as the gateway keeps them for the cache).
 func TestStreamChunksOutliveTheReadBuffer(t *testing.T) {
-	const n = 400 // ~80 KB of events, ten times the read buffer
+	const n = 400 // ~43 KB of events, five times the read buffer
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
 		for i := range n {
@@ -211,13 +211,29 @@ func TestStreamChunksOutliveTheReadBuffer(t *testing.T) {
 	if joined.String() != want.String() {
 		t.Fatalf("the chunks' text is %q", joined.String())
 	}
-	if len(chunks) < 10 {
-		// Events arrive in reads of at most the read buffer (sseReadBuffer): ~80 KB
-		// of them cannot all have been joined into a few chunks.
-		t.Fatalf("%d chunks: joined across reads", len(chunks))
+	// Text is joined only while its events are in the read buffer (sseReadBuffer)
+	// together: no chunk holds more than the text of the events one buffer holds.
+	event := len(`data: {"id":"c1","model":"m","choices":[{"index":0,"delta":{"content":"part 000 "},"finish_reason":null}]}` + "\n\n")
+	for i, c := range chunks {
+		if len(c.Text) > (sseReadBuffer/event+1)*len("part 000 ") {
+			t.Fatalf("chunk %d holds %d bytes of text: joined across reads", i, len(c.Text))
+		}
 	}
 	if res.Text != want.String() || res.ID != "c1" || res.Model != "m" || res.FinishReason != FinishStop {
 		t.Fatalf("response %q %q %q %q", res.ID, res.Model, res.FinishReason, res.Text[:40])
+	}
+}
+
+// TestChunkFieldsKnownToFollows: follows (which decides which chunks may be joined)
+// names every field of Chunk but More; a field added to Chunk must be added there
+// too, or a chunk carrying it could be joined and the field's value lost.
+func TestChunkFieldsKnownToFollows(t *testing.T) {
+	var names []string
+	for f := range reflect.TypeFor[Chunk]().Fields() {
+		names = append(names, f.Name)
+	}
+	if want := []string{"Text", "ToolCalls", "FinishReason", "Usage", "More"}; !reflect.DeepEqual(names, want) {
+		t.Fatalf("Chunk's fields are %q, follows knows %q: update follows", names, want)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -252,12 +253,30 @@ func collect(t *testing.T, gw *gateway.Gateway, c *gateway.Call) ([]llm.Chunk, *
 }
 
 func TestStreamReplayEqualsOriginal(t *testing.T) {
+	// The upstream sends each piece only once the first call has been handed the one
+	// before, so each reaches it on its own (text read together would be one chunk)
+	// and the stream replayed from the cache must keep three.
+	seen := make(chan struct{}, 16)
 	srv := llmtest.NewOpenAI(t, func(llmtest.RecordedRequest) llmtest.Reply {
-		return llmtest.Reply{Chunks: []string{"func ", "main() ", "{}"}, Usage: &llmtest.Usage{PromptTokens: 20, CompletionTokens: 7}}
+		return llmtest.Reply{Chunks: []string{"func ", "main() ", "{}"}, Usage: &llmtest.Usage{PromptTokens: 20, CompletionTokens: 7},
+			Pace: func(int) {
+				select {
+				case <-seen:
+				case <-time.After(10 * time.Second):
+				}
+			}}
 	})
 	e := newEnv(t, opts{providers: []llm.Provider{openaiProvider(t, srv.URL)}})
 	u := e.users[0]
-	first, r1 := collect(t, e.gw, call(u, "write main"))
+	var first []llm.Chunk
+	r1, err := e.gw.Stream(t.Context(), call(u, "write main"), func(c llm.Chunk) error {
+		first = append(first, c)
+		seen <- struct{}{}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	second, r2 := collect(t, e.gw, call(u, "write main"))
 	if srv.Calls() != 1 || r1.Cached || !r2.Cached {
 		t.Fatalf("calls %d, cached %v/%v", srv.Calls(), r1.Cached, r2.Cached)
@@ -267,7 +286,16 @@ func TestStreamReplayEqualsOriginal(t *testing.T) {
 	if string(a) != string(b) {
 		t.Fatalf("replayed stream differs:\n%s\n%s", a, b)
 	}
-	if len(first) < 2 || first[len(first)-1].Usage == nil || first[len(first)-1].Usage.CompletionTokens != 7 {
+	var texts []string
+	for _, c := range first {
+		if c.Text != "" {
+			texts = append(texts, c.Text)
+		}
+	}
+	if !slices.Equal(texts, []string{"func ", "main() ", "{}"}) {
+		t.Fatalf("streamed chunks %q", texts)
+	}
+	if first[len(first)-1].Usage == nil || first[len(first)-1].Usage.CompletionTokens != 7 {
 		t.Fatalf("stream lacks final usage: %s", a)
 	}
 	if r1.CostUSD <= 0 || r1.Response.Text != "func main() {}" {

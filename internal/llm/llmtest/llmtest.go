@@ -116,6 +116,12 @@ type Reply struct {
 	// DisconnectAfter > 0 makes a stream drop the connection, without ending the response
 	// properly, after that many text chunks.
 	DisconnectAfter int
+	// Pace, when set, is called with each text chunk's index once the chunk has been
+	// sent and flushed, before the next is written (OpenAI server only): a test that
+	// waits there until its client has seen the chunk gets every chunk to the client on
+	// its own, where chunks written back to back may be read together (and a gateway
+	// joins text that arrives together). It must return when the client goes away.
+	Pace func(i int)
 }
 
 // Script decides the reply to each request.

@@ -121,6 +121,9 @@ func (openaiWire) writeStream(s *sse, rec RecordedRequest, r Reply) {
 			s.disconnect()
 		}
 		chunk(openaiwire.Delta{Content: &t}, nil)
+		if r.Pace != nil {
+			r.Pace(i)
+		}
 	}
 	if r.DisconnectAfter > 0 && r.DisconnectAfter >= len(text) {
 		s.disconnect()
