@@ -61,15 +61,38 @@ func Missing(t testing.TB, what, install string) {
 	t.Skipf("SKIPPED, NOT TESTED: %s", msg)
 }
 
-// FreeAddr returns 127.0.0.1:port for a port nothing listens on right now.
+// FreeAddr returns 127.0.0.1:port for a port nothing listens on right now and that no
+// earlier call in this process returned.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	// A port is free until a process binds it, which a process started with it does
+	// only some time later: meanwhile the kernel may offer the same port again, and
+	// two processes of one test were once both given it. No port is handed out twice.
+	given.mu.Lock()
+	defer given.mu.Unlock()
+	for range 100 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		if !given.addrs[addr] {
+			if given.addrs == nil {
+				given.addrs = map[string]bool{}
+			}
+			given.addrs[addr] = true
+			return addr
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Fatal("no free port that was not handed out already")
+	return ""
+}
+
+// given is every address FreeAddr has handed out in this process.
+var given struct {
+	mu    sync.Mutex
+	addrs map[string]bool
 }
 
 // build is the vibecoder binary built for this test process.
