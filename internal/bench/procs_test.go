@@ -248,15 +248,14 @@ func startRole(b *testing.B, role string, env ...string) *proc {
 	if err != nil || !ok {
 		b.Fatalf("%s: first line %q: %v", role, line, err)
 	}
-	br := rd
-	line, err = br.ReadString('\n')
+	line, err = rd.ReadString('\n')
 	if err != nil {
 		b.Fatalf("%s: second line %q: %v", role, line, err)
 	}
 	if pp, ok := strings.CutPrefix(strings.TrimSpace(line), "pprof on "); ok {
 		p.pprof = "http://" + pp
 	}
-	go func() { _, _ = io.Copy(io.Discard, br) }()
+	go func() { _, _ = io.Copy(io.Discard, rd) }()
 	p.base = "http://" + addr
 	return p
 }
@@ -411,15 +410,4 @@ func waitReady(b *testing.B, url string, within time.Duration) {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-}
-
-// freeAddr is a loopback address with a port free a moment ago.
-func freeAddr(b *testing.B) string {
-	b.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }

@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/vibecoder/vibecoder/internal/faults/faultstest"
 )
 
 // BenchmarkSideBySide runs the same load against a bare httputil.ReverseProxy, a bare
@@ -398,7 +400,7 @@ func vibecoderBinaries(b *testing.B) [][2]string {
 func startVibecoder(b *testing.B, name, bin, upstream string) (*proc, string) {
 	b.Helper()
 	dir := b.TempDir()
-	addr := freeAddr(b)
+	addr := faultstest.FreeAddr(b)
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "VIBECODER_DATA_DIR=" + dir,
 		"VIBECODER_ADDR=" + addr, "OPENAI_BASE_URL=" + upstream + "/v1", "VIBECODER_LLM_RPM=1000000",
 		"VIBECODER_GO_CACHE_SEED=off"}
@@ -406,7 +408,7 @@ func startVibecoder(b *testing.B, name, bin, upstream string) (*proc, string) {
 	// deployment: a process serving them samples its allocations.
 	pprof := ""
 	if os.Getenv(EnvProfile) != "" {
-		pprofAddr := freeAddr(b)
+		pprofAddr := faultstest.FreeAddr(b)
 		env = append(env, "VIBECODER_PPROF_ADDR="+pprofAddr)
 		pprof = "http://" + pprofAddr
 	}
@@ -464,7 +466,7 @@ func startPortkey(b *testing.B) *proc {
 			b.Fatalf("npm install @portkey-ai/gateway: %v", err)
 		}
 	}
-	addr := freeAddr(b)
+	addr := faultstest.FreeAddr(b)
 	_, port, _ := strings.Cut(addr, ":")
 	cmd := exec.Command("node", server, "--port="+port, "--headless")
 	cmd.Env = append(os.Environ(), "NODE_ENV=production")

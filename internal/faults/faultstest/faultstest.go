@@ -78,9 +78,6 @@ func FreeAddr(t testing.TB) string {
 		addr := ln.Addr().String()
 		ln.Close()
 		if !given.addrs[addr] {
-			if given.addrs == nil {
-				given.addrs = map[string]bool{}
-			}
 			given.addrs[addr] = true
 			return addr
 		}
@@ -90,10 +87,10 @@ func FreeAddr(t testing.TB) string {
 }
 
 // given is every address FreeAddr has handed out in this process.
-var given struct {
+var given = struct {
 	mu    sync.Mutex
 	addrs map[string]bool
-}
+}{addrs: map[string]bool{}}
 
 // build is the vibecoder binary built for this test process.
 var build struct {
